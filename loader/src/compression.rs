@@ -1,0 +1,184 @@
+//! Compression formats found in kernel images, detected by magic, and bounded decompression.
+//!
+//! The magics are the ones the x86 boot protocol lists for the bzImage payload
+//! (Documentation/arch/x86/boot.rst, "payload_offset") and that the kernel's
+//! scripts/Makefile.lib produces; arm64 Image.gz and EFI zboot payloads use the same
+//! compressors. Decompression is needed only where warmboot itself must see the kernel
+//! (arm64 Image.gz and zboot), and is done with pure-Rust crates so the static guest
+//! binaries need no C cross toolchain: flate2 (miniz_oxide) for gzip, ruzstd for zstd.
+
+use crate::error::{Error, Result};
+use serde::Serialize;
+use std::fmt;
+use std::io::Read;
+
+/// The largest decompressed kernel warmboot accepts. The biggest distribution arm64 Image
+/// is ~60 MiB; anything past this is a corrupt or hostile stream, not a kernel.
+pub const MAX_DECOMPRESSED: u64 = 512 << 20;
+
+/// A compression method, as identified by the magic bytes at the start of the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    Gzip,
+    Bzip2,
+    Lzma,
+    Xz,
+    Lzo,
+    Lz4,
+    Zstd,
+}
+
+impl Compression {
+    /// Identifies the compression of `data` by its magic. Unknown data is `None`.
+    pub fn detect(data: &[u8]) -> Compression {
+        const MAGICS: &[(&[u8], Compression)] = &[
+            (&[0x1f, 0x8b], Compression::Gzip),
+            (&[0x1f, 0x9e], Compression::Gzip), // old gzip magic, still accepted by the kernel
+            (b"BZh", Compression::Bzip2),
+            (&[0x5d, 0x00, 0x00], Compression::Lzma),
+            (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], Compression::Xz),
+            (&[0x89, b'L', b'Z', b'O'], Compression::Lzo),
+            (&[0x02, 0x21, 0x4c, 0x18], Compression::Lz4), // legacy LZ4 frame (lz4 -l)
+            (&[0x04, 0x22, 0x4d, 0x18], Compression::Lz4), // modern LZ4 frame
+            (&[0x28, 0xb5, 0x2f, 0xfd], Compression::Zstd),
+        ];
+        MAGICS
+            .iter()
+            .find(|(magic, _)| data.starts_with(magic))
+            .map(|&(_, c)| c)
+            .unwrap_or(Compression::None)
+    }
+
+    /// Maps the compression names used in EFI zboot headers
+    /// (drivers/firmware/efi/libstub/Makefile.zboot: "gzip", "lz4", "lzma", "lzo",
+    /// "xzkern", "zstd22") to a method.
+    pub fn from_zboot_name(name: &str) -> Option<Compression> {
+        Some(match name {
+            "gzip" => Compression::Gzip,
+            "lz4" => Compression::Lz4,
+            "lzma" => Compression::Lzma,
+            "lzo" => Compression::Lzo,
+            "xzkern" | "xz" => Compression::Xz,
+            "zstd22" | "zstd" => Compression::Zstd,
+            "bzip2" => Compression::Bzip2,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Bzip2 => "bzip2",
+            Compression::Lzma => "lzma",
+            Compression::Xz => "xz",
+            Compression::Lzo => "lzo",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Decompresses `data` with `method`, producing at most `limit` bytes.
+///
+/// `what` names the data in errors ("arm64 Image.gz", "zboot payload"). Trailing bytes
+/// after the compressed stream (such as the 4-byte size the kernel build appends) are
+/// ignored, as the kernel's own decompressors ignore them.
+pub fn decompress(
+    method: Compression,
+    data: &[u8],
+    limit: u64,
+    what: &'static str,
+) -> Result<Vec<u8>> {
+    let fail = |detail: String| Error::Decompress {
+        what,
+        method: method.name().to_string(),
+        detail,
+    };
+    let mut out = Vec::new();
+    let read = match method {
+        Compression::None => return Ok(data.to_vec()),
+        Compression::Gzip => flate2::read::GzDecoder::new(data)
+            .take(limit + 1)
+            .read_to_end(&mut out),
+        Compression::Zstd => {
+            let decoder = ruzstd::decoding::StreamingDecoder::new(data)
+                .map_err(|e| fail(e.to_string()))?;
+            decoder.take(limit + 1).read_to_end(&mut out)
+        }
+        other => {
+            return Err(Error::UnsupportedCompression {
+                what,
+                method: other.name().to_string(),
+            })
+        }
+    };
+    read.map_err(|e| fail(e.to_string()))?;
+    if out.len() as u64 > limit {
+        return Err(fail(format!("output exceeds the {limit}-byte limit")));
+    }
+    if out.is_empty() {
+        return Err(fail("the stream is empty".to_string()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn detects_every_kernel_compression_magic() {
+        let cases: &[(&[u8], Compression)] = &[
+            (&[0x1f, 0x8b, 8, 0], Compression::Gzip),
+            (b"BZh91AY", Compression::Bzip2),
+            (&[0x5d, 0, 0, 0x80], Compression::Lzma),
+            (&[0xfd, b'7', b'z', b'X', b'Z', 0, 0], Compression::Xz),
+            (&[0x89, b'L', b'Z', b'O', 0], Compression::Lzo),
+            (&[0x02, 0x21, 0x4c, 0x18], Compression::Lz4),
+            (&[0x28, 0xb5, 0x2f, 0xfd, 0], Compression::Zstd),
+            (b"MZ\0\0", Compression::None),
+            (b"", Compression::None),
+        ];
+        for (data, want) in cases {
+            assert_eq!(Compression::detect(data), *want, "{data:02x?}");
+        }
+    }
+
+    #[test]
+    fn gzip_round_trip_and_limit() {
+        let plain = vec![7u8; 10_000];
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&plain).unwrap();
+        let gz = enc.finish().unwrap();
+        assert_eq!(decompress(Compression::Gzip, &gz, 1 << 20, "t").unwrap(), plain);
+        let err = decompress(Compression::Gzip, &gz, 100, "t").unwrap_err();
+        assert!(err.to_string().contains("limit"), "{err}");
+        assert!(decompress(Compression::Gzip, &gz[..20], 1 << 20, "t").is_err());
+    }
+
+    #[test]
+    fn zstd_round_trip() {
+        let plain: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let z = ruzstd::encoding::compress_to_vec(&plain[..], ruzstd::encoding::CompressionLevel::Fastest);
+        assert_eq!(decompress(Compression::Zstd, &z, 1 << 20, "t").unwrap(), plain);
+    }
+
+    #[test]
+    fn refuses_methods_it_cannot_decompress() {
+        let err = decompress(Compression::Xz, b"\xfd7zXZ\0", 1 << 20, "payload").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "payload is compressed with xz, which warmboot cannot decompress"
+        );
+    }
+}

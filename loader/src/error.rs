@@ -1,0 +1,86 @@
+//! The crate's one error type.
+//!
+//! Messages are written for a system administrator: they say what was wrong with which
+//! file or value, not which function noticed. The CLI prints `warmboot: <error>` on one
+//! line, so no message contains a newline.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in warmboot's library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Wraps any error with the file it concerns; the CLI's errors always name the file.
+    #[error("{}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
+
+    #[error("cannot read: {0}")]
+    Io(#[from] std::io::Error),
+
+    #[error("file is empty")]
+    Empty,
+
+    /// A header field or structure extends past the end of the data.
+    #[error("truncated: {what} needs bytes {start:#x}..{end:#x} but the data is only {len:#x} bytes long")]
+    Truncated {
+        what: &'static str,
+        start: u64,
+        end: u64,
+        len: u64,
+    },
+
+    /// Header arithmetic overflowed: the header is corrupt (or hostile).
+    #[error("corrupt header: {what} overflows")]
+    Overflow { what: &'static str },
+
+    /// A field holds a value the format does not allow.
+    #[error("invalid {what}: {detail}")]
+    Invalid { what: &'static str, detail: String },
+
+    /// No supported kernel format matched the content.
+    #[error("not a kernel image warmboot understands ({detail})")]
+    UnknownFormat { detail: String },
+
+    /// The image is a kernel, but for an architecture warmboot does not boot.
+    #[error("unsupported architecture: {0}")]
+    UnsupportedArch(String),
+
+    /// The x86 boot protocol is too old for a 64-bit entry (Documentation/arch/x86/boot.rst).
+    #[error("x86 boot protocol {major}.{minor:02} is too old: warmboot needs 2.12 or later for the 64-bit entry point")]
+    OldBootProtocol { major: u8, minor: u8 },
+
+    /// Compressed data whose compression warmboot cannot (or may not) decompress.
+    #[error("{what} is compressed with {method}, which warmboot cannot decompress")]
+    UnsupportedCompression { what: &'static str, method: String },
+
+    /// Decompression failed or produced more than the limit.
+    #[error("cannot decompress {what} ({method}): {detail}")]
+    Decompress {
+        what: &'static str,
+        method: String,
+        detail: String,
+    },
+}
+
+impl Error {
+    /// Attaches the file this error is about.
+    pub fn in_file(self, path: impl Into<PathBuf>) -> Error {
+        Error::File {
+            path: path.into(),
+            source: Box::new(self),
+        }
+    }
+
+    pub(crate) fn invalid(what: &'static str, detail: impl Into<String>) -> Error {
+        Error::Invalid {
+            what,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

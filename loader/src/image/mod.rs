@@ -1,0 +1,165 @@
+//! Kernel image formats, detected from content (never from the file name).
+//!
+//! | format | module | reference |
+//! |---|---|---|
+//! | x86 bzImage | [`bzimage`] | Documentation/arch/x86/boot.rst |
+//! | ELF vmlinux (x86_64, aarch64) | [`elf`] | include/uapi/linux/elf.h |
+//! | arm64 Image, Image.gz | [`arm64`] | Documentation/arch/arm64/booting.rst, arch/arm64/include/asm/image.h |
+//! | EFI zboot (arm64 compressed PE) | [`zboot`] | drivers/firmware/efi/libstub/zboot-header.S |
+//! | Unified kernel image | [`uki`] | the UAPI group's UKI specification |
+//! | PE/COFF headers (EFI stub, signatures) | [`pe`] | the PE/COFF specification |
+
+pub mod arm64;
+pub mod bzimage;
+pub mod elf;
+pub mod pe;
+pub mod uki;
+pub mod zboot;
+
+use crate::arch::Arch;
+use crate::compression::Compression;
+use crate::error::{Error, Result};
+use serde::Serialize;
+
+/// One line of `warmboot inspect` text output: a label and its rendered value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub label: &'static str,
+    pub value: String,
+}
+
+impl Field {
+    pub fn new(label: &'static str, value: impl Into<String>) -> Field {
+        Field {
+            label,
+            value: value.into(),
+        }
+    }
+
+    /// A hexadecimal address or size, the way kernel documentation writes them.
+    pub fn hex(label: &'static str, value: u64) -> Field {
+        Field::new(label, format!("{value:#x}"))
+    }
+
+    /// A size in bytes, with a human-readable unit alongside.
+    pub fn size(label: &'static str, bytes: u64) -> Field {
+        Field::new(label, crate::inspect::human_size(bytes))
+    }
+}
+
+/// A parsed kernel image of any supported format.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "format", rename_all = "kebab-case")]
+pub enum KernelImage {
+    /// x86 bzImage (boot protocol >= 2.12, 64-bit entry).
+    #[serde(rename = "bzImage")]
+    BzImage(bzimage::BzImage),
+    /// An ELF vmlinux for x86_64 or aarch64.
+    #[serde(rename = "elf-vmlinux")]
+    Elf(elf::ElfKernel),
+    /// An arm64 Image, possibly gzip-compressed or wrapped in EFI zboot.
+    #[serde(rename = "arm64-image")]
+    Arm64(arm64::Arm64Kernel),
+    /// A unified kernel image: a PE with .linux and friends.
+    #[serde(rename = "uki")]
+    Uki(uki::Uki),
+}
+
+impl KernelImage {
+    /// Detects the format of `data` from its content and parses it.
+    ///
+    /// Order matters: a UKI and an EFI zboot image are PE files whose headers start with
+    /// "MZ", and so are EFI-stub bzImages and arm64 Images; the more specific marks are
+    /// checked first.
+    pub fn parse(data: &[u8]) -> Result<KernelImage> {
+        if data.is_empty() {
+            return Err(Error::Empty);
+        }
+        if uki::looks_like(data) {
+            return Ok(KernelImage::Uki(uki::Uki::parse(data)?));
+        }
+        if zboot::looks_like(data) {
+            return Ok(KernelImage::Arm64(arm64::Arm64Kernel::parse_zboot(data)?));
+        }
+        if bzimage::looks_like(data) {
+            return Ok(KernelImage::BzImage(bzimage::BzImage::parse(data)?));
+        }
+        if arm64::looks_like(data) {
+            return Ok(KernelImage::Arm64(arm64::Arm64Kernel::parse_image(data)?));
+        }
+        if elf::looks_like(data) {
+            return Ok(KernelImage::Elf(elf::ElfKernel::parse(data)?));
+        }
+        if Compression::detect(data) == Compression::Gzip {
+            return Ok(KernelImage::Arm64(arm64::Arm64Kernel::parse_gzip(data)?));
+        }
+        Err(identify_foreign(data))
+    }
+
+    /// The architecture the kernel is built for.
+    pub fn arch(&self) -> Arch {
+        match self {
+            KernelImage::BzImage(_) => Arch::X86_64,
+            KernelImage::Elf(e) => e.arch,
+            KernelImage::Arm64(_) => Arch::Arm64,
+            KernelImage::Uki(u) => u.linux.arch(),
+        }
+    }
+
+    /// The kernel's version string, where the format carries one.
+    pub fn version(&self) -> Option<&str> {
+        match self {
+            KernelImage::BzImage(b) => b.version.as_deref(),
+            KernelImage::Elf(e) => e.version.as_deref(),
+            KernelImage::Arm64(a) => a.version.as_deref(),
+            KernelImage::Uki(u) => u.linux.version(),
+        }
+    }
+
+    /// A short human name of the format, e.g. "x86 bzImage" or "arm64 Image (gzip)".
+    pub fn format_name(&self) -> String {
+        match self {
+            KernelImage::BzImage(_) => "x86 bzImage".to_string(),
+            KernelImage::Elf(e) => format!("ELF vmlinux ({})", e.arch),
+            KernelImage::Arm64(a) => a.container.describe(),
+            KernelImage::Uki(u) => format!("unified kernel image ({})", u.linux.format_name()),
+        }
+    }
+
+    /// The fields `warmboot inspect` prints for this image, in order.
+    pub fn describe(&self) -> Vec<Field> {
+        match self {
+            KernelImage::BzImage(b) => b.describe(),
+            KernelImage::Elf(e) => e.describe(),
+            KernelImage::Arm64(a) => a.describe(),
+            KernelImage::Uki(u) => u.describe(),
+        }
+    }
+}
+
+/// Builds the error for data that is no kernel warmboot supports, naming what it looks like
+/// when we can tell (a kernel for another architecture, an initramfs, an archive).
+fn identify_foreign(data: &[u8]) -> Error {
+    // 32-bit ARM zImage: magic 0x016f2818 at 0x24 (arch/arm/boot/compressed/head.S).
+    if data.get(0x24..0x28) == Some(&0x016f_2818u32.to_le_bytes()[..]) {
+        return Error::UnsupportedArch("32-bit ARM zImage".to_string());
+    }
+    // RISC-V Image: "RSC\x05" at 0x38 (Documentation/arch/riscv/boot-image-header.rst).
+    if data.get(0x38..0x3c) == Some(&b"RSC\x05"[..]) {
+        return Error::UnsupportedArch("RISC-V Image".to_string());
+    }
+    let what = if data.starts_with(b"070701") || data.starts_with(b"070702") {
+        "it is a cpio archive (an initramfs?)".to_string()
+    } else if data.starts_with(b"\x7fELF") {
+        "an ELF file that is not a kernel".to_string()
+    } else {
+        match Compression::detect(data) {
+            Compression::None => {
+                let head: Vec<String> = data.iter().take(8).map(|b| format!("{b:02x}")).collect();
+                format!("starts with {}", head.join(" "))
+            }
+            c => format!("{c}-compressed data that is not an arm64 kernel"),
+        }
+    };
+    Error::UnknownFormat { detail: what }
+}

@@ -1,0 +1,1 @@
+//! Initial ramdisks: size and compression, for information only. PLACEHOLDER — being written.

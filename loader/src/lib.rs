@@ -1,0 +1,20 @@
+//! warmboot: a kexec loader that plans, checks and then loads the next kernel.
+//!
+//! The library is split so that everything which decides *what* to load is pure (bytes in,
+//! typed values out) and testable against fixtures, while the few places that touch the
+//! running machine are small and named for it. See ARCHITECTURE.md for the code map.
+
+pub mod arch;
+pub mod cli;
+pub mod compression;
+pub mod error;
+pub mod fields;
+pub mod image;
+pub mod initrd;
+pub mod inspect;
+
+#[cfg(feature = "synth")]
+pub mod synth;
+
+pub use arch::Arch;
+pub use error::{Error, Result};

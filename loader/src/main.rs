@@ -1,0 +1,5 @@
+//! The `warmboot` command.
+
+fn main() {
+    std::process::exit(warmboot::cli::main());
+}
