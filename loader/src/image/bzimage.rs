@@ -10,7 +10,8 @@ pub struct BzImage {
 }
 
 pub fn looks_like(data: &[u8]) -> bool {
-    data.get(0x202..0x206) == Some(&b"HdrS"[..]) && data.get(0x1fe..0x200) == Some(&[0x55, 0xaa][..])
+    data.get(0x202..0x206) == Some(&b"HdrS"[..])
+        && data.get(0x1fe..0x200) == Some(&[0x55, 0xaa][..])
 }
 
 impl BzImage {
