@@ -1,0 +1,93 @@
+//! `warmboot inspect` on the pinned Debian kernels (images/manifest.toml).
+//!
+//! The kernels are fetched by `cargo xtask images` into a cache outside git and listed in
+//! `<cache>/kernels.json`. `cargo xtask ci` always fetches first and sets
+//! WARMBOOT_REQUIRE_REAL_KERNELS=1, so there a missing kernel fails the test; a plain
+//! `cargo test` without the cache prints a notice and checks nothing else.
+
+use std::path::PathBuf;
+use warmboot::image::KernelImage;
+use warmboot::inspect::Report;
+use warmboot::Arch;
+
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("WARMBOOT_CACHE") {
+        return Some(PathBuf::from(dir));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/warmboot"))
+}
+
+/// The extracted kernel for `arch`, or None (after a notice) when the cache is absent.
+fn real_kernel(arch: &str) -> Option<(PathBuf, Vec<u8>)> {
+    let required = std::env::var("WARMBOOT_REQUIRE_REAL_KERNELS").is_ok_and(|v| v == "1");
+    let index = cache_dir().map(|d| d.join("kernels.json"));
+    let entry = index
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+        .and_then(|v| v.get(arch)?.get("path")?.as_str().map(PathBuf::from));
+    match entry.and_then(|p| std::fs::read(&p).ok().map(|d| (p, d))) {
+        Some(found) => Some(found),
+        None if required => panic!(
+            "the real {arch} kernel is missing from {:?} (run `cargo xtask images`)",
+            index
+        ),
+        None => {
+            eprintln!(
+                "NOTICE: real {arch} kernel not fetched ({:?} missing); skipping its checks. \
+                 `cargo xtask images` fetches it; `cargo xtask ci` always does.",
+                index
+            );
+            None
+        }
+    }
+}
+
+fn report_text(path: &std::path::Path, data: &[u8]) -> String {
+    let name = path.file_name().unwrap().to_string_lossy();
+    Report::new(&name, data, None).unwrap().to_text()
+}
+
+#[test]
+fn debian_amd64_kernel() {
+    let Some((path, data)) = real_kernel("x86_64") else {
+        return;
+    };
+    let image = KernelImage::parse(&data).unwrap();
+    assert_eq!(image.arch(), Arch::X86_64);
+    let KernelImage::BzImage(bz) = &image else {
+        panic!("expected a bzImage, got {}", image.format_name());
+    };
+    assert!(bz.version.as_deref().unwrap_or("").starts_with("6.1.0-"));
+    insta::assert_snapshot!("inspect_debian_amd64", report_text(&path, &data));
+}
+
+#[test]
+fn debian_arm64_kernel() {
+    let Some((path, data)) = real_kernel("arm64") else {
+        return;
+    };
+    let image = KernelImage::parse(&data).unwrap();
+    assert_eq!(image.arch(), Arch::Arm64);
+    assert!(image.version().unwrap_or("").starts_with("6.1.0-"));
+    insta::assert_snapshot!("inspect_debian_arm64", report_text(&path, &data));
+}
+
+#[test]
+fn every_truncation_of_the_real_kernels_is_a_clean_error() {
+    for arch in ["x86_64", "arm64"] {
+        let Some((_, data)) = real_kernel(arch) else {
+            continue;
+        };
+        // Header region byte by byte, then the rest at a stride: each cut must fail
+        // cleanly (or, past the headers, still parse), never panic.
+        let cuts = (0..4096.min(data.len())).chain((4096..data.len()).step_by(65_521));
+        for cut in cuts {
+            let _ = KernelImage::parse(&data[..cut]);
+        }
+        if arch == "x86_64" {
+            // Half a bzImage has its payload cut: that must be refused, not half-parsed.
+            assert!(KernelImage::parse(&data[..data.len() / 2]).is_err());
+        }
+    }
+}
