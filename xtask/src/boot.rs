@@ -1,0 +1,389 @@
+//! `cargo xtask boot`: one reboot scenario on a real kernel in QEMU, judged from the
+//! guest's serial console (see verdict.rs for what passes).
+
+use crate::cache::Cache;
+use crate::error::{Error, Result};
+use crate::guest::{Ending, Flow, Guest};
+use crate::qemu::{Accel, Firmware, GuestArch, GuestConfig};
+use crate::serial::{parse_marker, render_line};
+use crate::verdict::{judge, Expectation, Verdict};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Which reboot to prove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    Warm,
+    Panic,
+    Cold,
+}
+
+/// Who loads the next kernel inside the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Loader {
+    Warmboot,
+    #[value(name = "kexec-tools")]
+    KexecTools,
+}
+
+/// Which kexec syscall the loader is told to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Syscall {
+    Auto,
+    File,
+    Classic,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[arg(long, value_enum)]
+    pub arch: GuestArch,
+    #[arg(long, value_enum)]
+    pub scenario: Scenario,
+    #[arg(long, value_enum, default_value = "bios")]
+    pub firmware: Firmware,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub syscall: Syscall,
+    #[arg(long, value_enum, default_value = "kexec-tools")]
+    pub loader: Loader,
+    /// The kernel QEMU boots first (default: the pinned Debian kernel).
+    #[arg(long, value_name = "PATH")]
+    pub kernel: Option<PathBuf>,
+    /// The kernel the guest loads for the next boot (default: the same as --kernel).
+    #[arg(long, value_name = "PATH")]
+    pub next_kernel: Option<PathBuf>,
+    /// A prebuilt initramfs to boot instead of building one with `xtask initramfs`.
+    #[arg(long, value_name = "PATH")]
+    pub initrd: Option<PathBuf>,
+    /// Guest RAM in MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub memory: u32,
+    /// warm: how many warm reboots to chain in one run.
+    #[arg(long, default_value_t = 1)]
+    pub hops: u32,
+    /// kexec-tools: skip the purgatory's SHA-256 check (`kexec -i`).
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Hard timeout of one attempt, in seconds (one retry after a timeout).
+    #[arg(long, default_value_t = 240)]
+    pub timeout: u64,
+    /// Harness self-test: the next kernel's init prints a wrong marker, so the run must fail.
+    #[arg(long, hide = true)]
+    pub break_next: bool,
+    /// Accelerator: probe KVM and fall back to TCG (auto), or force one.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub accel: AccelChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AccelChoice {
+    Auto,
+    Tcg,
+    Kvm,
+}
+
+/// The result of one scenario, for summaries.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub label: String,
+    pub verdict: Verdict,
+    pub accel: Accel,
+    pub attempts: u32,
+    pub wall: Duration,
+    pub run_dir: PathBuf,
+}
+
+pub fn run(root: &Path, args: &Args) -> Result<()> {
+    let outcome = run_scenario(root, args)?;
+    print_outcome(&outcome);
+    if outcome.verdict.passed {
+        Ok(())
+    } else {
+        Err(Error::Boot {
+            reason: format!("{}: {}", outcome.label, outcome.verdict.reason),
+        })
+    }
+}
+
+pub fn print_outcome(o: &Outcome) {
+    let status = if o.verdict.passed { "PASS" } else { "FAIL" };
+    let downtime = o
+        .verdict
+        .downtimes
+        .iter()
+        .map(|d| format!("{:.2}s", d.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!(
+        "{status} {} — {} (downtime {}; {:?}; {} attempt(s); log {})",
+        o.label,
+        o.verdict.reason,
+        if downtime.is_empty() { "-".into() } else { downtime },
+        o.accel,
+        o.attempts,
+        o.run_dir.join("serial.log").display()
+    );
+}
+
+/// The pinned kernel for `arch` from `<cache>/kernels.json`.
+pub fn pinned_kernel(cache: &Cache, arch: GuestArch) -> Result<PathBuf> {
+    let index_path = cache.root().join("kernels.json");
+    let index = crate::index::KernelIndex::load_or_default(&index_path)?;
+    let key = match arch {
+        GuestArch::X86_64 => "x86_64",
+        GuestArch::Arm64 => "arm64",
+    };
+    index
+        .0
+        .get(key)
+        .map(|e| e.path.clone())
+        .ok_or_else(|| Error::Boot {
+            reason: format!(
+                "no {key} kernel in {} — run `cargo xtask images`",
+                index_path.display()
+            ),
+        })
+}
+
+/// Crash reservation for the panic scenario: 256M on x86_64, 96M on arm64 (measured
+/// minimums 96M and 68M with headroom, ../shared/notes/qemu.md).
+pub fn crash_mib(arch: GuestArch) -> u64 {
+    match arch {
+        GuestArch::X86_64 => 256,
+        GuestArch::Arm64 => 96,
+    }
+}
+
+pub fn label(args: &Args) -> String {
+    let arch = match args.arch {
+        GuestArch::X86_64 => "x86_64",
+        GuestArch::Arm64 => "arm64",
+    };
+    let fw = match (args.arch, args.firmware) {
+        (_, Firmware::Uefi) => "uefi",
+        (GuestArch::X86_64, Firmware::Bios) => "bios",
+        (GuestArch::Arm64, Firmware::Bios) => "direct",
+    };
+    let scenario = format!("{:?}", args.scenario).to_lowercase();
+    let mut l = format!("{arch}/{fw}/{}M/{scenario}", args.memory);
+    if args.scenario != Scenario::Cold {
+        let loader = match args.loader {
+            Loader::Warmboot => "warmboot",
+            Loader::KexecTools => "kexec-tools",
+        };
+        l += &format!("/{loader}/{}", format!("{:?}", args.syscall).to_lowercase());
+        if args.no_verify {
+            l += "/no-verify";
+        }
+    }
+    if args.hops > 1 {
+        l += &format!("/{}hops", args.hops);
+    }
+    if args.break_next {
+        l += "/broken-next";
+    }
+    l
+}
+
+/// The guest kernel command line for a scenario.
+pub fn cmdline(args: &Args) -> String {
+    let mut c = format!("console={} quiet panic=1", args.arch.console());
+    if args.scenario == Scenario::Panic {
+        c += &format!(" crashkernel={}M", crash_mib(args.arch));
+    }
+    let scenario = format!("{:?}", args.scenario).to_lowercase();
+    let loader = match args.loader {
+        Loader::Warmboot => "warmboot",
+        Loader::KexecTools => "kexec-tools",
+    };
+    let syscall = format!("{:?}", args.syscall).to_lowercase();
+    c += &format!(" wb.scenario={scenario} wb.loader={loader} wb.syscall={syscall}");
+    c += &format!(" wb.hops={}", args.hops);
+    if args.no_verify {
+        c += " wb.noverify=1";
+    }
+    if args.break_next {
+        c += " wb.break=1";
+    }
+    c
+}
+
+/// Builds what the run needs and runs it, retrying once after a timeout (and only then).
+pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
+    let cache = Cache::from_env()?;
+    let kernel = match &args.kernel {
+        Some(k) => k.clone(),
+        None => pinned_kernel(&cache, args.arch)?,
+    };
+    let initrd = match &args.initrd {
+        Some(i) => i.clone(),
+        None => {
+            let next = args.next_kernel.clone().unwrap_or_else(|| kernel.clone());
+            let out = crate::initramfs::default_path(root, args.arch)
+                .with_extension(format!("{}.cpio", short_hash(&next)));
+            crate::initramfs::build(root, args.arch, Some(&next), &out)?;
+            out
+        }
+    };
+    let accel = crate::accel::choose(root, args.accel, args.arch, &kernel, &initrd)?;
+    let config = GuestConfig {
+        arch: args.arch,
+        firmware: args.firmware,
+        accel,
+        memory_mib: args.memory,
+        kernel,
+        initrd,
+        append: cmdline(args),
+        no_reboot: args.scenario != Scenario::Cold,
+    };
+    let expect = match args.scenario {
+        Scenario::Warm => Expectation::Warm { hops: args.hops },
+        Scenario::Panic => Expectation::Panic {
+            memory_mib: args.memory.into(),
+            crash_mib: crash_mib(args.arch),
+        },
+        Scenario::Cold => Expectation::Cold,
+    };
+    let label = label(args);
+    let started = Instant::now();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let run_dir = run_dir(root, &label, attempts);
+        println!("boot {label}: {}", config.display());
+        let (ending, log) = attempt(&config, &run_dir, Duration::from_secs(args.timeout))?;
+        let mut verdict = judge(expect, &log);
+        if ending == Ending::TimedOut && !verdict.passed {
+            verdict.reason = format!(
+                "timed out after {}s: {}",
+                args.timeout, verdict.reason
+            );
+            if attempts == 1 {
+                println!("TIMEOUT {label} after {}s — retrying once (timeouts only)", args.timeout);
+                report_failure(&label, &run_dir);
+                continue;
+            }
+        }
+        if !verdict.passed {
+            report_failure(&label, &run_dir);
+        }
+        return Ok(Outcome {
+            label,
+            verdict,
+            accel,
+            attempts,
+            wall: started.elapsed(),
+            run_dir,
+        });
+    }
+}
+
+fn short_hash(p: &Path) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(p.display().to_string().as_bytes());
+    h.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+fn run_dir(root: &Path, label: &str, attempt: u32) -> PathBuf {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    root.join("target/xtask/runs")
+        .join(format!("{stamp}-{}-try{attempt}", label.replace('/', "-")))
+}
+
+/// One QEMU run: answers the cold-boot prompt with the number of boots seen, and stops
+/// once the guest says it is done or failed.
+fn attempt(
+    config: &GuestConfig,
+    run_dir: &Path,
+    timeout: Duration,
+) -> Result<(Ending, Vec<crate::serial::Stamped>)> {
+    let mut guest = Guest::start(config, run_dir).map_err(|e| Error::Boot {
+        reason: format!("cannot start {}: {e}", config.arch.qemu_binary()),
+    })?;
+    let mut boots = 0u32;
+    let mut finished_at: Option<Instant> = None;
+    let ending = guest.run(timeout, |line, stdin: &mut dyn Write| {
+        if let Some((event, _)) = parse_marker(&line.line) {
+            match event.as_str() {
+                "boot-count?" => {
+                    let _ = writeln!(stdin, "{boots}");
+                    let _ = stdin.flush();
+                    boots += 1;
+                }
+                "done" | "fail" | "broken" => finished_at = Some(Instant::now()),
+                _ => {}
+            }
+        }
+        // Let the guest power off by itself; if it lingers, stop it.
+        match finished_at {
+            Some(t) if t.elapsed() > Duration::from_secs(10) => Flow::Stop,
+            _ => Flow::Continue,
+        }
+    });
+    Ok((ending, guest.log().to_vec()))
+}
+
+/// Prints the run's serial log and QEMU's stderr between banners; the run dir is kept.
+fn report_failure(label: &str, run_dir: &Path) {
+    for (name, file) in [("serial console", "serial.log"), ("QEMU stderr", "qemu-stderr.log")] {
+        let text = std::fs::read_to_string(run_dir.join(file)).unwrap_or_default();
+        println!("===== {label}: {name} ({}) =====", run_dir.join(file).display());
+        print!("{text}");
+        if !text.ends_with('\n') {
+            println!();
+        }
+        println!("===== end of {name} =====");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(arch: GuestArch, scenario: Scenario) -> Args {
+        Args {
+            arch,
+            scenario,
+            firmware: Firmware::Bios,
+            syscall: Syscall::Classic,
+            loader: Loader::KexecTools,
+            kernel: None,
+            next_kernel: None,
+            initrd: None,
+            memory: 1024,
+            hops: 1,
+            no_verify: false,
+            timeout: 240,
+            break_next: false,
+            accel: AccelChoice::Tcg,
+        }
+    }
+
+    #[test]
+    fn command_lines_carry_the_scenario_and_reserve_crash_memory_only_for_panic() {
+        let warm = cmdline(&args(GuestArch::X86_64, Scenario::Warm));
+        assert_eq!(
+            warm,
+            "console=ttyS0 quiet panic=1 wb.scenario=warm wb.loader=kexec-tools \
+             wb.syscall=classic wb.hops=1"
+        );
+        let panic = cmdline(&args(GuestArch::Arm64, Scenario::Panic));
+        assert!(panic.starts_with("console=ttyAMA0 quiet panic=1 crashkernel=96M "), "{panic}");
+        let mut broken = args(GuestArch::X86_64, Scenario::Warm);
+        broken.break_next = true;
+        assert!(cmdline(&broken).ends_with(" wb.break=1"));
+    }
+
+    #[test]
+    fn labels_name_every_dimension() {
+        let mut a = args(GuestArch::Arm64, Scenario::Warm);
+        a.firmware = Firmware::Uefi;
+        a.hops = 2;
+        assert_eq!(label(&a), "arm64/uefi/1024M/warm/kexec-tools/classic/2hops");
+        assert_eq!(label(&args(GuestArch::X86_64, Scenario::Cold)), "x86_64/bios/1024M/cold");
+    }
+}

@@ -1,0 +1,195 @@
+//! One QEMU guest process: started in its own process group, its serial console read line
+//! by line and stamped with host monotonic time, and killed on every exit path (drop,
+//! timeout, Ctrl-C).
+
+use crate::qemu::GuestConfig;
+use crate::serial::{clean_line, render_line, Stamped};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Process groups of the guests alive right now, killed by the Ctrl-C handler.
+static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// Installs the SIGINT/SIGTERM handler that kills every live guest before exiting, so
+/// Ctrl-C never leaves a QEMU behind. Call once at start-up.
+pub fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        kill_all_guests();
+        eprintln!("\nxtask: interrupted; every QEMU guest was killed");
+        std::process::exit(130);
+    });
+}
+
+fn kill_all_guests() {
+    let groups = LIVE_GROUPS.lock().map(|g| g.clone()).unwrap_or_default();
+    for pgid in groups {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pgid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+/// How a guest run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// QEMU exited by itself (poweroff, or a panic with -no-reboot) with this status.
+    Exited(Option<i32>),
+    /// The caller decided it had seen enough.
+    Stopped,
+    /// The hard timeout passed; QEMU was killed.
+    TimedOut,
+}
+
+/// What the line callback wants next.
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+/// A running guest.
+pub struct Guest {
+    child: Child,
+    pgid: i32,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<Stamped>,
+    log: Vec<Stamped>,
+    log_file: File,
+    pub serial_log: PathBuf,
+    pub stderr_log: PathBuf,
+}
+
+impl Guest {
+    /// Starts QEMU for `config`, saving the serial log and QEMU's stderr in `run_dir`.
+    pub fn start(config: &GuestConfig, run_dir: &Path) -> std::io::Result<Guest> {
+        std::fs::create_dir_all(run_dir)?;
+        let serial_log = run_dir.join("serial.log");
+        let stderr_log = run_dir.join("qemu-stderr.log");
+        std::fs::write(run_dir.join("command.txt"), config.display() + "\n")?;
+        let mut child = Command::new(config.arch.qemu_binary())
+            .args(config.args())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(File::create(&stderr_log)?)
+            .process_group(0)
+            .spawn()?;
+        let pgid = child.id() as i32;
+        if let Ok(mut g) = LIVE_GROUPS.lock() {
+            g.push(pgid);
+        }
+        let start = Instant::now();
+        let stdout = child.stdout.take().ok_or(std::io::ErrorKind::BrokenPipe)?;
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut raw = Vec::new();
+            loop {
+                raw.clear();
+                match reader.read_until(b'\n', &mut raw) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = clean_line(String::from_utf8_lossy(&raw).trim_end_matches('\n'));
+                        let stamped = Stamped {
+                            t: start.elapsed(),
+                            line,
+                        };
+                        if tx.send(stamped).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Guest {
+            stdin: child.stdin.take(),
+            child,
+            pgid,
+            lines,
+            log: Vec::new(),
+            log_file: File::create(&serial_log)?,
+            serial_log,
+            stderr_log,
+        })
+    }
+
+    /// Feeds each serial line to `on_line` until it says stop, QEMU exits, or `timeout`
+    /// passes (then QEMU is killed).
+    pub fn run(
+        &mut self,
+        timeout: Duration,
+        mut on_line: impl FnMut(&Stamped, &mut dyn Write) -> Flow,
+    ) -> Ending {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                self.kill();
+                return Ending::TimedOut;
+            }
+            match self.lines.recv_timeout(left.min(Duration::from_millis(500))) {
+                Ok(line) => {
+                    let _ = writeln!(self.log_file, "{}", render_line(&line));
+                    let mut sink = std::io::sink();
+                    let stdin: &mut dyn Write = match self.stdin.as_mut() {
+                        Some(s) => s,
+                        None => &mut sink,
+                    };
+                    let flow = on_line(&line, stdin);
+                    self.log.push(line);
+                    if let Flow::Stop = flow {
+                        self.kill();
+                        return Ending::Stopped;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Ok(Some(_)) = self.child.try_wait() {
+                        // Exited; drain what is still buffered before reporting.
+                        continue;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let status = self.child.wait().ok().and_then(|s| s.code());
+                    return Ending::Exited(status);
+                }
+            }
+        }
+    }
+
+    /// Every serial line read so far.
+    pub fn log(&self) -> &[Stamped] {
+        &self.log
+    }
+
+    /// Kills the whole process group: TERM, a short grace period, then KILL.
+    fn kill(&mut self) {
+        use nix::sys::signal::{killpg, Signal};
+        let pid = nix::unistd::Pid::from_raw(self.pgid);
+        if let Ok(None) = self.child.try_wait() {
+            let _ = killpg(pid, Signal::SIGTERM);
+            let until = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < until {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let _ = killpg(pid, Signal::SIGKILL);
+        let _ = self.child.wait();
+        if let Ok(mut g) = LIVE_GROUPS.lock() {
+            g.retain(|&p| p != self.pgid);
+        }
+    }
+}
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,172 @@
+//! QEMU command lines for the test guests (facts measured in ../shared/notes/qemu.md).
+//!
+//! Pure: a [`GuestConfig`] in, the argument vector out, so the exact command line is unit
+//! tested and printed before every run.
+
+use std::path::PathBuf;
+
+/// The guest architecture, named as the harness's `--arch` flag names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GuestArch {
+    #[value(name = "x86_64")]
+    X86_64,
+    #[value(name = "arm64")]
+    Arm64,
+}
+
+/// How the guest's firmware starts the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Firmware {
+    /// x86: SeaBIOS; arm64: QEMU's direct -kernel boot (no firmware).
+    Bios,
+    /// OVMF (x86) or the edk2 build in qemu-efi-aarch64 (arm64).
+    Uefi,
+}
+
+/// The accelerator QEMU runs the guest on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    Tcg,
+    Kvm,
+}
+
+/// Everything that decides a guest's QEMU command line.
+#[derive(Debug, Clone)]
+pub struct GuestConfig {
+    pub arch: GuestArch,
+    pub firmware: Firmware,
+    pub accel: Accel,
+    pub memory_mib: u32,
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub append: String,
+    /// Exit QEMU when the guest resets (every scenario but the cold reboot).
+    pub no_reboot: bool,
+}
+
+impl GuestArch {
+    pub fn qemu_binary(self) -> &'static str {
+        match self {
+            GuestArch::X86_64 => "qemu-system-x86_64",
+            GuestArch::Arm64 => "qemu-system-aarch64",
+        }
+    }
+
+    /// The kernel's serial console device on this machine model.
+    pub fn console(self) -> &'static str {
+        match self {
+            GuestArch::X86_64 => "ttyS0",
+            GuestArch::Arm64 => "ttyAMA0",
+        }
+    }
+
+    /// The UEFI firmware image Debian ships for this architecture.
+    pub fn uefi_firmware(self) -> &'static str {
+        match self {
+            GuestArch::X86_64 => "/usr/share/ovmf/OVMF.fd",
+            GuestArch::Arm64 => "/usr/share/qemu-efi-aarch64/QEMU_EFI.fd",
+        }
+    }
+}
+
+impl GuestConfig {
+    /// The full argument vector (without the binary name).
+    pub fn args(&self) -> Vec<String> {
+        let mut a: Vec<String> = Vec::new();
+        let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| s.to_string()));
+        match self.arch {
+            // `-cpu max` under TCG; with KVM the host CPU model.
+            GuestArch::X86_64 => {
+                let cpu = if self.accel == Accel::Kvm { "host" } else { "max" };
+                push(&["-machine", "pc", "-cpu", cpu]);
+            }
+            // cortex-a72: `-cpu max` is ~6x slower under TCG (pointer authentication).
+            GuestArch::Arm64 => push(&["-machine", "virt", "-cpu", "cortex-a72"]),
+        }
+        push(&[
+            "-accel",
+            match self.accel {
+                Accel::Tcg => "tcg",
+                Accel::Kvm => "kvm",
+            },
+        ]);
+        // One vCPU: -smp 2 was slower on this 2-core host, and a normal kexec needs
+        // one online CPU on arm64 anyway.
+        push(&["-smp", "1", "-m", &self.memory_mib.to_string()]);
+        push(&["-nodefaults", "-no-user-config", "-display", "none"]);
+        push(&["-serial", "stdio", "-monitor", "none"]);
+        if self.firmware == Firmware::Uefi {
+            push(&["-bios", self.arch.uefi_firmware()]);
+        }
+        if self.no_reboot {
+            push(&["-no-reboot"]);
+        }
+        let kernel = self.kernel.display().to_string();
+        let initrd = self.initrd.display().to_string();
+        push(&["-kernel", &kernel, "-initrd", &initrd, "-append", &self.append]);
+        a
+    }
+
+    /// The command as one printable line (arguments with spaces quoted).
+    pub fn display(&self) -> String {
+        std::iter::once(self.arch.qemu_binary().to_string())
+            .chain(self.args().into_iter().map(|s| {
+                if s.contains(' ') {
+                    format!("'{s}'")
+                } else {
+                    s
+                }
+            }))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(arch: GuestArch, firmware: Firmware) -> GuestConfig {
+        GuestConfig {
+            arch,
+            firmware,
+            accel: Accel::Tcg,
+            memory_mib: 1024,
+            kernel: "/c/vmlinuz".into(),
+            initrd: "/c/initrd.cpio".into(),
+            append: format!("console={} panic=1", arch.console()),
+            no_reboot: true,
+        }
+    }
+
+    #[test]
+    fn x86_bios_command_line() {
+        assert_eq!(
+            config(GuestArch::X86_64, Firmware::Bios).display(),
+            "qemu-system-x86_64 -machine pc -cpu max -accel tcg -smp 1 -m 1024 -nodefaults \
+             -no-user-config -display none -serial stdio -monitor none -no-reboot \
+             -kernel /c/vmlinuz -initrd /c/initrd.cpio -append 'console=ttyS0 panic=1'"
+        );
+    }
+
+    #[test]
+    fn arm64_uefi_command_line_uses_cortex_a72_and_edk2() {
+        let mut c = config(GuestArch::Arm64, Firmware::Uefi);
+        c.no_reboot = false;
+        let args = c.args();
+        let s = args.join(" ");
+        assert!(s.starts_with("-machine virt -cpu cortex-a72 -accel tcg"), "{s}");
+        assert!(s.contains("-bios /usr/share/qemu-efi-aarch64/QEMU_EFI.fd"), "{s}");
+        assert!(!args.iter().any(|a| a == "-no-reboot"), "cold reboots need resets");
+        assert_eq!(args.last().unwrap(), "console=ttyAMA0 panic=1");
+    }
+
+    #[test]
+    fn kvm_uses_the_host_cpu_on_x86() {
+        let mut c = config(GuestArch::X86_64, Firmware::Uefi);
+        c.accel = Accel::Kvm;
+        let s = c.args().join(" ");
+        assert!(s.contains("-cpu host -accel kvm"), "{s}");
+        assert!(s.contains("-bios /usr/share/ovmf/OVMF.fd"), "{s}");
+    }
+}

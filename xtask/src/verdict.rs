@@ -1,0 +1,279 @@
+//! Pass or fail for a boot scenario, decided only from what the guest printed.
+//!
+//! A scenario passes only when the NEW kernel's init printed its `ready` marker with a
+//! boot id different from every earlier boot (so the first kernel cannot pass for the
+//! second), after the old kernel announced the reboot. Pure: stamped lines in, verdict out.
+
+use crate::serial::{markers, Marker, Stamped};
+use std::time::Duration;
+
+/// What a run was asked to prove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expectation {
+    /// `hops` warm reboots in a row, each into a fresh kernel.
+    Warm { hops: u32 },
+    /// A real crash caught by the capture kernel, which reads /proc/vmcore; its size must
+    /// be plausible for a guest of `memory_mib` with `crash_mib` reserved.
+    Panic { memory_mib: u64, crash_mib: u64 },
+    /// A reset through the firmware back into the same kernel.
+    Cold,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub passed: bool,
+    /// Why it passed or failed, in one line.
+    pub reason: String,
+    /// Host time from each reboot request to the next kernel's ready marker.
+    pub downtimes: Vec<Duration>,
+    /// Guest-measured duration of each load, in seconds.
+    pub load_secs: Vec<f64>,
+}
+
+impl Verdict {
+    fn fail(reason: impl Into<String>) -> Verdict {
+        Verdict {
+            passed: false,
+            reason: reason.into(),
+            downtimes: Vec::new(),
+            load_secs: Vec::new(),
+        }
+    }
+}
+
+/// Judges a run from its stamped serial log.
+pub fn judge(expect: Expectation, log: &[Stamped]) -> Verdict {
+    let ms = markers(log);
+    if let Some(f) = ms.iter().find(|m| m.event == "fail") {
+        return Verdict::fail(format!(
+            "the guest reported a failure at hop {}: {}",
+            f.get("hop").unwrap_or("?"),
+            f.get("reason").unwrap_or("no reason given").replace('_', " ")
+        ));
+    }
+    let hops = match expect {
+        Expectation::Warm { hops } => hops,
+        Expectation::Panic { .. } | Expectation::Cold => 1,
+    };
+    let how = match expect {
+        Expectation::Warm { .. } => "kexec",
+        Expectation::Panic { .. } => "panic",
+        Expectation::Cold => "firmware",
+    };
+    let mut seen_ids: Vec<&str> = Vec::new();
+    let mut downtimes = Vec::new();
+    let mut load_secs = Vec::new();
+    let mut pos = 0usize; // index into ms: we only ever look forward
+    let ready = |from: usize, hop: u32| {
+        ms[from..]
+            .iter()
+            .position(|m| m.event == "ready" && m.get("hop") == Some(&hop.to_string()))
+            .map(|i| i + from)
+    };
+    let Some(first) = ready(0, 0) else {
+        return Verdict::fail("the first kernel never printed its ready marker (hop 0)");
+    };
+    seen_ids.push(ms[first].get("boot_id").unwrap_or(""));
+    pos = pos.max(first);
+    for hop in 1..=hops {
+        let Some(req) = ms[pos..]
+            .iter()
+            .position(|m| m.event == "reboot-request" && m.get("how") == Some(how))
+            .map(|i| i + pos)
+        else {
+            return Verdict::fail(format!(
+                "hop {}: the old kernel never requested the {how} reboot",
+                hop - 1
+            ));
+        };
+        if let Some(load) = ms[pos..req].iter().rev().find(|m| m.event == "load-done") {
+            if let Some(s) = load_duration(load) {
+                load_secs.push(s);
+            }
+        }
+        if expect == Expectation::Cold && !restarted_through_firmware(log, ms[req].index) {
+            return Verdict::fail("the guest did not reset through the firmware after reboot -f");
+        }
+        let Some(next) = ready(req, hop) else {
+            let broken = ms[req..].iter().any(|m| m.event == "broken");
+            return Verdict::fail(format!(
+                "hop {hop}: the new kernel never printed its ready marker{}",
+                if broken { " (it printed a broken marker instead)" } else { "" }
+            ));
+        };
+        let id = ms[next].get("boot_id").unwrap_or("");
+        if id.is_empty() || seen_ids.contains(&id) {
+            return Verdict::fail(format!(
+                "hop {hop}: the ready marker carries boot id {id:?} of an earlier boot"
+            ));
+        }
+        seen_ids.push(id);
+        downtimes.push(ms[next].t.saturating_sub(ms[req].t));
+        pos = next;
+    }
+    if let Expectation::Panic {
+        memory_mib,
+        crash_mib,
+    } = expect
+    {
+        if let Err(reason) = check_vmcore(&ms[pos..], memory_mib, crash_mib) {
+            return Verdict::fail(reason);
+        }
+    }
+    Verdict {
+        passed: true,
+        reason: match expect {
+            Expectation::Warm { hops } => format!("{hops} warm reboot(s) reached a new kernel"),
+            Expectation::Panic { .. } => {
+                "the capture kernel booted and read /proc/vmcore".to_string()
+            }
+            Expectation::Cold => "the machine reset through the firmware and booted again".into(),
+        },
+        downtimes,
+        load_secs,
+    }
+}
+
+fn load_duration(m: &Marker) -> Option<f64> {
+    let start: f64 = m.get("start")?.parse().ok()?;
+    let end: f64 = m.get("end")?.parse().ok()?;
+    Some(end - start)
+}
+
+/// After `reboot -f` the kernel prints "reboot: Restarting system" (pr_emerg, shown even
+/// with `quiet`); a kexec prints "Starting new kernel" instead and a crash "Kernel panic".
+fn restarted_through_firmware(log: &[Stamped], after: usize) -> bool {
+    log[after..]
+        .iter()
+        .any(|s| s.line.contains("reboot: Restarting system"))
+}
+
+fn check_vmcore(ms: &[Marker], memory_mib: u64, crash_mib: u64) -> Result<(), String> {
+    let Some(v) = ms.iter().find(|m| m.event == "vmcore") else {
+        return Err("the capture kernel booted but never reported on /proc/vmcore".into());
+    };
+    if v.get("ok") != Some("1") {
+        return Err("the capture kernel could not read /proc/vmcore".into());
+    }
+    let size: u64 = v
+        .get("size")
+        .and_then(|s| s.parse().ok())
+        .ok_or("the vmcore marker has no size")?;
+    // The dump holds the old kernel's RAM minus the crash reservation, plus headers. Holes
+    // (firmware, PCI) make it smaller than the RAM; it can never be larger.
+    let mib = 1u64 << 20;
+    let low = (memory_mib.saturating_sub(crash_mib) * mib) / 2;
+    let high = memory_mib * mib;
+    if size < low || size > high {
+        return Err(format!(
+            "/proc/vmcore is {size} bytes; a {memory_mib} MiB guest with {crash_mib} MiB \
+             reserved should give between {low} and {high}"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serial::parse_saved_log;
+
+    fn log(name: &str) -> Vec<Stamped> {
+        let path = format!("{}/testdata/{name}.log", env!("CARGO_MANIFEST_DIR"));
+        parse_saved_log(&std::fs::read_to_string(path).unwrap())
+    }
+
+    #[test]
+    fn captured_warm_reboots_pass_with_their_downtime() {
+        let v = judge(Expectation::Warm { hops: 1 }, &log("x86_64-bios-warm-kexec-tools"));
+        assert!(v.passed, "{}", v.reason);
+        assert_eq!(v.downtimes.len(), 1);
+        let d = v.downtimes[0].as_secs_f64();
+        assert!((d - (12.571515 - 7.210794)).abs() < 1e-3, "{d}");
+        assert!((v.load_secs[0] - 1.15).abs() < 1e-6);
+        let v = judge(Expectation::Warm { hops: 1 }, &log("arm64-direct-warm-kexec-tools"));
+        assert!(v.passed, "{}", v.reason);
+    }
+
+    #[test]
+    fn a_second_hop_is_required_when_asked_for() {
+        let v = judge(Expectation::Warm { hops: 2 }, &log("x86_64-bios-warm-kexec-tools"));
+        assert!(!v.passed);
+        assert!(v.reason.contains("hop 1: the old kernel never requested"), "{}", v.reason);
+    }
+
+    #[test]
+    fn captured_panic_passes_and_checks_the_vmcore_size() {
+        let l = log("x86_64-bios-panic-kexec-tools");
+        let ok = judge(Expectation::Panic { memory_mib: 1024, crash_mib: 256 }, &l);
+        assert!(ok.passed, "{}", ok.reason);
+        // The same dump cannot come from a 4 GiB guest.
+        let v = judge(Expectation::Panic { memory_mib: 4096, crash_mib: 256 }, &l);
+        assert!(!v.passed && v.reason.contains("/proc/vmcore is"), "{}", v.reason);
+        // Nor does a warm expectation accept a panic reboot.
+        assert!(!judge(Expectation::Warm { hops: 1 }, &l).passed);
+    }
+
+    #[test]
+    fn the_first_kernel_cannot_pass_for_the_second() {
+        let mut l = log("x86_64-bios-warm-kexec-tools");
+        // Replay the first ready line after the reboot request: same boot id.
+        let first = l.iter().find(|s| s.line.contains("ready hop=0")).unwrap().clone();
+        l.retain(|s| !s.line.contains("ready hop=1"));
+        let mut replay = first;
+        replay.line = replay.line.replace("hop=0", "hop=1");
+        replay.t = Duration::from_secs(20);
+        l.push(replay);
+        let v = judge(Expectation::Warm { hops: 1 }, &l);
+        assert!(!v.passed);
+        assert!(v.reason.contains("of an earlier boot"), "{}", v.reason);
+    }
+
+    #[test]
+    fn a_missing_or_broken_marker_fails() {
+        let mut l = log("x86_64-bios-warm-kexec-tools");
+        l.retain(|s| !s.line.contains("ready hop=1"));
+        let v = judge(Expectation::Warm { hops: 1 }, &l);
+        assert!(!v.passed);
+        assert!(v.reason.contains("never printed its ready marker"), "{}", v.reason);
+        l.push(Stamped {
+            t: Duration::from_secs(30),
+            line: "@@WB broken hop=1".into(),
+        });
+        let v = judge(Expectation::Warm { hops: 1 }, &l);
+        assert!(v.reason.contains("broken marker"), "{}", v.reason);
+    }
+
+    #[test]
+    fn guest_failures_are_reported_with_their_reason() {
+        let l = vec![Stamped {
+            t: Duration::ZERO,
+            line: "@@WB fail hop=0 reason=kexec-tools_load_failed".into(),
+        }];
+        let v = judge(Expectation::Warm { hops: 1 }, &l);
+        assert_eq!(
+            v.reason,
+            "the guest reported a failure at hop 0: kexec-tools load failed"
+        );
+    }
+
+    #[test]
+    fn cold_needs_a_reset_line_between_the_boots() {
+        let mut l = vec![
+            Stamped { t: Duration::from_secs(1), line: "@@WB boot-count?".into() },
+            Stamped { t: Duration::from_secs(2), line: "@@WB ready hop=0 boot_id=a".into() },
+            Stamped { t: Duration::from_secs(3), line: "@@WB reboot-request hop=0 how=firmware".into() },
+            Stamped { t: Duration::from_secs(4), line: "@@WB boot-count?".into() },
+            Stamped { t: Duration::from_secs(5), line: "@@WB ready hop=1 boot_id=b".into() },
+        ];
+        assert!(!judge(Expectation::Cold, &l).passed);
+        l.insert(3, Stamped {
+            t: Duration::from_secs(3),
+            line: "[    3.1] reboot: Restarting system".into(),
+        });
+        let v = judge(Expectation::Cold, &l);
+        assert!(v.passed, "{}", v.reason);
+        assert_eq!(v.downtimes, vec![Duration::from_secs(2)]);
+    }
+}
