@@ -60,13 +60,16 @@ impl Apt {
         Ok(())
     }
 
-    /// Whether the archive still has exactly this version.
+    /// Whether the archive still has exactly this version. (`apt-cache show pkg=version`
+    /// cannot tell: it exits 0 with no output for a missing version.)
     pub fn has_version(&mut self, name: &str, arch: DebArch, version: &str) -> Result<bool> {
         self.ensure_updated()?;
-        self.apt_cache()
-            .args(["show", "--no-all-versions"])
-            .arg(format!("{name}:{arch}={version}"))
-            .succeeds()
+        let out = self
+            .apt_cache()
+            .arg("madison")
+            .arg(format!("{name}:{arch}"))
+            .read()?;
+        Ok(madison_has(&out, arch, version))
     }
 
     /// The version apt would download now, if the archive has the package at all.
@@ -101,6 +104,16 @@ impl Apt {
     }
 }
 
+/// Whether `apt-cache madison` output (`name | version | source`) lists `version` in a
+/// binary-package index of `arch`.
+pub fn madison_has(madison: &str, arch: DebArch, version: &str) -> bool {
+    let index = format!("{} Packages", arch.debian());
+    madison.lines().any(|l| {
+        let cols: Vec<&str> = l.split('|').map(str::trim).collect();
+        matches!(cols.as_slice(), [_, v, source] if *v == version && source.ends_with(&index))
+    })
+}
+
 /// The `Candidate:` line of `apt-cache policy` output; `(none)` means not installable.
 pub fn parse_candidate(policy: &str) -> Option<String> {
     policy
@@ -126,6 +139,17 @@ pub fn parse_depends(depends: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn madison_lists_only_present_binary_versions() {
+        let out = "busybox-static | 1:1.35.0-4+deb12u1+b1 | http://deb.debian.org/debian bookworm/main arm64 Packages\n\
+                   busybox | 1:1.35.0-4 | http://deb.debian.org/debian bookworm/main Sources\n";
+        assert!(madison_has(out, DebArch::Arm64, "1:1.35.0-4+deb12u1+b1"));
+        assert!(!madison_has(out, DebArch::Amd64, "1:1.35.0-4+deb12u1+b1"));
+        assert!(!madison_has(out, DebArch::Arm64, "1:1.35.0-4"));
+        assert!(!madison_has(out, DebArch::Arm64, "1:1.35.0-4+deb12u1"));
+        assert!(!madison_has("", DebArch::Arm64, "1"));
+    }
 
     #[test]
     fn candidate_from_policy() {

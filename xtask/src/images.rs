@@ -236,7 +236,7 @@ fn pinned_deb(pkg: &Package, path: PathBuf) -> Deb {
 fn replacement_notice(pkg: &Package, deb: &Deb) -> String {
     format!(
         "\n!!!!!! PINNED PACKAGE REPLACED: {pinned} has left the archive.\n\
-         !!!!!! Tests ran against {name} {version} {arch}, whose sha256 could not be checked.\n\
+         !!!!!! Fetched {name} {version} {arch} instead; its sha256 could not be checked against a pin.\n\
          !!!!!! Update images/manifest.toml:\n\
          !!!!!!   name = \"{name}\"\n\
          !!!!!!   version = \"{version}\"\n\
