@@ -1,6 +1,54 @@
-//! `cargo xtask`: developer and CI tasks for warmboot.
+//! `cargo xtask`: developer and CI tasks for warmboot (the cargo-xtask convention: plain
+//! Rust instead of shell scripts, run with `cargo xtask <job>`).
 
-fn main() {
-    eprintln!("xtask: not written yet");
-    std::process::exit(2);
+mod apt;
+mod cache;
+mod ci;
+mod cmd;
+mod error;
+mod host;
+mod images;
+mod index;
+mod manifest;
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Developer and CI tasks for warmboot")]
+struct Cli {
+    #[command(subcommand)]
+    job: Job,
+}
+
+#[derive(Debug, Subcommand)]
+enum Job {
+    /// Fetch, verify and unpack the pinned Debian packages of images/manifest.toml into the
+    /// cache ($WARMBOOT_CACHE or ~/.cache/warmboot) and write <cache>/kernels.json.
+    Images(images::Args),
+    /// Run every CI check in order: fmt, clippy, images, tests (snapshots checked).
+    Ci,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let root = project_root();
+    let result = match cli.job {
+        Job::Images(args) => images::run(&root, &args),
+        Job::Ci => ci::run(&root),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: xtask lives in `<root>/xtask`.
+fn project_root() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    dir.parent().unwrap_or(dir).to_owned()
 }

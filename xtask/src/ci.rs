@@ -1,0 +1,176 @@
+//! `cargo xtask ci`: everything CI checks, in order, stopping at the first failure.
+//!
+//! Each step is one command a developer can run by hand (printed in its banner). The test
+//! step runs with `WARMBOOT_REQUIRE_REAL_KERNELS=1`, so tests that need the kernels fetched
+//! by the images step fail instead of skipping.
+
+use crate::cache::Cache;
+use crate::cmd::Cmd;
+use crate::error::{Error, Result};
+use crate::images;
+use std::ffi::OsString;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+type Action<'a> = Box<dyn FnOnce() -> Result<()> + 'a>;
+
+struct Step<'a> {
+    name: String,
+    action: Action<'a>,
+}
+
+enum Outcome {
+    Pass(Duration),
+    Fail(Duration),
+    NotRun,
+}
+
+pub fn run(root: &Path) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let cargo = || Cmd::new(&cargo).cwd(root);
+    let cache = Cache::from_env()?;
+
+    let has_insta = cargo().args(["insta", "--version"]).succeeds()?;
+    let tests = if has_insta {
+        eprintln!("xtask ci: cargo-insta found, snapshots checked by `cargo insta test`");
+        cargo().args([
+            "insta",
+            "test",
+            "--workspace",
+            "--check",
+            "--unreferenced=reject",
+        ])
+    } else {
+        eprintln!(
+            "xtask ci: cargo-insta NOT installed, using `cargo test` with INSTA_UPDATE=no CI=true \
+             (unreferenced snapshots are not detected)"
+        );
+        cargo()
+            .env("INSTA_UPDATE", "no")
+            .env("CI", "true")
+            .args(["test", "--workspace"])
+    }
+    .env("WARMBOOT_REQUIRE_REAL_KERNELS", "1")
+    .env("WARMBOOT_CACHE", cache.root());
+
+    let fmt = cargo().args(["fmt", "--all", "--", "--check"]);
+    let clippy = cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    let steps = vec![
+        command_step(fmt),
+        command_step(clippy),
+        Step {
+            name: "cargo xtask images".into(),
+            action: Box::new(|| images::run(root, &images::Args::default())),
+        },
+        command_step(tests),
+    ];
+    run_steps(steps)
+}
+
+fn command_step<'a>(cmd: Cmd) -> Step<'a> {
+    Step {
+        name: cmd.display(),
+        action: Box::new(move || cmd.run()),
+    }
+}
+
+/// Runs the steps in order until one fails, then prints the summary.
+fn run_steps(steps: Vec<Step<'_>>) -> Result<()> {
+    let total = steps.len();
+    let mut results: Vec<(String, Outcome)> = Vec::new();
+    let mut failed: Option<(String, Error)> = None;
+    for (i, step) in steps.into_iter().enumerate() {
+        if failed.is_some() {
+            results.push((step.name, Outcome::NotRun));
+            continue;
+        }
+        eprintln!("\n==> [{}/{total}] {}", i + 1, step.name);
+        let start = Instant::now();
+        let result = (step.action)();
+        let took = start.elapsed();
+        match result {
+            Ok(()) => results.push((step.name, Outcome::Pass(took))),
+            Err(e) => {
+                eprintln!("xtask ci: {e}");
+                results.push((step.name.clone(), Outcome::Fail(took)));
+                failed = Some((step.name, e));
+            }
+        }
+    }
+    eprintln!("\n{}", summary(&results));
+    match failed {
+        None => Ok(()),
+        Some((step, _)) => Err(Error::CiStepFailed { step }),
+    }
+}
+
+fn summary(results: &[(String, Outcome)]) -> String {
+    let mut s = String::from("==> CI summary\n");
+    for (name, outcome) in results {
+        let line = match outcome {
+            Outcome::Pass(d) => format!("  PASS  {:>7.1}s  {name}\n", d.as_secs_f64()),
+            Outcome::Fail(d) => format!("  FAIL  {:>7.1}s  {name}\n", d.as_secs_f64()),
+            Outcome::NotRun => format!("  ----  {:>8}  {name} (not run)\n", ""),
+        };
+        s.push_str(&line);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    fn step<'a>(name: &str, log: &'a RefCell<Vec<String>>, ok: bool) -> Step<'a> {
+        let n = name.to_owned();
+        Step {
+            name: name.into(),
+            action: Box::new(move || {
+                log.borrow_mut().push(n);
+                if ok {
+                    Ok(())
+                } else {
+                    Cmd::new("false").run()
+                }
+            }),
+        }
+    }
+
+    #[test]
+    fn stops_at_the_first_failure() {
+        let log = RefCell::new(Vec::new());
+        let err = run_steps(vec![
+            step("a", &log, true),
+            step("b", &log, false),
+            step("c", &log, true),
+        ])
+        .unwrap_err();
+        assert_eq!(*log.borrow(), ["a", "b"]);
+        assert_eq!(err.to_string(), "CI failed at step `b`");
+    }
+
+    #[test]
+    fn all_passing_is_ok() {
+        let log = RefCell::new(Vec::new());
+        run_steps(vec![step("a", &log, true), step("b", &log, true)]).unwrap();
+        assert_eq!(*log.borrow(), ["a", "b"]);
+    }
+
+    #[test]
+    fn summary_lists_every_step() {
+        let s = summary(&[
+            ("fmt".into(), Outcome::Pass(Duration::from_millis(1500))),
+            ("clippy".into(), Outcome::Fail(Duration::from_secs(12))),
+            ("tests".into(), Outcome::NotRun),
+        ]);
+        insta::assert_snapshot!("ci_summary", s);
+    }
+}

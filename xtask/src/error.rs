@@ -1,0 +1,72 @@
+//! xtask's one error type.
+//!
+//! Every message names the command, file or package it concerns, on one line, so that a CI
+//! log shows at once what to fix.
+
+use std::path::PathBuf;
+use std::process::ExitStatus;
+
+/// Everything that can go wrong in an xtask job.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("could not start `{cmd}`: {source}")]
+    Spawn {
+        cmd: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("`{cmd}` failed ({status})")]
+    CommandFailed { cmd: String, status: ExitStatus },
+
+    #[error("`{cmd}` printed output that is not UTF-8")]
+    NotUtf8 { cmd: String },
+
+    /// The manifest is malformed or inconsistent.
+    #[error("{}: {reason}", path.display())]
+    Manifest { path: PathBuf, reason: String },
+
+    #[error("{}: invalid JSON: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("{}: sha256 is {actual} but the manifest pins {expected}", path.display())]
+    Sha256Mismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+
+    /// Something about one Debian package (download, resolution, unpacking) went wrong.
+    #[error("package {package}: {reason}")]
+    Package { package: String, reason: String },
+
+    #[error("no cache directory: set WARMBOOT_CACHE or HOME")]
+    NoCacheDir,
+
+    #[error("host packages missing: {missing} (run as root, or: apt-get install {missing})")]
+    HostPackagesMissing { missing: String },
+
+    #[error("CI failed at step `{step}`")]
+    CiStepFailed { step: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Attaches the path to an I/O error, since `std::io::Error` never says which file.
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { path, source }
+    }
+}

@@ -1,0 +1,411 @@
+//! `cargo xtask images`: fetch, verify and unpack the pinned Debian packages of
+//! images/manifest.toml into the cache, and write `<cache>/kernels.json` for the tests.
+//!
+//! Idempotent: a package whose `.deb` is cached with the pinned sha256 and whose files are
+//! unpacked is left alone, and a run with nothing to do needs no network. When a pinned
+//! version has left the archive the current one is fetched instead and reported loudly,
+//! with its sha256, so the manifest can be updated.
+
+use crate::apt::Apt;
+use crate::cache::{deb_file_name, Cache};
+use crate::cmd::Cmd;
+use crate::error::{Error, Result};
+use crate::host;
+use crate::index::{KernelEntry, KernelIndex};
+use crate::manifest::{self, DebArch, Package};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// Host packages `images` runs (apt-get, apt-cache, dpkg-deb).
+const HOST_PACKAGES: &[&str] = &["apt", "dpkg"];
+
+/// Marker written last into a package directory: the sha256 of the `.deb` and the patterns
+/// its files were kept by. A directory without a matching marker is unpacked again.
+const MARKER: &str = ".warmboot-unpacked";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArchChoice {
+    #[value(name = "x86_64")]
+    X86_64,
+    Arm64,
+    All,
+}
+
+impl ArchChoice {
+    fn includes(self, arch: DebArch) -> bool {
+        match self {
+            ArchChoice::X86_64 => arch == DebArch::Amd64,
+            ArchChoice::Arm64 => arch == DebArch::Arm64,
+            ArchChoice::All => true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Which architecture's packages to fetch.
+    #[arg(long, value_enum, default_value = "all")]
+    pub arch: ArchChoice,
+    /// The manifest to use instead of images/manifest.toml.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+}
+
+impl Default for Args {
+    fn default() -> Args {
+        Args {
+            arch: ArchChoice::All,
+            manifest: None,
+        }
+    }
+}
+
+/// A `.deb` in the cache, and what it really is.
+struct Deb {
+    path: PathBuf,
+    name: String,
+    version: String,
+    sha256: String,
+    /// Set when the pinned version was gone and this is its replacement.
+    replaced: bool,
+}
+
+pub fn run(root: &Path, args: &Args) -> Result<()> {
+    host::ensure_packages(HOST_PACKAGES)?;
+    let manifest_path = args
+        .manifest
+        .clone()
+        .unwrap_or_else(|| root.join("images").join("manifest.toml"));
+    let manifest = manifest::load(&manifest_path)?;
+    let cache = Cache::from_env()?;
+    for dir in [cache.debs(), cache.incoming()] {
+        std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+    }
+    eprintln!("xtask images: cache {}", cache.root().display());
+
+    let mut apt = Apt::new(cache.apt_state());
+    let index_path = cache.kernels_index();
+    let old_index = KernelIndex::load_or_default(&index_path)?;
+    let mut index = old_index.clone();
+    let mut work_done = false;
+    let mut replacements = Vec::new();
+    let wanted: Vec<&Package> = manifest
+        .packages
+        .iter()
+        .filter(|p| args.arch.includes(p.arch))
+        .collect();
+
+    for pkg in &wanted {
+        let (deb, downloaded) = fetch(&cache, &mut apt, pkg)?;
+        let dir = cache.package_dir(pkg.arch, &deb.name, &deb.version);
+        let unpacked = unpack(&cache, pkg, &deb, &dir)?;
+        work_done |= downloaded || unpacked;
+        eprintln!(
+            "xtask images: {} {} {}: {}{}",
+            deb.name,
+            deb.version,
+            pkg.arch,
+            match (downloaded, deb.replaced) {
+                (true, false) => "downloaded, sha256 verified",
+                (false, false) => "cached, sha256 verified",
+                (_, true) => "REPLACEMENT for the pinned version, sha256 NOT checked",
+            },
+            if unpacked { ", unpacked" } else { "" },
+        );
+        if deb.replaced {
+            replacements.push(replacement_notice(pkg, &deb));
+        }
+        if let Some(pattern) = &pkg.kernel {
+            let path = single_match(&dir, pattern, &deb.name)?;
+            index.0.insert(
+                pkg.arch.warmboot().to_owned(),
+                KernelEntry {
+                    path,
+                    package: deb.name.clone(),
+                    version: deb.version.clone(),
+                    sha256: deb.sha256.clone(),
+                },
+            );
+        }
+    }
+
+    if index != old_index || !index_path.exists() {
+        index.store(&index_path)?;
+        eprintln!("xtask images: wrote {}", index_path.display());
+        work_done = true;
+    }
+    if !work_done {
+        eprintln!(
+            "xtask images: nothing to do: all {} packages present and verified",
+            wanted.len()
+        );
+    }
+    for notice in &replacements {
+        eprintln!("{notice}");
+    }
+    Ok(())
+}
+
+/// Makes sure the package's `.deb` is in the cache and verified; returns it and whether it
+/// was downloaded by this call.
+fn fetch(cache: &Cache, apt: &mut Apt, pkg: &Package) -> Result<(Deb, bool)> {
+    let pinned = cache
+        .debs()
+        .join(deb_file_name(&pkg.name, &pkg.version, pkg.arch));
+    if pinned.exists() {
+        let actual = sha256_file(&pinned)?;
+        if actual == pkg.sha256 {
+            return Ok((pinned_deb(pkg, pinned), false));
+        }
+        eprintln!(
+            "xtask images: {}: sha256 {actual} is not the pinned one, downloading again",
+            pinned.display()
+        );
+        std::fs::remove_file(&pinned).map_err(Error::io(&pinned))?;
+    }
+
+    if apt.has_version(&pkg.name, pkg.arch, &pkg.version)? {
+        let got = download(cache, apt, &pkg.apt_spec())?;
+        std::fs::rename(&got, &pinned).map_err(Error::io(&pinned))?;
+        let actual = sha256_file(&pinned)?;
+        if actual != pkg.sha256 {
+            std::fs::remove_file(&pinned).map_err(Error::io(&pinned))?;
+            return Err(Error::Sha256Mismatch {
+                path: pinned,
+                expected: pkg.sha256.clone(),
+                actual,
+            });
+        }
+        return Ok((pinned_deb(pkg, pinned), true));
+    }
+
+    // The pinned version has left the archive: take the current one and say so.
+    let name = match &pkg.resolve {
+        Some(meta) => apt
+            .depends(meta, pkg.arch)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Package {
+                package: pkg.label(),
+                reason: format!("pinned version is gone and {meta} depends on nothing"),
+            })?,
+        None => pkg.name.clone(),
+    };
+    let version = apt
+        .candidate(&name, pkg.arch)?
+        .ok_or_else(|| Error::Package {
+            package: pkg.label(),
+            reason: format!(
+                "pinned version is gone and {name}:{} has no candidate",
+                pkg.arch
+            ),
+        })?;
+    eprintln!(
+        "\n!!!!!! xtask images: PINNED VERSION GONE: {} is not in the archive any more; using {name} {version} instead\n",
+        pkg.label()
+    );
+    let path = cache.debs().join(deb_file_name(&name, &version, pkg.arch));
+    let downloaded = !path.exists();
+    if downloaded {
+        let got = download(cache, apt, &format!("{name}:{}={version}", pkg.arch))?;
+        std::fs::rename(&got, &path).map_err(Error::io(&path))?;
+    }
+    let sha256 = sha256_file(&path)?;
+    Ok((
+        Deb {
+            path,
+            name,
+            version,
+            sha256,
+            replaced: true,
+        },
+        downloaded,
+    ))
+}
+
+fn pinned_deb(pkg: &Package, path: PathBuf) -> Deb {
+    Deb {
+        path,
+        name: pkg.name.clone(),
+        version: pkg.version.clone(),
+        sha256: pkg.sha256.clone(),
+        replaced: false,
+    }
+}
+
+fn replacement_notice(pkg: &Package, deb: &Deb) -> String {
+    format!(
+        "\n!!!!!! PINNED PACKAGE REPLACED: {pinned} has left the archive.\n\
+         !!!!!! Fetched {name} {version} {arch} instead; its sha256 could not be checked against a pin.\n\
+         !!!!!! Update images/manifest.toml:\n\
+         !!!!!!   name = \"{name}\"\n\
+         !!!!!!   version = \"{version}\"\n\
+         !!!!!!   sha256 = \"{sha}\"\n",
+        pinned = pkg.label(),
+        name = deb.name,
+        version = deb.version,
+        arch = pkg.arch,
+        sha = deb.sha256,
+    )
+}
+
+/// Runs `apt-get download` in an emptied incoming directory and returns the one file it wrote.
+fn download(cache: &Cache, apt: &mut Apt, spec: &str) -> Result<PathBuf> {
+    let incoming = cache.incoming();
+    remove_dir_if_exists(&incoming)?;
+    std::fs::create_dir_all(&incoming).map_err(Error::io(&incoming))?;
+    apt.download(spec, &incoming)?;
+    let mut debs = Vec::new();
+    for entry in std::fs::read_dir(&incoming).map_err(Error::io(&incoming))? {
+        let path = entry.map_err(Error::io(&incoming))?.path();
+        if path.extension().is_some_and(|e| e == "deb") {
+            debs.push(path);
+        }
+    }
+    match <[PathBuf; 1]>::try_from(debs) {
+        Ok([deb]) => Ok(deb),
+        Err(debs) => Err(Error::Package {
+            package: spec.to_owned(),
+            reason: format!(
+                "apt-get download left {} .deb files in {}, expected 1",
+                debs.len(),
+                incoming.display()
+            ),
+        }),
+    }
+}
+
+/// Unpacks the `.deb` and keeps only the files the manifest asks for. Returns whether it
+/// had to (false when the marker says this exact `.deb` is already unpacked).
+fn unpack(cache: &Cache, pkg: &Package, deb: &Deb, dir: &Path) -> Result<bool> {
+    let marker_path = dir.join(MARKER);
+    let marker = format!("{}\n{}\n", deb.sha256, pkg.files.join("\n"));
+    if std::fs::read_to_string(&marker_path).ok().as_deref() == Some(marker.as_str()) {
+        let mut complete = true;
+        for pattern in &pkg.files {
+            complete &= !glob_in(dir, pattern, &deb.name)?.is_empty();
+        }
+        if complete {
+            return Ok(false);
+        }
+    }
+    let staging = cache.staging();
+    remove_dir_if_exists(&staging)?;
+    remove_dir_if_exists(dir)?;
+    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    Cmd::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb.path)
+        .arg(&staging)
+        .run()?;
+    for pattern in &pkg.files {
+        let matches = glob_in(&staging, pattern, &deb.name)?;
+        if matches.is_empty() {
+            return Err(Error::Package {
+                package: format!("{} {}", deb.name, deb.version),
+                reason: format!("no file matches {pattern:?} in {}", deb.path.display()),
+            });
+        }
+        for from in matches {
+            let rel = from.strip_prefix(&staging).unwrap_or(&from);
+            let to = dir.join(rel);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).map_err(Error::io(parent))?;
+            }
+            std::fs::rename(&from, &to).map_err(Error::io(&to))?;
+        }
+    }
+    remove_dir_if_exists(&staging)?;
+    std::fs::write(&marker_path, marker).map_err(Error::io(&marker_path))?;
+    Ok(true)
+}
+
+/// The paths under `dir` matching `pattern` (a manifest pattern, relative to `dir`).
+fn glob_in(dir: &Path, pattern: &str, package: &str) -> Result<Vec<PathBuf>> {
+    let full = format!(
+        "{}/{pattern}",
+        glob::Pattern::escape(&dir.to_string_lossy())
+    );
+    let bad = |reason: String| Error::Package {
+        package: package.to_owned(),
+        reason,
+    };
+    glob::glob(&full)
+        .map_err(|e| bad(format!("file pattern {pattern:?}: {e}")))?
+        .map(|m| m.map_err(|e| bad(e.to_string())))
+        .collect()
+}
+
+/// The one file in `dir` matching `pattern`; anything else is an error.
+fn single_match(dir: &Path, pattern: &str, package: &str) -> Result<PathBuf> {
+    let mut found = glob_in(dir, pattern, package)?;
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        n => Err(Error::Package {
+            package: package.to_owned(),
+            reason: format!(
+                "kernel pattern {pattern:?} matches {n} files in {}, expected 1",
+                dir.display()
+            ),
+        }),
+    }
+}
+
+fn remove_dir_if_exists(dir: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(dir)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// sha256 of a file as lowercase hex, streamed (kernel packages are ~70 MB).
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = std::fs::File::open(path).map_err(Error::io(path))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(Error::io(path))?;
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_of_a_known_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("abc");
+        std::fs::write(&path, b"abc").unwrap();
+        assert_eq!(
+            sha256_file(&path).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn arch_choice_filters() {
+        assert!(ArchChoice::X86_64.includes(DebArch::Amd64));
+        assert!(!ArchChoice::X86_64.includes(DebArch::Arm64));
+        assert!(!ArchChoice::Arm64.includes(DebArch::Amd64));
+        assert!(ArchChoice::All.includes(DebArch::Arm64));
+    }
+
+    #[test]
+    fn glob_keeps_patterns_relative_and_escapes_the_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("a[1]");
+        std::fs::create_dir_all(dir.join("boot")).unwrap();
+        std::fs::write(dir.join("boot/vmlinuz-6.1"), b"k").unwrap();
+        std::fs::write(dir.join("boot/config-6.1"), b"c").unwrap();
+        assert_eq!(
+            single_match(&dir, "boot/vmlinuz-*", "p").unwrap(),
+            dir.join("boot/vmlinuz-6.1")
+        );
+        assert_eq!(glob_in(&dir, "boot/*", "p").unwrap().len(), 2);
+        let err = single_match(&dir, "boot/*", "p").unwrap_err().to_string();
+        assert!(err.contains("matches 2 files"), "{err}");
+    }
+}
