@@ -5,7 +5,7 @@ use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::guest::{Ending, Flow, Guest};
 use crate::qemu::{Accel, Firmware, GuestArch, GuestConfig};
-use crate::serial::{parse_marker, render_line};
+use crate::serial::parse_marker;
 use crate::verdict::{judge, Expectation, Verdict};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -51,6 +51,10 @@ pub enum Error {
     #[error("package {package}: {reason}")]
     Package { package: String, reason: String },
 
+    /// A QEMU boot scenario could not run or did not pass.
+    #[error("boot {reason}")]
+    Boot { reason: String },
+
     #[error("no cache directory: set WARMBOOT_CACHE or HOME")]
     NoCacheDir,
 

@@ -1,15 +1,24 @@
 //! `cargo xtask`: developer and CI tasks for warmboot (the cargo-xtask convention: plain
 //! Rust instead of shell scripts, run with `cargo xtask <job>`).
 
+mod accel;
 mod apt;
+mod boot;
 mod cache;
 mod ci;
 mod cmd;
+mod cpio;
 mod error;
+mod guest;
 mod host;
 mod images;
+mod initramfs;
 mod index;
 mod manifest;
+mod matrix;
+mod qemu;
+mod serial;
+mod verdict;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -27,15 +36,22 @@ enum Job {
     /// Fetch, verify and unpack the pinned Debian packages of images/manifest.toml into the
     /// cache ($WARMBOOT_CACHE or ~/.cache/warmboot) and write <cache>/kernels.json.
     Images(images::Args),
+    /// Build the test guest's initramfs (busybox, static warmboot, kexec-tools, next kernel).
+    Initramfs(initramfs::Args),
+    /// Boot one reboot scenario of a real kernel in QEMU and judge it from the serial console.
+    Boot(boot::Args),
     /// Run every CI check in order: fmt, clippy, images, tests (snapshots checked).
     Ci,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    guest::install_interrupt_handler();
     let root = project_root();
     let result = match cli.job {
         Job::Images(args) => images::run(&root, &args),
+        Job::Initramfs(args) => initramfs::run(&root, &args),
+        Job::Boot(args) => boot::run(&root, &args),
         Job::Ci => ci::run(&root),
     };
     match result {
