@@ -1,0 +1,1 @@
+//! Small ELF64 vmlinux images (placeholder; filled in below).
