@@ -304,7 +304,7 @@ impl BzImage {
                 format!(
                     "{:#x} (boot sector + {} setup sector{})",
                     self.setup_size,
-                    self.setup_size / 512 - 1,
+                    (self.setup_size / 512).saturating_sub(1),
                     if self.setup_size == 1024 { "" } else { "s" }
                 ),
             ),
@@ -315,7 +315,8 @@ impl BzImage {
                 format!(
                     "{:#x} (file offset {:#x})",
                     self.payload_offset,
-                    self.kernel_offset + u64::from(self.payload_offset)
+                    self.kernel_offset
+                        .saturating_add(u64::from(self.payload_offset))
                 ),
             ),
             Field::size("payload length", self.payload_length.into()),
