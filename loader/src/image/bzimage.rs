@@ -5,7 +5,7 @@
 //! Header", "Details of Header Fields", "64-bit Boot Protocol") and
 //! arch/x86/include/uapi/asm/bootparam.h (`struct setup_header`, XLF_* and loadflags bits).
 //! File offsets equal zero-page offsets: the header starts at 0x1f1 and ends at
-//! 0x202 + byte[0x201] (the operand of the short jump at 0x200).
+//! `0x202 + byte[0x201]` (the operand of the short jump at 0x200).
 //!
 //! warmboot boots through the 64-bit entry point only, so it needs protocol 2.12
 //! (xloadflags) and XLF_KERNEL_64, the same minimum the kernel's own kexec_file loader
@@ -85,7 +85,7 @@ pub struct BzImage {
     pub setup_sects: u8,
     /// Bytes of real-mode code including the boot sector: (setup_sects or 4, + 1) × 512.
     pub setup_size: u64,
-    /// End of the setup header: 0x202 + byte[0x201]; the parts of the file a loader
+    /// End of the setup header: `0x202 + byte[0x201]`; the parts of the file a loader
     /// copies into the zero page are 0x1f1..header_end.
     pub header_end: u64,
     /// File offset of the protected-mode code (= setup_size): the kernel segment.
