@@ -1,41 +1,407 @@
-//! arm64 Image and its compressed forms. PLACEHOLDER — being written.
+//! arm64 Image, and the two compressed forms a distribution ships it in: Image.gz (a plain
+//! gzip stream, decompressed by the boot loader) and EFI zboot (a PE that carries the
+//! compressed Image, see [`super::zboot`]).
+//!
+//! The 64-byte header is defined by arch/arm64/include/asm/image.h and explained in
+//! Documentation/arch/arm64/booting.rst (section "Call the kernel image"):
+//!
+//! | offset | field |
+//! |---|---|
+//! | 0x00 | code0 u32 (with the EFI stub: "MZ" + a harmless instruction) |
+//! | 0x04 | code1 u32 |
+//! | 0x08 | text_offset u64, little-endian |
+//! | 0x10 | image_size u64, little-endian (0 before Linux 3.17) |
+//! | 0x18 | flags u64: bit 0 big-endian, bits 1-2 page size, bit 3 physical placement |
+//! | 0x20..0x38 | reserved |
+//! | 0x38 | magic "ARM\x64" (0x644d5241) |
+//! | 0x3c | PE header offset (the EFI stub's e_lfanew) |
 
+use super::pe::{PeInfo, MACHINE_ARM64};
 use super::Field;
+use crate::compression::{self, Compression};
 use crate::error::{Error, Result};
+use crate::fields;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Arm64Kernel {
-    pub container: Container,
-    pub version: Option<String>,
+/// The header magic at 0x38, "ARM\x64" read as a little-endian u32.
+pub const MAGIC: u32 = 0x644d_5241;
+/// Size of the Image header.
+pub const HEADER_LEN: u64 = 64;
+/// text_offset booting.rst tells boot loaders to assume when image_size is 0 (pre-3.17).
+pub const LEGACY_TEXT_OFFSET: u64 = 0x8_0000;
+/// The Image must sit at text_offset above a 2 MiB-aligned base (booting.rst;
+/// MIN_KIMG_ALIGN in arch/arm64/include/asm/boot.h), so text_offset is below 2 MiB.
+pub const KERNEL_ALIGN: u64 = 2 << 20;
+/// How many bytes after "Linux version " the version banner may take.
+const BANNER_MAX: usize = 256;
+
+/// Flags bit 0: the kernel is big-endian.
+const FLAG_BE: u64 = 1 << 0;
+/// Flags bits 1-2: kernel page size (0 unspecified, 1 4K, 2 16K, 3 64K).
+const FLAG_PAGE_SIZE_SHIFT: u64 = 1;
+/// Flags bit 3: 0 = place as close to the base of DRAM as possible, 1 = anywhere.
+const FLAG_PHYS_PLACEMENT: u64 = 1 << 3;
+/// Flags bits defined by booting.rst; the rest are reserved.
+const FLAGS_KNOWN: u64 = 0xf;
+
+/// The arm64 Image header (arch/arm64/include/asm/image.h), decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Arm64Header {
+    pub code0: u32,
+    pub code1: u32,
+    /// Offset of the Image above its 2 MiB-aligned load base. For a legacy image
+    /// (image_size 0) this is the 0x80000 booting.rst says to assume, not the field,
+    /// whose endianness was unspecified before 3.17.
+    pub text_offset: u64,
+    /// Bytes the kernel needs from the Image start, BSS included; 0 for pre-3.17 kernels.
+    pub image_size: u64,
+    pub flags: u64,
+    pub big_endian: bool,
+    /// Kernel page size from flags bits 1-2: 4096, 16384, 65536, or None if unspecified.
+    pub page_size: Option<u32>,
+    /// Flags bit 3: the Image may be placed anywhere in physical memory rather than as
+    /// close to the base of DRAM as possible.
+    pub phys_placement_anywhere: bool,
+    /// Offset of the EFI stub's PE header (0 without one).
+    pub pe_offset: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+impl Arm64Header {
+    /// Parses and checks the header at the start of `data` (an uncompressed Image).
+    pub fn parse(data: &[u8]) -> Result<Arm64Header> {
+        let magic = fields::le_u32(data, 0x38, "arm64 Image header")?;
+        if magic != MAGIC {
+            return Err(Error::invalid(
+                "arm64 Image header",
+                format!("magic at 0x38 is {magic:#010x}, not \"ARM\\x64\" ({MAGIC:#010x})"),
+            ));
+        }
+        let flags = fields::le_u64(data, 0x18, "arm64 Image header")?;
+        if flags & FLAG_BE != 0 {
+            return Err(Error::UnsupportedArch(
+                "big-endian arm64 kernels are not supported".to_string(),
+            ));
+        }
+        let image_size = fields::le_u64(data, 0x10, "arm64 Image header")?;
+        let text_offset = if image_size == 0 {
+            LEGACY_TEXT_OFFSET
+        } else {
+            fields::le_u64(data, 0x08, "arm64 Image header")?
+        };
+        if text_offset >= KERNEL_ALIGN {
+            return Err(Error::invalid(
+                "arm64 Image text_offset",
+                format!("{text_offset:#x} is not below 2 MiB"),
+            ));
+        }
+        if text_offset % 4096 != 0 {
+            return Err(Error::invalid(
+                "arm64 Image text_offset",
+                format!("{text_offset:#x} is not a multiple of 4 KiB"),
+            ));
+        }
+        fields::add(text_offset, image_size, "arm64 text_offset + image_size")?
+            .checked_add(KERNEL_ALIGN)
+            .ok_or(Error::Overflow {
+                what: "arm64 text_offset + image_size",
+            })?;
+        let page_size = match (flags >> FLAG_PAGE_SIZE_SHIFT) & 3 {
+            1 => Some(4096),
+            2 => Some(16384),
+            3 => Some(65536),
+            _ => None,
+        };
+        Ok(Arm64Header {
+            code0: fields::le_u32(data, 0, "arm64 Image header")?,
+            code1: fields::le_u32(data, 4, "arm64 Image header")?,
+            text_offset,
+            image_size,
+            flags,
+            big_endian: false,
+            page_size,
+            phys_placement_anywhere: flags & FLAG_PHYS_PLACEMENT != 0,
+            pe_offset: fields::le_u32(data, 0x3c, "arm64 Image header")?,
+        })
+    }
+
+    /// True for a pre-3.17 Image, whose header gives no size and no reliable text_offset.
+    pub fn is_legacy(&self) -> bool {
+        self.image_size == 0
+    }
+
+    /// The flags, spelled out.
+    pub fn flags_meaning(&self) -> String {
+        let mut parts = vec![if self.big_endian {
+            "big-endian".to_string()
+        } else {
+            "little-endian".to_string()
+        }];
+        parts.push(match self.page_size {
+            Some(p) => format!("{} KiB pages", p / 1024),
+            None => "page size unspecified".to_string(),
+        });
+        parts.push(
+            if self.phys_placement_anywhere {
+                "placement anywhere in physical memory"
+            } else {
+                "placement near the base of DRAM"
+            }
+            .to_string(),
+        );
+        let reserved = self.flags & !FLAGS_KNOWN;
+        if reserved != 0 {
+            parts.push(format!("reserved bits {reserved:#x}"));
+        }
+        parts.join(", ")
+    }
+}
+
+/// How the Image reached us.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Container {
+    /// A plain Image.
     Raw,
+    /// Image.gz: the whole file is one gzip stream.
+    Gzip { compressed_size: u64 },
+    /// EFI zboot: a PE whose payload is the compressed Image
+    /// (drivers/firmware/efi/libstub/zboot-header.S).
+    Zboot {
+        compression: Compression,
+        payload_offset: u32,
+        payload_size: u32,
+        /// The zboot image's own PE headers (machine, signature); boxed to keep
+        /// [`super::KernelImage`] small.
+        pe: Option<Box<PeInfo>>,
+    },
 }
 
 impl Container {
+    /// A short name of the format: "arm64 Image", "arm64 Image.gz", "arm64 EFI zboot (gzip)".
     pub fn describe(&self) -> String {
-        "arm64 Image".to_string()
+        match self {
+            Container::Raw => "arm64 Image".to_string(),
+            Container::Gzip { .. } => "arm64 Image.gz".to_string(),
+            Container::Zboot { compression, .. } => format!("arm64 EFI zboot ({compression})"),
+        }
     }
 }
 
+/// A parsed arm64 kernel in any of its containers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Arm64Kernel {
+    pub container: Container,
+    pub header: Arm64Header,
+    /// The Image's own EFI stub PE headers, if it has an EFI stub.
+    pub pe: Option<PeInfo>,
+    /// The kernel release from the "Linux version " banner, e.g. "6.1.0-56-arm64".
+    pub version: Option<String>,
+    /// The raw (decompressed) Image bytes: what gets loaded at base + text_offset.
+    #[serde(skip)]
+    pub image: Vec<u8>,
+    /// Length of the (decompressed) Image, i.e. `image.len()`.
+    pub image_file_size: u64,
+    /// Length of the file as given (compressed, for Image.gz and zboot).
+    pub file_size: u64,
+}
+
+/// True when `data` has the arm64 Image magic at 0x38.
 pub fn looks_like(data: &[u8]) -> bool {
-    data.get(0x38..0x3c) == Some(&b"ARM\x64"[..])
+    data.get(0x38..0x3c) == Some(&MAGIC.to_le_bytes()[..])
 }
 
 impl Arm64Kernel {
-    pub fn parse_image(_data: &[u8]) -> Result<Arm64Kernel> {
-        Err(Error::invalid("arm64 Image", "parser not written yet"))
+    /// Parses an uncompressed Image.
+    pub fn parse_image(data: &[u8]) -> Result<Arm64Kernel> {
+        Self::from_image(data.to_vec(), Container::Raw, data.len() as u64)
     }
-    pub fn parse_gzip(_data: &[u8]) -> Result<Arm64Kernel> {
-        Err(Error::invalid("arm64 Image", "parser not written yet"))
+
+    /// Parses an Image.gz: decompresses it (bounded by [`compression::MAX_DECOMPRESSED`])
+    /// and parses the Image inside.
+    pub fn parse_gzip(data: &[u8]) -> Result<Arm64Kernel> {
+        let image = compression::decompress(
+            Compression::Gzip,
+            data,
+            compression::MAX_DECOMPRESSED,
+            "arm64 Image.gz",
+        )?;
+        if !looks_like(&image) {
+            return Err(Error::UnknownFormat {
+                detail: "gzip data that is not an arm64 Image".to_string(),
+            });
+        }
+        let container = Container::Gzip {
+            compressed_size: data.len() as u64,
+        };
+        Self::from_image(image, container, data.len() as u64)
     }
-    pub fn parse_zboot(_data: &[u8]) -> Result<Arm64Kernel> {
-        Err(Error::invalid("arm64 Image", "parser not written yet"))
+
+    /// Parses an EFI zboot image: checks its header and PE, decompresses the payload and
+    /// parses the Image inside (see [`super::zboot`]).
+    pub fn parse_zboot(data: &[u8]) -> Result<Arm64Kernel> {
+        let z = super::zboot::unpack(data)?;
+        let container = Container::Zboot {
+            compression: z.header.compression,
+            payload_offset: z.header.payload_offset,
+            payload_size: z.header.payload_size,
+            pe: Some(Box::new(z.pe)),
+        };
+        Self::from_image(z.image, container, data.len() as u64)
     }
+
+    fn from_image(image: Vec<u8>, container: Container, file_size: u64) -> Result<Arm64Kernel> {
+        let header = Arm64Header::parse(&image)?;
+        let pe = if super::pe::looks_like(&image) {
+            let pe = PeInfo::parse(&image).map_err(|e| {
+                Error::invalid("arm64 Image EFI stub", format!("bad PE header: {e}"))
+            })?;
+            if pe.machine != MACHINE_ARM64 {
+                return Err(Error::invalid(
+                    "arm64 Image EFI stub",
+                    format!("PE machine is {}, not arm64", pe.machine_name()),
+                ));
+            }
+            Some(pe)
+        } else {
+            None
+        };
+        Ok(Arm64Kernel {
+            container,
+            version: find_version(&image),
+            image_file_size: image.len() as u64,
+            file_size,
+            header,
+            pe,
+            image,
+        })
+    }
+
+    /// The fields `warmboot inspect` prints.
     pub fn describe(&self) -> Vec<Field> {
-        Vec::new()
+        let h = &self.header;
+        let mut out = vec![
+            Field::new("format", self.container.describe()),
+            Field::new("architecture", "arm64"),
+            Field::new(
+                "version",
+                self.version
+                    .clone()
+                    .unwrap_or_else(|| "unknown".to_string()),
+            ),
+            Field::size("file size", self.file_size),
+        ];
+        match &self.container {
+            Container::Raw => {}
+            Container::Gzip { .. } => {
+                out.push(Field::size("decompressed size", self.image_file_size));
+            }
+            Container::Zboot {
+                compression,
+                payload_offset,
+                payload_size,
+                pe,
+            } => {
+                out.push(Field::new(
+                    "zboot payload",
+                    format!(
+                        "{compression}, {payload_size:#x} bytes at file offset {payload_offset:#x}"
+                    ),
+                ));
+                out.push(Field::size("decompressed size", self.image_file_size));
+                if let Some(pe) = pe {
+                    out.push(Field::new("zboot PE machine", pe.machine_name()));
+                    out.push(Field::new("zboot signature", signature(pe)));
+                }
+            }
+        }
+        if h.is_legacy() {
+            out.push(Field::new(
+                "text_offset",
+                format!(
+                    "{:#x} (assumed: image_size is 0, a pre-3.17 kernel)",
+                    h.text_offset
+                ),
+            ));
+            out.push(Field::new(
+                "image_size",
+                "0 (unknown; the Image file size is a lower bound)",
+            ));
+        } else {
+            out.push(Field::hex("text_offset", h.text_offset));
+            out.push(Field::new(
+                "image_size",
+                format!("{:#x} ({} bytes, BSS included)", h.image_size, h.image_size),
+            ));
+        }
+        out.push(Field::new(
+            "flags",
+            format!("{:#x} ({})", h.flags, h.flags_meaning()),
+        ));
+        let need = if h.is_legacy() {
+            self.image_file_size
+        } else {
+            h.image_size
+        };
+        out.push(Field::new(
+            "load",
+            format!(
+                "at base + {:#x}, base 2 MiB-aligned, {need:#x} bytes free from there",
+                h.text_offset
+            ),
+        ));
+        out.push(Field::new(
+            "entry",
+            format!(
+                "base + {:#x}, x0 = DTB physical address, x1-x3 = 0, MMU off",
+                h.text_offset
+            ),
+        ));
+        match &self.pe {
+            Some(pe) => {
+                out.push(Field::new(
+                    "EFI stub",
+                    format!(
+                        "yes (PE machine {}, header at {:#x})",
+                        pe.machine_name(),
+                        pe.header_offset
+                    ),
+                ));
+                out.push(Field::new("signature", signature(pe)));
+            }
+            None => {
+                out.push(Field::new("EFI stub", "no"));
+                out.push(Field::new("signature", "unsigned (no PE header)"));
+            }
+        }
+        out
     }
+}
+
+/// "signed (N Authenticode signatures)" or "unsigned".
+pub(crate) fn signature(pe: &PeInfo) -> String {
+    match pe.signatures {
+        0 => "unsigned".to_string(),
+        1 => "signed (1 Authenticode signature)".to_string(),
+        n => format!("signed ({n} Authenticode signatures)"),
+    }
+}
+
+/// Finds the kernel release in the `linux_banner` ("Linux version 6.1.0-56-arm64 (...)",
+/// init/version-timestamp.c): the first "Linux version " followed by a printable word that
+/// starts with a digit. One memmem pass over the image; the word is at most 256 bytes.
+pub fn find_version(image: &[u8]) -> Option<String> {
+    const NEEDLE: &[u8] = b"Linux version ";
+    for pos in memchr::memmem::find_iter(image, NEEDLE) {
+        let rest = &image[pos + NEEDLE.len()..];
+        let rest = &rest[..rest.len().min(BANNER_MAX)];
+        let end = rest
+            .iter()
+            .position(|b| !b.is_ascii_graphic())
+            .unwrap_or(rest.len());
+        let word = &rest[..end];
+        if word.first().is_some_and(u8::is_ascii_digit) && end < rest.len() {
+            return Some(String::from_utf8_lossy(word).into_owned());
+        }
+    }
+    None
 }
