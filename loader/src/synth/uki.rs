@@ -1,1 +1,58 @@
+//! Synthetic unified kernel images: a PE (built by [`crate::synth::pe::build_image`]) with
+//! the sections the UKI specification names. The kernel inside and the PE machine are
+//! parameters, so the same builder makes arm64 and x86_64 UKIs.
 
+use crate::synth::pe::build_image;
+
+/// The parts of a UKI; `None`/empty parts get no section.
+#[derive(Debug, Clone, Default)]
+pub struct UkiBuilder {
+    /// COFF machine of the UKI's PE (0xaa64 arm64, 0x8664 x86_64).
+    pub machine: u16,
+    /// The kernel image bytes for `.linux`.
+    pub linux: Vec<u8>,
+    pub osrel: Option<String>,
+    pub cmdline: Option<String>,
+    pub uname: Option<String>,
+    pub initrd: Option<Vec<u8>>,
+    pub dtbs: Vec<Vec<u8>>,
+    /// Extra sections, e.g. (".sbat", ...), appended after the others.
+    pub extra: Vec<(String, Vec<u8>)>,
+}
+
+impl UkiBuilder {
+    /// A UKI for `machine` around `linux`, with no other sections yet.
+    pub fn new(machine: u16, linux: Vec<u8>) -> UkiBuilder {
+        UkiBuilder {
+            machine,
+            linux,
+            ..UkiBuilder::default()
+        }
+    }
+
+    /// Builds the PE in the order ukify writes sections: .osrel, .cmdline, .dtb, .uname,
+    /// .initrd, then .linux last.
+    pub fn build(&self) -> Vec<u8> {
+        let mut sections: Vec<(&str, &[u8])> = Vec::new();
+        if let Some(o) = &self.osrel {
+            sections.push((".osrel", o.as_bytes()));
+        }
+        if let Some(c) = &self.cmdline {
+            sections.push((".cmdline", c.as_bytes()));
+        }
+        for d in &self.dtbs {
+            sections.push((".dtb", d));
+        }
+        if let Some(u) = &self.uname {
+            sections.push((".uname", u.as_bytes()));
+        }
+        for (name, data) in &self.extra {
+            sections.push((name, data));
+        }
+        if let Some(i) = &self.initrd {
+            sections.push((".initrd", i));
+        }
+        sections.push((".linux", &self.linux));
+        build_image(self.machine, &sections)
+    }
+}
