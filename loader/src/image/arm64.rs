@@ -405,3 +405,277 @@ pub fn find_version(image: &[u8]) -> Option<String> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::arm64::{gzip, Arm64Builder};
+    use proptest::prelude::*;
+
+    fn render(fields: &[Field]) -> String {
+        fields
+            .iter()
+            .map(|f| format!("{}: {}\n", f.label, f.value))
+            .collect()
+    }
+
+    fn with_u64(mut image: Vec<u8>, off: usize, v: u64) -> Vec<u8> {
+        image[off..off + 8].copy_from_slice(&v.to_le_bytes());
+        image
+    }
+
+    fn err(data: &[u8]) -> String {
+        Arm64Kernel::parse_image(data).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn raw_image_header_fields() {
+        let image = Arm64Builder::default().build();
+        let k = Arm64Kernel::parse_image(&image).unwrap();
+        assert_eq!(k.container, Container::Raw);
+        assert_eq!(k.header.text_offset, 0);
+        assert_eq!(k.header.image_size, 0x2_0000);
+        assert_eq!(k.header.flags, 0xa);
+        assert_eq!(k.header.page_size, Some(4096));
+        assert!(k.header.phys_placement_anywhere);
+        assert!(!k.header.big_endian);
+        assert_eq!(k.header.pe_offset, 0);
+        assert_eq!(k.version.as_deref(), Some("6.1.0-synth"));
+        assert!(k.pe.is_none());
+        assert_eq!(k.image, image);
+        assert_eq!(k.image_file_size, image.len() as u64);
+        insta::assert_snapshot!("arm64_raw", render(&k.describe()));
+    }
+
+    #[test]
+    fn efi_stub_signed_image() {
+        let image = Arm64Builder {
+            efi_stub: true,
+            signed: true,
+            text_offset: 0x8_0000,
+            flags: 0x2 | 0x10, // 4K pages, near DRAM base, a reserved bit
+            ..Arm64Builder::default()
+        }
+        .build();
+        let k = Arm64Kernel::parse_image(&image).unwrap();
+        let pe = k.pe.as_ref().unwrap();
+        assert_eq!(pe.machine, MACHINE_ARM64);
+        assert!(pe.is_signed());
+        assert_eq!(k.header.pe_offset, 0x40);
+        assert_eq!(k.header.code0 & 0xffff, 0x5a4d); // "MZ"
+        assert!(!k.header.phys_placement_anywhere);
+        insta::assert_snapshot!("arm64_efi_signed", render(&k.describe()));
+    }
+
+    #[test]
+    fn image_gz_is_decompressed_and_parsed() {
+        let image = Arm64Builder::default().build();
+        let gz = gzip(&image);
+        let k = Arm64Kernel::parse_gzip(&gz).unwrap();
+        assert_eq!(
+            k.container,
+            Container::Gzip {
+                compressed_size: gz.len() as u64
+            }
+        );
+        assert_eq!(k.image, image);
+        assert_eq!(k.file_size, gz.len() as u64);
+        // Dispatch from content finds it too.
+        let any = crate::image::KernelImage::parse(&gz).unwrap();
+        assert_eq!(any.format_name(), "arm64 Image.gz");
+        insta::assert_snapshot!("arm64_image_gz", render(&k.describe()));
+    }
+
+    #[test]
+    fn legacy_image_without_size_assumes_text_offset_0x80000() {
+        let image = with_u64(Arm64Builder::default().build(), 0x10, 0);
+        let image = with_u64(image, 0x8, 0x0008_0000_0000_0000); // big-endian 0x80000
+        let k = Arm64Kernel::parse_image(&image).unwrap();
+        assert!(k.header.is_legacy());
+        assert_eq!(k.header.text_offset, LEGACY_TEXT_OFFSET);
+        let text = render(&k.describe());
+        assert!(
+            text.contains("text_offset: 0x80000 (assumed: image_size is 0, a pre-3.17 kernel)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn page_size_codes() {
+        for (flags, want) in [
+            (0, None),
+            (2, Some(4096)),
+            (4, Some(16384)),
+            (6, Some(65536)),
+        ] {
+            let image = Arm64Builder {
+                flags,
+                ..Arm64Builder::default()
+            }
+            .build();
+            let h = Arm64Header::parse(&image).unwrap();
+            assert_eq!(h.page_size, want, "flags {flags:#x}");
+        }
+    }
+
+    #[test]
+    fn refuses_bad_magic() {
+        let mut image = Arm64Builder::default().build();
+        image[0x38] = b'X';
+        assert_eq!(
+            err(&image),
+            "invalid arm64 Image header: magic at 0x38 is 0x644d5258, not \"ARM\\x64\" (0x644d5241)"
+        );
+    }
+
+    #[test]
+    fn refuses_big_endian() {
+        let image = with_u64(Arm64Builder::default().build(), 0x18, 0xb);
+        assert_eq!(
+            err(&image),
+            "unsupported architecture: big-endian arm64 kernels are not supported"
+        );
+    }
+
+    #[test]
+    fn refuses_text_offset_at_or_above_2mib_or_unaligned() {
+        let image = with_u64(Arm64Builder::default().build(), 0x8, 0x20_0000);
+        assert_eq!(
+            err(&image),
+            "invalid arm64 Image text_offset: 0x200000 is not below 2 MiB"
+        );
+        let image = with_u64(Arm64Builder::default().build(), 0x8, 0x8_0010);
+        assert_eq!(
+            err(&image),
+            "invalid arm64 Image text_offset: 0x80010 is not a multiple of 4 KiB"
+        );
+    }
+
+    #[test]
+    fn refuses_overflowing_image_size() {
+        let image = with_u64(Arm64Builder::default().build(), 0x10, u64::MAX - 0x1000);
+        assert_eq!(
+            err(&image),
+            "corrupt header: arm64 text_offset + image_size overflows"
+        );
+    }
+
+    #[test]
+    fn refuses_truncated_header() {
+        let image = Arm64Builder::default().build();
+        assert_eq!(
+            err(&image[..0x30]),
+            "truncated: arm64 Image header needs bytes 0x38..0x3c but the data is only 0x30 bytes long"
+        );
+    }
+
+    #[test]
+    fn refuses_efi_stub_for_another_machine() {
+        let mut image = Arm64Builder {
+            efi_stub: true,
+            ..Arm64Builder::default()
+        }
+        .build();
+        image[0x44..0x46].copy_from_slice(&0x8664u16.to_le_bytes());
+        assert_eq!(
+            err(&image),
+            "invalid arm64 Image EFI stub: PE machine is x86_64, not arm64"
+        );
+    }
+
+    #[test]
+    fn refuses_gzip_that_is_not_an_arm64_image() {
+        let gz = gzip(b"just some text, not a kernel at all, padded out to 64 bytes....");
+        assert_eq!(
+            Arm64Kernel::parse_gzip(&gz).unwrap_err().to_string(),
+            "not a kernel image warmboot understands (gzip data that is not an arm64 Image)"
+        );
+    }
+
+    #[test]
+    fn refuses_corrupt_gzip() {
+        let gz = gzip(&Arm64Builder::default().build());
+        let e = Arm64Kernel::parse_gzip(&gz[..gz.len() / 2]).unwrap_err();
+        assert!(
+            matches!(&e, Error::Decompress { what: "arm64 Image.gz", method, .. } if method == "gzip"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn version_banner() {
+        assert_eq!(
+            find_version(b"xx\0Linux version %s\0Linux version 6.12.1-arm64 (x@y) #1\n"),
+            Some("6.12.1-arm64".to_string())
+        );
+        assert_eq!(find_version(b"Linux version "), None);
+        assert_eq!(find_version(b"Linux version 6.1"), None); // no terminator
+        assert_eq!(find_version(b"nothing here"), None);
+    }
+
+    fn check_parse(data: &[u8]) -> Result<(), TestCaseError> {
+        if let Ok(k) = Arm64Kernel::parse_image(data) {
+            prop_assert!(k.header.text_offset < KERNEL_ALIGN);
+            let _ = k.describe();
+        }
+        if let Ok(k) = Arm64Kernel::parse_gzip(data) {
+            prop_assert!(k.image.len() as u64 <= compression::MAX_DECOMPRESSED);
+            let _ = k.describe();
+        }
+        if let Ok(k) = crate::image::KernelImage::parse(data) {
+            let _ = k.describe();
+        }
+        Ok(())
+    }
+
+    fn samples() -> Vec<Vec<u8>> {
+        let signed = Arm64Builder {
+            efi_stub: true,
+            signed: true,
+            code_len: 0x200,
+            ..Arm64Builder::default()
+        }
+        .build();
+        let small = Arm64Builder {
+            code_len: 0x100,
+            ..Arm64Builder::default()
+        }
+        .build();
+        vec![small.clone(), signed.clone(), gzip(&small), gzip(&signed)]
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_or_ok_never_a_panic() {
+        for sample in samples() {
+            for len in 0..sample.len() {
+                check_parse(&sample[..len]).unwrap();
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            check_parse(&data)?;
+        }
+
+        #[test]
+        fn valid_header_prefix_with_arbitrary_tail(
+            header in proptest::collection::vec(any::<u8>(), 0x38..0x38usize + 1),
+            tail in proptest::collection::vec(any::<u8>(), 0..1024),
+        ) {
+            let mut data = header;
+            data.extend_from_slice(b"ARM\x64");
+            data.extend_from_slice(&tail);
+            check_parse(&data)?;
+        }
+
+        #[test]
+        fn single_byte_mutations_never_panic(which in 0usize..4, pos in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            let mut data = samples().swap_remove(which);
+            let i = pos.index(data.len());
+            data[i] = byte;
+            check_parse(&data)?;
+        }
+    }
+}
