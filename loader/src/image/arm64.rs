@@ -307,7 +307,9 @@ impl Arm64Kernel {
                         "{compression}, {payload_size:#x} bytes at file offset {payload_offset:#x}"
                     ),
                 ));
-                out.push(Field::size("decompressed size", self.image_file_size));
+                // The decompressed payload is padded with zeros to image_size; this is
+                // the Image up to its PE file end.
+                out.push(Field::size("Image size", self.image_file_size));
                 if let Some(pe) = pe {
                     out.push(Field::new("zboot PE machine", pe.machine_name()));
                     out.push(Field::new("zboot signature", signature(pe)));

@@ -146,3 +146,213 @@ fn pe_file_end(image: &[u8]) -> Option<usize> {
         .max()?;
     usize::try_from(end).ok().filter(|&e| e > 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::arm64::{Arm64Kernel, Container};
+    use crate::image::{Field, KernelImage};
+    use crate::synth::arm64::{gzip, zboot, zboot_raw, Arm64Builder};
+    use proptest::prelude::*;
+
+    fn render(fields: &[Field]) -> String {
+        fields
+            .iter()
+            .map(|f| format!("{}: {}\n", f.label, f.value))
+            .collect()
+    }
+
+    /// An EFI-stub Image, as a zboot payload holds.
+    fn inner() -> Vec<u8> {
+        Arm64Builder {
+            efi_stub: true,
+            ..Arm64Builder::default()
+        }
+        .build()
+    }
+
+    fn err(data: &[u8]) -> String {
+        Arm64Kernel::parse_zboot(data).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn gzip_zboot_is_decompressed_and_unpadded() {
+        let image = inner();
+        let z = zboot(&image, Compression::Gzip, "gzip", 0x2_0000, true);
+        let h = parse_header(&z).unwrap();
+        assert_eq!(h.compression, Compression::Gzip);
+        assert_eq!(h.compression_name, "gzip");
+        assert_eq!(h.payload_offset, 0x1000);
+        let k = match KernelImage::parse(&z).unwrap() {
+            KernelImage::Arm64(k) => k,
+            other => panic!("parsed as {}", other.format_name()),
+        };
+        // The zero padding up to image_size is cut at the inner PE's file end.
+        assert_eq!(k.image, image);
+        match &k.container {
+            Container::Zboot { pe: Some(pe), .. } => assert!(pe.is_signed()),
+            other => panic!("{other:?}"),
+        }
+        insta::assert_snapshot!("zboot_gzip", render(&k.describe()));
+    }
+
+    #[test]
+    fn zstd_zboot_is_decompressed() {
+        let image = inner();
+        let z = zboot(&image, Compression::Zstd, "zstd22", 0x2_0000, false);
+        let h = parse_header(&z).unwrap();
+        assert_eq!(h.compression, Compression::Zstd);
+        assert_eq!(h.compression_name, "zstd22");
+        let k = Arm64Kernel::parse_zboot(&z).unwrap();
+        assert_eq!(k.image, image);
+        assert_eq!(k.version.as_deref(), Some("6.1.0-synth"));
+        insta::assert_snapshot!("zboot_zstd", render(&k.describe()));
+    }
+
+    #[test]
+    fn payload_without_efi_stub_keeps_its_padding() {
+        let image = Arm64Builder::default().build();
+        let z = zboot(&image, Compression::Gzip, "gzip", 0x2_0000, false);
+        let k = Arm64Kernel::parse_zboot(&z).unwrap();
+        assert_eq!(k.image.len(), 0x2_0000);
+        assert_eq!(&k.image[..image.len()], &image[..]);
+    }
+
+    #[test]
+    fn refuses_methods_it_cannot_decompress() {
+        for (name, method) in [
+            ("lz4", "lz4"),
+            ("lzma", "lzma"),
+            ("lzo", "lzo"),
+            ("xzkern", "xz"),
+        ] {
+            let z = zboot_raw(b"\x00compressed bytes", 16, name, false);
+            assert_eq!(
+                err(&z),
+                format!("EFI zboot payload is compressed with {method}, which warmboot cannot decompress")
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_unknown_method() {
+        let z = zboot_raw(b"data", 4, "brotli", false);
+        assert_eq!(
+            err(&z),
+            "invalid EFI zboot compression type: unknown method \"brotli\""
+        );
+    }
+
+    #[test]
+    fn refuses_payload_past_the_end() {
+        let mut z = zboot(&inner(), Compression::Gzip, "gzip", 0, false);
+        let len = z.len() as u32;
+        z[0xc..0x10].copy_from_slice(&len.to_le_bytes());
+        assert_eq!(
+            err(&z),
+            format!(
+                "truncated: EFI zboot payload needs bytes 0x1000..{:#x} but the data is only {len:#x} bytes long",
+                0x1000 + len
+            )
+        );
+        z[0xc..0x10].copy_from_slice(&0u32.to_le_bytes());
+        assert_eq!(err(&z), "invalid EFI zboot header: payload size is 0");
+    }
+
+    #[test]
+    fn refuses_payload_that_is_not_an_arm64_image() {
+        let payload = gzip(&[0x55; 4096]);
+        let z = zboot_raw(&payload, payload.len() as u32, "gzip", false);
+        assert_eq!(
+            err(&z),
+            "not a kernel image warmboot understands (EFI zboot payload that is not an arm64 Image)"
+        );
+    }
+
+    #[test]
+    fn refuses_zboot_for_another_machine() {
+        let mut z = zboot(&inner(), Compression::Gzip, "gzip", 0, false);
+        z[0x44..0x46].copy_from_slice(&0x5064u16.to_le_bytes());
+        assert_eq!(
+            err(&z),
+            "unsupported architecture: EFI zboot image for riscv64"
+        );
+    }
+
+    #[test]
+    fn refuses_missing_terminator_and_truncated_header() {
+        let mut z = zboot(&inner(), Compression::Gzip, "gzip", 0, false);
+        z[0x18..0x38].fill(b'a');
+        assert_eq!(
+            err(&z),
+            "invalid EFI zboot compression type: no terminating NUL within 32 bytes"
+        );
+        assert_eq!(
+            err(&z[..0x20]),
+            "truncated: EFI zboot header needs bytes 0x0..0x40 but the data is only 0x20 bytes long"
+        );
+    }
+
+    fn check(data: &[u8]) -> Result<(), TestCaseError> {
+        if let Ok(k) = Arm64Kernel::parse_zboot(data) {
+            prop_assert!(k.image.len() as u64 <= compression::MAX_DECOMPRESSED);
+            let _ = k.describe();
+        }
+        let _ = parse_header(data);
+        Ok(())
+    }
+
+    fn samples() -> Vec<Vec<u8>> {
+        let image = Arm64Builder {
+            efi_stub: true,
+            code_len: 0x100,
+            ..Arm64Builder::default()
+        }
+        .build();
+        vec![
+            zboot(&image, Compression::Gzip, "gzip", 0x8000, true),
+            zboot(&image, Compression::Zstd, "zstd22", 0x8000, false),
+        ]
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_or_ok_never_a_panic() {
+        for sample in samples() {
+            for len in 0..sample.len() {
+                check(&sample[..len]).unwrap();
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            check(&data)?;
+        }
+
+        #[test]
+        fn zboot_header_prefix_with_arbitrary_tail(
+            name in prop::sample::select(vec!["gzip", "zstd22", "lz4", "x"]),
+            off in 0u32..0x300,
+            size in 0u32..0x300,
+            tail in proptest::collection::vec(any::<u8>(), 0..0x400),
+        ) {
+            let mut data = vec![0u8; 0x40];
+            data[..2].copy_from_slice(b"MZ");
+            data[4..8].copy_from_slice(b"zimg");
+            data[8..12].copy_from_slice(&off.to_le_bytes());
+            data[12..16].copy_from_slice(&size.to_le_bytes());
+            data[0x18..0x18 + name.len()].copy_from_slice(name.as_bytes());
+            data.extend_from_slice(&tail);
+            check(&data)?;
+        }
+
+        #[test]
+        fn single_byte_mutations_never_panic(which in 0usize..2, pos in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            let mut data = samples().swap_remove(which);
+            let i = pos.index(data.len());
+            data[i] = byte;
+            check(&data)?;
+        }
+    }
+}
