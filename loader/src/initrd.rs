@@ -41,16 +41,16 @@ impl InitrdInfo {
         }
         let early = early_cpio_len(data);
         let rest = data.get(early..).unwrap_or_default();
-        let (compression, cpio) = if rest.is_empty() {
-            // Only uncompressed archives.
-            (Compression::None, true)
+        let (compression, cpio, early) = if rest.is_empty() {
+            // Only uncompressed archives: that is the main archive, there is no early one.
+            (Compression::None, true, 0)
         } else {
             let compression = Compression::detect(rest);
             let cpio = match compression {
                 Compression::None => is_newc(rest),
                 c => peek_decompressed(c, rest).is_some_and(|head| is_newc(&head)),
             } || early > 0;
-            (compression, cpio)
+            (compression, cpio, early)
         };
         Ok(InitrdInfo {
             size: data.len() as u64,
@@ -165,4 +165,153 @@ fn hex_field(header: &[u8], index: usize) -> Option<usize> {
 
 fn align4(n: usize) -> Option<usize> {
     n.checked_add(3).map(|v| v & !3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::initrd::{early_plus_gzip, newc, newc_gzip};
+    use proptest::prelude::*;
+
+    fn render(fields: &[Field]) -> String {
+        fields
+            .iter()
+            .map(|f| format!("{}: {}\n", f.label, f.value))
+            .collect()
+    }
+
+    fn files() -> Vec<(&'static str, &'static [u8])> {
+        vec![
+            ("bin/", b""),
+            ("init", b"#!/bin/sh\nexec /bin/sh\n"),
+            ("etc/hostname", b"guest\n"),
+        ]
+    }
+
+    const UCODE: &[(&str, &[u8])] = &[
+        ("kernel/", b""),
+        (
+            "kernel/x86/microcode/GenuineIntel.bin",
+            b"\x01\x02\x03 microcode",
+        ),
+    ];
+
+    #[test]
+    fn plain_cpio() {
+        let data = newc(&files());
+        let info = InitrdInfo::from_bytes(&data).unwrap();
+        assert_eq!(
+            info,
+            InitrdInfo {
+                size: data.len() as u64,
+                compression: Compression::None,
+                cpio: true,
+                early_cpio_size: 0,
+            }
+        );
+        insta::assert_snapshot!("initrd_cpio", render(&info.describe()));
+    }
+
+    #[test]
+    fn gzip_cpio() {
+        let data = newc_gzip(&files());
+        let info = InitrdInfo::from_bytes(&data).unwrap();
+        assert_eq!(info.compression, Compression::Gzip);
+        assert!(info.cpio);
+        assert_eq!(info.early_cpio_size, 0);
+        insta::assert_snapshot!("initrd_gzip", render(&info.describe()));
+    }
+
+    #[test]
+    fn early_cpio_then_gzip() {
+        let data = early_plus_gzip(UCODE, &files());
+        let early = newc(UCODE).len().next_multiple_of(512);
+        let info = InitrdInfo::from_bytes(&data).unwrap();
+        assert_eq!(info.early_cpio_size, early as u64);
+        assert_eq!(info.compression, Compression::Gzip);
+        assert!(info.cpio);
+        assert_eq!(info.format(), "cpio + gzip");
+        insta::assert_snapshot!("initrd_cpio_gzip", render(&info.describe()));
+    }
+
+    #[test]
+    fn other_data_is_reported_not_refused() {
+        let info = InitrdInfo::from_bytes(b"hello").unwrap();
+        assert_eq!(info.compression, Compression::None);
+        assert!(!info.cpio);
+        assert_eq!(info.format(), "unrecognised (not a cpio archive)");
+        let xz = InitrdInfo::from_bytes(b"\xfd7zXZ\0rest").unwrap();
+        assert_eq!(xz.format(), "xz-compressed data (not cpio inside)");
+        let gz_text = InitrdInfo::from_bytes(&crate::synth::arm64::gzip(b"text")).unwrap();
+        assert_eq!(gz_text.format(), "gzip-compressed data (not cpio inside)");
+    }
+
+    #[test]
+    fn truncated_cpio_is_not_counted_as_an_early_archive() {
+        let data = newc(&files());
+        let info = InitrdInfo::from_bytes(&data[..data.len() - 20]).unwrap();
+        assert_eq!(info.early_cpio_size, 0);
+        assert_eq!(info.format(), "uncompressed cpio");
+    }
+
+    #[test]
+    fn empty_is_an_error() {
+        assert_eq!(
+            InitrdInfo::from_bytes(b"").unwrap_err().to_string(),
+            "file is empty"
+        );
+    }
+
+    fn samples() -> Vec<Vec<u8>> {
+        vec![
+            newc(&files()),
+            newc_gzip(&files()),
+            early_plus_gzip(UCODE, &files()),
+        ]
+    }
+
+    fn check(data: &[u8]) -> Result<(), TestCaseError> {
+        match InitrdInfo::from_bytes(data) {
+            Ok(info) => {
+                prop_assert_eq!(info.size, data.len() as u64);
+                prop_assert!(info.early_cpio_size <= info.size);
+                let _ = info.describe();
+            }
+            Err(e) => {
+                prop_assert!(data.is_empty(), "{}", e);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn every_truncation_is_described() {
+        for sample in samples() {
+            for len in 0..sample.len() {
+                check(&sample[..len]).unwrap();
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_are_described(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            check(&data)?;
+        }
+
+        #[test]
+        fn newc_magic_with_arbitrary_tail(tail in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let mut data = b"070701".to_vec();
+            data.extend_from_slice(&tail);
+            check(&data)?;
+        }
+
+        #[test]
+        fn single_byte_mutations_are_described(which in 0usize..3, pos in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            let mut data = samples().swap_remove(which);
+            let i = pos.index(data.len());
+            data[i] = byte;
+            check(&data)?;
+        }
+    }
 }
