@@ -241,8 +241,11 @@ impl Uki {
         };
         let mut out = vec![
             Field::new("format", "unified kernel image"),
-            Field::new("PE machine", machine),
-            Field::new("signature", if self.signed { "signed" } else { "unsigned" }),
+            Field::new("UKI PE machine", machine),
+            Field::new(
+                "UKI signature",
+                if self.signed { "signed" } else { "unsigned" },
+            ),
         ];
         for s in &self.sections {
             out.push(Field::new(
@@ -282,5 +285,233 @@ impl Uki {
                 .filter(|f| f.label != "format"),
         );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compression::Compression;
+    use crate::synth::arm64::{zboot, Arm64Builder};
+    use crate::synth::initrd::early_plus_gzip;
+    use crate::synth::uki::UkiBuilder;
+    use proptest::prelude::*;
+
+    fn render(fields: &[Field]) -> String {
+        fields
+            .iter()
+            .map(|f| format!("{}: {}\n", f.label, f.value))
+            .collect()
+    }
+
+    fn kernel() -> Vec<u8> {
+        Arm64Builder {
+            efi_stub: true,
+            ..Arm64Builder::default()
+        }
+        .build()
+    }
+
+    fn full() -> UkiBuilder {
+        let mut b = UkiBuilder::new(MACHINE_ARM64, kernel());
+        b.osrel = Some(
+            "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID='12'\n"
+                .to_string(),
+        );
+        b.cmdline = Some("console=ttyAMA0 root=/dev/vda1 quiet\n\0".to_string());
+        b.uname = Some("6.1.0-synth\n".to_string());
+        b.initrd = Some(early_plus_gzip(
+            &[("kernel/", b"")],
+            &[("init", b"#!/bin/sh\n")],
+        ));
+        b.dtbs = vec![
+            vec![0xd0, 0x0d, 0xfe, 0xed, 0, 0, 0, 0x28],
+            vec![0xd0; 0x30],
+        ];
+        b.extra = vec![(".sbat".to_string(), b"sbat,1,SBAT Version\n".to_vec())];
+        b
+    }
+
+    #[test]
+    fn looks_like_needs_a_linux_section() {
+        let uki = full().build();
+        assert!(looks_like(&uki));
+        assert!(!looks_like(&kernel())); // an EFI-stub Image is a PE without .linux
+        let other = crate::synth::pe::build_image(MACHINE_ARM64, &[(".text", b"code")]);
+        assert!(!looks_like(&other));
+        assert!(!looks_like(&uki[..0x100]));
+    }
+
+    #[test]
+    fn full_uki() {
+        let b = full();
+        let data = b.build();
+        let uki = match KernelImage::parse(&data).unwrap() {
+            KernelImage::Uki(u) => u,
+            other => panic!("parsed as {}", other.format_name()),
+        };
+        assert_eq!(uki.pe_machine, MACHINE_ARM64);
+        assert_eq!(
+            uki.cmdline.as_deref(),
+            Some("console=ttyAMA0 root=/dev/vda1 quiet")
+        );
+        assert_eq!(uki.uname.as_deref(), Some("6.1.0-synth"));
+        let osrel = uki.osrel.as_ref().unwrap();
+        assert_eq!(
+            osrel.pretty_name.as_deref(),
+            Some("Debian GNU/Linux 12 (bookworm)")
+        );
+        assert_eq!(osrel.id.as_deref(), Some("debian"));
+        assert_eq!(osrel.version_id.as_deref(), Some("12"));
+        assert_eq!(uki.dtbs, vec![8, 0x30]);
+        let initrd = uki.initrd.as_ref().unwrap();
+        assert_eq!(initrd.format(), "cpio + gzip");
+        assert!(!uki.signed);
+        let signed = UkiBuilder {
+            signed: true,
+            ..full()
+        }
+        .build();
+        let signed = Uki::parse(&signed).unwrap();
+        assert!(signed.signed);
+        assert!(render(&signed.describe()).contains("UKI signature: signed\n"));
+        assert_eq!(
+            uki.section_bytes(&data, ".linux").unwrap(),
+            Some(&b.linux[..])
+        );
+        assert_eq!(
+            uki.section_bytes(&data, ".initrd").unwrap(),
+            b.initrd.as_deref()
+        );
+        let (off, len) = uki.linux_range;
+        assert_eq!(&data[off as usize..(off + len) as usize], &b.linux[..]);
+        let (off, len) = uki.initrd_range.unwrap();
+        assert_eq!(
+            &data[off as usize..(off + len) as usize],
+            &b.initrd.as_ref().unwrap()[..]
+        );
+        assert_eq!(uki.section_bytes(&data, ".splash").unwrap(), None);
+        assert_eq!(uki.linux.version(), Some("6.1.0-synth"));
+        insta::assert_snapshot!("uki_arm64", render(&uki.describe()));
+    }
+
+    #[test]
+    fn zboot_inside_a_uki() {
+        let z = zboot(&kernel(), Compression::Zstd, "zstd22", 0x2_0000, false);
+        let data = UkiBuilder::new(MACHINE_ARM64, z).build();
+        let uki = Uki::parse(&data).unwrap();
+        assert_eq!(uki.linux.format_name(), "arm64 EFI zboot (zstd)");
+        assert!(uki.initrd.is_none());
+        assert!(uki.cmdline.is_none());
+    }
+
+    #[test]
+    fn refuses_nested_uki() {
+        let inner = full().build();
+        let data = UkiBuilder::new(MACHINE_ARM64, inner).build();
+        assert_eq!(
+            Uki::parse(&data).unwrap_err().to_string(),
+            "invalid unified kernel image: its .linux section holds another UKI; nested UKIs are refused"
+        );
+    }
+
+    #[test]
+    fn refuses_machine_mismatch() {
+        let data = UkiBuilder::new(MACHINE_X86_64, kernel()).build();
+        assert_eq!(
+            Uki::parse(&data).unwrap_err().to_string(),
+            "invalid unified kernel image: PE machine x86_64 does not match the arm64 kernel in .linux"
+        );
+        let data = UkiBuilder::new(0x5064, kernel()).build();
+        assert_eq!(
+            Uki::parse(&data).unwrap_err().to_string(),
+            "unsupported architecture: unified kernel image for PE machine riscv64"
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_kernel_in_linux() {
+        let data = UkiBuilder::new(MACHINE_ARM64, b"not a kernel".to_vec()).build();
+        assert_eq!(
+            Uki::parse(&data).unwrap_err().to_string(),
+            "invalid UKI .linux section: not a kernel image warmboot understands (starts with 6e 6f 74 20 61 20 6b 65)"
+        );
+    }
+
+    #[test]
+    fn refuses_duplicate_and_missing_sections() {
+        let mut b = UkiBuilder::new(MACHINE_ARM64, kernel());
+        b.cmdline = Some("a".to_string());
+        b.extra = vec![(".cmdline".to_string(), b"b".to_vec())];
+        assert_eq!(
+            Uki::parse(&b.build()).unwrap_err().to_string(),
+            "invalid unified kernel image: section .cmdline appears more than once"
+        );
+        let other = crate::synth::pe::build_image(MACHINE_ARM64, &[(".text", b"code")]);
+        assert_eq!(
+            Uki::parse(&other).unwrap_err().to_string(),
+            "invalid unified kernel image: no .linux section"
+        );
+    }
+
+    #[test]
+    fn os_release_parsing() {
+        let o = OsRelease::parse("# c\nNAME=x\nID=fedora\nVERSION_ID=41\n");
+        assert_eq!(o.display(), "fedora 41");
+        assert_eq!(o.pretty_name, None);
+        assert_eq!(OsRelease::parse("").display(), "unnamed");
+    }
+
+    fn check(data: &[u8]) -> Result<(), TestCaseError> {
+        let _ = looks_like(data);
+        if let Ok(u) = Uki::parse(data) {
+            let _ = u.describe();
+            let _ = u.section_bytes(data, ".linux");
+        }
+        if let Ok(k) = KernelImage::parse(data) {
+            let _ = k.describe();
+        }
+        Ok(())
+    }
+
+    fn small() -> Vec<u8> {
+        let mut b = full();
+        b.linux = Arm64Builder {
+            code_len: 0x40,
+            ..Arm64Builder::default()
+        }
+        .build();
+        b.build()
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_or_ok_never_a_panic() {
+        let data = small();
+        for len in 0..data.len() {
+            check(&data[..len]).unwrap();
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..1024)) {
+            check(&data)?;
+        }
+
+        #[test]
+        fn pe_prefix_with_arbitrary_tail(tail in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let mut data = small();
+            data.truncate(0x80 + 4 + 20);
+            data.extend_from_slice(&tail);
+            check(&data)?;
+        }
+
+        #[test]
+        fn single_byte_mutations_never_panic(pos in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            let mut data = small();
+            let i = pos.index(data.len());
+            data[i] = byte;
+            check(&data)?;
+        }
     }
 }
