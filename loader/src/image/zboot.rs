@@ -132,17 +132,22 @@ pub fn unpack(data: &[u8]) -> Result<Unpacked> {
     Ok(Unpacked { header, pe, image })
 }
 
-/// The end of the last PE section's file data in an EFI-stub Image, i.e. the Image's file
-/// size before the decompressor's zero padding (kexec-tools truncates the same way).
+/// The end of the last PE section's file data (or of the certificate table, if the inner
+/// Image is itself signed) in an EFI-stub Image, i.e. the Image's file size before the
+/// decompressor's zero padding (kexec-tools truncates the same way).
 fn pe_file_end(image: &[u8]) -> Option<usize> {
     if !super::pe::looks_like(image) {
         return None;
     }
     let pe = PeInfo::parse(image).ok()?;
+    let cert_end = pe
+        .certificate_table
+        .map(|(off, size)| u64::from(off) + u64::from(size));
     let end = pe
         .sections
         .iter()
         .map(|s| u64::from(s.file_offset) + u64::from(s.file_size))
+        .chain(cert_end)
         .max()?;
     usize::try_from(end).ok().filter(|&e| e > 0)
 }
@@ -207,6 +212,20 @@ mod tests {
         assert_eq!(k.image, image);
         assert_eq!(k.version.as_deref(), Some("6.1.0-synth"));
         insta::assert_snapshot!("zboot_zstd", render(&k.describe()));
+    }
+
+    #[test]
+    fn signed_inner_image_keeps_its_certificate_table() {
+        let image = Arm64Builder {
+            efi_stub: true,
+            signed: true,
+            ..Arm64Builder::default()
+        }
+        .build();
+        let z = zboot(&image, Compression::Gzip, "gzip", 0x2_0000, false);
+        let k = Arm64Kernel::parse_zboot(&z).unwrap();
+        assert_eq!(k.image, image);
+        assert!(k.pe.as_ref().unwrap().is_signed());
     }
 
     #[test]
