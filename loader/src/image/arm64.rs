@@ -94,6 +94,9 @@ impl Arm64Header {
                 format!("{text_offset:#x} is not below 2 MiB"),
             ));
         }
+        // Every kernel's text_offset is page-aligned: 0x80000 by default before 5.8, 0 after,
+        // and with CONFIG_ARM64_RANDOMIZE_TEXT_OFFSET (arch/arm64/Makefile, removed in
+        // 5.8) a random multiple of the page size below 2 MiB.
         if text_offset % 4096 != 0 {
             return Err(Error::invalid(
                 "arm64 Image text_offset",
