@@ -80,6 +80,9 @@ pub struct Uki {
     pub linux_range: (u64, u64),
     /// (file offset, size) of the `.initrd` data, if any.
     pub initrd_range: Option<(u64, u64)>,
+    /// Titles (or IDs) of the profiles of a multi-profile UKI, @0 first; warmboot uses @0,
+    /// the default. Empty for a single-profile UKI.
+    pub profiles: Vec<String>,
 }
 
 /// True when `data` is a PE file with a `.linux` section. Reads only the DOS header, the
@@ -104,6 +107,41 @@ fn section_names(data: &[u8]) -> Option<Vec<[u8; 8]>> {
         names.push(fields::array::<8>(data, table + i * 40, "PE").ok()?);
     }
     Some(names)
+}
+
+/// The sections called `name` that the default profile uses. A multi-profile UKI (UKI
+/// specification, "Multi-Profile UKIs") separates profiles with `.profile` sections: the
+/// sections before the first `.profile` form the base profile, and those of the selected
+/// profile (@0 by default: between the first and second `.profile`) override base sections
+/// of the same name. A UKI without `.profile` is all base.
+fn select<'a>(sections: &'a [PeSection], name: &str) -> Vec<&'a PeSection> {
+    let mut segments = sections.split(|s| s.name == ".profile");
+    let base = segments.next().unwrap_or_default();
+    let profile0 = segments.next().unwrap_or_default();
+    let pick = |seg: &'a [PeSection]| seg.iter().filter(|s| s.name == name).collect::<Vec<_>>();
+    let own = pick(profile0);
+    if own.is_empty() {
+        pick(base)
+    } else {
+        own
+    }
+}
+
+/// A `.profile` section's TITLE=, else its ID=, else "untitled".
+fn profile_title(text: &str) -> String {
+    let mut id = None;
+    let mut title = None;
+    for line in text.lines() {
+        if let Some((k, v)) = line.split_once('=') {
+            let v = v.trim().trim_matches('"').to_string();
+            match k.trim() {
+                "TITLE" => title = Some(v),
+                "ID" => id = Some(v),
+                _ => {}
+            }
+        }
+    }
+    title.or(id).unwrap_or_else(|| "untitled".to_string())
 }
 
 /// The bytes of a section that are its content: the smaller of the virtual and file sizes
@@ -144,15 +182,14 @@ impl Uki {
             fields::slice(data, off, len, "UKI section")
         };
         let one = |name: &str| -> Result<Option<&PeSection>> {
-            let mut it = pe.sections.iter().filter(|s| s.name == name);
-            let first = it.next();
-            if it.next().is_some() {
+            let found = select(&pe.sections, name);
+            if found.len() > 1 {
                 return Err(Error::invalid(
                     "unified kernel image",
-                    format!("section {name} appears more than once"),
+                    format!("section {name} appears more than once in one profile"),
                 ));
             }
-            Ok(first)
+            Ok(found.first().copied())
         };
         let linux_section = one(".linux")?
             .ok_or_else(|| Error::invalid("unified kernel image", "no .linux section"))?;
@@ -199,12 +236,16 @@ impl Uki {
             }
             None => (None, None),
         };
-        let dtbs = pe
-            .sections
-            .iter()
-            .filter(|s| s.name == ".dtb")
+        let dtbs = select(&pe.sections, ".dtb")
+            .into_iter()
             .map(|s| content_range(s).1)
             .collect();
+        let profiles = pe
+            .sections
+            .iter()
+            .filter(|s| s.name == ".profile")
+            .map(|s| bytes(s).map(|b| profile_title(&text(b))))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Uki {
             linux: Box::new(linux),
             cmdline,
@@ -216,14 +257,15 @@ impl Uki {
             pe_machine: pe.machine,
             linux_range,
             initrd_range,
+            profiles,
             sections: pe.sections,
         })
     }
 
-    /// The content bytes of the first section called `name` in `data` (the file this UKI
-    /// was parsed from), e.g. to load `.linux` and `.initrd`.
+    /// The content bytes of the section called `name` that the default profile uses, in
+    /// `data` (the file this UKI was parsed from), e.g. to load `.linux` and `.initrd`.
     pub fn section_bytes<'a>(&self, data: &'a [u8], name: &str) -> Result<Option<&'a [u8]>> {
-        match self.sections.iter().find(|s| s.name == name) {
+        match select(&self.sections, name).first() {
             None => Ok(None),
             Some(s) => {
                 let (off, len) = content_range(s);
@@ -275,6 +317,18 @@ impl Uki {
             out.push(Field::new(
                 "dtb",
                 format!("{} ({} bytes)", self.dtbs.len(), sizes.join(", ")),
+            ));
+        }
+        if !self.profiles.is_empty() {
+            let list: Vec<String> = self
+                .profiles
+                .iter()
+                .enumerate()
+                .map(|(i, t)| format!("@{i} {t}"))
+                .collect();
+            out.push(Field::new(
+                "profiles",
+                format!("{} (using @0): {}", list.len(), list.join("; ")),
             ));
         }
         out.push(Field::new("kernel (.linux)", self.linux.format_name()));
@@ -445,13 +499,49 @@ mod tests {
         b.extra = vec![(".cmdline".to_string(), b"b".to_vec())];
         assert_eq!(
             Uki::parse(&b.build()).unwrap_err().to_string(),
-            "invalid unified kernel image: section .cmdline appears more than once"
+            "invalid unified kernel image: section .cmdline appears more than once in one profile"
         );
         let other = crate::synth::pe::build_image(MACHINE_ARM64, &[(".text", b"code")]);
         assert_eq!(
             Uki::parse(&other).unwrap_err().to_string(),
             "invalid unified kernel image: no .linux section"
         );
+    }
+
+    #[test]
+    fn multi_profile_uki_uses_profile_0_over_the_base() {
+        let mut b = UkiBuilder::new(MACHINE_ARM64, kernel());
+        b.cmdline = Some("quiet".to_string());
+        b.profiles = vec![
+            (
+                ".profile".to_string(),
+                b"ID=regular\nTITLE=\"Regular boot\"\n".to_vec(),
+            ),
+            (".cmdline".to_string(), b"quiet profile0".to_vec()),
+            (".profile".to_string(), b"ID=factory-reset\n".to_vec()),
+            (
+                ".cmdline".to_string(),
+                b"quiet systemd.unit=factory-reset.target".to_vec(),
+            ),
+        ];
+        let data = b.build();
+        let uki = Uki::parse(&data).unwrap();
+        assert_eq!(uki.cmdline.as_deref(), Some("quiet profile0"));
+        assert_eq!(uki.profiles, ["Regular boot", "factory-reset"]);
+        assert_eq!(
+            uki.section_bytes(&data, ".cmdline").unwrap(),
+            Some(&b"quiet profile0"[..])
+        );
+        let text = render(&uki.describe());
+        assert!(
+            text.contains("profiles: 2 (using @0): @0 Regular boot; @1 factory-reset\n"),
+            "{text}"
+        );
+        // A profile without its own .cmdline falls back to the base one.
+        b.profiles.swap(1, 2);
+        b.profiles.truncate(2);
+        let uki = Uki::parse(&b.build()).unwrap();
+        assert_eq!(uki.cmdline.as_deref(), Some("quiet"));
     }
 
     #[test]

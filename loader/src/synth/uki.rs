@@ -41,6 +41,9 @@ pub struct UkiBuilder {
     pub dtbs: Vec<Vec<u8>>,
     /// Extra sections, e.g. (".sbat", ...), appended after the others.
     pub extra: Vec<(String, Vec<u8>)>,
+    /// Sections after `.linux`: the `.profile` sections (each followed by that profile's
+    /// own sections) of a multi-profile UKI, as `ukify --join-profile` appends them.
+    pub profiles: Vec<(String, Vec<u8>)>,
     /// Append a (fake) Authenticode signature to the UKI.
     pub signed: bool,
 }
@@ -56,7 +59,7 @@ impl UkiBuilder {
     }
 
     /// Builds the PE in the order ukify writes sections: .osrel, .cmdline, .dtb, .uname,
-    /// .initrd, then .linux last.
+    /// extra sections, .initrd, then .linux, then the profile sections.
     pub fn build(&self) -> Vec<u8> {
         let mut sections: Vec<(&str, &[u8])> = Vec::new();
         if let Some(o) = &self.osrel {
@@ -78,6 +81,9 @@ impl UkiBuilder {
             sections.push((".initrd", i));
         }
         sections.push((".linux", &self.linux));
+        for (name, data) in &self.profiles {
+            sections.push((name, data));
+        }
         let mut buf = build_image(self.machine, &sections);
         if self.signed {
             sign(&mut buf, self.machine);
