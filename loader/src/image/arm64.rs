@@ -589,6 +589,21 @@ mod tests {
     }
 
     #[test]
+    fn refuses_efi_stub_with_a_corrupt_pe_header() {
+        let mut image = Arm64Builder {
+            efi_stub: true,
+            ..Arm64Builder::default()
+        }
+        .build();
+        // SizeOfRawData of the one section header (0x40 + 4 + 20 + 240 = 0x148, field +16).
+        image[0x158..0x15c].copy_from_slice(&0x10_0000u32.to_le_bytes());
+        assert_eq!(
+            err(&image),
+            "invalid arm64 Image EFI stub: bad PE header: truncated: PE section needs bytes 0x1000..0x101000 but the data is only 0x3200 bytes long"
+        );
+    }
+
+    #[test]
     fn refuses_gzip_that_is_not_an_arm64_image() {
         let gz = gzip(b"just some text, not a kernel at all, padded out to 64 bytes....");
         assert_eq!(

@@ -493,6 +493,16 @@ mod tests {
     }
 
     #[test]
+    fn refuses_empty_linux_section() {
+        let data = UkiBuilder::new(MACHINE_ARM64, Vec::new()).build();
+        assert!(looks_like(&data));
+        assert_eq!(
+            Uki::parse(&data).unwrap_err().to_string(),
+            "invalid unified kernel image: the .linux section is empty"
+        );
+    }
+
+    #[test]
     fn refuses_duplicate_and_missing_sections() {
         let mut b = UkiBuilder::new(MACHINE_ARM64, kernel());
         b.cmdline = Some("a".to_string());

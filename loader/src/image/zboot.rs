@@ -289,6 +289,18 @@ mod tests {
     }
 
     #[test]
+    fn refuses_corrupt_zboot_pe_header() {
+        let mut z = zboot(&inner(), Compression::Gzip, "gzip", 0, false);
+        let len = z.len();
+        // SizeOfRawData of the one section header (0x40 + 4 + 20 + 240 = 0x148, field +16).
+        z[0x158..0x15c].copy_from_slice(&0x10_0000u32.to_le_bytes());
+        assert_eq!(
+            err(&z),
+            format!("invalid EFI zboot image: bad PE header: truncated: PE section needs bytes 0x1000..0x101000 but the data is only {len:#x} bytes long")
+        );
+    }
+
+    #[test]
     fn refuses_zboot_for_another_machine() {
         let mut z = zboot(&inner(), Compression::Gzip, "gzip", 0, false);
         z[0x44..0x46].copy_from_slice(&0x5064u16.to_le_bytes());
