@@ -22,6 +22,7 @@ use crate::compression::{self, Compression};
 use crate::error::{Error, Result};
 use crate::fields;
 use serde::Serialize;
+use std::io::Read;
 
 /// The header magic at 0x38, "ARM\x64" read as a little-endian u32.
 pub const MAGIC: u32 = 0x644d_5241;
@@ -222,6 +223,15 @@ impl Arm64Kernel {
     /// Parses an Image.gz: decompresses it (bounded by [`compression::MAX_DECOMPRESSED`])
     /// and parses the Image inside.
     pub fn parse_gzip(data: &[u8]) -> Result<Arm64Kernel> {
+        // Look at the first 64 decompressed bytes before inflating everything, so that a
+        // gzip file that is no kernel (an initrd given by mistake) is refused at once.
+        let mut head = Vec::new();
+        let peek = flate2::read::GzDecoder::new(data)
+            .take(HEADER_LEN)
+            .read_to_end(&mut head);
+        if peek.is_ok() && head.len() as u64 == HEADER_LEN && !looks_like(&head) {
+            return Err(not_an_image());
+        }
         let image = compression::decompress(
             Compression::Gzip,
             data,
@@ -229,9 +239,7 @@ impl Arm64Kernel {
             "arm64 Image.gz",
         )?;
         if !looks_like(&image) {
-            return Err(Error::UnknownFormat {
-                detail: "gzip data that is not an arm64 Image".to_string(),
-            });
+            return Err(not_an_image());
         }
         let container = Container::Gzip {
             compressed_size: data.len() as u64,
@@ -379,6 +387,12 @@ impl Arm64Kernel {
             }
         }
         out
+    }
+}
+
+fn not_an_image() -> Error {
+    Error::UnknownFormat {
+        detail: "gzip data that is not an arm64 Image".to_string(),
     }
 }
 
@@ -605,11 +619,15 @@ mod tests {
 
     #[test]
     fn refuses_gzip_that_is_not_an_arm64_image() {
-        let gz = gzip(b"just some text, not a kernel at all, padded out to 64 bytes....");
-        assert_eq!(
-            Arm64Kernel::parse_gzip(&gz).unwrap_err().to_string(),
-            "not a kernel image warmboot understands (gzip data that is not an arm64 Image)"
-        );
+        // Shorter than a header (found after full decompression) and longer (found by the
+        // 64-byte peek).
+        for plain in [&b"tiny"[..], &[b'x'; 4096][..]] {
+            let gz = gzip(plain);
+            assert_eq!(
+                Arm64Kernel::parse_gzip(&gz).unwrap_err().to_string(),
+                "not a kernel image warmboot understands (gzip data that is not an arm64 Image)"
+            );
+        }
     }
 
     #[test]
