@@ -294,7 +294,7 @@ impl Arm64Kernel {
             Field::new("format", self.container.describe()),
             Field::new("architecture", "arm64"),
             Field::new(
-                "version",
+                "kernel version",
                 self.version
                     .clone()
                     .unwrap_or_else(|| "unknown".to_string()),
