@@ -110,8 +110,8 @@ pub fn decompress(
             .take(limit + 1)
             .read_to_end(&mut out),
         Compression::Zstd => {
-            let decoder = ruzstd::decoding::StreamingDecoder::new(data)
-                .map_err(|e| fail(e.to_string()))?;
+            let decoder =
+                ruzstd::decoding::StreamingDecoder::new(data).map_err(|e| fail(e.to_string()))?;
             decoder.take(limit + 1).read_to_end(&mut out)
         }
         other => {
@@ -160,7 +160,10 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(&plain).unwrap();
         let gz = enc.finish().unwrap();
-        assert_eq!(decompress(Compression::Gzip, &gz, 1 << 20, "t").unwrap(), plain);
+        assert_eq!(
+            decompress(Compression::Gzip, &gz, 1 << 20, "t").unwrap(),
+            plain
+        );
         let err = decompress(Compression::Gzip, &gz, 100, "t").unwrap_err();
         assert!(err.to_string().contains("limit"), "{err}");
         assert!(decompress(Compression::Gzip, &gz[..20], 1 << 20, "t").is_err());
@@ -169,8 +172,14 @@ mod tests {
     #[test]
     fn zstd_round_trip() {
         let plain: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
-        let z = ruzstd::encoding::compress_to_vec(&plain[..], ruzstd::encoding::CompressionLevel::Fastest);
-        assert_eq!(decompress(Compression::Zstd, &z, 1 << 20, "t").unwrap(), plain);
+        let z = ruzstd::encoding::compress_to_vec(
+            &plain[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        assert_eq!(
+            decompress(Compression::Zstd, &z, 1 << 20, "t").unwrap(),
+            plain
+        );
     }
 
     #[test]

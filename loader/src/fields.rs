@@ -79,7 +79,12 @@ mod tests {
         assert_eq!(le_u32(&d, 1, "x").unwrap(), 0x0504_0302);
         assert!(matches!(
             le_u32(&d, 2, "x"),
-            Err(Error::Truncated { start: 2, end: 6, len: 5, .. })
+            Err(Error::Truncated {
+                start: 2,
+                end: 6,
+                len: 5,
+                ..
+            })
         ));
         assert!(matches!(
             slice(&d, u64::MAX, 2, "x"),

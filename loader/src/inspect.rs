@@ -25,7 +25,8 @@ pub fn run(file: &Path, initrd: Option<&Path>, json: bool) -> Result<String> {
     let image = KernelImage::parse(&data).map_err(|e| e.in_file(file))?;
     let _ = initrd;
     if json {
-        let v = serde_json::to_string_pretty(&image).map_err(|e| Error::invalid("JSON", e.to_string()))?;
+        let v = serde_json::to_string_pretty(&image)
+            .map_err(|e| Error::invalid("JSON", e.to_string()))?;
         Ok(format!("{v}\n"))
     } else {
         let mut out = String::new();

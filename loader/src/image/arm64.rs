@@ -8,6 +8,21 @@ use serde::Serialize;
 pub struct Arm64Kernel {
     pub container: Container,
     pub version: Option<String>,
+    // Minimal fields added by the planner work (issue 3); the real parser replaces this file.
+    pub header: Arm64Header,
+    #[serde(skip)]
+    pub image: Vec<u8>,
+}
+
+/// The arm64 Image header fields the planner needs (minimal placeholder, see above).
+#[derive(Debug, Clone, Serialize)]
+pub struct Arm64Header {
+    pub text_offset: u64,
+    pub image_size: u64,
+    pub flags: u64,
+    pub big_endian: bool,
+    pub page_size: Option<u32>,
+    pub phys_placement_anywhere: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
