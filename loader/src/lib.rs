@@ -6,6 +6,7 @@
 
 pub mod arch;
 pub mod cli;
+pub mod commands;
 pub mod compression;
 pub mod error;
 pub mod fields;
