@@ -44,12 +44,17 @@ pub fn plan(req: PlanRequest, map: &MemoryMap) -> Result<Plan> {
     }
     let mut free = map.usable(mode);
     if mode == Mode::Panic {
-        // Keep the first control-page-sized, size-aligned block of crashk_res free: the
-        // kernel takes its control page there (kexec-facts §2), else ENOMEM.
+        // Keep the last control-page-sized, size-aligned block of crashk_res free: the
+        // kernel needs one such hole for its control page (kexec-facts §2), else ENOMEM.
+        // The top end costs nothing: kernels go to the bottom (arm64) or to a 2 MiB-aligned
+        // address below the end (x86), matching kexec-tools' placements.
         if let Some(crash) = map.crash {
             let size = control_page_size(layout.arch);
-            if let Some(start) = align_up(crash.start, size) {
-                free = subtract(&free, &[Range::new(start, start.saturating_add(size))]);
+            if let Some(last) = crash.end.checked_sub(size) {
+                let start = align_down(last, size);
+                if start >= crash.start {
+                    free = subtract(&free, &[Range::new(start, start + size)]);
+                }
             }
         }
     }

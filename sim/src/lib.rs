@@ -21,7 +21,6 @@ pub mod memory;
 
 use memory::PhysMemory;
 use nix::errno::Errno;
-use std::io::Read;
 use warmboot::arch::Arch;
 use warmboot::host::Lockdown;
 use warmboot::kexec::{kexec_file_flags, kexec_load_flags, FileLoad, Kexec, Status};
@@ -217,10 +216,9 @@ impl Kexec for Sim {
             }
             self.crash = None;
         }
-        let mut kernel = Vec::new();
-        let mut f = req.kernel;
-        f.read_to_end(&mut kernel).map_err(Error::Io)?;
-        if kernel.is_empty() {
+        // The kernel reads the whole file from offset 0 whatever the descriptor's position.
+        let kernel_len = req.kernel.metadata().map_err(Error::Io)?.len();
+        if kernel_len == 0 {
             return Err(errno(call, Errno::ENOEXEC));
         }
         let initrd_len = match req.initrd {
@@ -230,7 +228,7 @@ impl Kexec for Sim {
         let image = LoadedImage {
             entry: None,
             source: Source::File {
-                kernel_len: kernel.len() as u64,
+                kernel_len,
                 initrd_len,
                 cmdline: req.cmdline.to_string(),
             },
