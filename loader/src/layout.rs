@@ -267,3 +267,105 @@ pub fn x86_layout(
         initrd: x86_initrd_placement(u32::MAX, true),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::arm64::{Arm64Header, Arm64Kernel, Container};
+    use crate::image::bzimage::BzImage;
+    use crate::image::elf::{ElfKernel, ElfSegment};
+
+    fn bz(relocatable: bool) -> BzImage {
+        BzImage {
+            version: None,
+            kernel_offset: 0x4000,
+            kernel_size: 0x2000,
+            pref_address: 0x1000000,
+            init_size: 0x3f98000,
+            kernel_alignment: 0x200000,
+            relocatable,
+            xloadflags: 0x7f,
+            initrd_addr_max: 0x7fffffff,
+        }
+    }
+
+    #[test]
+    fn bzimage_layout_takes_the_protected_mode_part() {
+        let mut file = vec![0u8; 0x6000];
+        file[0x4000] = 0xe8;
+        let l = KernelLayout::from_image(&KernelImage::BzImage(bz(true)), &file).unwrap();
+        let k = &l.pieces[0];
+        assert_eq!(
+            (k.data.len(), k.data[0], k.memsz),
+            (0x2000, 0xe8, 0x3f98000)
+        );
+        assert_eq!(
+            (k.placement.align, k.placement.min, k.placement.max),
+            (0x200000, 0x1000000, u64::MAX)
+        );
+        assert_eq!(l.entry_offset, 0x200);
+        // Truncated file: the protected-mode part runs past the end.
+        assert!(
+            KernelLayout::from_image(&KernelImage::BzImage(bz(true)), &file[..0x5000]).is_err()
+        );
+        assert!(KernelLayout::from_image(&KernelImage::BzImage(bz(false)), &file).is_err());
+    }
+
+    #[test]
+    fn elf_layout_has_one_fixed_piece_per_pt_load() {
+        let seg = |paddr, offset| ElfSegment {
+            paddr,
+            vaddr: 0xffffffff80000000 + paddr,
+            offset,
+            filesz: 0x100,
+            memsz: 0x3000,
+            align: 0x200000,
+            flags: 5,
+        };
+        let e = ElfKernel {
+            arch: Arch::X86_64,
+            version: None,
+            entry: 0x1000000,
+            segments: vec![seg(0x1000000, 0x1000), seg(0x2000800, 0x1100)],
+        };
+        let file = vec![7u8; 0x1200];
+        let l = KernelLayout::from_image(&KernelImage::Elf(e.clone()), &file).unwrap();
+        assert_eq!(l.pieces.len(), 2);
+        assert_eq!((l.entry_piece, l.entry_offset), (0, 0));
+        let p = &l.pieces[1];
+        assert_eq!(
+            (p.placement.min, p.placement.max, p.memsz),
+            (0x2000000, 0x2004000, 0x3800)
+        );
+        assert_eq!(&p.data[..0x800], &[0u8; 0x800][..]);
+        assert_eq!(p.data[0x800], 7);
+        let mut bad = e;
+        bad.entry = 0x5000000;
+        assert!(KernelLayout::from_image(&KernelImage::Elf(bad), &file).is_err());
+    }
+
+    #[test]
+    fn arm64_layout_from_the_header() {
+        let a = |image_size, big_endian| Arm64Kernel {
+            container: Container::Raw,
+            version: None,
+            header: Arm64Header {
+                text_offset: 0,
+                image_size,
+                flags: 0xa,
+                big_endian,
+                page_size: Some(4096),
+                phys_placement_anywhere: true,
+            },
+            image: vec![1u8; 0x1000],
+        };
+        let l = KernelLayout::from_image(&KernelImage::Arm64(a(0x2010000, false)), &[]).unwrap();
+        assert_eq!(
+            (l.pieces[0].memsz, l.pieces[0].placement.align),
+            (0x2010000, 0x200000)
+        );
+        assert!(l.initrd.near_kernel);
+        assert!(KernelLayout::from_image(&KernelImage::Arm64(a(0, false)), &[]).is_err());
+        assert!(KernelLayout::from_image(&KernelImage::Arm64(a(0x2010000, true)), &[]).is_err());
+    }
+}

@@ -422,4 +422,16 @@ mod tests {
         assert!(parse_firmware_entry("0x10", "0x1", "x").is_err());
         assert!(parse_firmware_entry("zz", "0x1", "x").is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn iomem_parsing_never_panics(text in "(( )*[0-9a-f]{0,9}-[0-9a-f]{0,9} : [A-Za-z ]{0,12}\n){0,8}") {
+            let _ = MemoryMap::parse(&text, Vec::new());
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            let _ = parse_iomem(&text);
+        }
+    }
 }

@@ -255,4 +255,47 @@ mod tests {
             SyscallChoice::File
         );
     }
+
+    #[test]
+    fn dry_run_report_as_table_and_json() {
+        let map = MemoryMap::parse(
+            "00100000-3fffffff : System RAM\n  20000000-2fffffff : Crash kernel\n",
+            Vec::new(),
+        )
+        .unwrap();
+        let layout = crate::layout::x86_layout(vec![1; 0x3000], 0x400000, 0x200000, 0x1000000);
+        let req = PlanRequest {
+            layout,
+            initrd: Some(vec![2; 0x1800]),
+            cmdline: "console=ttyS0".to_string(),
+            extra: Vec::new(),
+            mode: Mode::Panic,
+        };
+        let r = dry_run(req, &map, SyscallChoice::Classic, "because".to_string()).unwrap();
+        let table = r.to_table();
+        // Kernel top-down at a 2 MiB boundary, initrd top-down in the highest hole, and the
+        // top 8 KiB of the crash reservation left free for the control page.
+        assert!(
+            table.contains(
+                "  0  0x2fa00000          0x2fe00000              0x3000    0x400000  kernel"
+            ),
+            "{table}"
+        );
+        assert!(
+            table.contains(
+                "  1  0x2fffc000          0x2fffe000              0x1800      0x2000  initrd"
+            ),
+            "{table}"
+        );
+        assert!(
+            table.contains("syscall: kexec_load (flags 0x3e0001): because"),
+            "{table}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(v["entry"], 0x2fa00200u64);
+        assert_eq!(v["segments"][0]["memsz"], 0x400000);
+        assert_eq!(v["segments"][1]["bufsz"], 0x1800);
+        assert_eq!(v["syscall"], "classic");
+        assert_eq!(v["mode"], "panic");
+    }
 }
