@@ -446,4 +446,30 @@ mod tests {
         );
         assert_eq!(host.kallsyms_lookup("_end").unwrap(), None);
     }
+
+    #[test]
+    fn crash_notes_and_os_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let cpu = dir.path().join("sys/devices/system/cpu");
+        for (n, addr) in [(1, "7fdc7600\n"), (0, "7fdc6600\n")] {
+            std::fs::create_dir_all(cpu.join(format!("cpu{n}"))).unwrap();
+            std::fs::write(cpu.join(format!("cpu{n}/crash_notes")), addr).unwrap();
+        }
+        std::fs::create_dir_all(cpu.join("cpufreq")).unwrap();
+        std::fs::create_dir_all(dir.path().join("proc/sys/kernel")).unwrap();
+        std::fs::write(
+            dir.path().join("proc/sys/kernel/osrelease"),
+            "6.1.0-56-arm64\n",
+        )
+        .unwrap();
+        let host = HostRoot::new(dir.path());
+        assert_eq!(
+            host.crash_notes().unwrap(),
+            vec![(0, 0x7fdc6600), (1, 0x7fdc7600)]
+        );
+        assert_eq!(host.os_release().unwrap(), "6.1.0-56-arm64");
+        std::fs::write(cpu.join("cpu1/crash_notes"), "nothex\n").unwrap();
+        let e = host.crash_notes().unwrap_err().to_string();
+        assert!(e.contains("cpu1/crash_notes"), "{e}");
+    }
 }
