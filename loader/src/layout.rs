@@ -173,8 +173,22 @@ impl KernelLayout {
                         "arm64 Image with image_size 0 (pre-3.17 kernel) cannot be placed safely".to_string(),
                     ));
                 }
+                // text_offset is an offset from a 2 MiB-aligned base, so it is below 2 MiB;
+                // checking it also bounds the zero prefix allocated below.
+                if h.text_offset >= 2 * MIB {
+                    return Err(Error::invalid(
+                        "arm64 text_offset",
+                        format!("{:#x} is not below 2 MiB", h.text_offset),
+                    ));
+                }
+                if a.image.len() as u64 > h.image_size {
+                    return Err(Error::invalid(
+                        "arm64 image_size",
+                        format!("{:#x} is smaller than the Image itself ({:#x} bytes)", h.image_size, a.image.len()),
+                    ));
+                }
                 let memsz = crate::fields::add(h.text_offset, h.image_size, "arm64 text_offset + image_size")?;
-                let mut data = vec![0u8; usize::try_from(h.text_offset).map_err(|_| Error::Overflow { what: "arm64 text_offset" })?];
+                let mut data = vec![0u8; h.text_offset as usize];
                 data.extend_from_slice(&a.image);
                 Ok(arm64_layout(data, memsz, h.text_offset))
             }
@@ -367,5 +381,9 @@ mod tests {
         assert!(l.initrd.near_kernel);
         assert!(KernelLayout::from_image(&KernelImage::Arm64(a(0, false)), &[]).is_err());
         assert!(KernelLayout::from_image(&KernelImage::Arm64(a(0x2010000, true)), &[]).is_err());
+        assert!(KernelLayout::from_image(&KernelImage::Arm64(a(0x800, false)), &[]).is_err());
+        let mut huge = a(0x2010000, false);
+        huge.header.text_offset = u64::MAX;
+        assert!(KernelLayout::from_image(&KernelImage::Arm64(huge), &[]).is_err());
     }
 }
