@@ -3,9 +3,14 @@
 //! Exit status: 0 success, 1 a failure warmboot could name (bad file, refused load),
 //! 2 a usage error (clap's convention). Errors are one line: `warmboot: <file>: <reason>`.
 
+use crate::arch::Arch;
+use crate::commands::{load, status};
 use crate::error::Error;
+use crate::host::HostRoot;
 use crate::inspect;
-use clap::{Parser, Subcommand};
+use crate::memmap::Mode;
+use crate::plan::SyscallChoice;
+use clap::{ArgGroup, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// warmboot: load the next kernel safely, then reboot into it without the firmware.
@@ -21,6 +26,60 @@ pub enum Command {
     /// Show what a kernel image is: format, architecture, version, sizes, placement
     /// constraints, entry, compression and signature.
     Inspect(InspectArgs),
+    /// Plan loading a kernel for a later reboot (or, with --panic, for a crash) and check
+    /// the plan. Only --dry-run is available yet.
+    Load(LoadArgs),
+    /// Show what the running kernel has loaded: normal image, crash image, crash
+    /// reservation size, lockdown.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(ArgGroup::new("cmdline").args(["append", "command_line", "reuse_cmdline"])))]
+pub struct LoadArgs {
+    /// The kernel image to load.
+    pub kernel: PathBuf,
+    /// The initrd (initramfs) to load with it.
+    #[arg(long, value_name = "FILE")]
+    pub initrd: Option<PathBuf>,
+    /// The new kernel's command line (kexec-tools' name for it).
+    #[arg(long, value_name = "S")]
+    pub append: Option<String>,
+    /// The new kernel's command line.
+    #[arg(long = "command-line", value_name = "S")]
+    pub command_line: Option<String>,
+    /// Reuse the running kernel's command line (without BOOT_IMAGE=, initrd=, and for
+    /// --panic without crashkernel=).
+    #[arg(long)]
+    pub reuse_cmdline: bool,
+    /// Load a crash (panic) kernel into the crash kernel reservation.
+    #[arg(long)]
+    pub panic: bool,
+    /// Which syscall to use.
+    #[arg(long, value_enum, default_value_t = SyscallChoice::Auto)]
+    pub syscall: SyscallChoice,
+    /// Plan and check against the machine's memory map; print the plan; load nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Read the machine's state under DIR instead of / (fixture trees of real machines).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Target architecture (default: the running machine's).
+    #[arg(long, value_enum)]
+    pub arch: Option<Arch>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Read the machine's state under DIR instead of /.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -59,6 +118,30 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Inspect(args) => {
             let out = inspect::run(&args.file, args.initrd.as_deref(), args.json)?;
             print!("{out}");
+            Ok(())
+        }
+        Command::Load(a) => {
+            let cmdline = match (a.append, a.command_line, a.reuse_cmdline) {
+                (Some(s), _, _) | (None, Some(s), _) => load::CmdlineSource::Given(s),
+                (None, None, true) => load::CmdlineSource::Reuse,
+                (None, None, false) => load::CmdlineSource::Empty,
+            };
+            let opts = load::LoadOptions {
+                kernel: a.kernel,
+                initrd: a.initrd,
+                cmdline,
+                mode: if a.panic { Mode::Panic } else { Mode::Normal },
+                syscall: a.syscall,
+                dry_run: a.dry_run,
+                root: a.root,
+                json: a.json,
+                arch: a.arch,
+            };
+            print!("{}", load::run(&opts)?);
+            Ok(())
+        }
+        Command::Status(a) => {
+            print!("{}", status::run(&HostRoot::new(a.root), a.json)?);
             Ok(())
         }
     }

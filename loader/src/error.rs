@@ -56,6 +56,39 @@ pub enum Error {
     #[error("{what} is compressed with {method}, which warmboot cannot decompress")]
     UnsupportedCompression { what: &'static str, method: String },
 
+    /// A load plan broke one of the kernel's acceptance rules ([`crate::plan_check`]).
+    #[error("plan rejected ({rule}): {detail}")]
+    Rejected {
+        rule: crate::plan_check::Rule,
+        detail: String,
+    },
+
+    /// The planner found no place for a segment.
+    #[error("no room for {what}: {detail}")]
+    NoRoom { what: String, detail: String },
+
+    /// A panic load on a machine without a crash kernel reservation.
+    #[error("no crash kernel reservation (no \"Crash kernel\" in /proc/iomem): boot the running kernel with crashkernel=SIZE")]
+    NoCrashKernel,
+
+    /// The kernel image is for another architecture than the one being loaded for.
+    #[error("the kernel is built for {kernel}, but the target architecture is {target}")]
+    ArchMismatch {
+        kernel: crate::arch::Arch,
+        target: crate::arch::Arch,
+    },
+
+    /// Something warmboot deliberately does not do (yet); the message says what and when.
+    #[error("{0}")]
+    Unsupported(String),
+
+    /// A kexec/reboot syscall failed; `call` shows the syscall and its arguments.
+    #[error("{call} failed: {errno:?}")]
+    Syscall {
+        call: String,
+        errno: nix::errno::Errno,
+    },
+
     /// Decompression failed or produced more than the limit.
     #[error("cannot decompress {what} ({method}): {detail}")]
     Decompress {

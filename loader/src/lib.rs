@@ -6,12 +6,20 @@
 
 pub mod arch;
 pub mod cli;
+pub mod commands;
 pub mod compression;
 pub mod error;
 pub mod fields;
+pub mod host;
 pub mod image;
 pub mod initrd;
 pub mod inspect;
+pub mod kexec;
+pub mod layout;
+pub mod memmap;
+pub mod plan;
+pub mod plan_check;
+pub mod planner;
 
 #[cfg(feature = "synth")]
 pub mod synth;

@@ -1,11 +1,277 @@
-//! `warmboot-sim`: a backend of warmboot's `Kexec` trait that never touches the kernel.
+//! `warmboot-sim`: a backend of warmboot's [`Kexec`] trait that never touches the kernel.
 //!
-//! It holds a simulated physical memory built from a machine's memory map and applies the
-//! acceptance rules the kernel applies in `kexec_load` and `kexec_file_load`
-//! (kernel/kexec.c, kernel/kexec_core.c: segment count, page alignment, overlap, bufsz <=
-//! memsz, destinations inside usable RAM or the crash reservation, entry inside a loaded
-//! segment). Accepted segments are copied into the simulated memory so tests can read back
-//! exactly what a real load would have placed where.
+//! It holds a simulated physical memory for a machine described by a [`MemoryMap`] and
+//! accepts or refuses loads the way the kernel does (kernel/kexec.c, kernel/kexec_core.c,
+//! kernel/kexec_file.c). The acceptance rules themselves are **not** here: they are
+//! [`warmboot::plan_check::check_plan`], the one function the real backend also runs
+//! before every syscall. The simulator adds what happens around them:
 //!
-//! Filled in by the planner/sim issue; this crate exists now so the workspace has its final
-//! shape.
+//! - the order of checks: lockdown (EPERM), the arch field (EINVAL) and the segment count
+//!   come first; then, for a crash load, **the old crash image is freed before the new one
+//!   is validated**, so a failed crash load leaves no crash image (kexec-facts §2). A failed
+//!   normal load leaves the previous normal image as it was;
+//! - copying: a normal image is staged (the kernel copies it into fresh pages and moves them
+//!   into place only at reboot), and appears in [`Sim::memory`] on [`Kexec::exec`]; a crash
+//!   image is written straight into the reservation at load time. Bytes bufsz..memsz are
+//!   zero in both cases;
+//! - kexec_file_load: the kernel parses the image itself, which the simulator does not;
+//!   it checks what it can (CONFIG_KEXEC_FILE, flags, the command line) and records the load.
+
+pub mod memory;
+
+use memory::PhysMemory;
+use nix::errno::Errno;
+use warmboot::arch::Arch;
+use warmboot::host::Lockdown;
+use warmboot::kexec::{kexec_file_flags, kexec_load_flags, FileLoad, Kexec, Status};
+use warmboot::memmap::{MemoryMap, Mode};
+use warmboot::plan::Plan;
+use warmboot::plan_check::{check_plan, KEXEC_SEGMENT_MAX};
+use warmboot::{Error, Result};
+
+/// One segment of a loaded image, as the kernel holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedSegment {
+    pub what: String,
+    pub mem: u64,
+    pub memsz: u64,
+    pub bufsz: u64,
+}
+
+/// How an image was loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// kexec_load with these segments.
+    Classic { segments: Vec<LoadedSegment> },
+    /// kexec_file_load with these inputs (the kernel placed them; the simulator does not).
+    File {
+        kernel_len: u64,
+        initrd_len: Option<u64>,
+        cmdline: String,
+    },
+}
+
+/// An image the simulated kernel holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedImage {
+    pub entry: Option<u64>,
+    pub source: Source,
+    /// A normal image's contents, as they will be in memory after exec.
+    staged: PhysMemory,
+}
+
+impl LoadedImage {
+    /// Reads what this image will place at `addr` (normal images; crash images are
+    /// already in [`Sim::memory`]).
+    pub fn read_staged(&self, addr: u64, len: usize) -> Vec<u8> {
+        self.staged.read(addr, len)
+    }
+}
+
+/// The simulated kernel.
+#[derive(Debug, Clone)]
+pub struct Sim {
+    arch: Arch,
+    map: MemoryMap,
+    memory: PhysMemory,
+    normal: Option<LoadedImage>,
+    crash: Option<LoadedImage>,
+    kexec_file: bool,
+    lockdown: Lockdown,
+    executed: Option<u64>,
+}
+
+impl Sim {
+    /// A machine of `arch` with memory `map`, kexec_file available, no lockdown.
+    pub fn new(arch: Arch, map: MemoryMap) -> Sim {
+        Sim {
+            arch,
+            map,
+            memory: PhysMemory::new(),
+            normal: None,
+            crash: None,
+            kexec_file: true,
+            lockdown: Lockdown::None,
+            executed: None,
+        }
+    }
+
+    /// A kernel built without CONFIG_KEXEC_FILE (Debian's arm64 6.1): kexec_file_load is ENOSYS.
+    pub fn without_kexec_file(mut self) -> Sim {
+        self.kexec_file = false;
+        self
+    }
+
+    /// A kernel at lockdown level `level`.
+    pub fn with_lockdown(mut self, level: Lockdown) -> Sim {
+        self.lockdown = level;
+        self
+    }
+
+    pub fn map(&self) -> &MemoryMap {
+        &self.map
+    }
+
+    /// Physical memory as it is now (crash images at once, normal images after exec).
+    pub fn memory(&self) -> &PhysMemory {
+        &self.memory
+    }
+
+    /// Reads `len` bytes of physical memory at `addr`.
+    pub fn read(&self, addr: u64, len: usize) -> Vec<u8> {
+        self.memory.read(addr, len)
+    }
+
+    /// The loaded normal (Mode::Normal) or crash (Mode::Panic) image.
+    pub fn image(&self, mode: Mode) -> Option<&LoadedImage> {
+        match mode {
+            Mode::Normal => self.normal.as_ref(),
+            Mode::Panic => self.crash.as_ref(),
+        }
+    }
+
+    /// The entry the simulated machine jumped to, once [`Kexec::exec`] succeeded.
+    pub fn executed(&self) -> Option<u64> {
+        self.executed
+    }
+
+    fn slot(&mut self, mode: Mode) -> &mut Option<LoadedImage> {
+        match mode {
+            Mode::Normal => &mut self.normal,
+            Mode::Panic => &mut self.crash,
+        }
+    }
+}
+
+fn errno(call: String, errno: Errno) -> Error {
+    Error::Syscall { call, errno }
+}
+
+impl Kexec for Sim {
+    fn kexec_load(&mut self, plan: &Plan) -> Result<()> {
+        let flags = kexec_load_flags(plan.arch, plan.mode);
+        let call = format!(
+            "kexec_load(entry={:#x}, segments={}, flags={flags:#x})",
+            plan.entry,
+            plan.segments.len()
+        );
+        // kexec_load_check: permission and lockdown, flags, segment count.
+        if self.lockdown.blocks_kexec_load() {
+            return Err(errno(call, Errno::EPERM));
+        }
+        if plan.segments.len() > KEXEC_SEGMENT_MAX {
+            return check_plan(plan, &self.map);
+        }
+        // The arch field must be 0 or native.
+        if plan.arch != self.arch {
+            return Err(errno(call, Errno::EINVAL));
+        }
+        // Crash loads free the old crash image before validating the new one.
+        if plan.mode == Mode::Panic {
+            self.crash = None;
+        }
+        check_plan(plan, &self.map)?;
+        let mut staged = PhysMemory::new();
+        let target = match plan.mode {
+            Mode::Normal => &mut staged,
+            Mode::Panic => &mut self.memory,
+        };
+        for s in &plan.segments {
+            target.zero(s.mem, s.memsz);
+            target.write(s.mem, &s.buf);
+        }
+        let image = LoadedImage {
+            entry: Some(plan.entry),
+            source: Source::Classic {
+                segments: plan
+                    .segments
+                    .iter()
+                    .map(|s| LoadedSegment {
+                        what: s.what.clone(),
+                        mem: s.mem,
+                        memsz: s.memsz,
+                        bufsz: s.bufsz(),
+                    })
+                    .collect(),
+            },
+            staged,
+        };
+        *self.slot(plan.mode) = Some(image);
+        Ok(())
+    }
+
+    fn kexec_file_load(&mut self, req: &FileLoad<'_>) -> Result<()> {
+        let flags = kexec_file_flags(req.mode, req.initrd.is_some());
+        let cmdline_len = req.cmdline.len() + 1;
+        let call = format!("kexec_file_load(cmdline_len={cmdline_len}, flags={flags:#x})");
+        if !self.kexec_file {
+            return Err(errno(call, Errno::ENOSYS));
+        }
+        if req.cmdline.as_bytes().contains(&0) {
+            return Err(errno(call, Errno::EINVAL));
+        }
+        if req.mode == Mode::Panic {
+            if self.map.crash.is_none() {
+                return Err(errno(call, Errno::EADDRNOTAVAIL));
+            }
+            self.crash = None;
+        }
+        // The kernel reads the whole file from offset 0 whatever the descriptor's position.
+        let kernel_len = req.kernel.metadata().map_err(Error::Io)?.len();
+        if kernel_len == 0 {
+            return Err(errno(call, Errno::ENOEXEC));
+        }
+        let initrd_len = match req.initrd {
+            Some(f) => Some(f.metadata().map_err(Error::Io)?.len()),
+            None => None,
+        };
+        let image = LoadedImage {
+            entry: None,
+            source: Source::File {
+                kernel_len,
+                initrd_len,
+                cmdline: req.cmdline.to_string(),
+            },
+            staged: PhysMemory::new(),
+        };
+        *self.slot(req.mode) = Some(image);
+        Ok(())
+    }
+
+    fn unload(&mut self, mode: Mode) -> Result<()> {
+        if self.lockdown.blocks_kexec_load() {
+            let flags = kexec_load_flags(self.arch, mode);
+            return Err(errno(
+                format!("kexec_load(entry=0x0, segments=0, flags={flags:#x})"),
+                Errno::EPERM,
+            ));
+        }
+        *self.slot(mode) = None;
+        Ok(())
+    }
+
+    fn exec(&mut self) -> Result<()> {
+        let Some(image) = self.normal.take() else {
+            return Err(errno(
+                "reboot(LINUX_REBOOT_CMD_KEXEC)".to_string(),
+                Errno::EINVAL,
+            ));
+        };
+        if let Source::Classic { segments } = &image.source {
+            for s in segments {
+                self.memory.zero(s.mem, s.memsz);
+            }
+        }
+        self.memory.overlay(&image.staged);
+        self.executed = Some(image.entry.unwrap_or(0));
+        Ok(())
+    }
+
+    fn status(&self) -> Result<Status> {
+        Ok(Status {
+            loaded: self.normal.is_some(),
+            crash_loaded: self.crash.is_some(),
+            crash_size: self.map.crash.map(|r| r.len()).unwrap_or(0),
+        })
+    }
+}

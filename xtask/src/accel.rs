@@ -36,9 +36,17 @@ pub fn choose(
     }
     let memo = root.join("target/xtask/kvm-probe.txt");
     if let Ok(text) = std::fs::read_to_string(&memo) {
-        return Ok(if text.trim() == "kvm works" { Accel::Kvm } else { Accel::Tcg });
+        return Ok(if text.trim() == "kvm works" {
+            Accel::Kvm
+        } else {
+            Accel::Tcg
+        });
     }
-    println!("accel: probing KVM with a {}s boot of {}", PROBE_TIMEOUT.as_secs(), kernel.display());
+    println!(
+        "accel: probing KVM with a {}s boot of {}",
+        PROBE_TIMEOUT.as_secs(),
+        kernel.display()
+    );
     let config = GuestConfig {
         arch,
         firmware: Firmware::Bios,
@@ -64,7 +72,11 @@ pub fn choose(
         }
         Err(_) => false,
     };
-    let verdict = if works { "kvm works" } else { "kvm does not boot guests here; using tcg" };
+    let verdict = if works {
+        "kvm works"
+    } else {
+        "kvm does not boot guests here; using tcg"
+    };
     println!("accel: {verdict}");
     if let Some(dir) = memo.parent() {
         let _ = std::fs::create_dir_all(dir);

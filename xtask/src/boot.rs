@@ -119,7 +119,11 @@ pub fn print_outcome(o: &Outcome) {
         "{status} {} — {} (downtime {}; {:?}; {} attempt(s); log {})",
         o.label,
         o.verdict.reason,
-        if downtime.is_empty() { "-".into() } else { downtime },
+        if downtime.is_empty() {
+            "-".into()
+        } else {
+            downtime
+        },
         o.accel,
         o.attempts,
         o.run_dir.join("serial.log").display()
@@ -255,12 +259,12 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
         let (ending, log) = attempt(&config, &run_dir, Duration::from_secs(args.timeout))?;
         let mut verdict = judge(expect, &log);
         if ending == Ending::TimedOut && !verdict.passed {
-            verdict.reason = format!(
-                "timed out after {}s: {}",
-                args.timeout, verdict.reason
-            );
+            verdict.reason = format!("timed out after {}s: {}", args.timeout, verdict.reason);
             if attempts == 1 {
-                println!("TIMEOUT {label} after {}s — retrying once (timeouts only)", args.timeout);
+                println!(
+                    "TIMEOUT {label} after {}s — retrying once (timeouts only)",
+                    args.timeout
+                );
                 report_failure(&label, &run_dir);
                 continue;
             }
@@ -329,9 +333,15 @@ fn attempt(
 
 /// Prints the run's serial log and QEMU's stderr between banners; the run dir is kept.
 fn report_failure(label: &str, run_dir: &Path) {
-    for (name, file) in [("serial console", "serial.log"), ("QEMU stderr", "qemu-stderr.log")] {
+    for (name, file) in [
+        ("serial console", "serial.log"),
+        ("QEMU stderr", "qemu-stderr.log"),
+    ] {
         let text = std::fs::read_to_string(run_dir.join(file)).unwrap_or_default();
-        println!("===== {label}: {name} ({}) =====", run_dir.join(file).display());
+        println!(
+            "===== {label}: {name} ({}) =====",
+            run_dir.join(file).display()
+        );
         print!("{text}");
         if !text.ends_with('\n') {
             println!();
@@ -372,7 +382,10 @@ mod tests {
              wb.syscall=classic wb.hops=1"
         );
         let panic = cmdline(&args(GuestArch::Arm64, Scenario::Panic));
-        assert!(panic.starts_with("console=ttyAMA0 quiet panic=1 crashkernel=96M "), "{panic}");
+        assert!(
+            panic.starts_with("console=ttyAMA0 quiet panic=1 crashkernel=96M "),
+            "{panic}"
+        );
         let mut broken = args(GuestArch::X86_64, Scenario::Warm);
         broken.break_next = true;
         assert!(cmdline(&broken).ends_with(" wb.break=1"));
@@ -384,6 +397,9 @@ mod tests {
         a.firmware = Firmware::Uefi;
         a.hops = 2;
         assert_eq!(label(&a), "arm64/uefi/1024M/warm/kexec-tools/classic/2hops");
-        assert_eq!(label(&args(GuestArch::X86_64, Scenario::Cold)), "x86_64/bios/1024M/cold");
+        assert_eq!(
+            label(&args(GuestArch::X86_64, Scenario::Cold)),
+            "x86_64/bios/1024M/cold"
+        );
     }
 }

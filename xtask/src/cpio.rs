@@ -70,9 +70,7 @@ impl Archive {
         let namesize = name.len() as u32 + 1;
         // magic, ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor,
         // rdevmajor, rdevminor, namesize, check — each 8 hex digits.
-        let fields = [
-            ino, mode, 0, 0, nlink, 0, filesize, 0, 0, 0, 0, namesize, 0,
-        ];
+        let fields = [ino, mode, 0, 0, nlink, 0, filesize, 0, 0, 0, 0, namesize, 0];
         self.out.extend_from_slice(b"070701");
         for f in fields {
             self.out.extend_from_slice(format!("{f:08X}").as_bytes());
@@ -107,13 +105,18 @@ mod tests {
         loop {
             assert_eq!(&data[..6], b"070701");
             let field = |i: usize| {
-                u32::from_str_radix(std::str::from_utf8(&data[6 + i * 8..14 + i * 8]).unwrap(), 16)
-                    .unwrap()
+                u32::from_str_radix(
+                    std::str::from_utf8(&data[6 + i * 8..14 + i * 8]).unwrap(),
+                    16,
+                )
+                .unwrap()
             };
             let (mode, filesize, namesize) = (field(1), field(6) as usize, field(11) as usize);
             let consumed = start_len - data.len();
             let name_end = 110 + namesize;
-            let name = std::str::from_utf8(&data[110..name_end - 1]).unwrap().to_string();
+            let name = std::str::from_utf8(&data[110..name_end - 1])
+                .unwrap()
+                .to_string();
             let data_start = align(consumed + name_end) - consumed;
             let body = data[data_start..data_start + filesize].to_vec();
             let next = align(consumed + data_start + filesize) - consumed;
@@ -140,7 +143,16 @@ mod tests {
         let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
         assert_eq!(
             names,
-            ["bin", "bin/busybox", "bin/sh", "init", "proc", "boot", "boot/next", "boot/next/vmlinuz"]
+            [
+                "bin",
+                "bin/busybox",
+                "bin/sh",
+                "init",
+                "proc",
+                "boot",
+                "boot/next",
+                "boot/next/vmlinuz"
+            ]
         );
         assert_eq!(entries[1].1, S_IFREG | 0o755);
         assert_eq!(entries[1].2, b"\x7fELF...");

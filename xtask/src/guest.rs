@@ -132,7 +132,10 @@ impl Guest {
                 self.kill();
                 return Ending::TimedOut;
             }
-            match self.lines.recv_timeout(left.min(Duration::from_millis(500))) {
+            match self
+                .lines
+                .recv_timeout(left.min(Duration::from_millis(500)))
+            {
                 Ok(line) => {
                     let _ = writeln!(self.log_file, "{}", render_line(&line));
                     let mut sink = std::io::sink();

@@ -37,7 +37,8 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
 }
 
 pub fn default_path(root: &Path, arch: GuestArch) -> PathBuf {
-    root.join("target/xtask").join(format!("initramfs-{}.cpio", arch_name(arch)))
+    root.join("target/xtask")
+        .join(format!("initramfs-{}.cpio", arch_name(arch)))
 }
 
 fn arch_name(arch: GuestArch) -> &'static str {
@@ -65,7 +66,13 @@ fn musl_target(arch: GuestArch) -> &'static str {
 pub fn build_guest_warmboot(root: &Path, arch: GuestArch) -> Result<PathBuf> {
     let target = musl_target(arch);
     Cmd::new("cargo")
-        .args(["build", "--quiet", "--release", "--package", "warmboot-loader"])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--package",
+            "warmboot-loader",
+        ])
         .args(["--bin", "warmboot", "--target", target])
         .cwd(root)
         .run()?;
@@ -83,7 +90,9 @@ pub fn build(root: &Path, arch: GuestArch, next_kernel: Option<&Path>, out: &Pat
     let warmboot = build_guest_warmboot(root, arch)?;
 
     let mut a = Archive::new();
-    for d in ["proc", "sys", "dev", "tmp", "root", "etc", "sbin", "usr/bin"] {
+    for d in [
+        "proc", "sys", "dev", "tmp", "root", "etc", "sbin", "usr/bin",
+    ] {
         a.dir(d);
     }
     let init = root.join("images/initramfs/init");
@@ -169,7 +178,10 @@ fn resolve_in_package(base: &Path, path: &Path) -> Option<PathBuf> {
 fn library_dirs(cache: &Cache, arch: DebArch) -> Result<Vec<(PathBuf, PathBuf)>> {
     let pkgs = cache.root().join("pkgs").join(arch.debian());
     let mut dirs = Vec::new();
-    for e in std::fs::read_dir(&pkgs).map_err(Error::io(&pkgs))?.flatten() {
+    for e in std::fs::read_dir(&pkgs)
+        .map_err(Error::io(&pkgs))?
+        .flatten()
+    {
         let base = e.path();
         for sub in ["lib", "lib64", "usr/lib"] {
             let d = base.join(sub);

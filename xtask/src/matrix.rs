@@ -77,7 +77,11 @@ pub fn run(root: &Path, cases: &[Case]) -> Result<bool> {
         if c.must_fail {
             println!(
                 "self-test: the broken run {} as it must",
-                if ok { "failed" } else { "PASSED, which it must not" }
+                if ok {
+                    "failed"
+                } else {
+                    "PASSED, which it must not"
+                }
             );
         }
         rows.push((outcome.label.clone(), ok, outcome));
@@ -134,11 +138,19 @@ mod tests {
         }
         // Both syscalls on x86_64 warm reboots, a second hop, and exactly one self-test.
         let x86_warm = |s| {
-            m.iter()
-                .any(|c| c.args.arch == GuestArch::X86_64 && c.args.scenario == Scenario::Warm && c.args.syscall == s)
+            m.iter().any(|c| {
+                c.args.arch == GuestArch::X86_64
+                    && c.args.scenario == Scenario::Warm
+                    && c.args.syscall == s
+            })
         };
         assert!(x86_warm(Syscall::File) && x86_warm(Syscall::Classic));
         assert!(m.iter().any(|c| c.args.hops >= 2));
-        assert_eq!(m.iter().filter(|c| c.must_fail && c.args.break_next).count(), 1);
+        assert_eq!(
+            m.iter()
+                .filter(|c| c.must_fail && c.args.break_next)
+                .count(),
+            1
+        );
     }
 }

@@ -77,7 +77,11 @@ impl GuestConfig {
         match self.arch {
             // `-cpu max` under TCG; with KVM the host CPU model.
             GuestArch::X86_64 => {
-                let cpu = if self.accel == Accel::Kvm { "host" } else { "max" };
+                let cpu = if self.accel == Accel::Kvm {
+                    "host"
+                } else {
+                    "max"
+                };
                 push(&["-machine", "pc", "-cpu", cpu]);
             }
             // cortex-a72: `-cpu max` is ~6x slower under TCG (pointer authentication).
@@ -103,20 +107,29 @@ impl GuestConfig {
         }
         let kernel = self.kernel.display().to_string();
         let initrd = self.initrd.display().to_string();
-        push(&["-kernel", &kernel, "-initrd", &initrd, "-append", &self.append]);
+        push(&[
+            "-kernel",
+            &kernel,
+            "-initrd",
+            &initrd,
+            "-append",
+            &self.append,
+        ]);
         a
     }
 
     /// The command as one printable line (arguments with spaces quoted).
     pub fn display(&self) -> String {
         std::iter::once(self.arch.qemu_binary().to_string())
-            .chain(self.args().into_iter().map(|s| {
-                if s.contains(' ') {
-                    format!("'{s}'")
-                } else {
-                    s
-                }
-            }))
+            .chain(self.args().into_iter().map(
+                |s| {
+                    if s.contains(' ') {
+                        format!("'{s}'")
+                    } else {
+                        s
+                    }
+                },
+            ))
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -155,9 +168,18 @@ mod tests {
         c.no_reboot = false;
         let args = c.args();
         let s = args.join(" ");
-        assert!(s.starts_with("-machine virt -cpu cortex-a72 -accel tcg"), "{s}");
-        assert!(s.contains("-bios /usr/share/qemu-efi-aarch64/QEMU_EFI.fd"), "{s}");
-        assert!(!args.iter().any(|a| a == "-no-reboot"), "cold reboots need resets");
+        assert!(
+            s.starts_with("-machine virt -cpu cortex-a72 -accel tcg"),
+            "{s}"
+        );
+        assert!(
+            s.contains("-bios /usr/share/qemu-efi-aarch64/QEMU_EFI.fd"),
+            "{s}"
+        );
+        assert!(
+            !args.iter().any(|a| a == "-no-reboot"),
+            "cold reboots need resets"
+        );
         assert_eq!(args.last().unwrap(), "console=ttyAMA0 panic=1");
     }
 

@@ -49,7 +49,9 @@ pub fn judge(expect: Expectation, log: &[Stamped]) -> Verdict {
         return Verdict::fail(format!(
             "the guest reported a failure at hop {}: {}",
             f.get("hop").unwrap_or("?"),
-            f.get("reason").unwrap_or("no reason given").replace('_', " ")
+            f.get("reason")
+                .unwrap_or("no reason given")
+                .replace('_', " ")
         ));
     }
     let hops = match expect {
@@ -99,7 +101,11 @@ pub fn judge(expect: Expectation, log: &[Stamped]) -> Verdict {
             let broken = ms[req..].iter().any(|m| m.event == "broken");
             return Verdict::fail(format!(
                 "hop {hop}: the new kernel never printed its ready marker{}",
-                if broken { " (it printed a broken marker instead)" } else { "" }
+                if broken {
+                    " (it printed a broken marker instead)"
+                } else {
+                    ""
+                }
             ));
         };
         let id = ms[next].get("boot_id").unwrap_or("");
@@ -186,31 +192,60 @@ mod tests {
 
     #[test]
     fn captured_warm_reboots_pass_with_their_downtime() {
-        let v = judge(Expectation::Warm { hops: 1 }, &log("x86_64-bios-warm-kexec-tools"));
+        let v = judge(
+            Expectation::Warm { hops: 1 },
+            &log("x86_64-bios-warm-kexec-tools"),
+        );
         assert!(v.passed, "{}", v.reason);
         assert_eq!(v.downtimes.len(), 1);
         let d = v.downtimes[0].as_secs_f64();
         assert!((d - (12.571515 - 7.210794)).abs() < 1e-3, "{d}");
         assert!((v.load_secs[0] - 1.15).abs() < 1e-6);
-        let v = judge(Expectation::Warm { hops: 1 }, &log("arm64-direct-warm-kexec-tools"));
+        let v = judge(
+            Expectation::Warm { hops: 1 },
+            &log("arm64-direct-warm-kexec-tools"),
+        );
         assert!(v.passed, "{}", v.reason);
     }
 
     #[test]
     fn a_second_hop_is_required_when_asked_for() {
-        let v = judge(Expectation::Warm { hops: 2 }, &log("x86_64-bios-warm-kexec-tools"));
+        let v = judge(
+            Expectation::Warm { hops: 2 },
+            &log("x86_64-bios-warm-kexec-tools"),
+        );
         assert!(!v.passed);
-        assert!(v.reason.contains("hop 1: the old kernel never requested"), "{}", v.reason);
+        assert!(
+            v.reason.contains("hop 1: the old kernel never requested"),
+            "{}",
+            v.reason
+        );
     }
 
     #[test]
     fn captured_panic_passes_and_checks_the_vmcore_size() {
         let l = log("x86_64-bios-panic-kexec-tools");
-        let ok = judge(Expectation::Panic { memory_mib: 1024, crash_mib: 256 }, &l);
+        let ok = judge(
+            Expectation::Panic {
+                memory_mib: 1024,
+                crash_mib: 256,
+            },
+            &l,
+        );
         assert!(ok.passed, "{}", ok.reason);
         // The same dump cannot come from a 4 GiB guest.
-        let v = judge(Expectation::Panic { memory_mib: 4096, crash_mib: 256 }, &l);
-        assert!(!v.passed && v.reason.contains("/proc/vmcore is"), "{}", v.reason);
+        let v = judge(
+            Expectation::Panic {
+                memory_mib: 4096,
+                crash_mib: 256,
+            },
+            &l,
+        );
+        assert!(
+            !v.passed && v.reason.contains("/proc/vmcore is"),
+            "{}",
+            v.reason
+        );
         // Nor does a warm expectation accept a panic reboot.
         assert!(!judge(Expectation::Warm { hops: 1 }, &l).passed);
     }
@@ -219,7 +254,11 @@ mod tests {
     fn the_first_kernel_cannot_pass_for_the_second() {
         let mut l = log("x86_64-bios-warm-kexec-tools");
         // Replay the first ready line after the reboot request: same boot id.
-        let first = l.iter().find(|s| s.line.contains("ready hop=0")).unwrap().clone();
+        let first = l
+            .iter()
+            .find(|s| s.line.contains("ready hop=0"))
+            .unwrap()
+            .clone();
         l.retain(|s| !s.line.contains("ready hop=1"));
         let mut replay = first;
         replay.line = replay.line.replace("hop=0", "hop=1");
@@ -236,7 +275,11 @@ mod tests {
         l.retain(|s| !s.line.contains("ready hop=1"));
         let v = judge(Expectation::Warm { hops: 1 }, &l);
         assert!(!v.passed);
-        assert!(v.reason.contains("never printed its ready marker"), "{}", v.reason);
+        assert!(
+            v.reason.contains("never printed its ready marker"),
+            "{}",
+            v.reason
+        );
         l.push(Stamped {
             t: Duration::from_secs(30),
             line: "@@WB broken hop=1".into(),
@@ -261,17 +304,35 @@ mod tests {
     #[test]
     fn cold_needs_a_reset_line_between_the_boots() {
         let mut l = vec![
-            Stamped { t: Duration::from_secs(1), line: "@@WB boot-count?".into() },
-            Stamped { t: Duration::from_secs(2), line: "@@WB ready hop=0 boot_id=a".into() },
-            Stamped { t: Duration::from_secs(3), line: "@@WB reboot-request hop=0 how=firmware".into() },
-            Stamped { t: Duration::from_secs(4), line: "@@WB boot-count?".into() },
-            Stamped { t: Duration::from_secs(5), line: "@@WB ready hop=1 boot_id=b".into() },
+            Stamped {
+                t: Duration::from_secs(1),
+                line: "@@WB boot-count?".into(),
+            },
+            Stamped {
+                t: Duration::from_secs(2),
+                line: "@@WB ready hop=0 boot_id=a".into(),
+            },
+            Stamped {
+                t: Duration::from_secs(3),
+                line: "@@WB reboot-request hop=0 how=firmware".into(),
+            },
+            Stamped {
+                t: Duration::from_secs(4),
+                line: "@@WB boot-count?".into(),
+            },
+            Stamped {
+                t: Duration::from_secs(5),
+                line: "@@WB ready hop=1 boot_id=b".into(),
+            },
         ];
         assert!(!judge(Expectation::Cold, &l).passed);
-        l.insert(3, Stamped {
-            t: Duration::from_secs(3),
-            line: "[    3.1] reboot: Restarting system".into(),
-        });
+        l.insert(
+            3,
+            Stamped {
+                t: Duration::from_secs(3),
+                line: "[    3.1] reboot: Restarting system".into(),
+            },
+        );
         let v = judge(Expectation::Cold, &l);
         assert!(v.passed, "{}", v.reason);
         assert_eq!(v.downtimes, vec![Duration::from_secs(2)]);

@@ -1,0 +1,287 @@
+//! The kernel's acceptance rules for a `kexec_load` plan, as one function.
+//!
+//! Invariant: **the same validation runs before every real syscall**. The real backend
+//! ([`crate::kexec::linux`]), the dry run ([`crate::kexec::DryRun`]) and the simulator
+//! (`warmboot-sim`) all call [`check_plan`], so a plan the simulator accepts is a plan the
+//! real backend sends, and a plan that breaks a rule never reaches the kernel.
+//!
+//! The rules follow kernel/kexec.c and kernel/kexec_core.c (`kimage_alloc_init`,
+//! `sanity_check_segment_list`) in the kernel's order, with the errno the kernel would
+//! return. Two rules are warmboot's own, stricter than the kernel: destinations must be
+//! usable RAM for a normal image (the kernel leaves that to the caller), and the entry must
+//! lie inside a segment for a normal image too (the kernel checks only crash entries).
+
+use crate::arch::Arch;
+use crate::error::{Error, Result};
+use crate::memmap::{align_up, MemoryMap, Mode, Range, PAGE_SIZE};
+use crate::plan::Plan;
+use serde::Serialize;
+use std::fmt;
+
+/// `KEXEC_SEGMENT_MAX` (include/uapi/linux/kexec.h).
+pub const KEXEC_SEGMENT_MAX: usize = 16;
+
+/// One acceptance rule; each failure names exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// 1..=16 segments (EINVAL above 16; zero segments would unload instead).
+    SegmentCount,
+    /// A crash image's entry must lie in crashk_res (EADDRNOTAVAIL, kimage_alloc_init).
+    CrashEntry,
+    /// mem and mem+memsz page-aligned (EADDRNOTAVAIL).
+    PageAlignment,
+    /// mem+memsz must not wrap and must stay below KEXEC_DESTINATION_MEMORY_LIMIT (EADDRNOTAVAIL).
+    AddressLimit,
+    /// No two segments' [mem, mem+memsz) intersect (EINVAL).
+    Overlap,
+    /// bufsz <= memsz (EINVAL).
+    BufferSize,
+    /// No segment, and not all together, larger than half of RAM (EINVAL).
+    HalfOfRam,
+    /// A crash segment must lie inside crashk_res (EADDRNOTAVAIL).
+    CrashRegion,
+    /// A crash image needs a free control-page hole in crashk_res (ENOMEM).
+    CrashControlPage,
+    /// warmboot's rule: a normal image's segments lie in usable RAM.
+    UsableRam,
+    /// warmboot's rule: the entry lies inside a segment.
+    Entry,
+}
+
+impl Rule {
+    /// The errno the kernel returns when it enforces this rule (None: warmboot's own rule).
+    pub fn kernel_errno(self) -> Option<nix::errno::Errno> {
+        use nix::errno::Errno;
+        match self {
+            Rule::SegmentCount | Rule::Overlap | Rule::BufferSize | Rule::HalfOfRam => {
+                Some(Errno::EINVAL)
+            }
+            Rule::CrashEntry | Rule::PageAlignment | Rule::AddressLimit | Rule::CrashRegion => {
+                Some(Errno::EADDRNOTAVAIL)
+            }
+            Rule::CrashControlPage => Some(Errno::ENOMEM),
+            Rule::UsableRam | Rule::Entry => None,
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Rule::SegmentCount => "segment count",
+            Rule::CrashEntry => "crash entry",
+            Rule::PageAlignment => "page alignment",
+            Rule::AddressLimit => "address limit",
+            Rule::Overlap => "overlap",
+            Rule::BufferSize => "bufsz <= memsz",
+            Rule::HalfOfRam => "half of RAM",
+            Rule::CrashRegion => "crash region",
+            Rule::CrashControlPage => "crash control page",
+            Rule::UsableRam => "usable RAM",
+            Rule::Entry => "entry",
+        })
+    }
+}
+
+/// `KEXEC_DESTINATION_MEMORY_LIMIT`: MAXMEM-1 on x86_64 with 4-level paging
+/// (arch/x86/include/asm/kexec.h, MAX_PHYSMEM_BITS 46), -1UL on arm64.
+pub fn destination_limit(arch: Arch) -> u64 {
+    match arch {
+        Arch::X86_64 => (1u64 << 46) - 1,
+        Arch::Arm64 => u64::MAX,
+    }
+}
+
+/// `KEXEC_CONTROL_PAGE_SIZE`: 8 KiB on x86_64, one page on arm64.
+pub fn control_page_size(arch: Arch) -> u64 {
+    match arch {
+        Arch::X86_64 => 2 * PAGE_SIZE,
+        Arch::Arm64 => PAGE_SIZE,
+    }
+}
+
+fn reject(rule: Rule, detail: String) -> Error {
+    Error::Rejected { rule, detail }
+}
+
+fn seg_desc(i: usize, p: &Plan) -> String {
+    match p.segments.get(i) {
+        Some(s) => format!("segment {i} ({}) [{:#x}+{:#x}]", s.what, s.mem, s.memsz),
+        None => format!("segment {i}"),
+    }
+}
+
+/// Checks `plan` against the kernel's acceptance rules for a machine with `map`.
+/// Each failure is an [`Error::Rejected`] naming the rule, the segment and the addresses.
+pub fn check_plan(plan: &Plan, map: &MemoryMap) -> Result<()> {
+    let segs = &plan.segments;
+    if segs.is_empty() || segs.len() > KEXEC_SEGMENT_MAX {
+        return Err(reject(
+            Rule::SegmentCount,
+            format!(
+                "{} segments, the kernel takes 1 to {KEXEC_SEGMENT_MAX}",
+                segs.len()
+            ),
+        ));
+    }
+    if plan.mode == Mode::Panic {
+        let crash = map.crash.ok_or_else(|| {
+            reject(
+                Rule::CrashRegion,
+                "a crash image needs a crash kernel reservation and this machine has none"
+                    .to_string(),
+            )
+        })?;
+        if !crash.contains_addr(plan.entry) {
+            return Err(reject(
+                Rule::CrashEntry,
+                format!(
+                    "entry {:#x} is outside the crash reservation {crash}",
+                    plan.entry
+                ),
+            ));
+        }
+    }
+    let limit = destination_limit(plan.arch);
+    for (i, s) in segs.iter().enumerate() {
+        let Some(end) = s.mem.checked_add(s.memsz) else {
+            return Err(reject(
+                Rule::AddressLimit,
+                format!("{}: mem + memsz wraps around", seg_desc(i, plan)),
+            ));
+        };
+        if s.mem % PAGE_SIZE != 0 || end % PAGE_SIZE != 0 {
+            return Err(reject(
+                Rule::PageAlignment,
+                format!(
+                    "{}: mem {:#x} and end {end:#x} must be multiples of {PAGE_SIZE:#x}",
+                    seg_desc(i, plan),
+                    s.mem
+                ),
+            ));
+        }
+        if end >= limit {
+            return Err(reject(
+                Rule::AddressLimit,
+                format!(
+                    "{}: end {end:#x} is at or above the limit {limit:#x}",
+                    seg_desc(i, plan)
+                ),
+            ));
+        }
+    }
+    for i in 0..segs.len() {
+        for j in 0..i {
+            let (a, b) = (&segs[i], &segs[j]);
+            if Range::new(a.mem, a.end()).overlaps(&Range::new(b.mem, b.end())) {
+                return Err(reject(
+                    Rule::Overlap,
+                    format!("{} overlaps {}", seg_desc(i, plan), seg_desc(j, plan)),
+                ));
+            }
+        }
+    }
+    for (i, s) in segs.iter().enumerate() {
+        if s.bufsz() > s.memsz {
+            return Err(reject(
+                Rule::BufferSize,
+                format!(
+                    "{}: bufsz {:#x} is larger than memsz",
+                    seg_desc(i, plan),
+                    s.bufsz()
+                ),
+            ));
+        }
+    }
+    let half = map.total_ram() / PAGE_SIZE / 2;
+    let mut total_pages: u64 = 0;
+    for (i, s) in segs.iter().enumerate() {
+        let pages = align_up(s.memsz, PAGE_SIZE).unwrap_or(u64::MAX) / PAGE_SIZE;
+        total_pages = total_pages.saturating_add(pages);
+        if pages > half || total_pages > half {
+            return Err(reject(
+                Rule::HalfOfRam,
+                format!(
+                    "{}: {total_pages:#x} pages in total by here, more than half of RAM ({half:#x} pages)",
+                    seg_desc(i, plan)
+                ),
+            ));
+        }
+    }
+    match plan.mode {
+        Mode::Panic => {
+            // Checked to exist above.
+            let crash = map.crash.unwrap_or(Range::new(0, 0));
+            for (i, s) in segs.iter().enumerate() {
+                if !crash.contains(&Range::new(s.mem, s.end())) {
+                    return Err(reject(
+                        Rule::CrashRegion,
+                        format!(
+                            "{} is not inside the crash reservation {crash}",
+                            seg_desc(i, plan)
+                        ),
+                    ));
+                }
+            }
+            if control_page_hole(plan, crash).is_none() {
+                return Err(reject(
+                    Rule::CrashControlPage,
+                    format!(
+                        "no free {:#x}-aligned hole of {:#x} bytes left in the crash reservation {crash} for the kernel's control page",
+                        control_page_size(plan.arch),
+                        control_page_size(plan.arch)
+                    ),
+                ));
+            }
+        }
+        Mode::Normal => {
+            let usable = map.usable(Mode::Normal);
+            for (i, s) in segs.iter().enumerate() {
+                let r = Range::new(s.mem, s.end());
+                if !usable.iter().any(|u| u.contains(&r)) {
+                    return Err(reject(
+                        Rule::UsableRam,
+                        format!(
+                            "{} is not inside usable RAM (System RAM minus reserved and crash ranges)",
+                            seg_desc(i, plan)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    if !segs
+        .iter()
+        .any(|s| s.mem <= plan.entry && plan.entry < s.end())
+    {
+        return Err(reject(
+            Rule::Entry,
+            format!("entry {:#x} is not inside any segment", plan.entry),
+        ));
+    }
+    Ok(())
+}
+
+/// The hole the kernel would take for a crash image's control page: the first
+/// size-aligned block in crashk_res that no segment covers (kernel/kexec_core.c
+/// kimage_alloc_crash_control_pages).
+pub fn control_page_hole(plan: &Plan, crash: Range) -> Option<Range> {
+    let size = control_page_size(plan.arch);
+    let mut hole_start = align_up(crash.start, size)?;
+    loop {
+        let hole_end = hole_start.checked_add(size)?;
+        if hole_end > crash.end {
+            return None;
+        }
+        let hole = Range::new(hole_start, hole_end);
+        match plan
+            .segments
+            .iter()
+            .find(|s| Range::new(s.mem, s.end()).overlaps(&hole))
+        {
+            None => return Some(hole),
+            Some(s) => hole_start = align_up(s.end(), size)?,
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! `warmboot status` and `warmboot load` from the command line, against fixture machines.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn machine(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/machines")
+        .join(name)
+}
+
+fn warmboot(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_warmboot"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn status_reads_the_root() {
+    let root = machine("x86_64-bios-m1024");
+    let out = warmboot(&["status", "--root", root.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    insta::assert_snapshot!("status-x86_64-bios-m1024", text(&out.stdout));
+}
+
+#[test]
+fn status_json() {
+    let root = machine("arm64-direct-m1024-crashkernel");
+    let out = warmboot(&["status", "--json", "--root", root.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["crash_size"], 0x6000000);
+    assert_eq!(v["loaded"], false);
+    assert_eq!(v["lockdown"], serde_json::Value::Null);
+}
+
+#[test]
+fn status_reports_lockdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = dir.path().join("sys/kernel");
+    std::fs::create_dir_all(k.join("security")).unwrap();
+    std::fs::write(k.join("kexec_loaded"), "1\n").unwrap();
+    std::fs::write(k.join("kexec_crash_loaded"), "0\n").unwrap();
+    std::fs::write(k.join("kexec_crash_size"), "0\n").unwrap();
+    std::fs::write(
+        k.join("security/lockdown"),
+        "none [integrity] confidentiality\n",
+    )
+    .unwrap();
+    let out = warmboot(&["status", "--root", dir.path().to_str().unwrap()]);
+    let s = text(&out.stdout);
+    assert!(s.contains("loaded:        yes"), "{s}");
+    assert!(
+        s.contains("lockdown:      integrity (kexec_load is refused"),
+        "{s}"
+    );
+}
+
+#[test]
+fn status_names_a_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = warmboot(&["status", "--root", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = text(&out.stderr);
+    assert!(
+        e.starts_with("warmboot: ") && e.contains("sys/kernel/kexec_loaded: cannot read"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1);
+}
+
+#[test]
+fn load_names_a_file_that_is_no_kernel() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk");
+    std::fs::write(&junk, b"junk").unwrap();
+    let root = machine("x86_64-bios-m1024");
+    let out = warmboot(&[
+        "load",
+        junk.to_str().unwrap(),
+        "--dry-run",
+        "--root",
+        root.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = text(&out.stderr);
+    assert!(e.contains("junk: not a kernel image"), "{e}");
+}
+
+#[test]
+fn load_names_a_missing_kernel() {
+    let out = warmboot(&["load", "/nonexistent/vmlinuz", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("/nonexistent/vmlinuz: cannot read"));
+}
+
+#[test]
+fn load_takes_one_command_line_source() {
+    let out = warmboot(&["load", "k", "--append", "a", "--command-line", "b"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = warmboot(&["load", "k", "--syscall", "fast"]);
+    assert_eq!(out.status.code(), Some(2));
+}
