@@ -91,3 +91,72 @@ fn every_truncation_of_the_real_kernels_is_a_clean_error() {
         }
     }
 }
+
+/// `warmboot load --dry-run` of a pinned kernel on every fixture machine of its
+/// architecture, normal and panic, with a fixed 4 MiB initrd: the plan the sim accepted,
+/// or the one-line reason it could not be made (a machine without a crash reservation).
+fn dry_run_plans(arch: &str, machines: &[&str]) {
+    let Some((kernel, _)) = real_kernel(arch) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let initrd = dir.path().join("initrd.img");
+    std::fs::write(&initrd, vec![0x5a; 4 << 20]).unwrap();
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/machines");
+    let console = if arch == "x86_64" { "ttyS0" } else { "ttyAMA0" };
+    for machine in machines {
+        for panic in [false, true] {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_warmboot"));
+            cmd.arg("load")
+                .arg(&kernel)
+                .args(["--dry-run", "--arch", arch, "--root"])
+                .arg(fixtures.join(machine))
+                .arg("--initrd")
+                .arg(&initrd)
+                .args(["--command-line", &format!("console={console} quiet")]);
+            if panic {
+                cmd.arg("--panic");
+            }
+            let out = cmd.output().unwrap();
+            let text = if out.status.success() {
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            } else {
+                // Only a missing crash reservation may stop a plan on these machines.
+                let err = String::from_utf8_lossy(&out.stderr).into_owned();
+                assert!(panic, "{machine}: normal plan failed: {err}");
+                assert_eq!(err.lines().count(), 1, "{err}");
+                assert!(err.contains("crash"), "{machine}: {err}");
+                format!("exit {:?}\n{err}", out.status.code())
+            };
+            let mode = if panic { "panic" } else { "normal" };
+            insta::assert_snapshot!(format!("plan-{arch}-{machine}-{mode}"), text);
+        }
+    }
+}
+
+#[test]
+fn dry_run_plans_of_the_amd64_kernel() {
+    dry_run_plans(
+        "x86_64",
+        &[
+            "x86_64-bios-m1024",
+            "x86_64-bios-m4096",
+            "x86_64-ovmf-m1024",
+            "x86_64-ovmf-m4096",
+        ],
+    );
+}
+
+#[test]
+fn dry_run_plans_of_the_arm64_kernel() {
+    dry_run_plans(
+        "arm64",
+        &[
+            "arm64-direct-m1024",
+            "arm64-direct-m4096",
+            "arm64-uefi-m1024",
+            "arm64-uefi-m4096",
+            "arm64-direct-m1024-crashkernel",
+        ],
+    );
+}
