@@ -3,7 +3,7 @@
 
 use crate::cache::Cache;
 use crate::error::{Error, Result};
-use crate::guest::{Ending, Flow, Guest};
+use crate::guest::{Ending, Flow, Guest, SERIAL_LOG, STDERR_LOG};
 use crate::qemu::{Accel, Firmware, GuestArch, GuestConfig};
 use crate::serial::parse_marker;
 use crate::verdict::{judge, Expectation, Verdict};
@@ -126,7 +126,7 @@ pub fn print_outcome(o: &Outcome) {
         },
         o.accel,
         o.attempts,
-        o.run_dir.join("serial.log").display()
+        o.run_dir.join(SERIAL_LOG).display()
     );
 }
 
@@ -334,8 +334,8 @@ fn attempt(
 /// Prints the run's serial log and QEMU's stderr between banners; the run dir is kept.
 fn report_failure(label: &str, run_dir: &Path) {
     for (name, file) in [
-        ("serial console", "serial.log"),
-        ("QEMU stderr", "qemu-stderr.log"),
+        ("serial console", SERIAL_LOG),
+        ("QEMU stderr", STDERR_LOG),
     ] {
         let text = std::fs::read_to_string(run_dir.join(file)).unwrap_or_default();
         println!(

@@ -7,11 +7,15 @@ use crate::serial::{clean_line, render_line, Stamped};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// File names of a run directory's serial log and QEMU stderr.
+pub const SERIAL_LOG: &str = "serial.log";
+pub const STDERR_LOG: &str = "qemu-stderr.log";
 
 /// Process groups of the guests alive right now, killed by the Ctrl-C handler.
 static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
@@ -61,16 +65,14 @@ pub struct Guest {
     lines: Receiver<Stamped>,
     log: Vec<Stamped>,
     log_file: File,
-    pub serial_log: PathBuf,
-    pub stderr_log: PathBuf,
 }
 
 impl Guest {
     /// Starts QEMU for `config`, saving the serial log and QEMU's stderr in `run_dir`.
     pub fn start(config: &GuestConfig, run_dir: &Path) -> std::io::Result<Guest> {
         std::fs::create_dir_all(run_dir)?;
-        let serial_log = run_dir.join("serial.log");
-        let stderr_log = run_dir.join("qemu-stderr.log");
+        let serial_log = run_dir.join(SERIAL_LOG);
+        let stderr_log = run_dir.join(STDERR_LOG);
         std::fs::write(run_dir.join("command.txt"), config.display() + "\n")?;
         let mut child = Command::new(config.arch.qemu_binary())
             .args(config.args())
@@ -113,8 +115,6 @@ impl Guest {
             lines,
             log: Vec::new(),
             log_file: File::create(&serial_log)?,
-            serial_log,
-            stderr_log,
         })
     }
 

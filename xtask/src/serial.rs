@@ -88,7 +88,8 @@ pub fn clean_line(raw: &str) -> String {
 }
 
 /// Parses a saved log as written by the harness (`[   12.345678] line`) back into
-/// stamped lines, so a run's log can be re-analysed after the fact.
+/// stamped lines, so captured runs can be re-judged in tests.
+#[cfg(test)]
 pub fn parse_saved_log(text: &str) -> Vec<Stamped> {
     text.lines()
         .filter_map(|l| {
