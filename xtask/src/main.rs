@@ -10,6 +10,7 @@ mod host;
 mod images;
 mod index;
 mod manifest;
+mod tidy;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
