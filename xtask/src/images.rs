@@ -78,6 +78,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         .unwrap_or_else(|| root.join("images").join("manifest.toml"));
     let manifest = manifest::load(&manifest_path)?;
     let cache = Cache::from_env()?;
+    let _lock = cache.lock()?;
     for dir in [cache.debs(), cache.incoming()] {
         std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
     }
