@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::host;
 use crate::index::{KernelEntry, KernelIndex};
 use crate::manifest::{self, DebArch, Package};
+use crate::shared_libs;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -96,10 +97,12 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         .filter(|p| args.arch.includes(p.arch))
         .collect();
 
+    let mut kept = Vec::new();
     for pkg in &wanted {
         let (deb, downloaded) = fetch(&cache, &mut apt, pkg)?;
         let dir = cache.package_dir(pkg.arch, &deb.name, &deb.version);
         let unpacked = unpack(&cache, pkg, &deb, &dir)?;
+        kept.push((pkg.arch, deb.name.clone(), dir.clone()));
         work_done |= downloaded || unpacked;
         eprintln!(
             "xtask images: {} {} {}: {}{}",
@@ -129,6 +132,15 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
             );
         }
     }
+
+    for arch in DebArch::ALL {
+        let mut files = Vec::new();
+        for (_, name, dir) in kept.iter().filter(|(a, _, _)| *a == arch) {
+            files.extend(shared_libs::kept_files(name, dir)?);
+        }
+        shared_libs::check(arch, &files)?;
+    }
+    eprintln!("xtask images: shared libraries of the kept ELF files: all present");
 
     if index != old_index || !index_path.exists() {
         index.store(&index_path)?;

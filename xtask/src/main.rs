@@ -10,6 +10,7 @@ mod host;
 mod images;
 mod index;
 mod manifest;
+mod shared_libs;
 mod tidy;
 
 use clap::{Parser, Subcommand};

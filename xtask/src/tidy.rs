@@ -20,29 +20,20 @@ mod tests {
     fn rust_files() -> Vec<(String, String)> {
         let root = root();
         let mut out = Vec::new();
-        let mut stack: Vec<PathBuf> = ["loader", "sim", "xtask"]
-            .iter()
-            .map(|c| root.join(c))
-            .collect();
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                if path.is_dir() {
-                    if name != "target" && !name.starts_with('.') {
-                        stack.push(path);
-                    }
-                } else if name.ends_with(".rs") {
-                    let rel = path
-                        .strip_prefix(&root)
-                        .unwrap()
-                        .to_string_lossy()
-                        .into_owned();
-                    out.push((rel, std::fs::read_to_string(&path).unwrap()));
+        for krate in ["loader", "sim", "xtask"] {
+            let walk = walkdir::WalkDir::new(root.join(krate))
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|e| e.file_name() != "target");
+            for entry in walk {
+                let entry = entry.unwrap();
+                if entry.file_type().is_file() && entry.path().extension() == Some("rs".as_ref()) {
+                    let rel = entry.path().strip_prefix(&root).unwrap();
+                    let text = std::fs::read_to_string(entry.path()).unwrap();
+                    out.push((rel.to_string_lossy().into_owned(), text));
                 }
             }
         }
-        out.sort();
         assert!(out.len() > 10, "found only {} Rust files", out.len());
         out
     }
