@@ -133,28 +133,36 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         }
     }
 
+    if index != old_index || !index_path.exists() {
+        index.store(&index_path)?;
+        eprintln!("xtask images: wrote {}", index_path.display());
+        work_done = true;
+    }
+    let libraries = check_shared_libraries(&kept);
+    if libraries.is_ok() {
+        eprintln!("xtask images: shared libraries of the kept ELF files: all present");
+        if !work_done {
+            eprintln!(
+                "xtask images: nothing to do: all {} packages present and verified",
+                wanted.len()
+            );
+        }
+    }
+    // Repeated last, where nobody misses them, even when the library check failed.
+    for notice in &replacements {
+        eprintln!("{notice}");
+    }
+    libraries
+}
+
+/// Runs the shared-library check per architecture over the kept package directories.
+fn check_shared_libraries(kept: &[(DebArch, String, PathBuf)]) -> Result<()> {
     for arch in DebArch::ALL {
         let mut files = Vec::new();
         for (_, name, dir) in kept.iter().filter(|(a, _, _)| *a == arch) {
             files.extend(shared_libs::kept_files(name, dir)?);
         }
         shared_libs::check(arch, &files)?;
-    }
-    eprintln!("xtask images: shared libraries of the kept ELF files: all present");
-
-    if index != old_index || !index_path.exists() {
-        index.store(&index_path)?;
-        eprintln!("xtask images: wrote {}", index_path.display());
-        work_done = true;
-    }
-    if !work_done {
-        eprintln!(
-            "xtask images: nothing to do: all {} packages present and verified",
-            wanted.len()
-        );
-    }
-    for notice in &replacements {
-        eprintln!("{notice}");
     }
     Ok(())
 }
