@@ -215,6 +215,7 @@ pub fn cmdline(args: &Args) -> String {
 
 /// Builds what the run needs and runs it, retrying once after a timeout (and only then).
 pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
+    prepare(root)?;
     let cache = Cache::from_env()?;
     let kernel = match &args.kernel {
         Some(k) => k.clone(),
@@ -283,6 +284,18 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
     }
 }
 
+/// Fetches the pinned packages and installs the guest tools, once per xtask process.
+pub fn prepare(root: &Path) -> Result<()> {
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    if DONE.get().is_some() {
+        return Ok(());
+    }
+    crate::host::ensure_guest_tools()?;
+    crate::images::run(root, &crate::images::Args::default())?;
+    let _ = DONE.set(());
+    Ok(())
+}
+
 fn short_hash(p: &Path) -> String {
     use sha2::Digest;
     let h = sha2::Sha256::digest(p.display().to_string().as_bytes());
@@ -333,10 +346,7 @@ fn attempt(
 
 /// Prints the run's serial log and QEMU's stderr between banners; the run dir is kept.
 fn report_failure(label: &str, run_dir: &Path) {
-    for (name, file) in [
-        ("serial console", SERIAL_LOG),
-        ("QEMU stderr", STDERR_LOG),
-    ] {
+    for (name, file) in [("serial console", SERIAL_LOG), ("QEMU stderr", STDERR_LOG)] {
         let text = std::fs::read_to_string(run_dir.join(file)).unwrap_or_default();
         println!(
             "===== {label}: {name} ({}) =====",

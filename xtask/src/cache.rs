@@ -88,6 +88,38 @@ impl Cache {
     }
 }
 
+/// Holds the cache's exclusive lock until dropped: worktrees share one cache, and two
+/// `cargo xtask images` runs must not unpack into the same staging directory at once.
+pub struct CacheLock {
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+impl Cache {
+    /// Takes the cache's lock (`<cache>/.lock`, flock), waiting for another run if needed.
+    pub fn lock(&self) -> Result<CacheLock> {
+        use nix::fcntl::{Flock, FlockArg};
+        std::fs::create_dir_all(&self.root).map_err(Error::io(&self.root))?;
+        let path = self.root.join(".lock");
+        let file = std::fs::File::create(&path).map_err(Error::io(&path))?;
+        let lock_error = |errno: nix::errno::Errno| Error::Io {
+            path: path.clone(),
+            source: std::io::Error::from(errno),
+        };
+        let file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(CacheLock { _lock: lock }),
+            Err((file, nix::errno::Errno::EWOULDBLOCK)) => file,
+            Err((_, errno)) => return Err(lock_error(errno)),
+        };
+        eprintln!(
+            "xtask: waiting for another xtask run holding {}",
+            path.display()
+        );
+        Flock::lock(file, FlockArg::LockExclusive)
+            .map(|lock| CacheLock { _lock: lock })
+            .map_err(|(_, errno)| lock_error(errno))
+    }
+}
+
 /// The file name apt-get gives a downloaded package (`:` of an epoch becomes `%3a`).
 pub fn deb_file_name(name: &str, version: &str, arch: DebArch) -> String {
     format!(
@@ -146,6 +178,24 @@ mod tests {
             choose_dir(None, os("home"), cwd),
             Err(Error::NoCacheDir)
         ));
+    }
+
+    #[test]
+    fn lock_is_exclusive_and_released_on_drop() {
+        use nix::fcntl::{Flock, FlockArg};
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().join("c"));
+        let held = cache.lock().unwrap();
+        let other = std::fs::File::open(dir.path().join("c/.lock")).unwrap();
+        let other = match Flock::lock(other, FlockArg::LockExclusiveNonblock) {
+            Err((file, errno)) => {
+                assert_eq!(errno, nix::errno::Errno::EWOULDBLOCK);
+                file
+            }
+            Ok(_) => panic!("the cache lock was not exclusive"),
+        };
+        drop(held);
+        assert!(Flock::lock(other, FlockArg::LockExclusiveNonblock).is_ok());
     }
 
     #[test]

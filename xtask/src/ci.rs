@@ -8,7 +8,6 @@ use crate::cache::Cache;
 use crate::cmd::Cmd;
 use crate::error::{Error, Result};
 use crate::images;
-use std::ffi::OsString;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -26,8 +25,9 @@ enum Outcome {
 }
 
 pub fn run(root: &Path) -> Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    let cargo = || Cmd::new(&cargo).cwd(root);
+    // Plain `cargo` from PATH (rustup's proxy), so each step reads as the command a
+    // developer types.
+    let cargo = || Cmd::new("cargo").cwd(root);
     let cache = Cache::from_env()?;
 
     let has_insta = cargo().args(["insta", "--version"]).succeeds()?;
@@ -70,6 +70,10 @@ pub fn run(root: &Path) -> Result<()> {
             action: Box::new(|| images::run(root, &images::Args::default())),
         },
         command_step(tests),
+        Step {
+            name: "cargo xtask matrix".into(),
+            action: Box::new(|| crate::matrix::run_ci(root)),
+        },
     ];
     run_steps(steps)
 }

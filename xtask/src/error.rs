@@ -55,6 +55,13 @@ pub enum Error {
     #[error("boot {reason}")]
     Boot { reason: String },
 
+    /// A kept ELF file needs a library or interpreter no package of the manifest keeps.
+    #[error("{arch}: shared libraries missing from images/manifest.toml: {problems}")]
+    MissingLibraries {
+        arch: &'static str,
+        problems: String,
+    },
+
     #[error("no cache directory: set WARMBOOT_CACHE or HOME")]
     NoCacheDir,
 

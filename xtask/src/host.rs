@@ -39,6 +39,39 @@ pub fn ensure_packages(packages: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Debian packages the QEMU harness runs: both system emulators, their UEFI firmware,
+/// and cpio(1) (used only to cross-check our own cpio writer in tests).
+pub const GUEST_PACKAGES: &[&str] = &[
+    "qemu-system-x86",
+    "qemu-system-arm",
+    "ovmf",
+    "qemu-efi-aarch64",
+    "cpio",
+];
+
+/// The Rust targets of the static `warmboot` inside the guests.
+pub const GUEST_TARGETS: &[&str] = &["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"];
+
+/// Makes sure QEMU, the firmware and the musl targets are there (installing what it may).
+pub fn ensure_guest_tools() -> Result<()> {
+    ensure_packages(GUEST_PACKAGES)?;
+    let installed = Cmd::new("rustup")
+        .args(["target", "list", "--installed"])
+        .read()?;
+    let missing: Vec<&str> = GUEST_TARGETS
+        .iter()
+        .copied()
+        .filter(|t| !installed.lines().any(|l| l.trim() == *t))
+        .collect();
+    if !missing.is_empty() {
+        Cmd::new("rustup")
+            .args(["target", "add"])
+            .args(&missing)
+            .run()?;
+    }
+    Ok(())
+}
+
 /// Whether this process runs with effective uid 0, read from /proc/self/status.
 pub fn is_root() -> Result<bool> {
     let path = Path::new("/proc/self/status");

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::host;
 use crate::index::{KernelEntry, KernelIndex};
 use crate::manifest::{self, DebArch, Package};
+use crate::shared_libs;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -72,12 +73,18 @@ struct Deb {
 
 pub fn run(root: &Path, args: &Args) -> Result<()> {
     host::ensure_packages(HOST_PACKAGES)?;
+    // What booting the guests needs: installed as root on Debian, else named (the kernels
+    // are still fetched, so the parser tests can run without QEMU).
+    if let Err(e) = host::ensure_guest_tools() {
+        eprintln!("xtask images: warning: {e}");
+    }
     let manifest_path = args
         .manifest
         .clone()
         .unwrap_or_else(|| root.join("images").join("manifest.toml"));
     let manifest = manifest::load(&manifest_path)?;
     let cache = Cache::from_env()?;
+    let _lock = cache.lock()?;
     for dir in [cache.debs(), cache.incoming()] {
         std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
     }
@@ -95,10 +102,12 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         .filter(|p| args.arch.includes(p.arch))
         .collect();
 
+    let mut kept = Vec::new();
     for pkg in &wanted {
         let (deb, downloaded) = fetch(&cache, &mut apt, pkg)?;
         let dir = cache.package_dir(pkg.arch, &deb.name, &deb.version);
         let unpacked = unpack(&cache, pkg, &deb, &dir)?;
+        kept.push((pkg.arch, deb.name.clone(), dir.clone()));
         work_done |= downloaded || unpacked;
         eprintln!(
             "xtask images: {} {} {}: {}{}",
@@ -134,14 +143,31 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         eprintln!("xtask images: wrote {}", index_path.display());
         work_done = true;
     }
-    if !work_done {
-        eprintln!(
-            "xtask images: nothing to do: all {} packages present and verified",
-            wanted.len()
-        );
+    let libraries = check_shared_libraries(&kept);
+    if libraries.is_ok() {
+        eprintln!("xtask images: shared libraries of the kept ELF files: all present");
+        if !work_done {
+            eprintln!(
+                "xtask images: nothing to do: all {} packages present and verified",
+                wanted.len()
+            );
+        }
     }
+    // Repeated last, where nobody misses them, even when the library check failed.
     for notice in &replacements {
         eprintln!("{notice}");
+    }
+    libraries
+}
+
+/// Runs the shared-library check per architecture over the kept package directories.
+fn check_shared_libraries(kept: &[(DebArch, String, PathBuf)]) -> Result<()> {
+    for arch in DebArch::ALL {
+        let mut files = Vec::new();
+        for (_, name, dir) in kept.iter().filter(|(a, _, _)| *a == arch) {
+            files.extend(shared_libs::kept_files(name, dir)?);
+        }
+        shared_libs::check(arch, &files)?;
     }
     Ok(())
 }

@@ -27,6 +27,7 @@ pub struct Args {
 }
 
 pub fn run(root: &Path, args: &Args) -> Result<()> {
+    crate::boot::prepare(root)?;
     let out = args
         .out
         .clone()
@@ -207,10 +208,13 @@ pub fn shared_library_closure(
     program: &[u8],
     dirs: &[(PathBuf, PathBuf)],
 ) -> Result<(Option<(String, PathBuf)>, BTreeMap<String, PathBuf>)> {
-    let elf = goblin::elf::Elf::parse(program).map_err(|e| Error::Package {
+    let bad = |reason: String| Error::Package {
         package: "kexec-tools".into(),
-        reason: format!("cannot parse its ELF headers: {e}"),
-    })?;
+        reason,
+    };
+    let deps = crate::shared_libs::elf_deps(program)
+        .map_err(|e| bad(format!("cannot read its ELF headers: {e}")))?
+        .ok_or_else(|| bad("sbin/kexec is not an ELF file".into()))?;
     let find = |name: &str| -> Result<PathBuf> {
         dirs.iter()
             .find_map(|(base, d)| resolve_in_package(base, &d.join(name)))
@@ -219,7 +223,7 @@ pub fn shared_library_closure(
                 reason: format!("shared library {name} not found in the cached packages"),
             })
     };
-    let interp = match elf.interpreter {
+    let interp = match deps.interpreter.as_deref() {
         Some(path) => {
             let name = Path::new(path)
                 .file_name()
@@ -230,7 +234,7 @@ pub fn shared_library_closure(
         None => None,
     };
     let mut libs = BTreeMap::new();
-    let mut todo: Vec<String> = elf.libraries.iter().map(|s| s.to_string()).collect();
+    let mut todo = deps.needed;
     let mut seen = BTreeSet::new();
     while let Some(name) = todo.pop() {
         if !seen.insert(name.clone()) {
@@ -238,8 +242,8 @@ pub fn shared_library_closure(
         }
         let file = find(&name)?;
         let bytes = read(&file)?;
-        if let Ok(lib) = goblin::elf::Elf::parse(&bytes) {
-            todo.extend(lib.libraries.iter().map(|s| s.to_string()));
+        if let Ok(Some(lib)) = crate::shared_libs::elf_deps(&bytes) {
+            todo.extend(lib.needed);
         }
         libs.insert(name, file);
     }

@@ -18,6 +18,8 @@ mod manifest;
 mod matrix;
 mod qemu;
 mod serial;
+mod shared_libs;
+mod tidy;
 mod verdict;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +42,8 @@ enum Job {
     Initramfs(initramfs::Args),
     /// Boot one reboot scenario of a real kernel in QEMU and judge it from the serial console.
     Boot(boot::Args),
+    /// Run the CI boot matrix: every scenario on both architectures, with a summary table.
+    Matrix,
     /// Run every CI check in order: fmt, clippy, images, tests (snapshots checked).
     Ci,
 }
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         Job::Images(args) => images::run(&root, &args),
         Job::Initramfs(args) => initramfs::run(&root, &args),
         Job::Boot(args) => boot::run(&root, &args),
+        Job::Matrix => matrix::run_ci(&root),
         Job::Ci => ci::run(&root),
     };
     match result {

@@ -1,0 +1,98 @@
+//! Tidy checks over the workspace's Rust sources, run as ordinary tests (rust-analyzer's
+//! habit): they enforce ARCHITECTURE.md's invariants that a grep can check.
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    /// Files allowed to contain `unsafe` code: the syscall module only (ARCHITECTURE.md,
+    /// "Invariant: only the syscall module has `unsafe`"). Add its path here when it lands.
+    const UNSAFE_ALLOWED: &[&str] = &[];
+
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_default()
+    }
+
+    /// Every `.rs` file under the workspace's crates, skipping build output.
+    fn rust_files() -> Vec<(String, String)> {
+        let root = root();
+        let mut out = Vec::new();
+        for krate in ["loader", "sim", "xtask"] {
+            let walk = walkdir::WalkDir::new(root.join(krate))
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|e| e.file_name() != "target");
+            for entry in walk {
+                let entry = entry.unwrap();
+                if entry.file_type().is_file() && entry.path().extension() == Some("rs".as_ref()) {
+                    let rel = entry.path().strip_prefix(&root).unwrap();
+                    let text = std::fs::read_to_string(entry.path()).unwrap();
+                    out.push((rel.to_string_lossy().into_owned(), text));
+                }
+            }
+        }
+        assert!(out.len() > 10, "found only {} Rust files", out.len());
+        out
+    }
+
+    #[test]
+    fn every_file_starts_with_a_module_doc_comment() {
+        let bad: Vec<String> = rust_files()
+            .into_iter()
+            .filter(|(_, text)| !text.starts_with("//!"))
+            .map(|(path, _)| path)
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "files without a leading `//!` line: {bad:?}"
+        );
+    }
+
+    #[test]
+    fn no_unfinished_or_skipped_code() {
+        // Spelled in pieces so this file does not match itself.
+        let banned = [
+            concat!("to", "do!("),
+            concat!("unimple", "mented!("),
+            concat!("db", "g!("),
+            concat!("#[", "ignore"),
+        ];
+        let mut bad = Vec::new();
+        for (path, text) in rust_files() {
+            for (n, line) in text.lines().enumerate() {
+                if let Some(b) = banned.iter().find(|b| line.contains(*b)) {
+                    bad.push(format!("{path}:{}: {b}", n + 1));
+                }
+            }
+        }
+        assert!(bad.is_empty(), "{bad:#?}");
+    }
+
+    #[test]
+    fn unsafe_code_only_in_the_syscall_module() {
+        let kinds = [
+            concat!("unsafe", " {"),
+            concat!("unsafe", " fn "),
+            concat!("unsafe", " impl "),
+            concat!("unsafe", " extern"),
+        ];
+        let mut bad = Vec::new();
+        for (path, text) in rust_files() {
+            if UNSAFE_ALLOWED.contains(&path.as_str()) {
+                continue;
+            }
+            for (n, line) in text.lines().enumerate() {
+                if kinds.iter().any(|k| line.contains(k)) {
+                    bad.push(format!("{path}:{}", n + 1));
+                }
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "unsafe code outside the syscall module (see UNSAFE_ALLOWED in xtask/src/tidy.rs): {bad:#?}"
+        );
+    }
+}
