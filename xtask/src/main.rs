@@ -9,6 +9,7 @@ mod ci;
 mod cmd;
 mod cpio;
 mod error;
+mod fixtures;
 mod guest;
 mod host;
 mod images;
@@ -42,6 +43,8 @@ enum Job {
     Initramfs(initramfs::Args),
     /// Boot one reboot scenario of a real kernel in QEMU and judge it from the serial console.
     Boot(boot::Args),
+    /// Recapture the fixture machine trees (loader/tests/fixtures/machines) from QEMU guests.
+    Fixtures(fixtures::Args),
     /// Run the CI boot matrix: every scenario on both architectures, with a summary table.
     Matrix,
     /// Run every CI check in order: fmt, clippy, images, tests (snapshots checked).
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Job::Images(args) => images::run(&root, &args),
         Job::Initramfs(args) => initramfs::run(&root, &args),
         Job::Boot(args) => boot::run(&root, &args),
+        Job::Fixtures(args) => fixtures::run(&root, &args),
         Job::Matrix => matrix::run_ci(&root),
         Job::Ci => ci::run(&root),
     };

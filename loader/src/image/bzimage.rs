@@ -194,6 +194,16 @@ impl BzImage {
         let setup_size = (u64::from(if setup_sects == 0 { 4 } else { setup_sects }) + 1) * 512;
         slice(data, 0, setup_size, "bzImage real-mode setup code")?;
         let kernel_offset = setup_size;
+        // syssize: the protected-mode code in 16-byte paragraphs (32 bits from protocol
+        // 2.04, boot.rst). A signed kernel carries its certificate table after it, so the
+        // file may be longer, never shorter.
+        let syssize = le_u32(header, 0x1f4, "syssize")?;
+        slice(
+            data,
+            kernel_offset,
+            u64::from(syssize) * 16,
+            "bzImage protected-mode kernel (syssize)",
+        )?;
         let kernel_size = file_size - kernel_offset;
 
         let payload_offset = le_u32(header, 0x248, "payload_offset")?;

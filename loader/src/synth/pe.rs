@@ -114,7 +114,9 @@ pub fn append_signature(buf: &mut Vec<u8>, blob: &[u8]) -> (u32, u32) {
 }
 
 /// Builds a standalone PE image (as a UKI is) whose sections hold `sections`' data, each
-/// at a 512-byte-aligned file offset and a 4 KiB-aligned virtual address.
+/// at a 512-byte-aligned file offset and a 4 KiB-aligned virtual address. SizeOfRawData is
+/// rounded up to the file alignment as the PE/COFF spec requires; VirtualSize is the data's
+/// exact length.
 pub fn build_image(machine: u16, sections: &[(&str, &[u8])]) -> Vec<u8> {
     const PE_OFFSET: u32 = 0x80;
     let header_end = PE_OFFSET as usize + headers_len(sections.len());
@@ -125,7 +127,7 @@ pub fn build_image(machine: u16, sections: &[(&str, &[u8])]) -> Vec<u8> {
         specs.push(SectionSpec {
             name: name.to_string(),
             file_offset: file_off,
-            file_size: data.len() as u32,
+            file_size: (data.len() as u32).next_multiple_of(0x200),
             virtual_address: vaddr,
             virtual_size: data.len() as u32,
         });
@@ -158,7 +160,9 @@ mod tests {
         let names: Vec<_> = info.sections.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, [".linux", ".cmdline"]);
         let linux = info.section(".linux").unwrap();
-        assert_eq!(info.section_data(&pe, linux).unwrap(), b"kernel");
+        let raw = info.section_data(&pe, linux).unwrap();
+        assert_eq!(&raw[..6], b"kernel");
+        assert_eq!((raw.len(), linux.virtual_size), (0x200, 6));
         assert!(!info.is_signed());
 
         let table = append_signature(&mut pe, b"not really pkcs7");
