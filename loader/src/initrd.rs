@@ -173,12 +173,7 @@ mod tests {
     use crate::synth::initrd::{early_plus_gzip, newc, newc_gzip};
     use proptest::prelude::*;
 
-    fn render(fields: &[Field]) -> String {
-        fields
-            .iter()
-            .map(|f| format!("{}: {}\n", f.label, f.value))
-            .collect()
-    }
+    use crate::inspect::render_fields as render;
 
     fn files() -> Vec<(&'static str, &'static [u8])> {
         vec![

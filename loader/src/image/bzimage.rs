@@ -502,12 +502,7 @@ mod tests {
     use crate::synth::x86::BzImageBuilder;
     use proptest::prelude::*;
 
-    fn render(fields: &[Field]) -> String {
-        fields
-            .iter()
-            .map(|f| format!("{}: {}\n", f.label, f.value))
-            .collect()
-    }
+    use crate::inspect::render_fields as render;
 
     fn err(data: &[u8]) -> String {
         BzImage::parse(data).unwrap_err().to_string()

@@ -370,12 +370,7 @@ mod tests {
     use crate::synth::elf::{ElfBuilder, SegmentSpec, BANNER as SYNTH_BANNER, PF_R};
     use proptest::prelude::*;
 
-    fn render(fields: &[Field]) -> String {
-        fields
-            .iter()
-            .map(|f| format!("{}: {}\n", f.label, f.value))
-            .collect()
-    }
+    use crate::inspect::render_fields as render;
 
     fn err(data: &[u8]) -> Error {
         ElfKernel::parse(data).unwrap_err()

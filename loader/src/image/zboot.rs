@@ -156,16 +156,11 @@ fn pe_file_end(image: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::image::arm64::{Arm64Kernel, Container};
-    use crate::image::{Field, KernelImage};
+    use crate::image::KernelImage;
     use crate::synth::arm64::{gzip, zboot, zboot_raw, Arm64Builder};
     use proptest::prelude::*;
 
-    fn render(fields: &[Field]) -> String {
-        fields
-            .iter()
-            .map(|f| format!("{}: {}\n", f.label, f.value))
-            .collect()
-    }
+    use crate::inspect::render_fields as render;
 
     /// An EFI-stub Image, as a zboot payload holds.
     fn inner() -> Vec<u8> {
