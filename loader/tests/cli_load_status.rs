@@ -36,7 +36,7 @@ fn status_json() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["crash_size"], 0x6000000);
     assert_eq!(v["loaded"], false);
-    assert_eq!(v["lockdown"], serde_json::Value::Null);
+    assert_eq!(v["lockdown"], "none");
 }
 
 #[test]

@@ -146,11 +146,25 @@ fn sysfs_and_efi_files() {
     assert_eq!(h.efi_systab().unwrap(), None);
     assert!(h.efi_runtime_map().unwrap().is_empty());
 
+    // arm64 UEFI guests have EFI (systab without a runtime map: that is x86 only) ...
+    let h = host("arm64-uefi-m1024");
+    assert!(h.efi_booted());
+    assert_eq!(
+        h.efi_systab().unwrap().unwrap()[0],
+        ("ACPI20".to_string(), 0x79f10018)
+    );
+    // ... and every machine reports lockdown off and its kernel release.
+    for name in MACHINES.iter().filter(|n| !n.ends_with("-capture")) {
+        let h = host(name);
+        assert!(h.lockdown().unwrap().is_some(), "{name}");
+        assert!(h.os_release().unwrap().starts_with("6.1.0-56-"), "{name}");
+    }
+
     let h = host("arm64-direct-m1024");
     let fdt = h.fdt().unwrap().unwrap();
     assert_eq!(&fdt[..4], &[0xd0, 0x0d, 0xfe, 0xed]);
     assert_eq!(h.firmware_memmap().unwrap(), Vec::new());
-    assert_eq!(h.lockdown().unwrap(), None);
+    assert_eq!(h.lockdown().unwrap(), Some(warmboot::host::Lockdown::None));
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! `cargo xtask fixtures`: recaptures the fixture machine trees the planner tests use
-//! (loader/tests/fixtures/machines) from the QEMU guests.
+//! (loader/tests/fixtures/machines) from the QEMU guests, into target/xtask/fixtures
+//! unless `--out` names another place.
 //!
 //! Each machine boots with `wb.scenario=capture`; its init prints every file warmboot
 //! reads (/proc/iomem, /sys/firmware/memmap, kexec sysfs files, the FDT, EFI tables,
@@ -21,7 +22,9 @@ pub struct Args {
     /// Only this machine (e.g. x86_64-bios-m1024); default: all of them.
     #[arg(long)]
     pub machine: Option<String>,
-    /// Where to write the trees (default: loader/tests/fixtures/machines).
+    /// Where to write the trees (default: target/xtask/fixtures). Pass
+    /// loader/tests/fixtures/machines to replace the committed trees, then review the
+    /// snapshot changes and refresh reference/ (kexec-tools' plans on the old trees).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
@@ -123,7 +126,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| root.join("loader/tests/fixtures/machines"));
+        .unwrap_or_else(|| root.join("target/xtask/fixtures"));
     let chosen: Vec<&Machine> = MACHINES
         .iter()
         .filter(|m| args.machine.as_deref().is_none_or(|n| n == m.name))
