@@ -4,10 +4,11 @@
 //! 2 a usage error (clap's convention). Errors are one line: `warmboot: <file>: <reason>`.
 
 use crate::arch::Arch;
-use crate::commands::{load, status};
+use crate::commands::{exec, load, status, unload};
 use crate::error::Error;
 use crate::host::HostRoot;
 use crate::inspect;
+use crate::kexec::linux::LinuxKexec;
 use crate::memmap::Mode;
 use crate::plan::SyscallChoice;
 use clap::{ArgGroup, Parser, Subcommand};
@@ -26,9 +27,13 @@ pub enum Command {
     /// Show what a kernel image is: format, architecture, version, sizes, placement
     /// constraints, entry, compression and signature.
     Inspect(InspectArgs),
-    /// Plan loading a kernel for a later reboot (or, with --panic, for a crash) and check
-    /// the plan. Only --dry-run is available yet.
+    /// Load a kernel for the next reboot (or, with --panic, for a crash), after planning
+    /// and checking it; --dry-run shows the plan and loads nothing.
     Load(LoadArgs),
+    /// Reboot into the loaded kernel now (syncs filesystems first).
+    Exec(ExecArgs),
+    /// Unload the loaded kernel (or, with --panic, the crash kernel).
+    Unload(UnloadArgs),
     /// Show what the running kernel has loaded: normal image, crash image, crash
     /// reservation size, lockdown.
     Status(StatusArgs),
@@ -70,6 +75,20 @@ pub struct LoadArgs {
     /// Target architecture (default: the running machine's).
     #[arg(long, value_enum)]
     pub arch: Option<Arch>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// Do not sync filesystems first.
+    #[arg(long)]
+    pub no_sync: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UnloadArgs {
+    /// Unload the crash kernel instead of the normal one.
+    #[arg(long)]
+    pub panic: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -138,6 +157,16 @@ fn run(cli: Cli) -> Result<(), Error> {
                 arch: a.arch,
             };
             print!("{}", load::run(&opts)?);
+            Ok(())
+        }
+        Command::Exec(a) => {
+            let mut backend = LinuxKexec::new(HostRoot::new("/"))?;
+            exec::run(&mut backend, a.no_sync)
+        }
+        Command::Unload(a) => {
+            let mut backend = LinuxKexec::new(HostRoot::new("/"))?;
+            let mode = if a.panic { Mode::Panic } else { Mode::Normal };
+            print!("{}", unload::run(&mut backend, mode)?);
             Ok(())
         }
         Command::Status(a) => {

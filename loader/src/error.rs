@@ -83,7 +83,7 @@ pub enum Error {
     Unsupported(String),
 
     /// A kexec/reboot syscall failed; `call` shows the syscall and its arguments.
-    #[error("{call} failed: {errno:?}")]
+    #[error("{call} failed: {errno:?}{}", crate::kexec::errno_meaning(call, *errno))]
     Syscall {
         call: String,
         errno: nix::errno::Errno,

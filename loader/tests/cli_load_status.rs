@@ -11,6 +11,8 @@ fn machine(name: &str) -> PathBuf {
 
 fn warmboot(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_warmboot"))
+        // No test may reach the kernel of the machine it runs on.
+        .env("WARMBOOT_NO_REAL_SYSCALLS", "1")
         .args(args)
         .output()
         .unwrap()
@@ -105,4 +107,41 @@ fn load_takes_one_command_line_source() {
     assert_eq!(out.status.code(), Some(2));
     let out = warmboot(&["load", "k", "--syscall", "fast"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn real_loads_exec_and_unload_never_reach_the_kernel_in_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = dir.path().join("vmlinuz");
+    std::fs::write(&kernel, warmboot::synth::x86::BzImageBuilder::new().build()).unwrap();
+    let k = kernel.to_str().unwrap();
+    // --root describes another machine: only for --dry-run.
+    let root = machine("x86_64-bios-m1024");
+    let out = warmboot(&[
+        "load",
+        k,
+        "--arch",
+        "x86_64",
+        "--root",
+        root.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("only with --dry-run"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Everything that would talk to the kernel is refused by the test guard, with one line.
+    for args in [
+        vec!["load", k, "--arch", "x86_64"],
+        vec!["exec"],
+        vec!["unload"],
+        vec!["unload", "--panic"],
+    ] {
+        let out = warmboot(&args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("WARMBOOT_NO_REAL_SYSCALLS"), "{args:?}: {err}");
+    }
 }

@@ -107,6 +107,7 @@ fn dry_run_plans(arch: &str, machines: &[&str]) {
     for machine in machines {
         for panic in [false, true] {
             let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_warmboot"));
+            cmd.env("WARMBOOT_NO_REAL_SYSCALLS", "1");
             cmd.arg("load")
                 .arg(&kernel)
                 .args(["--dry-run", "--arch", arch, "--root"])

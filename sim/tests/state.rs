@@ -58,7 +58,10 @@ fn normal_images_are_staged_until_exec() {
 #[test]
 fn exec_without_an_image_is_einval() {
     let e = sim().exec().unwrap_err().to_string();
-    assert_eq!(e, "reboot(LINUX_REBOOT_CMD_KEXEC) failed: EINVAL");
+    assert_eq!(
+        e,
+        "reboot(LINUX_REBOOT_CMD_KEXEC) failed: EINVAL (no kernel is loaded)"
+    );
 }
 
 #[test]
@@ -109,7 +112,9 @@ fn lockdown_refuses_kexec_load_with_eperm() {
         .to_string();
     assert_eq!(
         e,
-        "kexec_load(entry=0x1000000, segments=1, flags=0x3e0000) failed: EPERM"
+        "kexec_load(entry=0x1000000, segments=1, flags=0x3e0000) failed: EPERM (not permitted: \
+         it needs CAP_SYS_BOOT in the initial user namespace, and is refused under lockdown \
+         or kernel.kexec_load_disabled=1)"
     );
 }
 
@@ -159,12 +164,12 @@ fn kexec_file_load_rules() {
         Source::File { kernel_len: 24, initrd_len: None, cmdline } if cmdline == "console=ttyS0"
     ));
     let e = s.kexec_file_load(&req(empty.as_file())).unwrap_err();
-    assert!(e.to_string().ends_with("failed: ENOEXEC"), "{e}");
+    assert!(e.to_string().contains("failed: ENOEXEC"), "{e}");
     let e = sim()
         .without_kexec_file()
         .kexec_file_load(&req(kernel.as_file()))
         .unwrap_err();
-    assert!(e.to_string().ends_with("failed: ENOSYS"), "{e}");
+    assert!(e.to_string().contains("failed: ENOSYS"), "{e}");
     let mut nul = req(kernel.as_file());
     nul.cmdline = "a\0b";
     let e = sim().kexec_file_load(&nul).unwrap_err();

@@ -1,8 +1,10 @@
-//! `warmboot load`: plan a kernel load, check it, and (for now) only ever dry-run it.
+//! `warmboot load`: plan a kernel load, check it, then dry-run it or hand it to the kernel.
 //!
-//! A real load must not exist half-way: until the x86 and arm64 issues build boot_params,
-//! the DTB and the entry trampolines, a plan would boot nothing, so a load without
-//! `--dry-run` is refused with an error saying so. Nothing here calls a real syscall.
+//! Every load is planned and checked first, whatever the syscall: the same checks the sim
+//! applies (`plan_check`) run before anything reaches the kernel. kexec_file_load then lets
+//! the kernel place the image itself; kexec_load takes warmboot's own plan, which needs the
+//! arch parts (x86 boot_params and trampoline, arm64 DTB and trampoline) — until those
+//! exist, a classic load is refused rather than sent half-built.
 
 use crate::arch::Arch;
 use crate::error::{Error, Result};
@@ -54,10 +56,24 @@ pub fn reuse_cmdline(current: &str, mode: Mode) -> String {
         .join(" ")
 }
 
-/// Picks the syscall for `requested` and says why.
+/// Whether the running kernel's kexec_file loader can take `image` at all: x86 bzImages
+/// (arch/x86/kernel/kexec-bzimage64.c) and raw arm64 Images (arch/arm64/kernel/kexec_image.c,
+/// no Image.gz, no zboot); never ELF vmlinux or UKIs.
+pub fn file_syscall_takes(image: &KernelImage) -> bool {
+    match image {
+        KernelImage::BzImage(_) => true,
+        KernelImage::Arm64(a) => matches!(a.container, crate::image::arm64::Container::Raw),
+        KernelImage::Elf(_) | KernelImage::Uki(_) => false,
+    }
+}
+
+/// Picks the syscall for `requested` and says why. `auto` prefers kexec_file_load (the
+/// kernel checks signatures and places the image itself) wherever the kernel's loader
+/// takes the image, and otherwise, or when the kernel lacks it, warmboot's own plan
+/// through kexec_load — except under lockdown, which refuses kexec_load.
 pub fn choose_syscall(
     requested: SyscallChoice,
-    arch: Arch,
+    image: &KernelImage,
     lockdown: Option<Lockdown>,
 ) -> (SyscallChoice, String) {
     let locked = lockdown.is_some_and(Lockdown::blocks_kexec_load);
@@ -66,18 +82,19 @@ pub fn choose_syscall(
         SyscallChoice::File => (SyscallChoice::File, "requested with --syscall file".to_string()),
         SyscallChoice::Auto if locked => (
             SyscallChoice::File,
-            "lockdown is on, which refuses kexec_load; kexec_file_load can still load a signed kernel".to_string(),
+            "auto: lockdown is on, which refuses kexec_load; kexec_file_load can still load a signed kernel".to_string(),
         ),
-        SyscallChoice::Auto => match arch {
-            Arch::Arm64 => (
-                SyscallChoice::Classic,
-                "arm64: Debian's kernels lack CONFIG_KEXEC_FILE and its arm64 loader takes only raw Images; warmboot's own plan is checked before loading".to_string(),
+        SyscallChoice::Auto if file_syscall_takes(image) => (
+            SyscallChoice::File,
+            "auto: kexec_file_load preferred (the kernel verifies and places the image); kexec_load if the kernel lacks it".to_string(),
+        ),
+        SyscallChoice::Auto => (
+            SyscallChoice::Classic,
+            format!(
+                "auto: the kernel's kexec_file loader does not take {}; warmboot's own plan, checked before loading",
+                image.format_name()
             ),
-            Arch::X86_64 => (
-                SyscallChoice::Classic,
-                "no lockdown: warmboot's own plan, checked before loading, works for every image format".to_string(),
-            ),
-        },
+        ),
     }
 }
 
@@ -148,8 +165,36 @@ pub fn dry_run(
     })
 }
 
+/// A load planned and checked, ready to be dry-run or loaded.
+pub struct Prepared {
+    pub report: DryRunReport,
+    pub image: KernelImage,
+    pub cmdline: String,
+    /// What `--syscall` asked for (the report holds what was chosen).
+    pub requested: SyscallChoice,
+}
+
 /// Runs `warmboot load`.
 pub fn run(opts: &LoadOptions) -> Result<String> {
+    let prepared = prepare(opts)?;
+    if opts.dry_run {
+        return Ok(if opts.json {
+            prepared.report.to_json()
+        } else {
+            prepared.report.to_table()
+        });
+    }
+    if opts.root != std::path::Path::new("/") {
+        return Err(Error::Unsupported(
+            "--root reads another machine's state, so it goes only with --dry-run".to_string(),
+        ));
+    }
+    let mut backend = crate::kexec::linux::LinuxKexec::new(HostRoot::new("/"))?;
+    load_with(&prepared, opts, &mut backend)
+}
+
+/// Parses, checks the architecture, picks the syscall and checks the plan (no syscall).
+pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     let host = HostRoot::new(&opts.root);
     let arch = match opts.arch.or_else(Arch::host) {
         Some(a) => a,
@@ -168,20 +213,11 @@ pub fn run(opts: &LoadOptions) -> Result<String> {
         }
         .in_file(&opts.kernel));
     }
-    if !opts.dry_run {
-        return Err(Error::Unsupported(format!(
-            "real loading of {arch} kernels arrives with the {} issue; use --dry-run to see and check the plan",
-            match arch {
-                Arch::X86_64 => "x86 boot protocol (boot_params, trampoline)",
-                Arch::Arm64 => "arm64 (DTB, entry trampoline)",
-            }
-        )));
-    }
-    let (syscall, reason) = choose_syscall(opts.syscall, arch, host.lockdown()?);
+    let (syscall, reason) = choose_syscall(opts.syscall, &image, host.lockdown()?);
     let map = host.memory_map()?;
     let layout = KernelLayout::from_image(&image, &data).map_err(|e| e.in_file(&opts.kernel))?;
     let initrd = match &opts.initrd {
-        Some(p) => Some(std::fs::read(p).map_err(|e| Error::Io(e).in_file(p))?),
+        Some(p) => Some(crate::inspect::read_file(p)?),
         None => None,
     };
     let cmdline = match &opts.cmdline {
@@ -198,13 +234,8 @@ pub fn run(opts: &LoadOptions) -> Result<String> {
     };
     let report = dry_run(req, &map, syscall, reason)?;
     if syscall == SyscallChoice::File {
-        // Also put the kexec_file_load request through the dry-run backend.
-        let kernel =
-            std::fs::File::open(&opts.kernel).map_err(|e| Error::Io(e).in_file(&opts.kernel))?;
-        let initrd = match &opts.initrd {
-            Some(p) => Some(std::fs::File::open(p).map_err(|e| Error::Io(e).in_file(p))?),
-            None => None,
-        };
+        // The request itself goes through the dry-run backend too.
+        let (kernel, initrd) = open_files(opts)?;
         DryRun::new(map).kexec_file_load(&FileLoad {
             kernel: &kernel,
             initrd: initrd.as_ref(),
@@ -212,11 +243,93 @@ pub fn run(opts: &LoadOptions) -> Result<String> {
             mode: opts.mode,
         })?;
     }
-    Ok(if opts.json {
-        report.to_json()
-    } else {
-        report.to_table()
+    Ok(Prepared {
+        report,
+        image,
+        cmdline,
+        requested: opts.syscall,
     })
+}
+
+fn open_files(opts: &LoadOptions) -> Result<(std::fs::File, Option<std::fs::File>)> {
+    let kernel =
+        std::fs::File::open(&opts.kernel).map_err(|e| Error::Io(e).in_file(&opts.kernel))?;
+    let initrd = match &opts.initrd {
+        Some(p) => Some(std::fs::File::open(p).map_err(|e| Error::Io(e).in_file(p))?),
+        None => None,
+    };
+    Ok((kernel, initrd))
+}
+
+/// Loads a prepared plan through `backend` and says what was loaded and how.
+pub fn load_with(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> Result<String> {
+    let what = match opts.mode {
+        Mode::Normal => "for the next reboot",
+        Mode::Panic => "as the crash kernel",
+    };
+    let name = format!(
+        "{} ({}{})",
+        opts.kernel.display(),
+        p.image.format_name(),
+        p.image
+            .version()
+            .and_then(|v| v.split_whitespace().next())
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default()
+    );
+    match p.report.syscall {
+        SyscallChoice::File | SyscallChoice::Auto => {
+            let (kernel, initrd) = open_files(opts)?;
+            let req = FileLoad {
+                kernel: &kernel,
+                initrd: initrd.as_ref(),
+                cmdline: &p.cmdline,
+                mode: opts.mode,
+            };
+            match backend.kexec_file_load(&req) {
+                Ok(()) => Ok(format!(
+                    "loaded {name} {what} with kexec_file_load ({})\n",
+                    p.report.reason
+                )),
+                // auto falls back where the kernel has no kexec_file_load or its loader
+                // refuses the format; not under lockdown (kexec_load would be refused too).
+                Err(Error::Syscall { errno, call })
+                    if p.requested == SyscallChoice::Auto
+                        && matches!(
+                            errno,
+                            nix::errno::Errno::ENOSYS | nix::errno::Errno::ENOEXEC
+                        )
+                        && !p.report.reason.contains("lockdown") =>
+                {
+                    let why = format!(
+                        "{call} failed: {errno:?}{}; fell back to kexec_load",
+                        crate::kexec::errno_meaning(&call, errno)
+                    );
+                    classic_load(p, backend)
+                        .map(|()| format!("loaded {name} {what} with kexec_load ({why})\n"))
+                }
+                Err(e) => Err(e),
+            }
+        }
+        SyscallChoice::Classic => classic_load(p, backend).map(|()| {
+            format!(
+                "loaded {name} {what} with kexec_load ({})\n",
+                p.report.reason
+            )
+        }),
+    }
+}
+
+/// kexec_load with warmboot's own plan.
+fn classic_load(p: &Prepared, _backend: &mut dyn Kexec) -> Result<()> {
+    Err(Error::Unsupported(format!(
+        "kexec_load of {} kernels needs {}, which this version cannot build yet; use --syscall file where the kernel has kexec_file_load",
+        p.report.plan.arch,
+        match p.report.plan.arch {
+            Arch::X86_64 => "boot_params and an entry trampoline",
+            Arch::Arm64 => "a DTB and an entry trampoline",
+        }
+    )))
 }
 
 #[cfg(test)]
@@ -237,22 +350,25 @@ mod tests {
     }
 
     #[test]
-    fn auto_syscall_follows_lockdown_and_arch() {
+    fn auto_syscall_prefers_file_where_the_kernel_takes_the_format() {
+        use crate::synth::{
+            arm64::gzip, arm64::Arm64Builder, elf::ElfBuilder, x86::BzImageBuilder,
+        };
+        let parse = |d: Vec<u8>| KernelImage::parse(&d).unwrap();
+        let bz = parse(BzImageBuilder::new().build());
+        let image = parse(Arm64Builder::default().build());
+        let image_gz = parse(gzip(&Arm64Builder::default().build()));
+        let elf = parse(ElfBuilder::x86_64().build());
+        let auto = |i: &KernelImage, l| choose_syscall(SyscallChoice::Auto, i, l).0;
+        assert_eq!(auto(&bz, None), SyscallChoice::File);
+        assert_eq!(auto(&image, Some(Lockdown::None)), SyscallChoice::File);
+        assert_eq!(auto(&image_gz, None), SyscallChoice::Classic);
+        assert_eq!(auto(&elf, None), SyscallChoice::Classic);
+        // Under lockdown only kexec_file_load can work, whatever the format.
+        assert_eq!(auto(&elf, Some(Lockdown::Integrity)), SyscallChoice::File);
         assert_eq!(
-            choose_syscall(SyscallChoice::Auto, Arch::X86_64, None).0,
+            choose_syscall(SyscallChoice::Classic, &bz, None).0,
             SyscallChoice::Classic
-        );
-        assert_eq!(
-            choose_syscall(SyscallChoice::Auto, Arch::X86_64, Some(Lockdown::Integrity)).0,
-            SyscallChoice::File
-        );
-        assert_eq!(
-            choose_syscall(SyscallChoice::Auto, Arch::Arm64, Some(Lockdown::None)).0,
-            SyscallChoice::Classic
-        );
-        assert_eq!(
-            choose_syscall(SyscallChoice::File, Arch::Arm64, None).0,
-            SyscallChoice::File
         );
     }
 
@@ -297,5 +413,123 @@ mod tests {
         assert_eq!(v["segments"][1]["bufsz"], 0x1800);
         assert_eq!(v["syscall"], "classic");
         assert_eq!(v["mode"], "panic");
+    }
+
+    /// A backend whose answers are scripted: kexec_file_load fails with `file_errno`.
+    struct Scripted {
+        file_errno: Option<nix::errno::Errno>,
+        file_calls: usize,
+        classic_calls: usize,
+    }
+
+    impl Kexec for Scripted {
+        fn kexec_load(&mut self, _plan: &Plan) -> Result<()> {
+            self.classic_calls += 1;
+            Ok(())
+        }
+        fn kexec_file_load(&mut self, _req: &FileLoad<'_>) -> Result<()> {
+            self.file_calls += 1;
+            match self.file_errno {
+                None => Ok(()),
+                Some(errno) => Err(Error::Syscall {
+                    call: "kexec_file_load(kernel_fd=3, initrd_fd=-1, cmdline_len=1, flags=0x4)"
+                        .to_string(),
+                    errno,
+                }),
+            }
+        }
+        fn unload(&mut self, _mode: Mode) -> Result<()> {
+            Ok(())
+        }
+        fn exec(&mut self) -> Result<()> {
+            Ok(())
+        }
+        fn status(&self) -> Result<crate::kexec::Status> {
+            Ok(crate::kexec::Status::default())
+        }
+    }
+
+    fn prepared(syscall: SyscallChoice) -> (tempfile::TempDir, LoadOptions, Prepared) {
+        let dir = tempfile::tempdir().unwrap();
+        let kernel = dir.path().join("vmlinuz");
+        std::fs::write(&kernel, crate::synth::x86::BzImageBuilder::new().build()).unwrap();
+        let opts = LoadOptions {
+            kernel,
+            initrd: None,
+            cmdline: CmdlineSource::Given("console=ttyS0".into()),
+            mode: Mode::Normal,
+            syscall,
+            dry_run: false,
+            root: std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/machines/x86_64-bios-m1024"),
+            json: false,
+            arch: Some(Arch::X86_64),
+        };
+        let p = prepare(&opts).unwrap();
+        (dir, opts, p)
+    }
+
+    #[test]
+    fn auto_loads_with_kexec_file_load_and_says_so() {
+        let (_d, opts, p) = prepared(SyscallChoice::Auto);
+        let mut b = Scripted {
+            file_errno: None,
+            file_calls: 0,
+            classic_calls: 0,
+        };
+        let out = load_with(&p, &opts, &mut b).unwrap();
+        assert!(out.contains("with kexec_file_load (auto:"), "{out}");
+        assert_eq!((b.file_calls, b.classic_calls), (1, 0));
+    }
+
+    #[test]
+    fn auto_falls_back_to_kexec_load_only_where_the_kernel_lacks_the_file_syscall() {
+        let (_d, opts, p) = prepared(SyscallChoice::Auto);
+        let mut b = Scripted {
+            file_errno: Some(nix::errno::Errno::ENOSYS),
+            file_calls: 0,
+            classic_calls: 0,
+        };
+        // The fallback is attempted (the classic x86 plan is refused until it exists).
+        let err = load_with(&p, &opts, &mut b).unwrap_err().to_string();
+        assert!(err.contains("kexec_load of x86_64 kernels"), "{err}");
+        // Any other error is reported as it is, with what it means, and no fallback.
+        let mut b = Scripted {
+            file_errno: Some(nix::errno::Errno::EKEYREJECTED),
+            file_calls: 0,
+            classic_calls: 0,
+        };
+        let err = load_with(&p, &opts, &mut b).unwrap_err().to_string();
+        assert!(
+            err.contains("EKEYREJECTED (the kernel's signature was rejected"),
+            "{err}"
+        );
+        // --syscall file never falls back.
+        let (_d, opts, p) = prepared(SyscallChoice::File);
+        let mut b = Scripted {
+            file_errno: Some(nix::errno::Errno::ENOSYS),
+            file_calls: 0,
+            classic_calls: 0,
+        };
+        let err = load_with(&p, &opts, &mut b).unwrap_err().to_string();
+        assert!(
+            err.contains("ENOSYS (this kernel was built without CONFIG_KEXEC_FILE)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn exec_refuses_when_nothing_is_loaded_and_unload_says_what_changed() {
+        let mut b = Scripted {
+            file_errno: None,
+            file_calls: 0,
+            classic_calls: 0,
+        };
+        let err = crate::commands::exec::run(&mut b, true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nothing to exec"), "{err}");
+        let out = crate::commands::unload::run(&mut b, Mode::Panic).unwrap();
+        assert_eq!(out, "no crash kernel was loaded; nothing changed\n");
     }
 }

@@ -1,4 +1,6 @@
-//! The `load` and `status` subcommands: their logic, separate from argument parsing.
+//! The subcommands' logic, separate from argument parsing.
 
+pub mod exec;
 pub mod load;
 pub mod status;
+pub mod unload;
