@@ -43,8 +43,10 @@ pub struct Args {
     pub scenario: Scenario,
     #[arg(long, value_enum, default_value = "bios")]
     pub firmware: Firmware,
-    #[arg(long, value_enum, default_value = "auto")]
-    pub syscall: Syscall,
+    /// Which syscall the loader uses; a comma-separated list gives one per hop in turn
+    /// (`file,classic` with --hops 2 proves both in one run).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "auto")]
+    pub syscall: Vec<Syscall>,
     #[arg(long, value_enum, default_value = "kexec-tools")]
     pub loader: Loader,
     /// The kernel QEMU boots first (default: the pinned Debian kernel).
@@ -150,6 +152,19 @@ pub fn pinned_kernel(cache: &Cache, arch: GuestArch) -> Result<PathBuf> {
         })
 }
 
+/// The syscall list as the guest (",") or a label ("+") writes it.
+fn syscall_list(list: &[Syscall], sep: &str) -> String {
+    let names: Vec<String> = list
+        .iter()
+        .map(|s| format!("{s:?}").to_lowercase())
+        .collect();
+    if names.is_empty() {
+        "auto".to_string()
+    } else {
+        names.join(sep)
+    }
+}
+
 /// Crash reservation for the panic scenario: 256M on x86_64, 96M on arm64 (measured
 /// minimums 96M and 68M with headroom, ../shared/notes/qemu.md).
 pub fn crash_mib(arch: GuestArch) -> u64 {
@@ -176,7 +191,7 @@ pub fn label(args: &Args) -> String {
             Loader::Warmboot => "warmboot",
             Loader::KexecTools => "kexec-tools",
         };
-        l += &format!("/{loader}/{}", format!("{:?}", args.syscall).to_lowercase());
+        l += &format!("/{loader}/{}", syscall_list(&args.syscall, "+"));
         if args.no_verify {
             l += "/no-verify";
         }
@@ -201,7 +216,7 @@ pub fn cmdline(args: &Args) -> String {
         Loader::Warmboot => "warmboot",
         Loader::KexecTools => "kexec-tools",
     };
-    let syscall = format!("{:?}", args.syscall).to_lowercase();
+    let syscall = syscall_list(&args.syscall, ",");
     c += &format!(" wb.scenario={scenario} wb.loader={loader} wb.syscall={syscall}");
     c += &format!(" wb.hops={}", args.hops);
     if args.no_verify {
@@ -369,7 +384,7 @@ mod tests {
             arch,
             scenario,
             firmware: Firmware::Bios,
-            syscall: Syscall::Classic,
+            syscall: vec![Syscall::Classic],
             loader: Loader::KexecTools,
             kernel: None,
             next_kernel: None,

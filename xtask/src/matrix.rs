@@ -27,7 +27,7 @@ fn case(arch: GuestArch, scenario: Scenario, firmware: Firmware, syscall: Syscal
             arch,
             scenario,
             firmware,
-            syscall,
+            syscall: vec![syscall],
             // warmboot loads for real once the x86_64 and arm64 issues land; until then
             // the reference loader proves the harness.
             loader: Loader::KexecTools,
@@ -46,43 +46,56 @@ fn case(arch: GuestArch, scenario: Scenario, firmware: Firmware, syscall: Syscal
 }
 
 /// The CI matrix: both architectures, warm/panic/cold, both firmware kinds, both syscalls
-/// where the kernel offers them (Debian's arm64 kernel has no kexec_file_load).
+/// where the kernel offers them (Debian's arm64 kernel has no kexec_file_load), warmboot
+/// as the loader where it loads that architecture, and the reference loader kexec-tools
+/// beside it. Runs chain what they can: a warm run with two hops proves the second hop.
 pub fn ci_matrix() -> Vec<Case> {
     use Firmware::{Bios, Uefi};
     use GuestArch::{Arm64, X86_64};
     use Scenario::{Cold, Panic, Warm};
-    let mut m = Vec::new();
-    // x86_64: the first warm run chains two hops (the kexec'd kernel reboots again).
-    let mut two_hops = case(X86_64, Warm, Bios, Syscall::Classic);
-    two_hops.args.hops = 2;
-    m.push(two_hops);
-    m.push(case(X86_64, Warm, Bios, Syscall::File));
-    m.push(case(X86_64, Warm, Uefi, Syscall::Classic));
-    m.push(case(X86_64, Warm, Uefi, Syscall::File));
-    m.push(case(X86_64, Panic, Bios, Syscall::Classic));
-    m.push(case(X86_64, Panic, Uefi, Syscall::File));
-    m.push(case(X86_64, Cold, Bios, Syscall::Auto));
-    m.push(case(X86_64, Cold, Uefi, Syscall::Auto));
-    for fw in [Bios, Uefi] {
-        m.push(case(Arm64, Warm, fw, Syscall::Classic));
-        let mut panic = case(Arm64, Panic, fw, Syscall::Classic);
-        panic.must_fail = Some(ExpectedFailure {
+    let warmboot = |arch, scenario, firmware, syscall, memory, hops| {
+        let mut c = case(arch, scenario, firmware, syscall);
+        c.args.loader = Loader::Warmboot;
+        c.args.memory = memory;
+        c.args.hops = hops;
+        c
+    };
+    let arm64_panic_with_kexec_tools = |fw| {
+        let mut c = case(Arm64, Panic, fw, Syscall::Classic);
+        c.must_fail = Some(ExpectedFailure {
             reason_contains: "unreadable",
             because: "kexec-tools writes a broken crash ELF header on Debian's arm64 6.1 kernel \
                       (no _text in /proc/kallsyms, ../shared/notes/qemu.md); warmboot's arm64 \
                       loader replaces it here",
         });
-        m.push(panic);
-        m.push(case(Arm64, Cold, fw, Syscall::Auto));
-    }
+        c
+    };
     let mut broken = case(X86_64, Warm, Bios, Syscall::Classic);
     broken.args.break_next = true;
     broken.must_fail = Some(ExpectedFailure {
         reason_contains: "never printed its ready marker",
         because: "harness self-test: the next kernel's init prints a wrong marker",
     });
-    m.push(broken);
-    m
+    vec![
+        // x86_64 with warmboot: 1 and 4 GiB, SeaBIOS and OVMF, two hops per warm run.
+        warmboot(X86_64, Warm, Bios, Syscall::File, 1024, 2),
+        warmboot(X86_64, Warm, Uefi, Syscall::File, 4096, 2),
+        warmboot(X86_64, Panic, Bios, Syscall::File, 4096, 1),
+        warmboot(X86_64, Panic, Uefi, Syscall::File, 1024, 1),
+        // The reference loader on the same machines (and its kexec_load path).
+        case(X86_64, Warm, Bios, Syscall::Classic),
+        case(X86_64, Panic, Uefi, Syscall::Classic),
+        case(X86_64, Cold, Bios, Syscall::Auto),
+        case(X86_64, Cold, Uefi, Syscall::Auto),
+        // arm64: kexec-tools until warmboot loads arm64 kernels.
+        case(Arm64, Warm, Bios, Syscall::Classic),
+        case(Arm64, Warm, Uefi, Syscall::Classic),
+        arm64_panic_with_kexec_tools(Bios),
+        arm64_panic_with_kexec_tools(Uefi),
+        case(Arm64, Cold, Bios, Syscall::Auto),
+        case(Arm64, Cold, Uefi, Syscall::Auto),
+        broken,
+    ]
 }
 
 /// `cargo xtask matrix`: the CI boot matrix, an error unless every case came out as it must.
@@ -176,12 +189,15 @@ mod tests {
                 }
             }
         }
-        // Both syscalls on x86_64 warm reboots, a second hop, and exactly one self-test.
+        // Both syscalls on x86_64 warm reboots, warmboot loading, a second hop, 4 GiB,
+        // and exactly one self-test.
+        assert!(m.iter().any(|c| c.args.loader == Loader::Warmboot));
+        assert!(m.iter().any(|c| c.args.memory == 4096));
         let x86_warm = |s| {
             m.iter().any(|c| {
                 c.args.arch == GuestArch::X86_64
                     && c.args.scenario == Scenario::Warm
-                    && c.args.syscall == s
+                    && c.args.syscall.contains(&s)
             })
         };
         assert!(x86_warm(Syscall::File) && x86_warm(Syscall::Classic));

@@ -108,6 +108,15 @@ pub fn judge(expect: Expectation, log: &[Stamped]) -> Verdict {
                 }
             ));
         };
+        // A warm reboot on an EFI machine must keep EFI (runtime services, tables).
+        if matches!(expect, Expectation::Warm { .. })
+            && ms[first].get("efi") == Some("1")
+            && ms[next].get("efi") != Some("1")
+        {
+            return Verdict::fail(format!(
+                "hop {hop}: the new kernel lost EFI (no /sys/firmware/efi after the warm reboot)"
+            ));
+        }
         let id = ms[next].get("boot_id").unwrap_or("");
         if id.is_empty() || seen_ids.contains(&id) {
             return Verdict::fail(format!(
@@ -286,6 +295,23 @@ mod tests {
         });
         let v = judge(Expectation::Warm { hops: 1 }, &l);
         assert!(v.reason.contains("broken marker"), "{}", v.reason);
+    }
+
+    #[test]
+    fn a_warm_reboot_that_loses_efi_fails() {
+        let l: Vec<Stamped> = [
+            "@@WB ready hop=0 boot_id=a efi=1",
+            "@@WB reboot-request hop=0 how=kexec",
+            "@@WB ready hop=1 boot_id=b efi=0",
+        ]
+        .iter()
+        .map(|line| Stamped {
+            t: Duration::ZERO,
+            line: line.to_string(),
+        })
+        .collect();
+        let v = judge(Expectation::Warm { hops: 1 }, &l);
+        assert!(v.reason.contains("lost EFI"), "{}", v.reason);
     }
 
     #[test]
