@@ -248,3 +248,210 @@ pub fn render(entries: &[E820Entry]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::HostRoot;
+    use std::path::PathBuf;
+
+    fn machine(name: &str) -> HostRoot {
+        HostRoot::new(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/machines")
+                .join(name),
+        )
+    }
+
+    /// kexec-tools' "E820 memmap:" block from a reference `kexec -d` log, as
+    /// `start-last (type)` lines.
+    fn kexec_tools_e820(machine: &str) -> Vec<String> {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/machines/reference")
+            .join(machine)
+            .join("kexec-d-load-c.txt");
+        let text = std::fs::read_to_string(path).unwrap();
+        text.lines()
+            .skip_while(|l| *l != "E820 memmap:")
+            .skip(1)
+            .take_while(|l| l.contains('-') && l.ends_with(')'))
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn without_names(rendered: &str) -> Vec<String> {
+        rendered
+            .lines()
+            .map(|l| l.rsplit_once(' ').unwrap().0.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn type_strings_map_to_e820_types() {
+        let cases = [
+            ("System RAM", 1),
+            ("Reserved", 2),
+            ("reserved", 2),
+            ("ACPI Tables", 3),
+            ("ACPI Non-volatile Storage", 4),
+            ("Unusable memory", 5),
+            ("Persistent Memory", 7),
+            ("Persistent Memory (legacy)", 12),
+            ("Soft Reserved", 0xefff_ffff),
+        ];
+        for (name, kind) in cases {
+            assert_eq!(type_from_name(name), Some(kind), "{name}");
+            assert_eq!(type_from_name(&format!("{name}\n")), Some(kind), "{name}");
+        }
+        assert_eq!(type_from_name("PCI Bus 0000:00"), None);
+        assert_eq!(type_from_name("Unknown E820 type"), None);
+        assert_eq!(type_from_name("system ram"), None);
+    }
+
+    #[test]
+    fn records_are_20_bytes_and_round_trip() {
+        let e = vec![
+            E820Entry::new(0x1122_3344_5566_7788, 0x99aa_bbcc_ddee_ff00, 0xefff_ffff),
+            E820Entry::new(0x1000, 0x9f000, 1),
+        ];
+        let b = encode_entries(&e);
+        assert_eq!(b.len(), 40);
+        assert_eq!(&b[0..8], &0x1122_3344_5566_7788u64.to_le_bytes());
+        assert_eq!(&b[16..20], &[0xff, 0xff, 0xff, 0xef]);
+        assert_eq!(decode_entries(&b).unwrap(), e);
+        let err = decode_entries(&b[..39]).unwrap_err();
+        assert!(err.to_string().contains("39 bytes"), "{err}");
+    }
+
+    #[test]
+    fn normal_e820_matches_kexec_tools_on_the_fixture_machines() {
+        for m in [
+            "x86_64-bios-m1024",
+            "x86_64-ovmf-m4096",
+            "x86_64-bios-m4096",
+            "x86_64-ovmf-m1024",
+        ] {
+            let fw = machine(m).firmware_memmap().unwrap();
+            let ours = normal_e820(&fw).unwrap();
+            let expected = kexec_tools_e820(m);
+            assert!(
+                !expected.is_empty(),
+                "{m}: no E820 memmap in the reference log"
+            );
+            assert_eq!(without_names(&render(&ours)), expected, "{m}");
+        }
+    }
+
+    #[test]
+    fn normal_e820_snapshots() {
+        for m in ["x86_64-bios-m1024", "x86_64-ovmf-m4096"] {
+            let fw = machine(m).firmware_memmap().unwrap();
+            insta::assert_snapshot!(
+                format!("normal_e820_{m}"),
+                render(&normal_e820(&fw).unwrap())
+            );
+        }
+    }
+
+    #[test]
+    fn normal_e820_sorts_trims_the_ivt_and_reserves_unknown_types() {
+        let fw = vec![
+            FirmwareMapEntry {
+                range: Range::new(0x100000, 0x200000),
+                kind: "Unknown E820 type".into(),
+            },
+            FirmwareMapEntry {
+                range: Range::new(0, 0xa0000),
+                kind: "System RAM".into(),
+            },
+            FirmwareMapEntry {
+                range: Range::new(0x200000, 0x300000),
+                kind: "System RAM".into(),
+            },
+        ];
+        assert_eq!(
+            normal_e820(&fw).unwrap(),
+            vec![
+                E820Entry::new(0x400, 0x9fc00, E820_RAM),
+                E820Entry::new(0x100000, 0x100000, E820_RESERVED),
+                E820Entry::new(0x200000, 0x100000, E820_RAM),
+            ]
+        );
+        let e = normal_e820(&[]).unwrap_err();
+        assert!(e.to_string().contains("/sys/firmware/memmap"), "{e}");
+    }
+
+    #[test]
+    fn crash_e820_follows_the_kernels_kexec_file_rules() {
+        let map = machine("x86_64-ovmf-m4096").memory_map().unwrap();
+        let crash = map.crash.unwrap();
+        assert_eq!(crash, Range::new(0xa900_0000, 0xb900_0000));
+        // elfcorehdr in the middle of the reservation: the RAM is split around it.
+        let hdr = Range::new(0xb000_0000, 0xb001_0000);
+        let t = crash_e820(&map, hdr).unwrap();
+        let ram: Vec<Range> = t
+            .iter()
+            .filter(|e| e.kind == E820_RAM)
+            .map(|e| e.range())
+            .collect();
+        assert_eq!(
+            ram,
+            vec![
+                Range::new(0x1000, 0xa0000),
+                Range::new(0xa900_0000, 0xb000_0000),
+                Range::new(0xb001_0000, 0xb900_0000),
+            ]
+        );
+        // iomem's "Reserved" 0-0xfff (the kernel reserved page 0) and bc8ea000 (not in the
+        // firmware memmap) are there, as kexec-tools' crash ranges have them.
+        assert!(t.contains(&E820Entry::new(0, 0x1000, E820_RESERVED)));
+        assert!(t.contains(&E820Entry::new(0xbc8e_a000, 0x9000, E820_RESERVED)));
+        assert!(t.contains(&E820Entry::new(0xbfb6_d000, 0x12000, E820_ACPI)));
+        assert!(t.contains(&E820Entry::new(0x80_0000, 0x8000, E820_NVS)));
+        // Nothing else of the running kernel's RAM is handed to the capture kernel.
+        assert!(!t.iter().any(|e| e.kind == E820_RAM && e.addr == 0x100000));
+        let mut sorted = t.clone();
+        sorted.sort();
+        assert_eq!(t, sorted);
+        insta::assert_snapshot!("crash_e820_x86_64-ovmf-m4096", render(&t));
+    }
+
+    #[test]
+    fn crash_e820_drops_sub_page_pieces_and_adds_the_low_reservation() {
+        let iomem = "00001000-0009ffff : System RAM\n000f0000-000fffff : Reserved\n00100000-3fffffff : System RAM\n  10000000-13ffffff : Crash kernel\n  20000000-2fffffff : Crash kernel\n";
+        let map = MemoryMap::parse(iomem, Vec::new()).unwrap();
+        // elfcorehdr leaves 0x800 bytes at the start: dropped.
+        let t = crash_e820(&map, Range::new(0x2000_0800, 0x2001_0000)).unwrap();
+        assert_eq!(
+            t,
+            vec![
+                E820Entry::new(0x1000, 0x9f000, E820_RAM),
+                E820Entry::new(0xf0000, 0x10000, E820_RESERVED),
+                E820Entry::new(0x1000_0000, 0x400_0000, E820_RAM),
+                E820Entry::new(0x2001_0000, 0xfff_0000, E820_RAM),
+            ]
+        );
+    }
+
+    #[test]
+    fn crash_e820_falls_back_to_the_firmware_map_and_refuses_bad_input() {
+        let iomem = "00001000-3fffffff : System RAM\n  10000000-13ffffff : Crash kernel\n";
+        let fw = vec![FirmwareMapEntry {
+            range: Range::new(0x4000_0000, 0x4001_0000),
+            kind: "ACPI Tables".into(),
+        }];
+        let map = MemoryMap::parse(iomem, fw).unwrap();
+        let t = crash_e820(&map, Range::new(0x1000_0000, 0x1000_1000)).unwrap();
+        assert!(
+            t.contains(&E820Entry::new(0x4000_0000, 0x10000, E820_ACPI)),
+            "{t:?}"
+        );
+        let e = crash_e820(&map, Range::new(0x2000_0000, 0x2000_1000)).unwrap_err();
+        assert!(e.to_string().contains("crash kernel reservation"), "{e}");
+        let no_crash = MemoryMap::parse("00001000-3fffffff : System RAM\n", Vec::new()).unwrap();
+        assert!(matches!(
+            crash_e820(&no_crash, Range::new(0, 0x1000)),
+            Err(Error::NoCrashKernel)
+        ));
+    }
+}
