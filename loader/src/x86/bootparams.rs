@@ -406,3 +406,362 @@ impl ZeroPageView {
 pub fn render_zero_page(bytes: &[u8]) -> Result<String> {
     Ok(parse_zero_page(bytes)?.render())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::HostRoot;
+    use crate::image::bzimage::BzImage;
+    use crate::synth::x86::BzImageBuilder;
+    use crate::x86::e820::{normal_e820, E820_RAM};
+    use crate::x86::efi::EfiFirmware;
+    use crate::x86::setup_data::{parse_chain, SetupDataChain, SETUP_E820_EXT};
+    use proptest::prelude::*;
+    use std::path::PathBuf;
+
+    /// The setup header bytes 0x1f1..header_end of a synthetic bzImage.
+    fn header_of(b: BzImageBuilder) -> Vec<u8> {
+        let file = b.build();
+        let parsed = BzImage::parse(&file).unwrap();
+        file[SETUP_HEADER_OFFSET as usize..parsed.header_end as usize].to_vec()
+    }
+
+    fn debian_header() -> Vec<u8> {
+        header_of(BzImageBuilder::new())
+    }
+
+    fn input(header: Vec<u8>) -> ZeroPageInput {
+        ZeroPageInput {
+            setup_header: header,
+            cmdline_addr: 0x13fff2000,
+            cmdline_len: 30,
+            initrd: Some((0x13a7dd000, 0x1822ff0)),
+            e820: vec![E820Entry::new(0x400, 0x9fc00, E820_RAM)],
+            acpi_rsdp: None,
+            efi: None,
+            setup_data: 0,
+        }
+    }
+
+    fn u32_at(p: &[u8], o: u64) -> u32 {
+        u32::from_le_bytes(p[o as usize..o as usize + 4].try_into().unwrap())
+    }
+
+    fn machine(name: &str) -> HostRoot {
+        HostRoot::new(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/machines")
+                .join(name),
+        )
+    }
+
+    #[test]
+    fn header_is_copied_and_loader_fields_are_set() {
+        let mut hdr =
+            header_of(BzImageBuilder::new().loadflags(
+                loadflags::LOADED_HIGH | loadflags::CAN_USE_HEAP | loadflags::QUIET_FLAG,
+            ));
+        // A boot loader's leftovers in the file's header: heap_end_ptr, ext_loader_*.
+        let h = (off::HEAP_END_PTR - SETUP_HEADER_OFFSET) as usize;
+        hdr[h..h + 4].copy_from_slice(&[0x00, 0xfe, 0x12, 0x34]);
+        let page = build_zero_page(&input(hdr.clone())).unwrap();
+        assert_eq!(page.len(), 4096);
+        assert!(page[..SETUP_HEADER_OFFSET as usize]
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == 0 || (0x70..0xcc).contains(&i) || i == off::E820_ENTRIES as usize));
+        assert_eq!(page[off::SENTINEL as usize], 0);
+        assert_eq!(page[off::TYPE_OF_LOADER as usize], 0xd0);
+        assert_eq!(page[off::LOADFLAGS as usize], loadflags::LOADED_HIGH);
+        assert_eq!(&page[0x224..0x228], &[0, 0, 0, 0]);
+        // The rest of the header is the kernel's own.
+        assert_eq!(&page[0x1f1..0x210], &hdr[..0x210 - 0x1f1]);
+        assert_eq!(&page[0x22c..0x250], &hdr[0x22c - 0x1f1..0x250 - 0x1f1]);
+        assert_eq!(&page[0x258..0x1f1 + hdr.len()], &hdr[0x258 - 0x1f1..]);
+        let v = parse_zero_page(&page).unwrap();
+        assert_eq!(v.protocol_version, 0x020f);
+        assert_eq!(v.cmd_line_ptr, 0x13fff2000);
+        assert_eq!(v.ramdisk, Some((0x13a7dd000, 0x1822ff0)));
+        assert_eq!(v.cmdline_size, 0x7ff);
+        assert_eq!(v.setup_data, 0);
+        assert_eq!(v.efi, None);
+    }
+
+    #[test]
+    fn command_line_limit_is_cmdline_size() {
+        let mut i = input(debian_header());
+        i.cmdline_len = 2047;
+        assert!(build_zero_page(&i).is_ok());
+        i.cmdline_len = 2048;
+        assert!(build_zero_page(&i).is_err());
+        i.cmdline_len = 3000;
+        let e = build_zero_page(&i).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("command line is 3000 bytes but this kernel accepts at most 2047"),
+            "{e}"
+        );
+        let mut i = input(header_of(BzImageBuilder::new().cmdline_size(255)));
+        i.cmdline_len = 256;
+        assert!(build_zero_page(&i)
+            .unwrap_err()
+            .to_string()
+            .contains("at most 255"));
+    }
+
+    #[test]
+    fn addresses_above_4g_use_the_ext_fields() {
+        let mut i = input(debian_header());
+        i.cmdline_addr = 0x1_2345_6000;
+        i.initrd = Some((0x2_0000_1000, 0x1_0000_0002));
+        let p = build_zero_page(&i).unwrap();
+        assert_eq!(u32_at(&p, off::CMD_LINE_PTR), 0x2345_6000);
+        assert_eq!(u32_at(&p, off::EXT_CMD_LINE_PTR), 1);
+        assert_eq!(u32_at(&p, off::RAMDISK_IMAGE), 0x1000);
+        assert_eq!(u32_at(&p, off::EXT_RAMDISK_IMAGE), 2);
+        assert_eq!(u32_at(&p, off::RAMDISK_SIZE), 2);
+        assert_eq!(u32_at(&p, off::EXT_RAMDISK_SIZE), 1);
+        let v = parse_zero_page(&p).unwrap();
+        assert_eq!(v.cmd_line_ptr, 0x1_2345_6000);
+        assert_eq!(v.ramdisk, Some((0x2_0000_1000, 0x1_0000_0002)));
+        // Below 4 GiB the high halves are zero.
+        let mut i = input(debian_header());
+        i.cmdline_addr = 0x3ffd2000;
+        i.initrd = Some((0x3e7b4000, 0x1822ff0));
+        let p = build_zero_page(&i).unwrap();
+        assert_eq!(&p[0xc0..0xcc], &[0; 12]);
+    }
+
+    #[test]
+    fn without_above_4g_the_initrd_stays_below_initrd_addr_max() {
+        let hdr = header_of(BzImageBuilder::new().xloadflags(xlf::KERNEL_64));
+        let mut i = input(hdr);
+        i.cmdline_addr = 0x10_0000;
+        i.initrd = Some((0x7f00_0000, 0x100_0000)); // ends exactly at 0x80000000
+        assert!(build_zero_page(&i).is_ok());
+        i.initrd = Some((0x7f00_0000, 0x100_0001));
+        let e = build_zero_page(&i).unwrap_err();
+        assert!(e.to_string().contains("below 0x80000000"), "{e}");
+        i.initrd = Some((0x7f00_0000, 0x10));
+        i.cmdline_addr = 0x1_0000_0000;
+        let e = build_zero_page(&i).unwrap_err();
+        assert!(e.to_string().contains("XLF_CAN_BE_LOADED_ABOVE_4G"), "{e}");
+        i.cmdline_addr = u64::MAX - 4;
+        assert!(matches!(build_zero_page(&i), Err(Error::Overflow { .. })));
+    }
+
+    #[test]
+    fn bad_headers_are_refused() {
+        let good = debian_header();
+        let e = build_zero_page(&input(good[..0x30].to_vec())).unwrap_err();
+        assert!(matches!(e, Error::Truncated { .. }), "{e}");
+        let mut long = good.clone();
+        long.resize(0x290 - 0x1f1 + 1, 0);
+        assert!(build_zero_page(&input(long))
+            .unwrap_err()
+            .to_string()
+            .contains("0x290"));
+        let mut no_magic = good.clone();
+        no_magic[0x202 - 0x1f1] = b'X';
+        assert!(build_zero_page(&input(no_magic))
+            .unwrap_err()
+            .to_string()
+            .contains("HdrS"));
+        let mut old = good.clone();
+        old[0x206 - 0x1f1] = 0x0b;
+        assert!(matches!(
+            build_zero_page(&input(old)),
+            Err(Error::OldBootProtocol {
+                major: 2,
+                minor: 11
+            })
+        ));
+    }
+
+    #[test]
+    fn more_than_128_e820_entries_go_to_setup_e820_ext() {
+        let all: Vec<E820Entry> = (0..200u64)
+            .map(|n| E820Entry::new(n << 21, 1 << 20, if n % 2 == 0 { 1 } else { 2 }))
+            .collect();
+        let mut i = input(debian_header());
+        i.e820 = all.clone();
+        let e = build_zero_page(&i).unwrap_err();
+        assert!(e.to_string().contains("200 entries"), "{e}");
+
+        let (first, rest) = split_e820(&all);
+        assert_eq!((first.len(), rest.len()), (128, 72));
+        let base = 0x1_0000_1000;
+        let (chain, head) = SetupDataChain::build(base, vec![e820_ext_node(&rest)]).unwrap();
+        i.e820 = first.clone();
+        i.setup_data = head;
+        let page = build_zero_page(&i).unwrap();
+        let v = parse_zero_page(&page).unwrap();
+        assert_eq!(page[off::E820_ENTRIES as usize], 128);
+        assert_eq!(v.e820, first);
+        assert_eq!(v.setup_data, base);
+        let nodes = parse_chain(&chain, base, v.setup_data).unwrap();
+        assert_eq!(nodes.len(), 1);
+        assert_eq!(nodes[0].kind, SETUP_E820_EXT);
+        assert_eq!(nodes[0].data.len(), 72 * 20);
+        let mut back = v.e820.clone();
+        back.extend(decode_entries(&nodes[0].data).unwrap());
+        assert_eq!(back, all);
+        assert_eq!(split_e820(&all[..5]), (all[..5].to_vec(), Vec::new()));
+    }
+
+    #[test]
+    fn acpi_rsdp_and_efi_info_land_at_their_offsets() {
+        let mut i = input(debian_header());
+        i.acpi_rsdp = Some(0xbfb7e014);
+        i.efi = Some(EfiInfo {
+            loader_signature: *b"EL64",
+            systab: 0x1_bfbe_e018,
+            memdesc_size: 48,
+            memdesc_version: 1,
+            memmap: 0x2_1000_0000,
+            memmap_size: 7 * 48,
+        });
+        i.setup_data = 0x13fff3000;
+        let p = build_zero_page(&i).unwrap();
+        assert_eq!(&p[0x70..0x78], &0xbfb7e014u64.to_le_bytes());
+        assert_eq!(&p[0x1c0..0x1c4], b"EL64");
+        assert_eq!(u32_at(&p, 0x1c4), 0xbfbe_e018);
+        assert_eq!(u32_at(&p, 0x1c8), 48);
+        assert_eq!(u32_at(&p, 0x1cc), 1);
+        assert_eq!(u32_at(&p, 0x1d0), 0x1000_0000);
+        assert_eq!(u32_at(&p, 0x1d4), 7 * 48);
+        assert_eq!(u32_at(&p, 0x1d8), 1);
+        assert_eq!(u32_at(&p, 0x1dc), 2);
+        assert_eq!(&p[0x250..0x258], &0x13fff3000u64.to_le_bytes());
+        let v = parse_zero_page(&p).unwrap();
+        assert_eq!(v.efi, i.efi);
+        assert_eq!(v.acpi_rsdp_addr, 0xbfb7e014);
+    }
+
+    #[test]
+    fn parse_refuses_short_pages_and_impossible_counts() {
+        assert!(matches!(
+            parse_zero_page(&[0u8; 4095]),
+            Err(Error::Truncated { .. })
+        ));
+        let mut p = vec![0u8; 4096];
+        p[off::E820_ENTRIES as usize] = 129;
+        let e = parse_zero_page(&p).unwrap_err();
+        assert!(e.to_string().contains("129"), "{e}");
+        let v = parse_zero_page(&[0u8; 4096]).unwrap();
+        assert_eq!((v.ramdisk, v.efi, v.e820.len()), (None, None, 0));
+    }
+
+    /// The zero page warmboot would build for the BIOS fixture machine, with kexec-tools'
+    /// addresses near its reference plan (reference/x86_64-bios-m1024/kexec-d-load-c.txt:
+    /// real_mode_data at 0x3ffd1000, initrd at 0x3a7dd000; the command line one page above
+    /// the zero page) and the real Debian 6.1 header values
+    /// (bzimage-header-6.1.txt, which BzImageBuilder's defaults follow).
+    #[test]
+    fn zero_page_snapshot_bios() {
+        let fw = machine("x86_64-bios-m1024").firmware_memmap().unwrap();
+        let i = ZeroPageInput {
+            setup_header: debian_header(),
+            cmdline_addr: 0x3ffd2000,
+            cmdline_len: "console=ttyS0 labhop=1".len() as u64,
+            initrd: Some((0x3a7dd000, 0x1822ff0)),
+            e820: normal_e820(&fw).unwrap(),
+            acpi_rsdp: None,
+            efi: None,
+            setup_data: 0,
+        };
+        let page = build_zero_page(&i).unwrap();
+        insta::assert_snapshot!(
+            "zero_page_x86_64-bios-m1024",
+            render_zero_page(&page).unwrap()
+        );
+    }
+
+    /// The OVMF machine: the fixture tree has the runtime map and systab but no
+    /// /sys/kernel/boot_params/data, so the running efi_info (system table address,
+    /// descriptor size and version) and fw_vendor/runtime/config_table are explicit
+    /// test values here.
+    #[test]
+    fn zero_page_snapshot_ovmf() {
+        let host = machine("x86_64-ovmf-m4096");
+        let fw = host.firmware_memmap().unwrap();
+        let systab = host.efi_systab().unwrap().unwrap();
+        let running = EfiInfo {
+            loader_signature: *b"EL64",
+            systab: 0xbfbee018,
+            memdesc_size: 48,
+            memdesc_version: 1,
+            memmap: 0xbe2f2018,
+            memmap_size: 0x1b90,
+        };
+        let efi = EfiFirmware::from_parts(
+            &running,
+            0xbfbee000,
+            0xbfbeb000,
+            0xbfbe9000,
+            &systab,
+            host.efi_runtime_map().unwrap(),
+        )
+        .unwrap()
+        .unwrap();
+        let memmap_addr = 0x13fff4000;
+        let i = ZeroPageInput {
+            setup_header: debian_header(),
+            cmdline_addr: 0x13fff2000,
+            cmdline_len: "console=ttyS0 labhop=1".len() as u64,
+            initrd: Some((0x13a7dd000, 0x1822ff0)),
+            e820: normal_e820(&fw).unwrap(),
+            acpi_rsdp: crate::x86::efi::acpi_rsdp_from_systab(&systab),
+            efi: Some(efi.efi_info(memmap_addr).unwrap()),
+            setup_data: 0x13fff3000,
+        };
+        let page = build_zero_page(&i).unwrap();
+        let v = parse_zero_page(&page).unwrap();
+        assert_eq!(v.efi.unwrap().memmap_size, 7 * 48);
+        assert_eq!(v.acpi_rsdp_addr, 0xbfb7e014);
+        insta::assert_snapshot!("zero_page_x86_64-ovmf-m4096", v.render());
+    }
+
+    proptest! {
+        #[test]
+        fn e820_round_trips_through_the_zero_page(
+            entries in proptest::collection::vec((any::<u64>(), any::<u64>(), any::<u32>()), 0..=128),
+            cmdline_addr in 0u64..(1 << 40),
+            initrd in proptest::option::of((0u64..(1 << 40), 0u64..(1 << 36))),
+        ) {
+            let e820: Vec<E820Entry> = entries.iter().map(|&(a, s, k)| E820Entry::new(a, s, k)).collect();
+            let i = ZeroPageInput {
+                setup_header: debian_header(),
+                cmdline_addr,
+                cmdline_len: 100,
+                initrd,
+                e820: e820.clone(),
+                acpi_rsdp: None,
+                efi: None,
+                setup_data: 0,
+            };
+            let page = build_zero_page(&i).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(page.len(), 4096);
+            let v = parse_zero_page(&page).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(v.e820, e820);
+            prop_assert_eq!(v.cmd_line_ptr, cmdline_addr);
+            prop_assert_eq!(v.ramdisk, initrd.filter(|&r| r != (0, 0)));
+        }
+
+        #[test]
+        fn arbitrary_headers_and_pages_never_panic(
+            header in proptest::collection::vec(any::<u8>(), 0..200),
+            page in proptest::collection::vec(any::<u8>(), 4090..4100),
+            cmdline_addr in any::<u64>(),
+            cmdline_len in any::<u64>(),
+            initrd in proptest::option::of((any::<u64>(), any::<u64>())),
+        ) {
+            let mut i = input(header);
+            i.cmdline_addr = cmdline_addr;
+            i.cmdline_len = cmdline_len;
+            i.initrd = initrd;
+            let _ = build_zero_page(&i);
+            let _ = parse_zero_page(&page).map(|v| v.render());
+        }
+    }
+}
