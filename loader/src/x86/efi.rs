@@ -192,6 +192,32 @@ pub struct EfiFirmware {
 }
 
 impl EfiFirmware {
+    /// A stable text view for review and snapshots: the addresses, then one line per
+    /// runtime region (type, physical and virtual address, pages, attribute).
+    pub fn render(&self) -> String {
+        use std::fmt::Write as _;
+        let mut o = String::new();
+        let _ = writeln!(o, "systab:          {:#x}", self.systab);
+        let _ = writeln!(
+            o,
+            "memdesc:         size {} version {}",
+            self.memdesc_size, self.memdesc_version
+        );
+        let _ = writeln!(o, "fw_vendor:       {:#x}", self.setup.fw_vendor);
+        let _ = writeln!(o, "runtime:         {:#x}", self.setup.runtime);
+        let _ = writeln!(o, "config_table:    {:#x}", self.setup.tables);
+        let _ = writeln!(o, "smbios:          {:#x}", self.setup.smbios);
+        let _ = writeln!(o, "runtime regions: {}", self.runtime_map.len());
+        for e in &self.runtime_map {
+            let _ = writeln!(
+                o,
+                "  type {:>2} phys {:#014x} virt {:#018x} pages {:#8x} attr {:#018x}",
+                e.kind, e.phys_addr, e.virt_addr, e.num_pages, e.attribute
+            );
+        }
+        o
+    }
+
     /// The runtime memory map for the next kernel (see [`runtime_memmap`]).
     pub fn memmap_bytes(&self) -> Result<Vec<u8>> {
         runtime_memmap(&self.runtime_map, self.memdesc_size)
@@ -285,5 +311,220 @@ impl EfiFirmware {
             &systab,
             host.efi_runtime_map()?,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::{Path, PathBuf};
+
+    fn ovmf() -> HostRoot {
+        HostRoot::new(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/machines/x86_64-ovmf-m4096"),
+        )
+    }
+
+    fn running() -> EfiInfo {
+        EfiInfo {
+            loader_signature: EFI64_LOADER_SIGNATURE,
+            systab: 0xbfbee018,
+            memdesc_size: 48,
+            memdesc_version: 1,
+            memmap: 0xbe2f2018,
+            memmap_size: 0x1b90,
+        }
+    }
+
+    #[test]
+    fn efi_info_layout_splits_high_halves() {
+        let e = EfiInfo {
+            loader_signature: *b"EL64",
+            systab: 0x1_2345_6789,
+            memdesc_size: 48,
+            memdesc_version: 1,
+            memmap: 0xab_cdef_0123,
+            memmap_size: 0x150,
+        };
+        let b = e.to_bytes();
+        let w = |i: usize| u32::from_le_bytes(b[i * 4..i * 4 + 4].try_into().unwrap());
+        assert_eq!(&b[0..4], b"EL64");
+        assert_eq!(
+            [w(1), w(2), w(3), w(4), w(5), w(6), w(7)],
+            [0x2345_6789, 48, 1, 0xcdef_0123, 0x150, 1, 0xab]
+        );
+        assert_eq!(EfiInfo::parse(&b).unwrap(), e);
+        assert!(EfiInfo::parse(&b[..31]).is_err());
+        assert!(EfiInfo::default().is_empty() && !e.is_empty());
+    }
+
+    #[test]
+    fn running_boot_params_give_efi_info_and_rsdp() {
+        let mut page = vec![0u8; 4096];
+        page[0x1c0..0x1e0].copy_from_slice(&running().to_bytes());
+        page[0x70..0x78].copy_from_slice(&0xbfb7e014u64.to_le_bytes());
+        let r = parse_running_boot_params(&page).unwrap();
+        assert_eq!(r.efi_info, running());
+        assert_eq!(r.acpi_rsdp_addr, 0xbfb7e014);
+        assert!(parse_running_boot_params(&page[..0x1d0]).is_err());
+    }
+
+    #[test]
+    fn runtime_map_becomes_padded_descriptors() {
+        let map = ovmf().efi_runtime_map().unwrap();
+        assert_eq!(map.len(), 7);
+        let bytes = runtime_memmap(&map, 48).unwrap();
+        assert_eq!(bytes.len(), 7 * 48);
+        for (d, e) in bytes.chunks_exact(48).zip(&map) {
+            let u64_at = |o: usize| u64::from_le_bytes(d[o..o + 8].try_into().unwrap());
+            assert_eq!(u32::from_le_bytes(d[0..4].try_into().unwrap()), e.kind);
+            assert_eq!(&d[4..8], &[0; 4]);
+            assert_eq!(
+                [u64_at(8), u64_at(16), u64_at(24), u64_at(32)],
+                [e.phys_addr, e.virt_addr, e.num_pages, e.attribute]
+            );
+            assert_eq!(&d[40..48], &[0; 8]);
+        }
+        assert_eq!(runtime_memmap(&map, 40).unwrap().len(), 7 * 40);
+        for bad in [0, 32, 44, 8192] {
+            let e = runtime_memmap(&map, bad).unwrap_err();
+            assert!(e.to_string().contains("descriptor size"), "{e}");
+        }
+    }
+
+    #[test]
+    fn setup_data_fields_in_order() {
+        let s = EfiSetupData {
+            fw_vendor: 1,
+            runtime: 2,
+            tables: 3,
+            smbios: 4,
+        };
+        let b = s.to_bytes();
+        assert_eq!(b.len(), 96);
+        for (i, v) in [1u64, 2, 3, 4].into_iter().enumerate() {
+            assert_eq!(&b[i * 8..i * 8 + 8], &v.to_le_bytes());
+        }
+        assert!(b[32..].iter().all(|&x| x == 0));
+    }
+
+    #[test]
+    fn systab_lookups_prefer_smbios_and_acpi20() {
+        let systab = ovmf().efi_systab().unwrap().unwrap();
+        assert_eq!(smbios_from_systab(&systab), 0xbf918000);
+        assert_eq!(acpi_rsdp_from_systab(&systab), Some(0xbfb7e014));
+        let only3 = vec![("SMBIOS3".to_string(), 0x5000)];
+        assert_eq!(smbios_from_systab(&only3), 0x5000);
+        assert_eq!(smbios_from_systab(&[]), 0);
+        assert_eq!(
+            acpi_rsdp_from_systab(&[("ACPI".into(), 0x9000)]),
+            Some(0x9000)
+        );
+        assert_eq!(acpi_rsdp_from_systab(&[]), None);
+    }
+
+    #[test]
+    fn from_parts_hands_over_only_real_64_bit_runtime_services() {
+        let map = ovmf().efi_runtime_map().unwrap();
+        let systab = ovmf().efi_systab().unwrap().unwrap();
+        let f = EfiFirmware::from_parts(&running(), 0xa, 0xb, 0xc, &systab, map.clone())
+            .unwrap()
+            .unwrap();
+        let info = f.efi_info(0x1_0000_2000).unwrap();
+        assert_eq!(info.loader_signature, *b"EL64");
+        assert_eq!(info.systab, 0xbfbee018);
+        assert_eq!(info.memmap, 0x1_0000_2000);
+        assert_eq!(info.memmap_size as usize, f.memmap_bytes().unwrap().len());
+        assert_eq!(
+            f.setup,
+            EfiSetupData {
+                fw_vendor: 0xa,
+                runtime: 0xb,
+                tables: 0xc,
+                smbios: 0xbf918000
+            }
+        );
+        insta::assert_snapshot!("efi_x86_64-ovmf-m4096", f.render());
+
+        let mut el32 = running();
+        el32.loader_signature = *b"EL32";
+        let mut noruntime = running();
+        noruntime.memmap_size = 0;
+        for r in [el32, noruntime, EfiInfo::default()] {
+            assert_eq!(
+                EfiFirmware::from_parts(&r, 1, 2, 3, &systab, map.clone()).unwrap(),
+                None
+            );
+        }
+        assert_eq!(
+            EfiFirmware::from_parts(&running(), 1, 2, 3, &systab, Vec::new()).unwrap(),
+            None
+        );
+        let mut tiny = running();
+        tiny.memdesc_size = 24;
+        assert!(EfiFirmware::from_parts(&tiny, 1, 2, 3, &systab, map).is_err());
+    }
+
+    fn write(root: &Path, rel: &str, data: &[u8]) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+
+    #[test]
+    fn from_host_needs_the_running_zero_page() {
+        // The fixture tree has no /sys/kernel/boot_params/data: no EFI hand-over.
+        assert_eq!(EfiFirmware::from_host(&ovmf()).unwrap(), None);
+        // A BIOS machine has no /sys/firmware/efi.
+        let bios = HostRoot::new(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/machines/x86_64-bios-m1024"),
+        );
+        assert_eq!(EfiFirmware::from_host(&bios).unwrap(), None);
+
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let mut page = vec![0u8; 4096];
+        page[0x1c0..0x1e0].copy_from_slice(&running().to_bytes());
+        write(root, "sys/kernel/boot_params/data", &page);
+        write(root, "sys/firmware/efi/fw_vendor", b"0xbfbee000\n");
+        write(root, "sys/firmware/efi/runtime", b"0xbfbeb000\n");
+        write(root, "sys/firmware/efi/config_table", b"0xbfbe9000\n");
+        write(
+            root,
+            "sys/firmware/efi/systab",
+            b"ACPI20=0xbfb7e014\nSMBIOS=0xbf918000\n",
+        );
+        for (name, v) in [
+            ("type", "0x5"),
+            ("phys_addr", "0xbf8ed000"),
+            ("virt_addr", "0xfffffffeffbff000"),
+            ("num_pages", "0x10"),
+            ("attribute", "0x800000000000000f"),
+        ] {
+            write(
+                root,
+                &format!("sys/firmware/efi/runtime-map/0/{name}"),
+                v.as_bytes(),
+            );
+        }
+        let host = HostRoot::new(root);
+        let f = EfiFirmware::from_host(&host).unwrap().unwrap();
+        assert_eq!(f.systab, 0xbfbee018);
+        assert_eq!(f.setup.fw_vendor, 0xbfbee000);
+        assert_eq!(f.setup.runtime, 0xbfbeb000);
+        assert_eq!(f.setup.tables, 0xbfbe9000);
+        assert_eq!(f.runtime_map.len(), 1);
+        assert_eq!(f.runtime_map[0].virt_addr, 0xfffffffeffbff000);
+
+        // A truncated boot_params file is an error naming it, not a silent BIOS boot.
+        write(root, "sys/kernel/boot_params/data", &page[..0x100]);
+        let e = EfiFirmware::from_host(&host).unwrap_err();
+        assert!(e.to_string().contains("boot_params/data"), "{e}");
+        write(root, "sys/kernel/boot_params/data", &page);
+        write(root, "sys/firmware/efi/runtime", b"nonsense\n");
+        let e = EfiFirmware::from_host(&host).unwrap_err();
+        assert!(e.to_string().contains("efi/runtime"), "{e}");
     }
 }

@@ -188,4 +188,29 @@ mod tests {
         assert!(parse_chain(&looped, 0x1000, 0x800).is_err());
         assert!(parse_chain(&looped, 0x1000, 0x2000).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn chains_parse_back_to_their_nodes(
+            base in proptest::strategy::Strategy::prop_map(0u64..(1 << 48), |b| b * 8),
+            nodes in proptest::collection::vec((proptest::prelude::any::<u32>(), proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)), 0..8),
+        ) {
+            let (bytes, first) = SetupDataChain::build(base, nodes.clone())
+                .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            proptest::prop_assert_eq!(first == 0, nodes.is_empty());
+            let back = parse_chain(&bytes, base, first)
+                .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            proptest::prop_assert!(back.iter().all(|n| n.addr % 8 == 0));
+            let pairs: Vec<(u32, Vec<u8>)> = back.into_iter().map(|n| (n.kind, n.data)).collect();
+            proptest::prop_assert_eq!(pairs, nodes);
+        }
+
+        #[test]
+        fn parsing_arbitrary_bytes_never_panics(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..128),
+            first in 0u64..0x1100,
+        ) {
+            let _ = parse_chain(&bytes, 0x1000, first);
+        }
+    }
 }
