@@ -372,6 +372,20 @@ mod tests {
         );
         assert_eq!(m.crash, Some(Range::new(0x22000000, 0x32000000)));
         assert_eq!(m.kernel[0].range, Range::new(0x32800000, 0x33601d32));
+        let top: Vec<(&str, Range)> = m
+            .top_level
+            .iter()
+            .map(|n| (n.name.as_str(), n.range))
+            .collect();
+        assert_eq!(
+            top,
+            vec![
+                ("Reserved", Range::new(0, 0x1000)),
+                ("System RAM", Range::new(0x1000, 0x9fc00)),
+                ("System RAM", Range::new(0x100000, 0x3ffe0000)),
+                ("Reserved", Range::new(0x3ffe0000, 0x40000000)),
+            ]
+        );
         assert_eq!(
             m.usable(Mode::Normal),
             vec![

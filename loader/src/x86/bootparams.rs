@@ -82,6 +82,18 @@ pub struct ZeroPageInput {
     pub setup_data: u64,
 }
 
+/// The setup header of a bzImage file: bytes 0x1f1 .. `header_end` (0x202 + byte 0x201,
+/// [`crate::image::bzimage::BzImage::header_end`]), the part a loader copies into the zero page.
+pub fn setup_header(file: &[u8], header_end: u64) -> Result<Vec<u8>> {
+    let len = header_end.checked_sub(SETUP_HEADER_OFFSET).ok_or_else(|| {
+        Error::invalid(
+            "x86 setup header",
+            format!("it ends at {header_end:#x}, before 0x1f1"),
+        )
+    })?;
+    Ok(fields::slice(file, SETUP_HEADER_OFFSET, len, "bzImage setup header")?.to_vec())
+}
+
 /// Splits an e820 table into the zero page's 128 entries and the rest, which belongs in a
 /// SETUP_E820_EXT node ([`e820_ext_node`]); the kernel appends those to the table
 /// (arch/x86/kernel/e820.c e820__memory_setup_extended).
@@ -423,7 +435,17 @@ mod tests {
     fn header_of(b: BzImageBuilder) -> Vec<u8> {
         let file = b.build();
         let parsed = BzImage::parse(&file).unwrap();
-        file[SETUP_HEADER_OFFSET as usize..parsed.header_end as usize].to_vec()
+        setup_header(&file, parsed.header_end).unwrap()
+    }
+
+    #[test]
+    fn setup_header_is_0x1f1_to_header_end() {
+        let file = BzImageBuilder::new().build();
+        let h = setup_header(&file, 0x26c).unwrap();
+        assert_eq!(h.len(), 0x26c - 0x1f1);
+        assert_eq!(&h[0x202 - 0x1f1..0x206 - 0x1f1], b"HdrS");
+        assert!(setup_header(&file, 0x100).is_err());
+        assert!(setup_header(&file[..0x200], 0x26c).is_err());
     }
 
     fn debian_header() -> Vec<u8> {
