@@ -178,7 +178,24 @@ pub fn acpi_rsdp_from_systab(systab: &[(String, u64)]) -> Option<u64> {
     find("ACPI20").or_else(|| find("ACPI")).filter(|&a| a != 0)
 }
 
+/// The acpi_rsdp_addr for the next kernel: the running kernel's own value when set, else
+/// the EFI systab's ACPI20/ACPI entry (what kexec-tools falls back to), else None (a BIOS
+/// kernel finds the RSDP by scanning the EBDA and BIOS area itself). Passing it matters
+/// when the next kernel gets no efi_info (see [`EfiFirmware::from_host`]).
+pub fn acpi_rsdp(running: Option<&RunningBootParams>, systab: &[(String, u64)]) -> Option<u64> {
+    running
+        .map(|r| r.acpi_rsdp_addr)
+        .filter(|&a| a != 0)
+        .or_else(|| acpi_rsdp_from_systab(systab))
+}
+
 /// Everything about the running EFI firmware the next kernel needs, gathered from sysfs.
+///
+/// Always hand over both parts together: efi_info (with [`EfiFirmware::efi_info`] and the
+/// loaded [`EfiFirmware::memmap_bytes`]) *and* the SETUP_EFI node
+/// ([`EfiFirmware::setup_node`]). The SETUP_EFI node is how the next kernel knows it was
+/// kexec'd (arch/x86/platform/efi/quirks.c efi_setup); with efi_info alone it would call
+/// SetVirtualAddressMap a second time, which firmware refuses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EfiFirmware {
     /// Physical address of the EFI system table (running efi_info).
@@ -216,6 +233,11 @@ impl EfiFirmware {
             );
         }
         o
+    }
+
+    /// The (type, data) of the SETUP_EFI node for [`crate::x86::setup_data::SetupDataChain`].
+    pub fn setup_node(&self) -> (u32, Vec<u8>) {
+        (crate::x86::setup_data::SETUP_EFI, self.setup.to_bytes())
     }
 
     /// The runtime memory map for the next kernel (see [`runtime_memmap`]).
@@ -422,6 +444,18 @@ mod tests {
             Some(0x9000)
         );
         assert_eq!(acpi_rsdp_from_systab(&[]), None);
+        let r = RunningBootParams {
+            efi_info: running(),
+            acpi_rsdp_addr: 0xf5a10,
+        };
+        assert_eq!(acpi_rsdp(Some(&r), &systab), Some(0xf5a10));
+        let zero = RunningBootParams {
+            acpi_rsdp_addr: 0,
+            ..r
+        };
+        assert_eq!(acpi_rsdp(Some(&zero), &systab), Some(0xbfb7e014));
+        assert_eq!(acpi_rsdp(None, &systab), Some(0xbfb7e014));
+        assert_eq!(acpi_rsdp(None, &[]), None);
     }
 
     #[test]
@@ -446,6 +480,9 @@ mod tests {
             }
         );
         insta::assert_snapshot!("efi_x86_64-ovmf-m4096", f.render());
+        let (kind, data) = f.setup_node();
+        assert_eq!(kind, 4);
+        assert_eq!(data, f.setup.to_bytes());
 
         let mut el32 = running();
         el32.loader_signature = *b"EL32";
