@@ -64,7 +64,7 @@ const HDRS: u32 = 0x5372_6448;
 /// What goes into a zero page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZeroPageInput {
-    /// The bzImage's setup header: file bytes 0x1f1 .. 0x202 + byte[0x201].
+    /// The bzImage's setup header: file bytes 0x1f1 .. `0x202 + byte[0x201]`.
     pub setup_header: Vec<u8>,
     /// Physical address of the NUL-terminated command line.
     pub cmdline_addr: u64,

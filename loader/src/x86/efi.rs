@@ -34,7 +34,7 @@ pub const EFI64_LOADER_SIGNATURE: [u8; 4] = *b"EL64";
 /// sizeof(efi_memory_desc_t): u32 type, u32 pad, u64 phys_addr, u64 virt_addr,
 /// u64 num_pages, u64 attribute (include/linux/efi.h). Firmware may use larger descriptors.
 pub const EFI_MEMORY_DESC_MIN: u32 = 40;
-/// sizeof(struct efi_setup_data): fw_vendor, __unused, tables, smbios, reserved[8].
+/// `sizeof(struct efi_setup_data)`: fw_vendor, __unused, tables, smbios, `reserved[8]`.
 pub const EFI_SETUP_DATA_SIZE: usize = 96;
 
 /// `struct efi_info` (zero page 0x1c0), with the split 64-bit addresses joined.
@@ -153,7 +153,7 @@ pub struct EfiSetupData {
 }
 
 impl EfiSetupData {
-    /// The 96 bytes of `struct efi_setup_data` (reserved[8] zero).
+    /// The 96 bytes of `struct efi_setup_data` (`reserved[8]` zero).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(EFI_SETUP_DATA_SIZE);
         for v in [self.fw_vendor, self.runtime, self.tables, self.smbios] {

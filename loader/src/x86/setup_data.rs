@@ -1,6 +1,6 @@
 //! The x86 setup_data linked list: extra boot data the zero page points to.
 //!
-//! Each node is `struct setup_data` {u64 next, u32 type, u32 len, u8 data[len]}
+//! Each node is `struct setup_data {u64 next; u32 type; u32 len; u8 data[len]}`
 //! (arch/x86/include/uapi/asm/setup_data.h); `next` is the physical address of the next
 //! node, 0 ends the list, and the head is hdr.setup_data at zero-page offset 0x250
 //! (Documentation/arch/x86/boot.rst, "setup_data"). The kernel maps each node by its
