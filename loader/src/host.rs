@@ -239,6 +239,46 @@ impl HostRoot {
         Ok(out)
     }
 
+    // --- x86 boot_params / EFI readers for crate::x86 (zero page construction) ---
+
+    /// `/sys/kernel/boot_params/data`: the running kernel's 4096-byte zero page (x86 only,
+    /// arch/x86/kernel/ksysfs.c); None when absent (other architectures, fixture trees
+    /// captured without it).
+    pub fn x86_boot_params(&self) -> Result<Option<Vec<u8>>> {
+        let p = self.path("/sys/kernel/boot_params/data");
+        match std::fs::read(&p) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::Io(e).in_file(p)),
+        }
+    }
+
+    /// `/sys/firmware/efi/fw_vendor` (`0x%lx`): physical address of the firmware vendor string.
+    pub fn efi_fw_vendor(&self) -> Result<Option<u64>> {
+        self.optional_hex("/sys/firmware/efi/fw_vendor", "EFI fw_vendor")
+    }
+
+    /// `/sys/firmware/efi/runtime` (`0x%lx`): physical address of the runtime services table.
+    pub fn efi_runtime(&self) -> Result<Option<u64>> {
+        self.optional_hex("/sys/firmware/efi/runtime", "EFI runtime")
+    }
+
+    /// `/sys/firmware/efi/config_table` (`0x%lx`): physical address of the configuration table.
+    pub fn efi_config_table(&self) -> Result<Option<u64>> {
+        self.optional_hex("/sys/firmware/efi/config_table", "EFI config_table")
+    }
+
+    fn optional_hex(&self, rel: &str, what: &'static str) -> Result<Option<u64>> {
+        match self.read_optional(rel)? {
+            None => Ok(None),
+            Some(t) => parse_hex(what, &t)
+                .map(Some)
+                .map_err(|e| e.in_file(self.path(rel))),
+        }
+    }
+
+    // --- end of x86 readers ---
+
     /// The running kernel's release (`/proc/sys/kernel/osrelease`), e.g. "6.1.0-56-amd64".
     pub fn os_release(&self) -> Result<String> {
         Ok(self

@@ -20,6 +20,7 @@ pub mod memmap;
 pub mod plan;
 pub mod plan_check;
 pub mod planner;
+pub mod x86;
 
 #[cfg(feature = "synth")]
 pub mod synth;

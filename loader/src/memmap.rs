@@ -257,6 +257,10 @@ pub struct MemoryMap {
     pub crash_low: Option<Range>,
     /// The raw firmware map, where the machine has one (x86).
     pub firmware: Vec<FirmwareMapEntry>,
+    /// Every top-level `/proc/iomem` entry in file order ("System RAM", "Reserved",
+    /// "ACPI Tables", "PCI Bus 0000:00", ...): the x86 crash e820 needs the running kernel's
+    /// ACPI, NVS and reserved resources (arch/x86/kernel/crash.c), see [`crate::x86::e820`].
+    pub top_level: Vec<NamedRange>,
 }
 
 impl MemoryMap {
@@ -269,10 +273,15 @@ impl MemoryMap {
         let mut reserved = Vec::new();
         let mut kernel = Vec::new();
         let mut crash = Vec::new();
+        let mut top_level = Vec::new();
         // Whether the closest depth-0 ancestor of the current line is System RAM.
         let mut in_ram = false;
         for e in entries {
             if e.depth == 0 {
+                top_level.push(NamedRange {
+                    name: e.name.clone(),
+                    range: e.range,
+                });
                 in_ram = e.name.contains("System RAM");
                 if in_ram {
                     ram.push(e.range);
@@ -306,6 +315,7 @@ impl MemoryMap {
             crash,
             crash_low,
             firmware,
+            top_level,
         })
     }
 
@@ -362,6 +372,20 @@ mod tests {
         );
         assert_eq!(m.crash, Some(Range::new(0x22000000, 0x32000000)));
         assert_eq!(m.kernel[0].range, Range::new(0x32800000, 0x33601d32));
+        let top: Vec<(&str, Range)> = m
+            .top_level
+            .iter()
+            .map(|n| (n.name.as_str(), n.range))
+            .collect();
+        assert_eq!(
+            top,
+            vec![
+                ("Reserved", Range::new(0, 0x1000)),
+                ("System RAM", Range::new(0x1000, 0x9fc00)),
+                ("System RAM", Range::new(0x100000, 0x3ffe0000)),
+                ("Reserved", Range::new(0x3ffe0000, 0x40000000)),
+            ]
+        );
         assert_eq!(
             m.usable(Mode::Normal),
             vec![
