@@ -51,6 +51,7 @@ const MANAGED: &[&str] = &[
     "linux,elfcorehdr",
     "linux,usable-memory-range",
     "linux,booted-from-kexec",
+    "linux,ima-kexec-buffer",
 ];
 
 /// The crash reservation a panic (capture) kernel is told about.
@@ -85,14 +86,19 @@ pub struct ChosenPatch {
     pub usable_memory: Option<(u64, u64)>,
 }
 
-/// Whether the kernel command line disables KASLR: `nokaslr` is an alias for
-/// `kaslr.disabled=1` (arch/arm64/kernel/pi/idreg-override.c in 6.12,
-/// arch/arm64/kernel/idreg-override.c in 6.1). Words after `--` go to init, not the kernel.
+/// Whether the new command line disables KASLR, so the new kernel never reads `kaslr-seed`.
+///
+/// 6.1's arch/arm64/kernel/pi/kaslr_early.c (`is_kaslr_disabled_cmdline`) looks for
+/// `nokaslr` in `/chosen/bootargs` at the start or after a space and then returns from
+/// `kaslr_early_init` before `get_kaslr_seed` reads (and zeroes) the property; 6.12 does the
+/// same through the id-register override parser. warmboot matches only the whole word
+/// `nokaslr` before a `--` (words after it go to init): missing an odd spelling leaves an
+/// unused random seed (harmless), while a false match would take KASLR's seed away.
 pub fn kaslr_disabled(cmdline: &str) -> bool {
     cmdline
         .split_ascii_whitespace()
         .take_while(|word| *word != "--")
-        .any(|word| word == "nokaslr" || word == "kaslr.disabled=1")
+        .any(|word| word == "nokaslr")
 }
 
 /// Builds the `/chosen` patch for a load.
@@ -159,10 +165,14 @@ pub fn patch(dtb: &[u8], patch: &ChosenPatch) -> Result<Vec<u8>> {
 
     // The old initrd's reservation goes with the old initrd: the kernel reserves the exact
     // size, firmware may round up to a page (drivers/of/kexec.c checks both).
-    let old_initrd = initrd_of(chosen)?;
+    let old_initrd = initrd_of(chosen);
     // A running capture kernel's elfcorehdr reservation is stale too (kexec_file leaves it;
     // warmboot drops it because nothing in the next kernel owns that memory any more).
     let old_elfcorehdr = reg_of(chosen, "linux,elfcorehdr", addr_cells, size_cells);
+    // The IMA measurement buffer a kexec_file load handed the running kernel: kexec_file
+    // always removes it with its reservation (remove_ima_buffer, drivers/of/kexec.c), and a
+    // kexec_load cannot pass a new one, so it goes.
+    let old_ima = reg_of(chosen, "linux,ima-kexec-buffer", addr_cells, size_cells);
     for name in MANAGED {
         chosen.remove_property(name);
     }
@@ -174,7 +184,7 @@ pub fn patch(dtb: &[u8], patch: &ChosenPatch) -> Result<Vec<u8>> {
             }
         }
     }
-    if let Some((addr, size)) = old_elfcorehdr {
+    for (addr, size) in old_elfcorehdr.into_iter().chain(old_ima) {
         remove_reservation(&mut tree.memory_reservations, addr, size);
     }
 
@@ -356,15 +366,11 @@ fn be_number(value: &[u8]) -> Option<u64> {
 }
 
 /// The running initrd `(start, end)` from `/chosen`, if both properties are readable.
-fn initrd_of(chosen: &DeviceTreeNode) -> Result<Option<(u64, u64)>> {
-    let get = |name: &str| chosen.property(name).map(|p| be_number(p.value()));
-    match (get("linux,initrd-start"), get("linux,initrd-end")) {
-        (Some(Some(start)), Some(Some(end))) => Ok(Some((start, end))),
-        (None, None) => Ok(None),
-        // Unreadable or half-present values: the properties are replaced anyway, only the
-        // reservation cannot be matched.
-        _ => Ok(None),
-    }
+/// Unreadable or half-present values are replaced anyway; only their reservation cannot
+/// be matched then.
+fn initrd_of(chosen: &DeviceTreeNode) -> Option<(u64, u64)> {
+    let get = |name: &str| be_number(chosen.property(name)?.value());
+    Some((get("linux,initrd-start")?, get("linux,initrd-end")?))
 }
 
 /// A `<addr size>` property in the given cell counts, if it has exactly that shape.
@@ -685,8 +691,26 @@ mod tests {
     }
 
     #[test]
+    fn stale_ima_buffer_and_its_reservation_are_removed() {
+        let mut t = tree(UEFI);
+        t.find_node_mut("/chosen")
+            .unwrap()
+            .add_property(DeviceTreeProperty::new_unchecked(
+                "linux,ima-kexec-buffer",
+                [0u32, 0x7000_0000, 0, 0x2000],
+            ));
+        t.memory_reservations = vec![
+            MemoryReservation::new(0x7000_0000, 0x2000),
+            MemoryReservation::new(0x100, 0x100),
+        ];
+        let out = patch(&t.to_dtb(), &ChosenPatch::default()).unwrap();
+        assert_eq!(prop(&tree(&out), "/chosen", "linux,ima-kexec-buffer"), None);
+        assert_eq!(reservations(&out), vec![(0x100, 0x100)]);
+    }
+
+    #[test]
     fn nokaslr_writes_a_zero_seed_and_keeps_the_rng_seed() {
-        for cmdline in ["console=ttyAMA0 nokaslr", "kaslr.disabled=1 quiet"] {
+        for cmdline in ["console=ttyAMA0 nokaslr", "nokaslr quiet"] {
             let p = chosen_for(cmdline, None, None, &mut counter());
             assert_eq!(p.kaslr_seed, Some(0), "{cmdline}");
             assert_eq!(p.rng_seed.as_ref().and_then(|s| s.first()), Some(&1));
@@ -712,6 +736,34 @@ mod tests {
         let out = patch(&src, &ChosenPatch::default()).unwrap();
         assert_eq!(Fdt::new(&out).unwrap().boot_cpuid_phys(), 3);
         assert!(render(&out).unwrap().contains("boot_cpuid_phys 0x3"));
+    }
+
+    #[test]
+    fn duplicate_property_names_are_refused_not_silently_merged() {
+        // Point the nameoff of /chosen's second property at the first one's name.
+        let mut src = UEFI.to_vec();
+        let be = |at: usize| u32::from_be_bytes(src[at..at + 4].try_into().unwrap());
+        let (off_struct, off_strings) = (be(8) as usize, be(12) as usize);
+        let name_off = |name: &str| {
+            let strings = &UEFI[off_strings..];
+            let pat = format!("{name}\0");
+            (0..strings.len())
+                .find(|&i| strings[i..].starts_with(pat.as_bytes()))
+                .unwrap() as u32
+        };
+        let (first, second) = (
+            name_off("linux,uefi-secure-boot"),
+            name_off("linux,uefi-mmap-desc-ver"),
+        );
+        let at = (off_struct..src.len() - 12)
+            .step_by(4)
+            .find(|&i| be(i) == 3 && be(i + 8) == second)
+            .unwrap();
+        src[at + 8..at + 12].copy_from_slice(&first.to_be_bytes());
+        let err = patch(&src, &ChosenPatch::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("duplicate node or property names"), "{err}");
     }
 
     #[test]
