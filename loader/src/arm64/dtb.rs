@@ -240,7 +240,8 @@ pub fn patch(dtb: &[u8], patch: &ChosenPatch) -> Result<Vec<u8>> {
     ));
     tree.memory_reservations.extend(reservations);
 
-    // Bound the output before serialising (the writer panics only past u32::MAX).
+    // The writer panics only past u32::MAX bytes; the input fits a u32 and the additions are
+    // bounded by the patch, so the size is checked on the result.
     let mut out = tree.to_dtb();
     // dtoolkit's writer always writes boot_cpuid_phys 0; restore the source's value.
     let boot_cpu = fdt.boot_cpuid_phys().to_be_bytes();
@@ -415,6 +416,9 @@ mod tests {
 
     const DIRECT: &[u8] =
         include_bytes!("../../tests/fixtures/machines/arm64-direct-m1024/sys/firmware/fdt");
+    const CRASHKERNEL: &[u8] = include_bytes!(
+        "../../tests/fixtures/machines/arm64-direct-m1024-crashkernel/sys/firmware/fdt"
+    );
     const UEFI: &[u8] =
         include_bytes!("../../tests/fixtures/machines/arm64-uefi-m1024/sys/firmware/fdt");
 
@@ -536,6 +540,28 @@ mod tests {
                 render(&patch(src, &p).unwrap()).unwrap()
             );
         }
+    }
+
+    #[test]
+    fn crashkernel_fixture_panic_load_snapshot() {
+        // The fixture machine's iomem has "74c00000-7abfffff : Crash kernel"; kexec-tools put
+        // the elfcorehdr at 0x7abff000 (size 0x400) in the same guest.
+        let crash = CrashInfo {
+            elfcorehdr: (0x7abf_f000, 0x400),
+            usable_memory: (0x74c0_0000, 0x600_0000),
+        };
+        let p = chosen_for(
+            "console=ttyAMA0 panic=1 nr_cpus=1 reset_devices",
+            Some((0x7800_0000, 0x7840_0000)),
+            Some(crash),
+            &mut counter(),
+        );
+        let out = patch(CRASHKERNEL, &p).unwrap();
+        assert_eq!(unmanaged(&out).root, unmanaged(CRASHKERNEL).root);
+        insta::assert_snapshot!(
+            "arm64_dtb_direct-m1024-crashkernel_panic",
+            render(&out).unwrap()
+        );
     }
 
     #[test]
