@@ -145,6 +145,15 @@ pub fn kernel_random(buf: &mut [u8]) -> Result<()> {
 /// elfcorehdr reservation for a panic load, following of_kexec_alloc_and_setup_fdt.
 pub fn patch(dtb: &[u8], patch: &ChosenPatch) -> Result<Vec<u8>> {
     let fdt = parse(dtb)?;
+    // Refuse oversized values before building anything (the writer would panic past 4 GiB).
+    let added = patch.bootargs.as_ref().map_or(0, String::len)
+        + patch.rng_seed.as_ref().map_or(0, Vec::len);
+    if added > MAX_FDT_SIZE {
+        return Err(Error::invalid(
+            "device tree",
+            format!("bootargs and rng-seed are {added:#x} bytes, more than the {MAX_FDT_SIZE:#x} an arm64 kernel accepts"),
+        ));
+    }
     let mut tree = DeviceTree::from_fdt(&fdt);
     let (src_nodes, src_props) = count(&fdt.root());
     let (model_nodes, model_props) = count(&tree.root);
@@ -808,6 +817,19 @@ mod tests {
         ));
         let err = patch(&t.to_dtb(), &ChosenPatch::default()).unwrap_err();
         assert!(err.to_string().contains("more than the 0x200000"), "{err}");
+    }
+
+    #[test]
+    fn oversized_values_are_refused_before_building() {
+        let p = ChosenPatch {
+            rng_seed: Some(vec![0; MAX_FDT_SIZE + 1]),
+            ..Default::default()
+        };
+        let err = patch(UEFI, &p).unwrap_err().to_string();
+        assert!(
+            err.contains("bootargs and rng-seed are 0x200001 bytes"),
+            "{err}"
+        );
     }
 
     #[test]
