@@ -5,6 +5,7 @@
 //! running machine are small and named for it. See ARCHITECTURE.md for the code map.
 
 pub mod arch;
+pub mod arm64;
 pub mod cli;
 pub mod commands;
 pub mod compression;
