@@ -5,9 +5,11 @@
 //! running machine are small and named for it. See ARCHITECTURE.md for the code map.
 
 pub mod arch;
+pub mod arm64;
 pub mod cli;
 pub mod commands;
 pub mod compression;
+pub mod crash;
 pub mod error;
 pub mod fields;
 pub mod host;
@@ -20,6 +22,7 @@ pub mod memmap;
 pub mod plan;
 pub mod plan_check;
 pub mod planner;
+pub mod x86;
 
 #[cfg(feature = "synth")]
 pub mod synth;

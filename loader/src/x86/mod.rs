@@ -1,0 +1,3 @@
+//! x86_64-specific pieces of a kexec_load plan.
+
+pub mod trampoline;
