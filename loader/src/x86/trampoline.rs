@@ -212,7 +212,8 @@ const fn code_len() -> usize {
     n
 }
 
-const _: () = assert!(SIZE <= 4096 && GDT_DESC_OFFSET + 2 == GDT_BASE_FIELD);
+const _: () = assert!(SIZE <= 4096 && CODE_LEN <= DATA_OFFSET);
+const _: () = assert!(GDT_DESC_OFFSET + 2 == GDT_BASE_FIELD && GDT_BASE_FIELD.is_multiple_of(8));
 const _: () = assert!(KERNEL_ENTRY_FIELD + 8 <= STACK_TOP && STACK_TOP.is_multiple_of(16));
 
 /// The trampoline bytes for placement at `load_addr` (page-aligned; its [`SIZE`] bytes must
@@ -314,7 +315,6 @@ pub(crate) mod tests {
     fn patched_fields_land_at_the_documented_offsets() {
         let b = build(0x7ff0_0000, 0x1_2345_6000, 0x0100_0200);
         assert_eq!(b.len(), SIZE);
-        assert!(SIZE <= 4096);
         assert_eq!(le64(&b, GDT_BASE_FIELD), 0x7ff0_0080);
         assert_eq!(le64(&b, BOOT_PARAMS_FIELD), 0x1_2345_6000);
         assert_eq!(le64(&b, KERNEL_ENTRY_FIELD), 0x0100_0200);
@@ -334,7 +334,6 @@ pub(crate) mod tests {
 
     #[test]
     fn code_fits_before_the_data_area_and_reload_label_is_right() {
-        assert!(CODE_LEN <= DATA_OFFSET, "{CODE_LEN:#x}");
         let mut pos = 0;
         for i in INSNS {
             if i.label == Some("reload") {
