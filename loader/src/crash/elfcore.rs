@@ -61,8 +61,10 @@ pub struct KernelText {
 ///
 /// x86_64: `__va(p) = p + page_offset_base`, so `phys_base` = 0 and `virt_base` =
 /// page_offset_base. arm64: `__phys_to_virt(p) = (p - PHYS_OFFSET) | PAGE_OFFSET`, so
-/// `phys_base` = PHYS_OFFSET (memstart_addr) and `virt_base` = PAGE_OFFSET
-/// (arch/arm64/include/asm/memory.h).
+/// `phys_base` = PHYS_OFFSET (memstart_addr, vmcoreinfo `NUMBER(PHYS_OFFSET)`) and
+/// `virt_base` = PAGE_OFFSET (0xffff000000000000 for VA_BITS 48;
+/// arch/arm64/include/asm/memory.h). The OR equals the addition because the difference
+/// stays below 2^(VA_BITS-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct LinearMap {
     pub virt_base: u64,
@@ -70,18 +72,13 @@ pub struct LinearMap {
 }
 
 impl LinearMap {
-    /// `p_vaddr` of a RAM range starting at `phys`.
-    pub fn vaddr(&self, phys: u64) -> Result<u64> {
-        let off = phys.checked_sub(self.phys_base).ok_or_else(|| {
-            Error::invalid(
-                "linear map",
-                format!(
-                    "RAM at {phys:#x} lies below the linear map's physical base {:#x}",
-                    self.phys_base
-                ),
-            )
-        })?;
-        fields::add(self.virt_base, off, "linear-map address")
+    /// `p_vaddr` of a RAM range starting at `phys`, in wrapping 64-bit arithmetic as the
+    /// kernel computes it: with arm64 linear-map randomization PHYS_OFFSET is "negative"
+    /// (the fixture's vmcoreinfo has NUMBER(PHYS_OFFSET)=0xfffff70d40000000, and RAM at
+    /// 0x40000000 maps to 0xffff08f300000000; arch/arm64/mm/init.c memstart_addr).
+    pub fn vaddr(&self, phys: u64) -> u64 {
+        self.virt_base
+            .wrapping_add(phys.wrapping_sub(self.phys_base))
     }
 }
 
@@ -212,7 +209,7 @@ pub fn program_headers(input: &ElfCoreInput) -> Result<Vec<ProgramHeader>> {
             return Err(Error::invalid("dump range", format!("empty RAM range {r}")));
         }
         let vaddr = match &input.linear_map {
-            Some(m) => m.vaddr(r.start)?,
+            Some(m) => m.vaddr(r.start),
             None => 0,
         };
         out.push(ProgramHeader::load(vaddr, r.start, r.len()));
@@ -297,4 +294,330 @@ pub fn parse_vmcoreinfo_note(bytes: &[u8]) -> Result<BTreeMap<String, String>> {
         "vmcoreinfo",
         "no VMCOREINFO note in the data",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use goblin::elf::Elf;
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/machines");
+
+    fn fixture(path: &str) -> Vec<u8> {
+        std::fs::read(format!("{FIXTURES}/{path}")).unwrap()
+    }
+
+    fn fixture_map(machine: &str) -> MemoryMap {
+        let iomem = String::from_utf8(fixture(&format!("{machine}/proc/iomem"))).unwrap();
+        MemoryMap::parse(&iomem, Vec::new()).unwrap()
+    }
+
+    /// Renders the header as goblin reads it: one line per program header, hex addresses.
+    fn render(bytes: &[u8]) -> String {
+        let elf = Elf::parse(bytes).unwrap();
+        let mut s = format!(
+            "len {:#x} type {} machine {} phoff {} phentsize {} phnum {}\n",
+            bytes.len(),
+            elf.header.e_type,
+            elf.header.e_machine,
+            elf.header.e_phoff,
+            elf.header.e_phentsize,
+            elf.header.e_phnum
+        );
+        s.push_str("type  flags offset             vaddr              paddr              filesz             memsz              align\n");
+        for p in &elf.program_headers {
+            let t = match p.p_type {
+                PT_LOAD => "LOAD",
+                PT_NOTE => "NOTE",
+                _ => "????",
+            };
+            s.push_str(&format!(
+                "{t:<5} {:<5} {:#018x} {:#018x} {:#018x} {:#018x} {:#018x} {:#x}\n",
+                p.p_flags, p.p_offset, p.p_vaddr, p.p_paddr, p.p_filesz, p.p_memsz, p.p_align
+            ));
+        }
+        s
+    }
+
+    /// x86_64-bios-m1024 (1 GiB, crashkernel=256M, `Kernel code` at 0x32800000).
+    /// MADE-UP values (not in the fixture tree): two CPUs' crash_notes at plausible per-CPU
+    /// addresses, the vmcoreinfo note at the fixture's /sys/kernel/vmcoreinfo address
+    /// (0x1338000, size 1024; that one is real), _text at the non-KASLR
+    /// 0xffffffff81000000 mapped to the fixture's Kernel code start, and the non-KASLR
+    /// page_offset_base 0xffff888000000000.
+    fn x86_input() -> ElfCoreInput {
+        let map = fixture_map("x86_64-bios-m1024");
+        ElfCoreInput {
+            arch: Arch::X86_64,
+            cpu_notes: vec![(0x3fc1_6e00, 0x1a8), (0x3fc3_6e00, 0x1a8)],
+            vmcoreinfo: Some((0x0133_8000, 1024)),
+            kernel_text: Some(KernelText {
+                vaddr: 0xffff_ffff_8100_0000,
+                paddr: 0x3280_0000,
+                size: 0x0340_0000,
+            }),
+            ram: dump_ranges(&map, Arch::X86_64),
+            linear_map: Some(LinearMap {
+                virt_base: 0xffff_8880_0000_0000,
+                phys_base: 0,
+            }),
+        }
+    }
+
+    #[test]
+    fn x86_dump_ranges_drop_low_mib_and_crash_kernel() {
+        let map = fixture_map("x86_64-bios-m1024");
+        assert_eq!(
+            dump_ranges(&map, Arch::X86_64),
+            vec![
+                Range::new(0x10_0000, 0x2200_0000),
+                Range::new(0x3200_0000, 0x3ffe_0000)
+            ]
+        );
+    }
+
+    #[test]
+    fn every_field_reads_back_with_goblin() {
+        let input = x86_input();
+        let bytes = build(&input).unwrap();
+        assert_eq!(bytes.len(), 4096);
+        let elf = Elf::parse(&bytes).unwrap();
+        let h = &elf.header;
+        assert_eq!(&h.e_ident[..8], &[0x7f, b'E', b'L', b'F', 2, 1, 1, 0]);
+        assert!(elf.is_64 && elf.little_endian);
+        assert_eq!(h.e_type, goblin::elf::header::ET_CORE);
+        assert_eq!(h.e_machine, goblin::elf::header::EM_X86_64);
+        assert_eq!(h.e_version, 1);
+        assert_eq!((h.e_entry, h.e_flags, h.e_shoff), (0, 0, 0));
+        assert_eq!((h.e_ehsize, h.e_phentsize, h.e_phoff), (64, 56, 64));
+        assert_eq!((h.e_shentsize, h.e_shnum, h.e_shstrndx), (0, 0, 0));
+        assert_eq!(h.e_phnum, 6);
+        let got: Vec<ProgramHeader> = elf
+            .program_headers
+            .iter()
+            .map(|p| ProgramHeader {
+                p_type: p.p_type,
+                p_flags: p.p_flags,
+                p_offset: p.p_offset,
+                p_vaddr: p.p_vaddr,
+                p_paddr: p.p_paddr,
+                p_filesz: p.p_filesz,
+                p_memsz: p.p_memsz,
+                p_align: p.p_align,
+            })
+            .collect();
+        assert_eq!(got, program_headers(&input).unwrap());
+        assert_eq!(got[0], ProgramHeader::note(0x3fc1_6e00, 0x1a8));
+        assert_eq!(got[2], ProgramHeader::note(0x0133_8000, 1024));
+        assert_eq!(
+            got[3],
+            ProgramHeader::load(0xffff_ffff_8100_0000, 0x3280_0000, 0x0340_0000)
+        );
+        assert_eq!(
+            got[5],
+            ProgramHeader::load(0xffff_8880_3200_0000, 0x3200_0000, 0x0dfe_0000)
+        );
+        // Padding after the table is zero.
+        assert!(bytes[64 + 6 * 56..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn x86_snapshot() {
+        let bytes = build(&x86_input()).unwrap();
+        insta::assert_snapshot!("elfcore_x86_64_bios_m1024", render(&bytes));
+    }
+
+    /// The arm64 fixture: its /proc/iomem and the header the capture kernel showed in
+    /// /proc/vmcore (offsets rewritten there, so only types, addresses, sizes and flags are
+    /// compared). The linear map comes from that dump's VMCOREINFO (PHYS_OFFSET, VA_BITS 48)
+    /// and the kernel text from its kernel-text PT_LOAD; the CPU note address is made up.
+    #[test]
+    fn arm64_matches_the_kernel_made_header() {
+        let vmcore = fixture("reference/arm64-direct-m1024-crashkernel/vmcore-head.bin");
+        let reference = Elf::parse(&vmcore).unwrap();
+        let note = &reference.program_headers[0];
+        let info = parse_vmcoreinfo_note(
+            &vmcore[note.p_offset as usize..(note.p_offset + note.p_filesz) as usize],
+        )
+        .unwrap();
+        let phys_offset =
+            u64::from_str_radix(info["NUMBER(PHYS_OFFSET)"].trim_start_matches("0x"), 16).unwrap();
+        assert_eq!(info["NUMBER(VA_BITS)"], "48");
+        let text = &reference.program_headers[1];
+        let map = fixture_map("arm64-direct-m1024-crashkernel");
+        let input = ElfCoreInput {
+            arch: Arch::Arm64,
+            cpu_notes: vec![(0x7fb0_f000, 0x1c8)],
+            vmcoreinfo: None,
+            kernel_text: Some(KernelText {
+                vaddr: text.p_vaddr,
+                paddr: text.p_paddr,
+                size: text.p_memsz,
+            }),
+            ram: dump_ranges(&map, Arch::Arm64),
+            linear_map: Some(LinearMap {
+                virt_base: 0xffff_0000_0000_0000,
+                phys_base: phys_offset,
+            }),
+        };
+        let ours = program_headers(&input).unwrap();
+        let ours_loads: Vec<_> = ours
+            .iter()
+            .filter(|p| p.p_type == PT_LOAD)
+            .map(|p| {
+                (
+                    p.p_vaddr, p.p_paddr, p.p_filesz, p.p_memsz, p.p_flags, p.p_align,
+                )
+            })
+            .collect();
+        let kernel_loads: Vec<_> = reference
+            .program_headers
+            .iter()
+            .filter(|p| p.p_type == PT_LOAD)
+            .map(|p| {
+                (
+                    p.p_vaddr, p.p_paddr, p.p_filesz, p.p_memsz, p.p_flags, p.p_align,
+                )
+            })
+            .collect();
+        assert_eq!(ours_loads, kernel_loads);
+        let bytes = build(&input).unwrap();
+        assert_eq!(Elf::parse(&bytes).unwrap().header.e_machine, 183);
+        insta::assert_snapshot!("elfcore_arm64_direct_m1024_crashkernel", render(&bytes));
+    }
+
+    #[test]
+    fn vmcoreinfo_keys_from_the_arm64_dump() {
+        let vmcore = fixture("reference/arm64-direct-m1024-crashkernel/vmcore-head.bin");
+        let info = parse_vmcoreinfo_note(&vmcore[0x1000..0x1000 + 0xf4c]).unwrap();
+        assert_eq!(info["OSRELEASE"], "6.1.0-56-arm64");
+        assert_eq!(info["KERNELOFFSET"], "3ca929e00000");
+        assert_eq!(info["NUMBER(kimage_voffset)"], "0xffffbca8f1c00000");
+        assert_eq!(info["SYMBOL(_stext)"], "ffffbca931e10000");
+        assert!(!info.contains_key("SYMBOL(_text)"));
+    }
+
+    fn note(name: &[u8], desc: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        v.extend_from_slice(&(desc.len() as u32).to_le_bytes());
+        v.extend_from_slice(&0u32.to_le_bytes());
+        v.extend_from_slice(name);
+        v.resize(v.len().div_ceil(4) * 4, 0);
+        v.extend_from_slice(desc);
+        v.resize(v.len().div_ceil(4) * 4, 0);
+        v
+    }
+
+    #[test]
+    fn vmcoreinfo_note_parsing_skips_other_notes_and_checks_bounds() {
+        let mut buf = note(b"CORE\0", &[1, 2, 3, 4, 5]);
+        buf.extend(note(b"VMCOREINFO\0", b"PAGESIZE=4096\nKERNELOFFSET=0\n"));
+        buf.extend([0u8; 12]);
+        let m = parse_vmcoreinfo_note(&buf).unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m["PAGESIZE"], "4096");
+        // Only a CORE note, then the empty terminator: no VMCOREINFO.
+        let only = [note(b"CORE\0", &[0; 8]), vec![0; 12]].concat();
+        assert!(parse_vmcoreinfo_note(&only).is_err());
+        // A descriptor size past the end.
+        let mut bad = note(b"VMCOREINFO\0", b"A=1\n");
+        bad[4..8].copy_from_slice(&0x1000u32.to_le_bytes());
+        let e = parse_vmcoreinfo_note(&bad).unwrap_err();
+        assert!(e.to_string().contains("truncated"), "{e}");
+    }
+
+    #[test]
+    fn bad_inputs_are_refused_with_a_reason() {
+        let mut i = x86_input();
+        // kexec-tools' fallback when kallsyms has no _text.
+        i.kernel_text = Some(KernelText {
+            vaddr: u64::MAX,
+            paddr: 0x4020_0000,
+            size: 0x0201_0000,
+        });
+        let e = build(&i).unwrap_err().to_string();
+        assert!(e.contains("not a kernel address"), "{e}");
+        i.kernel_text = None;
+        assert_eq!(Elf::parse(&build(&i).unwrap()).unwrap().header.e_phnum, 5);
+
+        let empty = ElfCoreInput {
+            arch: Arch::X86_64,
+            cpu_notes: vec![],
+            vmcoreinfo: None,
+            kernel_text: None,
+            ram: vec![],
+            linear_map: None,
+        };
+        assert!(build(&empty).unwrap_err().to_string().contains("e_phnum 0"));
+
+        let mut many = empty.clone();
+        many.ram = (0..=MAX_PHNUM as u64)
+            .map(|k| Range::new(k * 0x2000, k * 0x2000 + 0x1000))
+            .collect();
+        assert!(build(&many).unwrap_err().to_string().contains("do not fit"));
+        many.ram.pop();
+        let b = build(&many).unwrap();
+        assert_eq!(b.len() % 4096, 0);
+        assert_eq!(Elf::parse(&b).unwrap().header.e_phnum as usize, MAX_PHNUM);
+
+        let mut wrap = empty.clone();
+        wrap.cpu_notes = vec![(u64::MAX - 8, 0x100)];
+        assert!(matches!(build(&wrap), Err(Error::Overflow { .. })));
+        wrap.cpu_notes = vec![(0x1000, 0)];
+        assert!(build(&wrap).unwrap_err().to_string().contains("empty"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_ram_lists_read_back(
+            starts in proptest::collection::vec((0u64..1 << 40, 1u64..1 << 30), 0..300),
+            cpus in 0usize..8,
+            page_offset in proptest::prelude::any::<u64>(),
+        ) {
+            let ram: Vec<Range> = starts.iter().map(|&(s, l)| Range::new(s, s + l)).collect();
+            let input = ElfCoreInput {
+                arch: Arch::Arm64,
+                cpu_notes: (0..cpus as u64).map(|c| (0x1000 * (c + 1), 0x1c8)).collect(),
+                vmcoreinfo: Some((0x9000, 0x1000)),
+                kernel_text: None,
+                ram: ram.clone(),
+                linear_map: Some(LinearMap { virt_base: page_offset, phys_base: 0x4000_0000 }),
+            };
+            let bytes = build(&input).unwrap();
+            proptest::prop_assert_eq!(bytes.len() % 4096, 0);
+            proptest::prop_assert!(bytes.len() as u64 >= 64 + 56 * (cpus + 1 + ram.len()) as u64);
+            let elf = Elf::parse(&bytes).unwrap();
+            proptest::prop_assert_eq!(elf.program_headers.len(), cpus + 1 + ram.len());
+            for (p, r) in elf.program_headers[cpus + 1..].iter().zip(&ram) {
+                proptest::prop_assert_eq!(p.p_type, PT_LOAD);
+                proptest::prop_assert_eq!((p.p_offset, p.p_paddr, p.p_filesz, p.p_memsz), (r.start, r.start, r.len(), r.len()));
+                proptest::prop_assert_eq!(p.p_vaddr, page_offset.wrapping_add(r.start.wrapping_sub(0x4000_0000)));
+            }
+        }
+
+        #[test]
+        fn arbitrary_note_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = parse_vmcoreinfo_note(&bytes);
+        }
+
+        #[test]
+        fn arbitrary_inputs_never_panic(
+            notes in proptest::collection::vec((proptest::prelude::any::<u64>(), proptest::prelude::any::<u64>()), 0..4),
+            ram in proptest::collection::vec((proptest::prelude::any::<u64>(), proptest::prelude::any::<u64>()), 0..4),
+            text in proptest::option::of((proptest::prelude::any::<u64>(), proptest::prelude::any::<u64>(), proptest::prelude::any::<u64>())),
+        ) {
+            let input = ElfCoreInput {
+                arch: Arch::X86_64,
+                cpu_notes: notes,
+                vmcoreinfo: None,
+                kernel_text: text.map(|(vaddr, paddr, size)| KernelText { vaddr, paddr, size }),
+                ram: ram.into_iter().map(|(s, e)| Range::new(s, e)).collect(),
+                linear_map: None,
+            };
+            if let Ok(b) = build(&input) {
+                proptest::prop_assert!(Elf::parse(&b).is_ok());
+            }
+        }
+    }
 }
