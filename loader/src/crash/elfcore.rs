@@ -246,8 +246,11 @@ pub fn build(input: &ElfCoreInput) -> Result<Vec<u8>> {
 
 /// The RAM a panic load dumps: System RAM minus the crash reservations (crashk_res and
 /// crashk_low_res, which hold the capture kernel), and on x86_64 also minus [0, 1 MiB),
-/// which the kernel's kexec_file path leaves out of the PT_LOADs (kexec-facts §5,
-/// arch/x86/kernel/crash.c). On arm64 only the crash reservations go, which is what the
+/// which the kernel's kexec_file path leaves out of the PT_LOADs (kexec-facts §5;
+/// arch/x86/kernel/crash.c `elf_header_exclude_ranges`: "Exclude the low 1M because it is
+/// always reserved", `crash_exclude_mem_range(cmem, 0, (1<<20)-1)`, then crashk_res and
+/// crashk_low_res; later kernels moved this to `arch_crash_exclude_ranges` and added CMA
+/// crash ranges, which 6.1 does not have). On arm64 only the crash reservations go, which is what the
 /// fixture `reference/arm64-direct-m1024-crashkernel/vmcore-head.bin` (a kernel-made
 /// header seen through /proc/vmcore) shows: "reserved" children of RAM stay in the dump.
 pub fn dump_ranges(map: &MemoryMap, arch: Arch) -> Vec<Range> {
@@ -256,6 +259,71 @@ pub fn dump_ranges(map: &MemoryMap, arch: Arch) -> Vec<Range> {
         holes.push(Range::new(0, 1 << 20));
     }
     subtract(&map.ram, &holes)
+}
+
+/// The arm64 kernel-text PT_LOAD without `_text` from kallsyms (Debian's 6.1 arm64 kernel
+/// has none, kexec-facts / qemu.md), from the running kernel's vmcoreinfo and /proc/iomem:
+///
+/// - `kimage_voffset` (vmcoreinfo `NUMBER(kimage_voffset)`) = kernel-image vaddr − paddr
+///   (arch/arm64/include/asm/memory.h);
+/// - "Kernel code" starts at `__pa_symbol(_stext)` and "Kernel data" ends at
+///   `__pa_symbol(_end)` (arch/arm64/kernel/setup.c); `SYMBOL(_stext)` − kimage_voffset must
+///   equal that start, or the two sources describe different kernels;
+/// - `_text` is the Image start, placed at a 2 MiB-aligned base with text_offset 0
+///   (Documentation/arch/arm64/booting.rst), so its paddr is the 2 MiB boundary at or below
+///   `_stext`.
+///
+/// On the fixture this gives exactly the kernel-text header the kernel itself wrote.
+pub fn arm64_kernel_text(
+    map: &MemoryMap,
+    vmcoreinfo: &BTreeMap<String, String>,
+) -> Result<KernelText> {
+    let number = |key: &'static str| -> Result<u64> {
+        let text = vmcoreinfo
+            .get(key)
+            .ok_or_else(|| Error::invalid("vmcoreinfo", format!("no {key}")))?;
+        u64::from_str_radix(text.trim().trim_start_matches("0x"), 16)
+            .map_err(|_| Error::invalid("vmcoreinfo", format!("{key}={text} is not hexadecimal")))
+    };
+    let voffset = number("NUMBER(kimage_voffset)")?;
+    let stext = number("SYMBOL(_stext)")?;
+    let range = |name: &str| {
+        map.kernel
+            .iter()
+            .find(|k| k.name == name)
+            .map(|k| k.range)
+            .ok_or_else(|| Error::invalid("iomem", format!("no \"{name}\" range")))
+    };
+    let code = range("Kernel code")?;
+    let data = range("Kernel data")?;
+    if stext.wrapping_sub(voffset) != code.start {
+        return Err(Error::invalid(
+            "vmcoreinfo",
+            format!(
+                "_stext {stext:#x} - kimage_voffset {voffset:#x} is not the \"Kernel code\" start {:#x}",
+                code.start
+            ),
+        ));
+    }
+    let paddr = crate::memmap::align_down(code.start, 2 << 20);
+    let size = data
+        .end
+        .checked_sub(paddr)
+        .filter(|&s| s > 0)
+        .ok_or_else(|| {
+            Error::invalid(
+                "iomem",
+                format!(
+                    "\"Kernel data\" ends at {:#x}, before the kernel text",
+                    data.end
+                ),
+            )
+        })?;
+    Ok(KernelText {
+        vaddr: paddr.wrapping_add(voffset),
+        paddr,
+        size,
+    })
 }
 
 /// Parses the KEY=VALUE lines of the "VMCOREINFO" note in a note buffer (a sequence of ELF
@@ -484,6 +552,26 @@ mod tests {
         let bytes = build(&input).unwrap();
         assert_eq!(Elf::parse(&bytes).unwrap().header.e_machine, 183);
         insta::assert_snapshot!("elfcore_arm64_direct_m1024_crashkernel", render(&bytes));
+    }
+
+    #[test]
+    fn arm64_kernel_text_from_vmcoreinfo_and_iomem_matches_the_kernel() {
+        let vmcore = fixture("reference/arm64-direct-m1024-crashkernel/vmcore-head.bin");
+        let reference = Elf::parse(&vmcore).unwrap();
+        let info = parse_vmcoreinfo_note(&vmcore[0x1000..0x1000 + 0xf4c]).unwrap();
+        let map = fixture_map("arm64-direct-m1024-crashkernel");
+        let text = arm64_kernel_text(&map, &info).unwrap();
+        let k = &reference.program_headers[1];
+        assert_eq!(
+            (text.vaddr, text.paddr, text.size),
+            (k.p_vaddr, k.p_paddr, k.p_memsz)
+        );
+        let mut other = info.clone();
+        other.insert("SYMBOL(_stext)".into(), "ffffbca931e20000".into());
+        let e = arm64_kernel_text(&map, &other).unwrap_err().to_string();
+        assert!(e.contains("is not the \"Kernel code\" start"), "{e}");
+        other.remove("NUMBER(kimage_voffset)");
+        assert!(arm64_kernel_text(&map, &other).is_err());
     }
 
     #[test]
