@@ -75,6 +75,9 @@ pub struct LoadArgs {
     /// Target architecture (default: the running machine's).
     #[arg(long, value_enum)]
     pub arch: Option<Arch>,
+    /// arm64: start from this device tree instead of /sys/firmware/fdt.
+    #[arg(long, value_name = "FILE")]
+    pub dtb: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -155,6 +158,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 root: a.root,
                 json: a.json,
                 arch: a.arch,
+                dtb: a.dtb,
             };
             print!("{}", load::run(&opts)?);
             Ok(())

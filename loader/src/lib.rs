@@ -9,6 +9,7 @@ pub mod arm64;
 pub mod cli;
 pub mod commands;
 pub mod compression;
+pub mod crash;
 pub mod error;
 pub mod fields;
 pub mod host;

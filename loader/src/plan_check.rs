@@ -47,6 +47,9 @@ pub enum Rule {
     UsableRam,
     /// warmboot's rule: the entry lies inside a segment.
     Entry,
+    /// warmboot's rule (x86_64): the zero page's command line pointer, ramdisk fields and
+    /// the trampoline's jump point at bytes the plan loads.
+    BootParams,
 }
 
 impl Rule {
@@ -61,7 +64,7 @@ impl Rule {
                 Some(Errno::EADDRNOTAVAIL)
             }
             Rule::CrashControlPage => Some(Errno::ENOMEM),
-            Rule::UsableRam | Rule::Entry => None,
+            Rule::UsableRam | Rule::Entry | Rule::BootParams => None,
         }
     }
 }
@@ -80,6 +83,7 @@ impl fmt::Display for Rule {
             Rule::CrashControlPage => "crash control page",
             Rule::UsableRam => "usable RAM",
             Rule::Entry => "entry",
+            Rule::BootParams => "boot_params",
         })
     }
 }
@@ -115,6 +119,17 @@ fn seg_desc(i: usize, p: &Plan) -> String {
 /// Checks `plan` against the kernel's acceptance rules for a machine with `map`.
 /// Each failure is an [`Error::Rejected`] naming the rule, the segment and the addresses.
 pub fn check_plan(plan: &Plan, map: &MemoryMap) -> Result<()> {
+    check_placement(plan, map)?;
+    // The contents: what the entry code and boot_params point at must be loaded.
+    if plan.arch == Arch::X86_64 {
+        crate::x86::kexec_plan::verify(plan)?;
+    }
+    Ok(())
+}
+
+/// The placement rules alone (everything but the contents): what the planner checks
+/// before the arch code fills in the segments that hold addresses.
+pub fn check_placement(plan: &Plan, map: &MemoryMap) -> Result<()> {
     let segs = &plan.segments;
     if segs.is_empty() || segs.len() > KEXEC_SEGMENT_MAX {
         return Err(reject(

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::layout::{Blob, KernelLayout, Placement};
 use crate::memmap::{align_down, align_up, subtract, MemoryMap, Mode, Range, PAGE_SIZE};
 use crate::plan::{Plan, Segment};
-use crate::plan_check::{check_plan, control_page_size, KEXEC_SEGMENT_MAX};
+use crate::plan_check::{check_placement, control_page_size, KEXEC_SEGMENT_MAX};
 
 /// What to plan.
 #[derive(Debug, Clone)]
@@ -92,7 +92,7 @@ pub fn plan(req: PlanRequest, map: &MemoryMap) -> Result<Plan> {
         cmdline,
         notes: Vec::new(),
     };
-    check_plan(&plan, map)?;
+    check_placement(&plan, map)?;
     Ok(plan)
 }
 

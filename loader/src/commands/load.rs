@@ -42,6 +42,8 @@ pub struct LoadOptions {
     pub json: bool,
     /// Target architecture; None means the running machine's.
     pub arch: Option<Arch>,
+    /// arm64: the device tree to start from instead of /sys/firmware/fdt.
+    pub dtb: Option<PathBuf>,
 }
 
 /// The running kernel's command line made fit for the next kernel: drops `BOOT_IMAGE=`
@@ -137,15 +139,29 @@ pub fn dry_run(
     syscall: SyscallChoice,
     reason: String,
 ) -> Result<DryRunReport> {
-    let mode = req.mode;
     let arch = req.layout.arch;
     let mut p = plan(req, map)?;
     p.notes.push(match arch {
-        Arch::X86_64 => "x86 boot_params (zero page, e820, command line) and the entry trampoline are added by the x86 boot protocol issue".to_string(),
-        Arch::Arm64 => "the arm64 DTB (command line, initrd) and the entry trampoline are added by the arm64 issue".to_string(),
+        Arch::X86_64 => {
+            "a generic plan: x86 boot_params and the entry trampoline are built only for bzImages"
+                .to_string()
+        }
+        Arch::Arm64 => "a generic plan without the arm64 DTB and entry trampoline".to_string(),
     });
-    let mut backend = DryRun::new(map.clone());
-    backend.kexec_load(&p)?;
+    check_report(p, map, syscall, reason)
+}
+
+/// Runs a complete plan through the [`DryRun`] backend (the checks every backend runs)
+/// and wraps it for display.
+pub fn check_report(
+    mut p: Plan,
+    map: &MemoryMap,
+    syscall: SyscallChoice,
+    reason: String,
+) -> Result<DryRunReport> {
+    let mode = p.mode;
+    let arch = p.arch;
+    DryRun::new(map.clone()).kexec_load(&p)?;
     let flags = match syscall {
         SyscallChoice::File => {
             kexec_file_flags(mode, p.segments.iter().any(|s| s.what == "initrd"))
@@ -172,6 +188,9 @@ pub struct Prepared {
     pub cmdline: String,
     /// What `--syscall` asked for (the report holds what was chosen).
     pub requested: SyscallChoice,
+    /// Whether the plan is complete enough to boot through kexec_load (entry code and
+    /// boot_params or DTB included); generic plans of other formats are for review only.
+    pub bootable: bool,
 }
 
 /// Runs `warmboot load`.
@@ -215,7 +234,6 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     }
     let (syscall, reason) = choose_syscall(opts.syscall, &image, host.lockdown()?);
     let map = host.memory_map()?;
-    let layout = KernelLayout::from_image(&image, &data).map_err(|e| e.in_file(&opts.kernel))?;
     let initrd = match &opts.initrd {
         Some(p) => Some(crate::inspect::read_file(p)?),
         None => None,
@@ -225,14 +243,54 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         CmdlineSource::Reuse => reuse_cmdline(&host.cmdline()?, opts.mode),
         CmdlineSource::Empty => String::new(),
     };
-    let req = PlanRequest {
-        layout,
-        initrd,
-        cmdline: cmdline.clone(),
-        extra: Vec::new(),
-        mode: opts.mode,
+    let (plan, bootable) = match &image {
+        KernelImage::BzImage(bz) => {
+            let facts = crate::x86::kexec_plan::machine_facts(&host)?;
+            let p = crate::x86::kexec_plan::plan_bzimage(
+                bz, &data, initrd, &cmdline, opts.mode, &map, &facts,
+            )?;
+            (p, true)
+        }
+        KernelImage::Arm64(a) => {
+            let facts = crate::arm64::kexec_plan::machine_facts(&host, opts.dtb.as_deref())?;
+            let kaslr = (!crate::arm64::dtb::kaslr_disabled(&cmdline))
+                .then(random_u64)
+                .transpose()?
+                .or(Some(0));
+            let mut rng_seed = vec![0u8; crate::arm64::dtb::RNG_SEED_SIZE];
+            crate::arm64::dtb::kernel_random(&mut rng_seed)?;
+            let p = crate::arm64::kexec_plan::plan_image(
+                a,
+                initrd,
+                &cmdline,
+                opts.mode,
+                &map,
+                &facts,
+                (kaslr, rng_seed),
+            )?;
+            (p, true)
+        }
+        _ => {
+            let layout =
+                KernelLayout::from_image(&image, &data).map_err(|e| e.in_file(&opts.kernel))?;
+            let mut p = plan(
+                PlanRequest {
+                    layout,
+                    initrd,
+                    cmdline: cmdline.clone(),
+                    extra: Vec::new(),
+                    mode: opts.mode,
+                },
+                &map,
+            )?;
+            p.notes.push(format!(
+                "a generic plan for review: warmboot builds boot_params/DTB and entry code for x86 bzImages and arm64 Images, not for {}",
+                image.format_name()
+            ));
+            (p, false)
+        }
     };
-    let report = dry_run(req, &map, syscall, reason)?;
+    let report = check_report(plan, &map, syscall, reason)?;
     if syscall == SyscallChoice::File {
         // The request itself goes through the dry-run backend too.
         let (kernel, initrd) = open_files(opts)?;
@@ -248,6 +306,7 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         image,
         cmdline,
         requested: opts.syscall,
+        bootable,
     })
 }
 
@@ -320,16 +379,23 @@ pub fn load_with(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> R
     }
 }
 
-/// kexec_load with warmboot's own plan.
-fn classic_load(p: &Prepared, _backend: &mut dyn Kexec) -> Result<()> {
-    Err(Error::Unsupported(format!(
-        "kexec_load of {} kernels needs {}, which this version cannot build yet; use --syscall file where the kernel has kexec_file_load",
-        p.report.plan.arch,
-        match p.report.plan.arch {
-            Arch::X86_64 => "boot_params and an entry trampoline",
-            Arch::Arm64 => "a DTB and an entry trampoline",
-        }
-    )))
+/// kexec_load with warmboot's own plan (checked again by the backend right before the
+/// syscall).
+fn classic_load(p: &Prepared, backend: &mut dyn Kexec) -> Result<()> {
+    if !p.bootable {
+        return Err(Error::Unsupported(format!(
+            "kexec_load of {} needs boot_params or a DTB and entry code, which warmboot builds only for x86 bzImages and arm64 Images; use --syscall file where the kernel has kexec_file_load",
+            p.image.format_name()
+        )));
+    }
+    backend.kexec_load(&p.report.plan)
+}
+
+/// Eight random bytes from the kernel's RNG (getrandom(2)), for a fresh kaslr-seed.
+fn random_u64() -> Result<u64> {
+    let mut b = [0u8; 8];
+    crate::arm64::dtb::kernel_random(&mut b)?;
+    Ok(u64::from_le_bytes(b))
 }
 
 #[cfg(test)]
@@ -464,6 +530,7 @@ mod tests {
                 .join("tests/fixtures/machines/x86_64-bios-m1024"),
             json: false,
             arch: Some(Arch::X86_64),
+            dtb: None,
         };
         let p = prepare(&opts).unwrap();
         (dir, opts, p)
@@ -490,9 +557,16 @@ mod tests {
             file_calls: 0,
             classic_calls: 0,
         };
-        // The fallback is attempted (the classic x86 plan is refused until it exists).
-        let err = load_with(&p, &opts, &mut b).unwrap_err().to_string();
-        assert!(err.contains("kexec_load of x86_64 kernels"), "{err}");
+        // The fallback loads warmboot's own plan and says why.
+        let out = load_with(&p, &opts, &mut b).unwrap();
+        assert!(out.contains("with kexec_load (kexec_file_load("), "{out}");
+        assert!(
+            out.contains(
+                "ENOSYS (this kernel was built without CONFIG_KEXEC_FILE); fell back to kexec_load"
+            ),
+            "{out}"
+        );
+        assert_eq!((b.file_calls, b.classic_calls), (1, 1));
         // Any other error is reported as it is, with what it means, and no fallback.
         let mut b = Scripted {
             file_errno: Some(nix::errno::Errno::EKEYREJECTED),

@@ -1,0 +1,178 @@
+//! The complete arm64 `kexec_load` plan: the Image, the initrd, the patched DTB and
+//! warmboot's entry trampoline (x0 = DTB); for a crash kernel also the ELF core header,
+//! all inside the crash reservation. Debian's arm64 kernels have no kexec_file_load, so
+//! warmboot does here what the kernel's drivers/of/kexec.c and
+//! arch/arm64/kernel/machine_kexec_file.c would.
+//!
+//! Two passes, as on x86: the DTB's /chosen holds the initrd's and the ELF header's
+//! addresses, known only after placement. The DTB's size does not depend on those values
+//! (every patched property has a fixed width), so the first pass plans a DTB patched with
+//! zeros and the second patches the real addresses into a DTB of the same size.
+
+use crate::arm64::dtb::{self, ChosenPatch};
+use crate::arm64::trampoline;
+use crate::crash::elfcore;
+use crate::error::{Error, Result};
+use crate::image::arm64::Arm64Kernel;
+use crate::image::KernelImage;
+use crate::layout::{Blob, KernelLayout, Placement};
+use crate::memmap::{MemoryMap, Mode, PAGE_SIZE};
+use crate::plan::Plan;
+use crate::planner::{plan, PlanRequest};
+
+/// Segment names.
+pub const DTB: &str = "dtb";
+pub const ENTRY: &str = "entry";
+pub const ELFCOREHDR: &str = "elfcorehdr";
+
+/// A DTB must not cross a 2 MiB boundary and is at most 2 MiB (booting.rst); placing it
+/// 2 MiB-aligned, as kexec_file does, guarantees both.
+const DTB_ALIGN: u64 = 2 << 20;
+
+/// What the running machine contributes, read once at the edge.
+#[derive(Debug, Clone, Default)]
+pub struct MachineFacts {
+    /// The DTB to start from: /sys/firmware/fdt or the user's --dtb.
+    pub dtb: Vec<u8>,
+    /// Crash: each CPU's crash_notes (address, size) and the vmcoreinfo note.
+    pub cpu_notes: Vec<(u64, u64)>,
+    pub vmcoreinfo: Option<(u64, u64)>,
+}
+
+/// Reads what the plan needs from the machine at `host`: the DTB (`dtb` overrides
+/// /sys/firmware/fdt), the CPUs' crash_notes and the vmcoreinfo note.
+pub fn machine_facts(
+    host: &crate::host::HostRoot,
+    dtb: Option<&std::path::Path>,
+) -> Result<MachineFacts> {
+    let dtb = match dtb {
+        Some(p) => crate::inspect::read_file(p)?,
+        None => host.fdt()?.ok_or_else(|| {
+            Error::invalid(
+                "device tree",
+                format!(
+                    "{} is missing (not a device-tree machine?); give --dtb FILE",
+                    host.path("/sys/firmware/fdt").display()
+                ),
+            )
+        })?,
+    };
+    let mut cpu_notes = Vec::new();
+    for (cpu, addr) in host.crash_notes()? {
+        let rel = format!("/sys/devices/system/cpu/cpu{cpu}/crash_notes_size");
+        let size = match host.read_optional(&rel)? {
+            Some(t) => crate::host::parse_decimal(&t).map_err(|e| e.in_file(host.path(&rel)))?,
+            None => DEFAULT_CRASH_NOTES_SIZE,
+        };
+        cpu_notes.push((addr, size));
+    }
+    Ok(MachineFacts {
+        dtb,
+        cpu_notes,
+        vmcoreinfo: host.vmcoreinfo()?,
+    })
+}
+
+/// sizeof(note_buf_t) when crash_notes_size is not readable: 2 note headers of 12 bytes,
+/// "CORE" padded to 8, and struct elf_prstatus (392 bytes on arm64).
+const DEFAULT_CRASH_NOTES_SIZE: u64 = 12 * 2 + 8 + 392;
+
+/// Plans an arm64 Image (raw, or decompressed from Image.gz / zboot) for kexec_load.
+/// `seeds` gives the random kaslr-seed (None under `nokaslr`) and rng-seed.
+pub fn plan_image(
+    image: &Arm64Kernel,
+    initrd: Option<Vec<u8>>,
+    cmdline: &str,
+    mode: Mode,
+    map: &MemoryMap,
+    facts: &MachineFacts,
+    seeds: (Option<u64>, Vec<u8>),
+) -> Result<Plan> {
+    let layout = KernelLayout::from_image(&KernelImage::Arm64(image.clone()), &[])?;
+    let initrd_len = initrd.as_ref().map(|i| i.len() as u64);
+    let (kaslr_seed, rng_seed) = seeds;
+    let crash = match mode {
+        Mode::Normal => None,
+        Mode::Panic => Some(map.crash.ok_or(Error::NoCrashKernel)?),
+    };
+    let chosen = |initrd_at: Option<(u64, u64)>, elfcorehdr: Option<(u64, u64)>| ChosenPatch {
+        bootargs: Some(cmdline.to_string()).filter(|c| !c.is_empty()),
+        initrd: initrd_at,
+        kaslr_seed,
+        rng_seed: Some(rng_seed.clone()),
+        elfcorehdr,
+        usable_memory: crash.map(|c| (c.start, c.len())),
+    };
+    // First pass: the DTB with placeholder addresses, for its size.
+    let placeholder = dtb::patch(
+        &facts.dtb,
+        &chosen(initrd_len.map(|_| (0, 0)), crash.map(|_| (0, 0))),
+    )?;
+    let limits = |align| Placement {
+        align,
+        min: crash.map_or(0, |c| c.start),
+        max: crash.map_or(u64::MAX, |c| c.end),
+        top_down: false,
+        near_kernel: false,
+    };
+    let mut extra = vec![Blob::new(DTB, placeholder.clone(), limits(DTB_ALIGN))];
+    if crash.is_some() {
+        let header = elfcore::build(&elfcore::ElfCoreInput {
+            arch: crate::Arch::Arm64,
+            cpu_notes: facts.cpu_notes.clone(),
+            vmcoreinfo: facts.vmcoreinfo,
+            // Debian's 6.1 kernel has no _text in /proc/kallsyms; the RAM loads below
+            // cover the kernel image, so no separate (and possibly wrong) text load.
+            kernel_text: None,
+            ram: elfcore::dump_ranges(map, crate::Arch::Arm64),
+            linear_map: None,
+        })?;
+        extra.push(Blob::new(ELFCOREHDR, header, limits(64 << 10)));
+    }
+    extra.push(Blob::new(
+        ENTRY,
+        vec![0; trampoline::SIZE],
+        limits(PAGE_SIZE),
+    ));
+    let mut p = plan(
+        PlanRequest {
+            layout,
+            initrd,
+            cmdline: cmdline.to_string(),
+            extra,
+            mode,
+        },
+        map,
+    )?;
+    let seg = |p: &Plan, what: &str| p.segments.iter().position(|s| s.what == what);
+    let kernel = seg(&p, "kernel").ok_or_else(|| Error::invalid("arm64 plan", "no kernel"))?;
+    let kernel_entry = p.segments[kernel].mem + image.header.text_offset;
+    let initrd_at = seg(&p, "initrd").map(|i| {
+        let s = &p.segments[i];
+        (s.mem, s.mem + initrd_len.unwrap_or(0))
+    });
+    let elfcorehdr = seg(&p, ELFCOREHDR).map(|i| (p.segments[i].mem, p.segments[i].memsz));
+    let dtb_i = seg(&p, DTB).ok_or_else(|| Error::invalid("arm64 plan", "no dtb"))?;
+    let final_dtb = dtb::patch(&facts.dtb, &chosen(initrd_at, elfcorehdr))?;
+    if final_dtb.len() != placeholder.len() {
+        return Err(Error::invalid(
+            "patched DTB",
+            format!(
+                "its size changed from {} to {} bytes between the planning passes",
+                placeholder.len(),
+                final_dtb.len()
+            ),
+        ));
+    }
+    let dtb_addr = p.segments[dtb_i].mem;
+    p.segments[dtb_i].buf = final_dtb;
+    let entry_i = seg(&p, ENTRY).ok_or_else(|| Error::invalid("arm64 plan", "no entry"))?;
+    let entry_addr = p.segments[entry_i].mem;
+    p.segments[entry_i].buf = trampoline::build(entry_addr, dtb_addr, kernel_entry);
+    p.entry = entry_addr + trampoline::ENTRY_OFFSET;
+    p.notes.push(format!(
+        "entry: warmboot's trampoline at {entry_addr:#x} sets x0 = DTB ({dtb_addr:#x}), x1-x3 = 0 and branches to the Image at {kernel_entry:#x}"
+    ));
+    crate::plan_check::check_plan(&p, map)?;
+    Ok(p)
+}

@@ -1,0 +1,351 @@
+//! The complete x86_64 `kexec_load` plan: the bzImage's protected-mode kernel, the initrd,
+//! and one "boot_params" segment holding warmboot's entry trampoline, the zero page, the
+//! command line and the setup_data chain (e820 overflow, EFI hand-over); for a crash
+//! kernel also the ELF core header, all inside the crash reservation.
+//!
+//! Planning runs in two passes because the zero page holds addresses (command line,
+//! initrd, setup_data) that exist only once the planner has placed the segments: the first
+//! pass places a boot_params segment of the final size filled with zeros, the second fills
+//! it. Layout of that segment (Documentation/arch/x86/boot.rst, "64-bit Boot Protocol":
+//! the zero page and command line may be anywhere, even above 4 GiB):
+//!
+//! | offset | what |
+//! |---|---|
+//! | 0x0000 | entry trampoline ([`crate::x86::trampoline`]), the plan's entry |
+//! | 0x1000 | zero page (struct boot_params, 4096 bytes) |
+//! | 0x2000 | command line, NUL-terminated |
+//! | after  | setup_data chain, then the EFI runtime memory map (8-byte aligned) |
+
+use crate::crash::elfcore;
+use crate::error::{Error, Result};
+use crate::host::HostRoot;
+use crate::image::bzimage::BzImage;
+use crate::image::KernelImage;
+use crate::layout::{Blob, KernelLayout, Placement};
+use crate::memmap::{MemoryMap, Mode, Range, PAGE_SIZE};
+use crate::plan::Plan;
+use crate::planner::{plan, PlanRequest};
+use crate::x86::bootparams::{
+    build_zero_page, e820_ext_node, setup_header, split_e820, ZeroPageInput,
+};
+use crate::x86::e820::{crash_e820, normal_e820, E820Entry};
+use crate::x86::efi::{self, EfiFirmware};
+use crate::x86::setup_data::SetupDataChain;
+use crate::x86::trampoline;
+
+/// Name of the segment holding trampoline, zero page, command line and setup_data.
+pub const BOOT_PARAMS: &str = "boot_params";
+/// Name of the crash kernel's ELF core header segment.
+pub const ELFCOREHDR: &str = "elfcorehdr";
+
+const ZERO_PAGE_OFFSET: u64 = 0x1000;
+const CMDLINE_OFFSET: u64 = 0x2000;
+const GIB4: u64 = 1 << 32;
+
+/// What the running machine tells the next kernel, read once at the edge.
+#[derive(Debug, Clone, Default)]
+pub struct MachineFacts {
+    /// The firmware memory map as e820 entries (/sys/firmware/memmap).
+    pub e820: Vec<E820Entry>,
+    /// ACPI RSDP: the running kernel's boot_params acpi_rsdp_addr, else EFI systab ACPI20.
+    pub acpi_rsdp: Option<u64>,
+    /// EFI hand-over on EFI-booted machines (None also when the running kernel's
+    /// boot_params are not readable: the next kernel then boots without EFI runtime).
+    pub efi: Option<EfiFirmware>,
+    /// Crash: each CPU's crash_notes (address, size) and the vmcoreinfo note.
+    pub cpu_notes: Vec<(u64, u64)>,
+    pub vmcoreinfo: Option<(u64, u64)>,
+}
+
+/// sizeof(note_buf_t) when crash_notes_size is not readable: 2 ELF note headers of 12
+/// bytes, "CORE" padded to 8 and struct elf_prstatus (336 bytes on x86_64).
+const DEFAULT_CRASH_NOTES_SIZE: u64 = 12 * 2 + 8 + 336;
+
+/// Reads the facts of the machine at `host`.
+pub fn machine_facts(host: &HostRoot) -> Result<MachineFacts> {
+    let e820 = normal_e820(&host.firmware_memmap()?)?;
+    let running = match host.x86_boot_params()? {
+        Some(data) => Some(
+            efi::parse_running_boot_params(&data)
+                .map_err(|e| e.in_file(host.path("/sys/kernel/boot_params/data")))?,
+        ),
+        None => None,
+    };
+    let systab = host.efi_systab()?.unwrap_or_default();
+    let acpi_rsdp = efi::acpi_rsdp(running.as_ref(), &systab);
+    let efi = EfiFirmware::from_host(host)?;
+    let mut cpu_notes = Vec::new();
+    for (cpu, addr) in host.crash_notes()? {
+        let rel = format!("/sys/devices/system/cpu/cpu{cpu}/crash_notes_size");
+        let size = match host.read_optional(&rel)? {
+            Some(t) => crate::host::parse_decimal(&t).map_err(|e| e.in_file(host.path(&rel)))?,
+            None => DEFAULT_CRASH_NOTES_SIZE,
+        };
+        cpu_notes.push((addr, size));
+    }
+    Ok(MachineFacts {
+        e820,
+        acpi_rsdp,
+        efi,
+        cpu_notes,
+        vmcoreinfo: host.vmcoreinfo()?,
+    })
+}
+
+/// The final command line: the user's, plus `elfcorehdr=` for a crash kernel. The
+/// address is written with a fixed width so the length is known before placement.
+fn cmdline_with_elfcorehdr(cmdline: &str, elfcorehdr: u64) -> String {
+    let sep = if cmdline.is_empty() { "" } else { " " };
+    format!("{cmdline}{sep}elfcorehdr={elfcorehdr:#018x}")
+}
+
+/// Plans a bzImage for kexec_load: kernel, initrd, boot_params (and elfcorehdr for a crash
+/// kernel), then fills boot_params with the placed addresses.
+pub fn plan_bzimage(
+    image: &BzImage,
+    file: &[u8],
+    initrd: Option<Vec<u8>>,
+    cmdline: &str,
+    mode: Mode,
+    map: &MemoryMap,
+    facts: &MachineFacts,
+) -> Result<Plan> {
+    let layout = KernelLayout::from_image(&KernelImage::BzImage(image.clone()), file)?;
+    let setup_header = setup_header(file, image.header_end)?;
+    let initrd_len = initrd.as_ref().map(|i| i.len() as u64);
+
+    let mut extra = Vec::new();
+    let elfcorehdr = match mode {
+        Mode::Normal => None,
+        Mode::Panic => {
+            let crash = map.crash.ok_or(Error::NoCrashKernel)?;
+            let header = elfcore::build(&elfcore::ElfCoreInput {
+                arch: crate::Arch::X86_64,
+                cpu_notes: facts.cpu_notes.clone(),
+                vmcoreinfo: facts.vmcoreinfo,
+                kernel_text: None,
+                ram: elfcore::dump_ranges(map, crate::Arch::X86_64),
+                // p_vaddr is for dump tools, which also read vmcoreinfo; /proc/vmcore
+                // needs only p_offset = p_paddr.
+                linear_map: None,
+            })?;
+            extra.push(Blob::new(
+                ELFCOREHDR,
+                header,
+                Placement {
+                    align: PAGE_SIZE,
+                    min: crash.start,
+                    max: crash.end,
+                    top_down: false,
+                    near_kernel: false,
+                },
+            ));
+            Some(())
+        }
+    };
+    // The command line's final length: a crash kernel's gets " elfcorehdr=0x…" (fixed width).
+    let final_cmdline = match elfcorehdr {
+        Some(()) => cmdline_with_elfcorehdr(cmdline, 0),
+        None => cmdline.to_string(),
+    };
+    let e820_for_size = facts.e820.clone();
+    let (_, rest) = split_e820(&e820_for_size);
+    let setup_nodes_len = setup_nodes(&rest, facts.efi.as_ref())
+        .iter()
+        .map(|(_, d)| 16 + d.len().next_multiple_of(8) as u64)
+        .sum::<u64>()
+        // A crash kernel's e820 can have a few more entries than the firmware map.
+        + 16 * 20;
+    let efi_memmap = match &facts.efi {
+        Some(e) => e.memmap_bytes()?,
+        None => Vec::new(),
+    };
+    let efi_memmap_len = efi_memmap.len() as u64;
+    let size = CMDLINE_OFFSET
+        + (final_cmdline.len() as u64 + 1).next_multiple_of(8)
+        + setup_nodes_len
+        + efi_memmap_len;
+    extra.push(Blob::new(
+        BOOT_PARAMS,
+        vec![0; size as usize],
+        Placement {
+            align: PAGE_SIZE,
+            min: 1 << 20,
+            max: GIB4,
+            top_down: true,
+            near_kernel: false,
+        },
+    ));
+
+    let mut p = plan(
+        PlanRequest {
+            layout,
+            initrd,
+            cmdline: final_cmdline.clone(),
+            extra,
+            mode,
+        },
+        map,
+    )?;
+
+    let seg = |p: &Plan, what: &str| p.segments.iter().position(|s| s.what == what);
+    let kernel = seg(&p, "kernel").ok_or_else(|| Error::invalid("x86 plan", "no kernel"))?;
+    let bp = seg(&p, BOOT_PARAMS).ok_or_else(|| Error::invalid("x86 plan", "no boot_params"))?;
+    let kernel_entry = p.segments[kernel].mem + image.entry64_offset();
+    let base = p.segments[bp].mem;
+    let initrd_at = seg(&p, "initrd").map(|i| (p.segments[i].mem, initrd_len.unwrap_or(0)));
+
+    let (cmdline, e820) = match seg(&p, ELFCOREHDR) {
+        Some(i) => {
+            let hdr = &p.segments[i];
+            (
+                cmdline_with_elfcorehdr(cmdline, hdr.mem),
+                crash_e820(map, Range::new(hdr.mem, hdr.end()))?,
+            )
+        }
+        None => (cmdline.to_string(), facts.e820.clone()),
+    };
+    let (first, rest) = split_e820(&e820);
+    let cmdline_addr = base + CMDLINE_OFFSET;
+    let chain_base = cmdline_addr + (cmdline.len() as u64 + 1).next_multiple_of(8);
+    let nodes = setup_nodes(&rest, facts.efi.as_ref());
+    let (chain, first_node) = if nodes.is_empty() {
+        (Vec::new(), 0)
+    } else {
+        SetupDataChain::build(chain_base, nodes)?
+    };
+    let memmap_addr = chain_base + chain.len() as u64;
+    let efi = match &facts.efi {
+        Some(e) => Some(e.efi_info(memmap_addr)?),
+        None => None,
+    };
+    let zero_page = build_zero_page(&ZeroPageInput {
+        setup_header,
+        cmdline_addr,
+        cmdline_len: cmdline.len() as u64,
+        initrd: initrd_at,
+        e820: first,
+        acpi_rsdp: facts.acpi_rsdp,
+        efi,
+        setup_data: first_node,
+    })?;
+
+    let mut buf = trampoline::build(base, base + ZERO_PAGE_OFFSET, kernel_entry);
+    buf.resize(ZERO_PAGE_OFFSET as usize, 0);
+    buf.extend_from_slice(&zero_page);
+    buf.extend_from_slice(cmdline.as_bytes());
+    buf.push(0);
+    buf.resize((chain_base - base) as usize, 0);
+    buf.extend_from_slice(&chain);
+    buf.extend_from_slice(&efi_memmap);
+    let segment = &mut p.segments[bp];
+    if buf.len() as u64 > segment.memsz {
+        return Err(Error::invalid(
+            "x86 boot_params segment",
+            format!(
+                "{} bytes do not fit the {} planned",
+                buf.len(),
+                segment.memsz
+            ),
+        ));
+    }
+    segment.buf = buf;
+    p.entry = base + trampoline::ENTRY_OFFSET;
+    p.cmdline = cmdline;
+    p.notes.push(format!(
+        "entry: warmboot's trampoline at {base:#x} loads its GDT, sets RSI = boot_params ({:#x}) and jumps to the kernel's 64-bit entry {kernel_entry:#x}",
+        base + ZERO_PAGE_OFFSET
+    ));
+    crate::plan_check::check_plan(&p, map)?;
+    Ok(p)
+}
+
+/// The setup_data nodes: the e820 entries past 128, and on EFI machines the SETUP_EFI node
+/// (struct efi_setup_data) that lets the next kernel find the firmware's tables.
+fn setup_nodes(rest: &[E820Entry], efi: Option<&EfiFirmware>) -> Vec<(u32, Vec<u8>)> {
+    let mut nodes = Vec::new();
+    if !rest.is_empty() {
+        nodes.push(e820_ext_node(rest));
+    }
+    if let Some(e) = efi {
+        nodes.push(e.setup_node());
+    }
+    nodes
+}
+
+/// Checks what the kernel cannot: that the boot_params segment's zero page points at bytes
+/// the plan loads — the command line (NUL-terminated), the initrd, the trampoline's
+/// kernel entry — so a plan can never boot into garbage. Run by `plan_check::check_plan`
+/// for every x86_64 plan that has a boot_params segment.
+pub fn verify(plan: &Plan) -> Result<()> {
+    let Some(bp) = plan.segments.iter().find(|s| s.what == BOOT_PARAMS) else {
+        return Ok(());
+    };
+    let bad = |detail: String| Error::Rejected {
+        rule: crate::plan_check::Rule::BootParams,
+        detail,
+    };
+    let zp = crate::fields::slice(&bp.buf, ZERO_PAGE_OFFSET, 4096, "zero page")?;
+    let view = crate::x86::bootparams::parse_zero_page(zp)?;
+    // Bytes the plan puts at [addr, addr+len), if one segment holds them all.
+    let loaded = |addr: u64, len: u64| -> Option<&[u8]> {
+        plan.segments.iter().find_map(|s| {
+            let off = addr.checked_sub(s.mem)?;
+            let end = off.checked_add(len)?;
+            (end <= s.bufsz()).then(|| &s.buf[off as usize..end as usize])
+        })
+    };
+    let cmdline = loaded(view.cmd_line_ptr, plan.cmdline.len() as u64 + 1).ok_or_else(|| {
+        bad(format!(
+            "cmd_line_ptr {:#x} does not point into a loaded segment",
+            view.cmd_line_ptr
+        ))
+    })?;
+    if cmdline.last() != Some(&0) || &cmdline[..cmdline.len() - 1] != plan.cmdline.as_bytes() {
+        return Err(bad(format!(
+            "the command line at {:#x} is not the plan's",
+            view.cmd_line_ptr
+        )));
+    }
+    match (
+        view.ramdisk,
+        plan.segments.iter().find(|s| s.what == "initrd"),
+    ) {
+        (None, None) => {}
+        (Some((addr, size)), Some(s)) if addr == s.mem && size == s.bufsz() => {}
+        (r, s) => {
+            return Err(bad(format!(
+                "ramdisk fields {r:x?} do not match the initrd segment {:x?}",
+                s.map(|s| (s.mem, s.bufsz()))
+            )))
+        }
+    }
+    if loaded(plan.entry, 1).is_none() {
+        return Err(bad(format!(
+            "entry {:#x} is not in a loaded segment",
+            plan.entry
+        )));
+    }
+    let tramp = loaded(plan.entry, trampoline::SIZE as u64)
+        .ok_or_else(|| bad("the trampoline is cut short".to_string()))?;
+    let kernel_entry = crate::fields::le_u64(
+        tramp,
+        trampoline::KERNEL_ENTRY_FIELD as u64,
+        "trampoline kernel entry",
+    )?;
+    let kernel = plan
+        .segments
+        .iter()
+        .find(|s| s.what == "kernel")
+        .ok_or_else(|| bad("no kernel segment".to_string()))?;
+    if kernel_entry != kernel.mem + 0x200 {
+        return Err(bad(format!(
+            "the trampoline jumps to {kernel_entry:#x}, not the kernel's 64-bit entry {:#x}",
+            kernel.mem + 0x200
+        )));
+    }
+    if view.e820.is_empty() {
+        return Err(bad("the zero page has no e820 memory map".to_string()));
+    }
+    Ok(())
+}
