@@ -51,6 +51,7 @@ pub fn run(root: &Path) -> Result<()> {
             .args(["test", "--workspace"])
     }
     .env("WARMBOOT_REQUIRE_REAL_KERNELS", "1")
+    .env("WARMBOOT_REQUIRE_TOOLS", "1")
     .env("WARMBOOT_CACHE", cache.root());
 
     let fmt = cargo().args(["fmt", "--all", "--", "--check"]);
