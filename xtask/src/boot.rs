@@ -202,6 +202,9 @@ pub fn label(args: &Args) -> String {
     if args.hops > 1 {
         l += &format!("/{}hops", args.hops);
     }
+    if let Some(name) = args.next_kernel.as_deref().and_then(|p| p.file_name()) {
+        l += &format!("/next={}", name.to_string_lossy());
+    }
     if args.break_next {
         l += "/broken-next";
     }
@@ -242,7 +245,11 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
     let initrd = match &args.initrd {
         Some(i) => i.clone(),
         None => {
-            let next = args.next_kernel.clone().unwrap_or_else(|| kernel.clone());
+            let next = match &args.next_kernel {
+                Some(p) if p.is_relative() => root.join(p),
+                Some(p) => p.clone(),
+                None => kernel.clone(),
+            };
             let out = crate::initramfs::default_path(root, args.arch)
                 .with_extension(format!("{}.cpio", short_hash(&next)));
             crate::initramfs::build(root, args.arch, Some(&next), &out)?;

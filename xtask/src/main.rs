@@ -45,6 +45,9 @@ enum Job {
     Boot(boot::Args),
     /// Recapture the fixture machine trees (loader/tests/fixtures/machines) from QEMU guests.
     Fixtures(fixtures::Args),
+    /// Write the pinned arm64 Image re-wrapped as Image.gz and EFI zboot into
+    /// target/xtask/derived (the matrix boots them as --next-kernel).
+    DerivedKernels,
     /// Run the CI boot matrix: every scenario on both architectures, with a summary table.
     Matrix,
     /// Run every CI check in order: fmt, clippy, images, tests (snapshots checked).
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Job::Initramfs(args) => initramfs::run(&root, &args),
         Job::Boot(args) => boot::run(&root, &args),
         Job::Fixtures(args) => fixtures::run(&root, &args),
+        Job::DerivedKernels => matrix::derived_kernels(&root),
         Job::Matrix => matrix::run_ci(&root),
         Job::Ci => ci::run(&root),
     };

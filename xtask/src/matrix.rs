@@ -45,6 +45,42 @@ fn case(arch: GuestArch, scenario: Scenario, firmware: Firmware, syscall: Syscal
     }
 }
 
+/// Where `derived_kernels` writes the re-wrapped arm64 kernels.
+fn derived_path(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from("target/xtask/derived").join(name)
+}
+
+fn derived(arch: GuestArch, firmware: Firmware, name: &str) -> Case {
+    let mut c = case(arch, Scenario::Warm, firmware, Syscall::Auto);
+    c.args.loader = Loader::Warmboot;
+    c.args.next_kernel = Some(derived_path(name));
+    c
+}
+
+/// Writes the pinned arm64 Image as Image.gz (gzip) and as an EFI zboot image (gzip
+/// payload, built with the loader's synth builder the way drivers/firmware/efi/libstub's
+/// Makefile.zboot lays it out), for the matrix's decompression cases.
+pub fn derived_kernels(root: &Path) -> Result<()> {
+    use warmboot::compression::Compression;
+    use warmboot::synth::arm64::{gzip, zboot};
+    let cache = crate::cache::Cache::from_env()?;
+    let image_path = boot::pinned_kernel(&cache, GuestArch::Arm64)?;
+    let image = std::fs::read(&image_path).map_err(crate::error::Error::io(&image_path))?;
+    let dir = root.join(derived_path(""));
+    std::fs::create_dir_all(&dir).map_err(crate::error::Error::io(&dir))?;
+    for (name, bytes) in [
+        ("Image.gz", gzip(&image)),
+        (
+            "Image.zboot",
+            zboot(&image, Compression::Gzip, "gzip", 0, false),
+        ),
+    ] {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).map_err(crate::error::Error::io(&p))?;
+    }
+    Ok(())
+}
+
 /// The CI matrix: both architectures, warm/panic/cold, both firmware kinds, both syscalls
 /// where the kernel offers them (Debian's arm64 kernel has no kexec_file_load), warmboot
 /// as the loader where it loads that architecture, and the reference loader kexec-tools
@@ -102,6 +138,10 @@ pub fn ci_matrix() -> Vec<Case> {
         warmboot(Arm64, Warm, Uefi, Auto, 4096, 1),
         warmboot(Arm64, Panic, Bios, Auto, 1024, 1),
         warmboot(Arm64, Panic, Uefi, Auto, 4096, 1),
+        // arm64 Image.gz and EFI zboot, decompressed by warmboot at load time: the pinned
+        // Image re-wrapped (Debian's 6.1 ships a raw Image) by `derived_kernels`.
+        derived(Arm64, Uefi, "Image.gz"),
+        derived(Arm64, Bios, "Image.zboot"),
         // The reference loader on the same machines.
         case(X86_64, Warm, Bios, Classic),
         case(Arm64, Warm, Bios, Classic),
@@ -117,6 +157,8 @@ pub fn ci_matrix() -> Vec<Case> {
 
 /// `cargo xtask matrix`: the CI boot matrix, an error unless every case came out as it must.
 pub fn run_ci(root: &Path) -> Result<()> {
+    boot::prepare(root)?;
+    derived_kernels(root)?;
     if run(root, &ci_matrix())? {
         Ok(())
     } else {
