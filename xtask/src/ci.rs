@@ -72,11 +72,36 @@ pub fn run(root: &Path) -> Result<()> {
         },
         command_step(tests),
         Step {
+            name: format!(
+                "cargo xtask bench --arch arm64 --runs 1 --warmup 0 --out {BENCH_SMOKE_OUT} \
+                 (smoke test: files written, JSON parses, every variant sampled)"
+            ),
+            action: Box::new(|| bench_smoke(root)),
+        },
+        Step {
             name: "cargo xtask matrix".into(),
             action: Box::new(|| crate::matrix::run_ci(root)),
         },
     ];
     run_steps(steps)
+}
+
+/// Where CI's bench smoke run writes its report.
+const BENCH_SMOKE_OUT: &str = "target/bench-smoke";
+
+/// One measured run of every arm64 variant (arm64 boots fastest here, and no warm-up, to
+/// keep the step short), then the checks of `bench::check_outputs`.
+fn bench_smoke(root: &Path) -> Result<()> {
+    let args = crate::bench::Args {
+        arch: crate::bench::ArchChoice::Arm64,
+        runs: 1,
+        warmup: 0,
+        out: Some(root.join(BENCH_SMOKE_OUT)),
+        variants: Vec::new(),
+    };
+    crate::bench::run(root, &args)?;
+    let expected = crate::bench::selected(&args)?;
+    crate::bench::check_outputs(&root.join(BENCH_SMOKE_OUT), &expected)
 }
 
 fn command_step<'a>(cmd: Cmd) -> Step<'a> {

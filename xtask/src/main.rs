@@ -3,6 +3,7 @@
 
 mod accel;
 mod apt;
+mod bench;
 mod boot;
 mod cache;
 mod ci;
@@ -45,6 +46,9 @@ enum Job {
     Boot(boot::Args),
     /// Recapture the fixture machine trees (loader/tests/fixtures/machines) from QEMU guests.
     Fixtures(fixtures::Args),
+    /// Measure reboot downtime (cold, warm with warmboot and kexec-tools, panic) on real
+    /// kernels in QEMU; writes report.md, results.json and downtime.svg.
+    Bench(bench::Args),
     /// Run the CI boot matrix: every scenario on both architectures, with a summary table.
     Matrix,
     /// Run every CI check in order: fmt, clippy, images, tests (snapshots checked).
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
         Job::Initramfs(args) => initramfs::run(&root, &args),
         Job::Boot(args) => boot::run(&root, &args),
         Job::Fixtures(args) => fixtures::run(&root, &args),
+        Job::Bench(args) => bench::run(&root, &args),
         Job::Matrix => matrix::run_ci(&root),
         Job::Ci => ci::run(&root),
     };
