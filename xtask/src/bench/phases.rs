@@ -153,6 +153,23 @@ mod tests {
                 5.705658 - 4.354740,
                 7.262274 - 5.705658,
             ),
+            // x86_64 kexec_file_load: the handoff holds the purgatory and the bzImage
+            // decompressing itself.
+            (
+                "bench-x86_64-bios-warm-warmboot-file",
+                "kexec",
+                11.087058 - 11.040789,
+                15.179907 - 11.087058,
+                17.220988 - 15.179907,
+            ),
+            // SeaBIOS prints nothing here; "reboot: machine restart" is the last line.
+            (
+                "bench-x86_64-bios-cold",
+                "firmware",
+                8.142872 - 8.134686,
+                13.219124 - 8.142872,
+                16.938589 - 13.219124,
+            ),
         ];
         for (name, how, shutdown, handoff, boot) in cases {
             let p = split(&log(name), how).unwrap();

@@ -228,14 +228,16 @@ pub fn ratios(samples: &[Sample], arch: &str) -> String {
 /// Every failed measured or warm-up sample, with its reason.
 fn failures(samples: &[Sample]) -> String {
     let mut out = String::new();
-    for s in samples.iter().filter(|s| !s.ok) {
+    // Passing runs whose phases could not be cut carry a note too; their downtime counts.
+    for s in samples.iter().filter(|s| !s.ok || s.failure.is_some()) {
         let _ = writeln!(
             out,
-            "- {}/{} run {}{}: {}{} (log `{}`)",
+            "- {}/{} run {}{}{}: {}{} (log `{}`)",
             s.arch,
             s.id,
             s.run,
             if s.warmup { " (warm-up)" } else { "" },
+            if s.ok { " (passed)" } else { "" },
             s.failure.as_deref().unwrap_or("no reason recorded"),
             s.known_broken
                 .as_deref()
@@ -289,7 +291,8 @@ pub fn render(results: &Results) -> String {
         r += &ratios(samples, arch);
         r += "\n";
     }
-    r += "## Failed runs\n\nFailed runs are listed here and left out of the statistics.\n\n";
+    r += "## Failed runs\n\nFailed runs are listed here and left out of the statistics \
+          (a passing run without phases counts for the downtime only).\n\n";
     r += &failures(samples);
     r += "\n## What emulation changes\n\n";
     r += "These guests run under QEMU; with TCG (no hardware virtualisation) every \
