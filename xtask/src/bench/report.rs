@@ -168,8 +168,9 @@ fn median_of(samples: &[Sample], arch: &str, id: &str) -> Option<f64> {
     field_summary(samples, arch, id, |s| s.downtime_s).map(|s| s.median)
 }
 
-/// The ratios that matter, per architecture: each warm and panic variant against each
-/// cold reboot, and warmboot against kexec-tools for the same scenario.
+/// The ratios that matter, per architecture: each warm and panic variant against the cold
+/// reboot through the same firmware, and warmboot against kexec-tools for the same
+/// scenario and firmware.
 pub fn ratios(samples: &[Sample], arch: &str) -> String {
     let mut out = String::new();
     let vs: Vec<&Sample> = groups(samples)
@@ -183,7 +184,7 @@ pub fn ratios(samples: &[Sample], arch: &str) -> String {
         let Some(cm) = median_of(samples, arch, &c.id) else {
             continue;
         };
-        for w in &warms {
+        for w in warms.iter().filter(|w| w.firmware == c.firmware) {
             if let Some(wm) = median_of(samples, arch, &w.id) {
                 let _ = writeln!(
                     out,
@@ -198,10 +199,9 @@ pub fn ratios(samples: &[Sample], arch: &str) -> String {
         }
     }
     for w in vs.iter().filter(|s| s.loader == "warmboot") {
-        for k in vs
-            .iter()
-            .filter(|s| s.loader == "kexec-tools" && s.scenario == w.scenario)
-        {
+        for k in vs.iter().filter(|s| {
+            s.loader == "kexec-tools" && s.scenario == w.scenario && s.firmware == w.firmware
+        }) {
             match (
                 median_of(samples, arch, &w.id),
                 median_of(samples, arch, &k.id),
@@ -307,7 +307,8 @@ pub fn render(results: &Results) -> String {
           To cut the phases the guests print kernel messages from the first line \
           (`earlycon`, `loglevel=6` instead of `quiet`); writing to the emulated serial port \
           costs time, the same for every variant. Warm and panic reboots run on BIOS \
-          (x86_64) or direct kernel boot (arm64). On arm64 the kernel also pays an \
+          (x86_64) or direct kernel boot (arm64), plus one warmboot warm reboot on UEFI; \
+          ratios pair variants on the same firmware. On arm64 the kernel also pays an \
           emulation-only slowdown after a warm reboot: code in pages where the old kernel's \
           code ran stays slow under TCG (measured, see the project's QEMU notes). Debian's \
           arm64 kernel has no kexec_file_load (KEXEC_FILE is not set, the call returns \
@@ -456,6 +457,24 @@ pub mod tests {
         );
         // No passing sample, no ratio.
         assert!(!ratios.contains("panic-kexec-tools"), "{ratios}");
+    }
+
+    #[test]
+    fn ratios_pair_variants_on_the_same_firmware_only() {
+        let mut r = fixed_results();
+        for s in r
+            .samples
+            .iter_mut()
+            .filter(|s| s.id == "warm-warmboot-classic")
+        {
+            s.firmware = "uefi".into();
+        }
+        let ratios = ratios(&r.samples, "arm64");
+        assert!(!ratios.contains("warm-warmboot-classic"), "{ratios}");
+        assert!(
+            ratios.contains("warm-kexec-tools (direct) / cold-direct"),
+            "{ratios}"
+        );
     }
 
     #[test]

@@ -102,7 +102,7 @@ impl Variant {
 }
 
 /// Every variant of `arch`, in the order of the report. Warm and panic reboots run on
-/// BIOS (x86_64) or direct boot (arm64).
+/// BIOS (x86_64) or direct boot (arm64); one warmboot warm reboot also runs on UEFI.
 pub fn variants(arch: GuestArch) -> Vec<Variant> {
     use Firmware::{Bios, Uefi};
     use Scenario::{Cold, Panic, Warm};
@@ -155,6 +155,27 @@ pub fn variants(arch: GuestArch) -> Vec<Variant> {
             false,
         )),
     }
+    // One warm reboot through UEFI firmware too, so warm and cold compare per firmware.
+    list.push(match arch {
+        GuestArch::X86_64 => v(
+            "warm-warmboot-file-uefi",
+            Warm,
+            wb,
+            "file",
+            Uefi,
+            Syscall::File,
+            false,
+        ),
+        GuestArch::Arm64 => v(
+            "warm-warmboot-classic-uefi",
+            Warm,
+            wb,
+            "classic",
+            Uefi,
+            Syscall::Classic,
+            false,
+        ),
+    });
     list.extend([
         v(
             "warm-kexec-tools",
@@ -250,6 +271,7 @@ mod tests {
                 "cold-uefi",
                 "warm-warmboot-file",
                 "warm-warmboot-classic",
+                "warm-warmboot-file-uefi",
                 "warm-kexec-tools",
                 "warm-kexec-tools-i",
                 "panic-warmboot",
@@ -258,7 +280,13 @@ mod tests {
         );
         assert!(x.iter().all(|v| v.known_broken.is_none()));
         let a = variants(GuestArch::Arm64);
-        assert_eq!(a.len(), 7);
+        assert_eq!(a.len(), 8);
+        assert_eq!(
+            a.iter()
+                .filter(|v| v.scenario == Scenario::Warm && v.firmware == Firmware::Uefi)
+                .count(),
+            1
+        );
         assert!(a.iter().all(|v| v.syscall != Syscall::File));
         assert_eq!(a[0].id, "cold-direct");
         let broken: Vec<&str> = a
