@@ -63,15 +63,13 @@ pub fn selected(args: &Args) -> Result<Vec<Variant>> {
     for arch in args.arch.arches() {
         all.extend(variants::variants(arch));
     }
-    variants::select(all, &args.variants).map_err(|reason| Error::Boot {
-        reason: format!("bench: {reason}"),
-    })
+    variants::select(all, &args.variants).map_err(|reason| Error::Bench { reason })
 }
 
 pub fn run(root: &Path, args: &Args) -> Result<()> {
     if args.runs == 0 {
-        return Err(Error::Boot {
-            reason: "bench: --runs must be at least 1".into(),
+        return Err(Error::Bench {
+            reason: "--runs must be at least 1".into(),
         });
     }
     let list = selected(args)?;
@@ -353,8 +351,8 @@ fn write_outputs(out: &Path, results: &Results) -> Result<()> {
         source,
     })?;
     write(RESULTS, json + "\n")?;
-    let svg = chart::render(&chart::bars(&results.samples)).map_err(|reason| Error::Boot {
-        reason: format!("bench: drawing {CHART}: {reason}"),
+    let svg = chart::render(&chart::bars(&results.samples)).map_err(|reason| Error::Bench {
+        reason: format!("drawing {CHART}: {reason}"),
     })?;
     write(CHART, svg)?;
     Ok(())
@@ -364,8 +362,8 @@ fn write_outputs(out: &Path, results: &Results) -> Result<()> {
 /// results.json parses, and every expected variant has a passing sample (a failed one
 /// counts only for a variant known to be broken).
 pub fn check_outputs(out: &Path, expected: &[Variant]) -> Result<()> {
-    let fail = |reason: String| Error::Boot {
-        reason: format!("bench smoke test: {reason}"),
+    let fail = |reason: String| Error::Bench {
+        reason: format!("smoke test: {reason}"),
     };
     for name in [REPORT, RESULTS, CHART] {
         let p = out.join(name);
