@@ -78,6 +78,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         .clone()
         .unwrap_or_else(|| root.join("target/bench"));
     boot::prepare(root)?;
+    let load_at_start = load_average();
     let rounds = args.warmup + args.runs;
     let total = u64::from(rounds) * list.len() as u64;
     let bar = indicatif::ProgressBar::new(total);
@@ -125,7 +126,8 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         }
     }
     bar.finish_with_message("done");
-    let environment = environment(root, args, &list, &samples, kernels)?;
+    let host_load = format!("start {load_at_start}, end {}", load_average());
+    let environment = environment(root, args, &list, &samples, kernels, host_load)?;
     let results = Results {
         environment,
         samples,
@@ -142,6 +144,14 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
     }
     println!("bench: wrote {}", out.display());
     Ok(())
+}
+
+/// The 1, 5 and 15 minute load averages of the host.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn progress_line(s: &Sample) -> String {
@@ -252,6 +262,7 @@ fn environment(
     list: &[Variant],
     samples: &[Sample],
     kernels: BTreeMap<String, String>,
+    host_load: String,
 ) -> Result<Environment> {
     let mut qemu = BTreeMap::new();
     for arch in args.arch.arches() {
@@ -326,6 +337,7 @@ fn environment(
         accel,
         kernels,
         host,
+        host_load,
         git_revision,
         date,
         command,

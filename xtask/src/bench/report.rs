@@ -16,6 +16,9 @@ pub struct Environment {
     /// Architecture -> the kernel release the guests ran (`uname -r` in the guest).
     pub kernels: BTreeMap<String, String>,
     pub host: String,
+    /// The host's load averages (/proc/loadavg) when the bench started and ended: other
+    /// guests or builds on the host slow every variant and widen the spread.
+    pub host_load: String,
     pub git_revision: String,
     pub date: String,
     /// The command that produced the results.
@@ -324,6 +327,7 @@ pub fn render(results: &Results) -> String {
         let _ = writeln!(r, "- {arch} kernel: {k}");
     }
     let _ = writeln!(r, "- host: {}", env.host);
+    let _ = writeln!(r, "- host load: {}", env.host_load);
     let _ = writeln!(r, "- git revision: {}", env.git_revision);
     let _ = writeln!(r, "- date: {}", env.date);
     let _ = writeln!(r, "- command: `{}`", env.command);
@@ -418,6 +422,7 @@ pub mod tests {
                 accel: vec!["tcg".into()],
                 kernels: BTreeMap::from([("arm64".to_string(), "6.1.0-56-arm64".to_string())]),
                 host: "Linux 6.1, 2 CPUs".into(),
+                host_load: "start 1.00 0.50 0.25, end 1.10 1.00 0.80".into(),
                 git_revision: "0123456789ab".into(),
                 date: "2026-11-25 16:00 UTC".into(),
                 command: "cargo xtask bench --arch arm64 --runs 2".into(),
