@@ -45,6 +45,10 @@ pub struct Args {
     /// Only these variants (ids such as warm-warmboot-classic, or arch/id), comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub variants: Vec<String>,
+    /// CI's smoke test: after writing, fail unless the three files are there, results.json
+    /// parses and every variant has a passing sample (a known-broken one may fail).
+    #[arg(long)]
+    pub check: bool,
 }
 
 impl ArchChoice {
@@ -143,6 +147,10 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         }
     }
     println!("bench: wrote {}", out.display());
+    if args.check {
+        check_outputs(&out, &list)?;
+        println!("bench: check passed: every variant has its sample");
+    }
     Ok(())
 }
 
@@ -331,6 +339,9 @@ fn environment(
     );
     if !args.variants.is_empty() {
         command += &format!(" --variants {}", args.variants.join(","));
+    }
+    if args.check {
+        command += " --check";
     }
     Ok(Environment {
         qemu,
