@@ -62,7 +62,7 @@ pub fn render(bars: &[Bar]) -> Result<String, String> {
         let n = bars.len().max(1) as f64;
         let mut chart = ChartBuilder::on(&root)
             .caption(
-                "Reboot downtime by phase (median seconds, QEMU)",
+                "Reboot downtime by phase (medians of each phase, seconds, QEMU)",
                 ("sans-serif", 20),
             )
             .margin(12)
