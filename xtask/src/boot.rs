@@ -76,6 +76,14 @@ pub struct Args {
     /// Accelerator: probe KVM and fall back to TCG (auto), or force one.
     #[arg(long, value_enum, default_value = "auto")]
     pub accel: AccelChoice,
+    /// Measure like `cargo xtask bench`: kernel lines on the serial console from the
+    /// start (earlycon, loglevel=6 instead of quiet) so the downtime splits into phases,
+    /// and the loader's peak memory sampled by the guest's init.
+    #[arg(long)]
+    pub measure: bool,
+    /// Print nothing but errors (the bench draws a progress bar instead).
+    #[arg(skip)]
+    pub silent: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -94,6 +102,8 @@ pub struct Outcome {
     pub attempts: u32,
     pub wall: Duration,
     pub run_dir: PathBuf,
+    /// The last attempt's stamped serial log.
+    pub log: Vec<crate::serial::Stamped>,
 }
 
 pub fn run(root: &Path, args: &Args) -> Result<()> {
@@ -211,9 +221,25 @@ pub fn label(args: &Args) -> String {
     l
 }
 
+/// The early console for `--measure`: the kernel prints from its first lines on, before
+/// the real serial driver is up (QEMU's COM1 on pc, its PL011 at 0x9000000 on virt).
+pub fn earlycon(arch: GuestArch) -> &'static str {
+    match arch {
+        GuestArch::X86_64 => "earlycon=uart8250,io,0x3f8,115200",
+        GuestArch::Arm64 => "earlycon=pl011,0x9000000",
+    }
+}
+
 /// The guest kernel command line for a scenario.
 pub fn cmdline(args: &Args) -> String {
-    let mut c = format!("console={} quiet panic=1", args.arch.console());
+    // loglevel=6 shows notices ("Linux version", "Starting new kernel") but not the
+    // info lines of every driver.
+    let verbosity = if args.measure {
+        format!("{} loglevel=6", earlycon(args.arch))
+    } else {
+        "quiet".to_string()
+    };
+    let mut c = format!("console={} {verbosity} panic=1", args.arch.console());
     if args.scenario == Scenario::Panic {
         c += &format!(" crashkernel={}M", crash_mib(args.arch, args.memory));
     }
@@ -230,6 +256,9 @@ pub fn cmdline(args: &Args) -> String {
     }
     if args.break_next {
         c += " wb.break=1";
+    }
+    if args.measure {
+        c += " wb.hwm=1";
     }
     c
 }
@@ -281,21 +310,27 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
     loop {
         attempts += 1;
         let run_dir = run_dir(root, &label, attempts);
-        println!("boot {label}: {}", config.display());
+        if !args.silent {
+            println!("boot {label}: {}", config.display());
+        }
         let (ending, log) = attempt(&config, &run_dir, Duration::from_secs(args.timeout))?;
         let mut verdict = judge(expect, &log);
         if ending == Ending::TimedOut && !verdict.passed {
             verdict.reason = format!("timed out after {}s: {}", args.timeout, verdict.reason);
             if attempts == 1 {
+                // Printed even when silent: a retry must never go unnoticed.
                 println!(
-                    "TIMEOUT {label} after {}s — retrying once (timeouts only)",
-                    args.timeout
+                    "TIMEOUT {label} after {}s — retrying once (timeouts only); log {}",
+                    args.timeout,
+                    run_dir.join(SERIAL_LOG).display()
                 );
-                report_failure(&label, &run_dir);
+                if !args.silent {
+                    report_failure(&label, &run_dir);
+                }
                 continue;
             }
         }
-        if !verdict.passed {
+        if !verdict.passed && !args.silent {
             report_failure(&label, &run_dir);
         }
         return Ok(Outcome {
@@ -305,6 +340,7 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
             attempts,
             wall: started.elapsed(),
             run_dir,
+            log,
         });
     }
 }
@@ -405,6 +441,8 @@ mod tests {
             timeout: 240,
             break_next: false,
             accel: AccelChoice::Tcg,
+            measure: false,
+            silent: false,
         }
     }
 
@@ -424,6 +462,14 @@ mod tests {
         let mut broken = args(GuestArch::X86_64, Scenario::Warm);
         broken.break_next = true;
         assert!(cmdline(&broken).ends_with(" wb.break=1"));
+        let mut measured = args(GuestArch::Arm64, Scenario::Warm);
+        measured.measure = true;
+        let m = cmdline(&measured);
+        assert!(
+            m.starts_with("console=ttyAMA0 earlycon=pl011,0x9000000 loglevel=6 panic=1 "),
+            "{m}"
+        );
+        assert!(m.ends_with(" wb.hwm=1") && !m.contains("quiet"), "{m}");
     }
 
     #[test]

@@ -72,11 +72,35 @@ pub fn run(root: &Path) -> Result<()> {
         },
         command_step(tests),
         Step {
+            name: format!(
+                "cargo xtask bench --arch arm64 --runs 1 --warmup 0 --out {BENCH_SMOKE_OUT} --check"
+            ),
+            action: Box::new(|| bench_smoke(root)),
+        },
+        Step {
             name: "cargo xtask matrix".into(),
             action: Box::new(|| crate::matrix::run_ci(root)),
         },
     ];
     run_steps(steps)
+}
+
+/// Where CI's bench smoke run writes its report.
+const BENCH_SMOKE_OUT: &str = "target/bench-smoke";
+
+/// One measured run of every arm64 variant (arm64 boots fastest here, and no warm-up, to
+/// keep the step short), with `--check`: the files exist, results.json parses, every
+/// variant has its sample.
+fn bench_smoke(root: &Path) -> Result<()> {
+    let args = crate::bench::Args {
+        arch: crate::bench::ArchChoice::Arm64,
+        runs: 1,
+        warmup: 0,
+        out: Some(root.join(BENCH_SMOKE_OUT)),
+        variants: Vec::new(),
+        check: true,
+    };
+    crate::bench::run(root, &args)
 }
 
 fn command_step<'a>(cmd: Cmd) -> Step<'a> {

@@ -55,6 +55,10 @@ pub enum Error {
     #[error("boot {reason}")]
     Boot { reason: String },
 
+    /// The downtime benchmark was asked for something it cannot do, or its output is wrong.
+    #[error("bench: {reason}")]
+    Bench { reason: String },
+
     /// A kept ELF file needs a library or interpreter no package of the manifest keeps.
     #[error("{arch}: shared libraries missing from images/manifest.toml: {problems}")]
     MissingLibraries {

@@ -3,6 +3,7 @@
 
 mod accel;
 mod apt;
+mod bench;
 mod boot;
 mod cache;
 mod ci;
@@ -48,6 +49,9 @@ enum Job {
     /// Write the pinned arm64 Image re-wrapped as Image.gz and EFI zboot into
     /// target/xtask/derived (the matrix boots them as --next-kernel).
     DerivedKernels,
+    /// Measure reboot downtime (cold, warm with warmboot and kexec-tools, panic) on real
+    /// kernels in QEMU; writes report.md, results.json and downtime.svg.
+    Bench(bench::Args),
     /// Run the CI boot matrix: every scenario on both architectures, with a summary table.
     Matrix,
     /// Run every CI check in order: fmt, clippy, images, tests (snapshots checked).
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         Job::Boot(args) => boot::run(&root, &args),
         Job::Fixtures(args) => fixtures::run(&root, &args),
         Job::DerivedKernels => matrix::derived_kernels(&root),
+        Job::Bench(args) => bench::run(&root, &args),
         Job::Matrix => matrix::run_ci(&root),
         Job::Ci => ci::run(&root),
     };

@@ -40,6 +40,8 @@ fn case(arch: GuestArch, scenario: Scenario, firmware: Firmware, syscall: Syscal
             timeout: 240,
             break_next: false,
             accel: AccelChoice::Auto,
+            measure: false,
+            silent: false,
         },
         must_fail: None,
     }

@@ -1,0 +1,539 @@
+//! `cargo xtask bench`: how long each kind of reboot keeps a machine down, measured on
+//! real kernels in QEMU. Runs every variant (variants.rs) interleaved round by round,
+//! splits each downtime into phases (phases.rs), and writes report.md (report.rs),
+//! results.json and downtime.svg (chart.rs).
+
+pub mod chart;
+pub mod phases;
+pub mod report;
+pub mod stats;
+pub mod variants;
+
+use crate::boot::{self, Outcome};
+use crate::cmd::Cmd;
+use crate::error::{Error, Result};
+use crate::qemu::{Accel, GuestArch};
+use crate::serial::markers;
+use report::{Environment, Results, Sample};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use variants::{arch_name, firmware_name, scenario_name, Variant};
+
+/// Which architectures to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArchChoice {
+    #[value(name = "x86_64")]
+    X86_64,
+    #[value(name = "arm64")]
+    Arm64,
+    All,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[arg(long, value_enum, default_value = "all")]
+    pub arch: ArchChoice,
+    /// Measured runs per variant (after the warm-up runs).
+    #[arg(long, default_value_t = 5)]
+    pub runs: u32,
+    /// Warm-up runs per variant, recorded but left out of the statistics.
+    #[arg(long, default_value_t = 1)]
+    pub warmup: u32,
+    /// Where report.md, results.json and downtime.svg go (default: target/bench).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Only these variants (ids such as warm-warmboot-classic, or arch/id), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub variants: Vec<String>,
+    /// CI's smoke test: after writing, fail unless the three files are there, results.json
+    /// parses and every variant has a passing sample (a known-broken one may fail).
+    #[arg(long)]
+    pub check: bool,
+}
+
+impl ArchChoice {
+    fn arches(self) -> Vec<GuestArch> {
+        match self {
+            ArchChoice::X86_64 => vec![GuestArch::X86_64],
+            ArchChoice::Arm64 => vec![GuestArch::Arm64],
+            ArchChoice::All => vec![GuestArch::X86_64, GuestArch::Arm64],
+        }
+    }
+}
+
+/// The variants `args` selects, over every architecture it names.
+pub fn selected(args: &Args) -> Result<Vec<Variant>> {
+    let mut all = Vec::new();
+    for arch in args.arch.arches() {
+        all.extend(variants::variants(arch));
+    }
+    variants::select(all, &args.variants).map_err(|reason| Error::Bench { reason })
+}
+
+pub fn run(root: &Path, args: &Args) -> Result<()> {
+    if args.runs == 0 {
+        return Err(Error::Bench {
+            reason: "--runs must be at least 1".into(),
+        });
+    }
+    let list = selected(args)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| root.join("target/bench"));
+    boot::prepare(root)?;
+    let load_at_start = load_average();
+    let rounds = args.warmup + args.runs;
+    let total = u64::from(rounds) * list.len() as u64;
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} runs, eta {eta}  {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(500));
+    let mut samples = Vec::new();
+    let mut kernels = BTreeMap::new();
+    for round in 0..rounds {
+        let warmup = round < args.warmup;
+        for v in variants::round_order(&list, round as usize) {
+            bar.set_message(format!(
+                "round {}{}: {}",
+                round,
+                if warmup { " (warm-up)" } else { "" },
+                v.label()
+            ));
+            let sample = match boot::run_scenario(root, &v.args()) {
+                Ok(outcome) => {
+                    if let Some(k) = markers(&outcome.log)
+                        .iter()
+                        .find(|m| m.event == "ready")
+                        .and_then(|m| m.get("kernel"))
+                    {
+                        kernels.insert(arch_name(v.arch).to_string(), k.to_string());
+                    }
+                    sample_of(root, &v, round, warmup, &outcome)
+                }
+                Err(e) => failed_sample(&v, round, warmup, e.to_string()),
+            };
+            let line = progress_line(&sample);
+            // A hidden bar (output not a terminal, as in CI) prints nothing: print plainly.
+            if bar.is_hidden() {
+                println!("{line}");
+            } else {
+                bar.println(line);
+            }
+            samples.push(sample);
+            bar.inc(1);
+        }
+    }
+    bar.finish_with_message("done");
+    let host_load = format!("start {load_at_start}, end {}", load_average());
+    let environment = environment(root, args, &list, &samples, kernels, host_load)?;
+    let results = Results {
+        environment,
+        samples,
+    };
+    write_outputs(&out, &results)?;
+    for arch in args.arch.arches() {
+        if list.iter().any(|v| v.arch == arch) {
+            println!(
+                "\n{} summary\n\n{}",
+                arch_name(arch),
+                report::table(&results.samples, arch_name(arch))
+            );
+        }
+    }
+    println!("bench: wrote {}", out.display());
+    if args.check {
+        check_outputs(&out, &list)?;
+        println!("bench: check passed: every variant has its sample");
+    }
+    Ok(())
+}
+
+/// The 1, 5 and 15 minute load averages of the host.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn progress_line(s: &Sample) -> String {
+    let what = format!(
+        "{}/{} run {}{}",
+        s.arch,
+        s.id,
+        s.run,
+        if s.warmup { " (warm-up)" } else { "" }
+    );
+    match (s.ok, s.downtime_s) {
+        (true, Some(d)) => format!(
+            "ok     {what}: downtime {d:.2}s{}{}",
+            s.handoff_s
+                .map(|h| format!(
+                    " (shutdown {:.2}, handoff {h:.2}, boot {:.2})",
+                    s.shutdown_s.unwrap_or(0.0),
+                    s.boot_s.unwrap_or(0.0)
+                ))
+                .unwrap_or_default(),
+            s.failure
+                .as_deref()
+                .map(|f| format!(" [{f}]"))
+                .unwrap_or_default()
+        ),
+        _ => format!(
+            "{} {what}: {} (log {})",
+            if s.known_broken.is_some() {
+                "xfail "
+            } else {
+                "FAILED"
+            },
+            s.failure.as_deref().unwrap_or("failed"),
+            s.log
+        ),
+    }
+}
+
+fn base_sample(v: &Variant, round: u32, warmup: bool) -> Sample {
+    Sample {
+        arch: arch_name(v.arch).into(),
+        id: v.id.into(),
+        scenario: scenario_name(v.scenario).into(),
+        loader: v.loader_name().into(),
+        variant: v.name.into(),
+        firmware: firmware_name(v.arch, v.firmware).into(),
+        run: round,
+        warmup,
+        ok: false,
+        failure: None,
+        known_broken: v.known_broken.map(str::to_string),
+        downtime_s: None,
+        shutdown_s: None,
+        handoff_s: None,
+        boot_s: None,
+        load_s: None,
+        loader_hwm_kib: None,
+        attempts: 0,
+        accel: String::new(),
+        log: String::new(),
+    }
+}
+
+fn failed_sample(v: &Variant, round: u32, warmup: bool, reason: String) -> Sample {
+    let mut s = base_sample(v, round, warmup);
+    s.failure = Some(reason);
+    s
+}
+
+/// A sample from a finished run: the verdict, the phases cut from the same log, the
+/// load time and the loader's peak memory from the `load-done` marker.
+pub fn sample_of(root: &Path, v: &Variant, round: u32, warmup: bool, o: &Outcome) -> Sample {
+    let mut s = base_sample(v, round, warmup);
+    s.ok = o.verdict.passed;
+    s.attempts = o.attempts;
+    s.accel = match o.accel {
+        Accel::Tcg => "tcg",
+        Accel::Kvm => "kvm",
+    }
+    .into();
+    let log = o.run_dir.join(crate::guest::SERIAL_LOG);
+    s.log = log.strip_prefix(root).unwrap_or(&log).display().to_string();
+    if !o.verdict.passed {
+        s.failure = Some(o.verdict.reason.clone());
+        return s;
+    }
+    s.downtime_s = o.verdict.downtimes.first().map(|d| d.as_secs_f64());
+    s.load_s = o.verdict.load_secs.first().copied();
+    s.loader_hwm_kib = markers(&o.log)
+        .iter()
+        .find(|m| m.event == "load-done")
+        .and_then(|m| m.get("hwm_kib"))
+        .and_then(|k| k.parse().ok());
+    match phases::split(&o.log, variants::how(v.scenario)) {
+        Ok(p) => {
+            s.shutdown_s = Some(p.shutdown.as_secs_f64());
+            s.handoff_s = Some(p.handoff.as_secs_f64());
+            s.boot_s = Some(p.boot.as_secs_f64());
+        }
+        Err(e) => s.failure = Some(format!("passed, but no phases: {e}")),
+    }
+    s
+}
+
+fn environment(
+    root: &Path,
+    args: &Args,
+    list: &[Variant],
+    samples: &[Sample],
+    kernels: BTreeMap<String, String>,
+    host_load: String,
+) -> Result<Environment> {
+    let mut qemu = BTreeMap::new();
+    for arch in args.arch.arches() {
+        if !list.iter().any(|v| v.arch == arch) {
+            continue;
+        }
+        let bin = arch.qemu_binary();
+        let version = Cmd::new(bin)
+            .arg("--version")
+            .try_read()?
+            .and_then(|t| t.lines().next().map(str::to_string))
+            .unwrap_or_else(|| "unknown".into());
+        qemu.insert(bin.to_string(), version);
+    }
+    let mut accel: Vec<String> = samples
+        .iter()
+        .filter(|s| !s.accel.is_empty())
+        .map(|s| s.accel.clone())
+        .collect();
+    accel.sort();
+    accel.dedup();
+    let read = |cmd: Cmd| -> Result<String> {
+        Ok(cmd
+            .try_read()?
+            .map(|t| t.trim().to_string())
+            .unwrap_or_else(|| "unknown".into()))
+    };
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let host = format!(
+        "{}, {cpu}, {cpus} CPUs",
+        read(Cmd::new("uname").args(["-sr"]))?
+    );
+    let mut git_revision = read(
+        Cmd::new("git")
+            .args(["rev-parse", "--short=12", "HEAD"])
+            .cwd(root),
+    )?;
+    let changes = Cmd::new("git")
+        .args(["status", "--porcelain"])
+        .cwd(root)
+        .try_read()?;
+    if changes.is_some_and(|c| !c.trim().is_empty()) {
+        git_revision += " (with uncommitted changes)";
+    }
+    let date = read(Cmd::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]))?;
+    let mut command = format!(
+        "cargo xtask bench --arch {} --runs {} --warmup {}",
+        match args.arch {
+            ArchChoice::X86_64 => "x86_64",
+            ArchChoice::Arm64 => "arm64",
+            ArchChoice::All => "all",
+        },
+        args.runs,
+        args.warmup
+    );
+    if !args.variants.is_empty() {
+        command += &format!(" --variants {}", args.variants.join(","));
+    }
+    if args.check {
+        command += " --check";
+    }
+    Ok(Environment {
+        qemu,
+        accel,
+        kernels,
+        host,
+        host_load,
+        git_revision,
+        date,
+        command,
+        runs: args.runs,
+        warmup: args.warmup,
+    })
+}
+
+/// The three files of a bench run.
+pub const REPORT: &str = "report.md";
+pub const RESULTS: &str = "results.json";
+pub const CHART: &str = "downtime.svg";
+
+fn write_outputs(out: &Path, results: &Results) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(Error::io(out))?;
+    let write = |name: &str, text: String| {
+        let p = out.join(name);
+        std::fs::write(&p, text).map_err(Error::io(&p))
+    };
+    write(REPORT, report::render(results))?;
+    let json = serde_json::to_string_pretty(results).map_err(|source| Error::Json {
+        path: out.join(RESULTS),
+        source,
+    })?;
+    write(RESULTS, json + "\n")?;
+    let svg = chart::render(&chart::bars(&results.samples)).map_err(|reason| Error::Bench {
+        reason: format!("drawing {CHART}: {reason}"),
+    })?;
+    write(CHART, svg)?;
+    Ok(())
+}
+
+/// Checks a bench output directory the way CI's smoke test does: the three files exist,
+/// results.json parses, and every expected variant has a passing sample (a failed one
+/// counts only for a variant known to be broken).
+pub fn check_outputs(out: &Path, expected: &[Variant]) -> Result<()> {
+    let fail = |reason: String| Error::Bench {
+        reason: format!("smoke test: {reason}"),
+    };
+    for name in [REPORT, RESULTS, CHART] {
+        let p = out.join(name);
+        let len = std::fs::metadata(&p).map_err(Error::io(&p))?.len();
+        if len == 0 {
+            return Err(fail(format!("{} is empty", p.display())));
+        }
+    }
+    let p = out.join(RESULTS);
+    let text = std::fs::read_to_string(&p).map_err(Error::io(&p))?;
+    let results: Results =
+        serde_json::from_str(&text).map_err(|source| Error::Json { path: p, source })?;
+    check_samples(&results.samples, expected).map_err(fail)
+}
+
+/// Pure part of [`check_outputs`].
+pub fn check_samples(samples: &[Sample], expected: &[Variant]) -> Result<(), String> {
+    for v in expected {
+        let mine: Vec<&Sample> = samples
+            .iter()
+            .filter(|s| s.arch == arch_name(v.arch) && s.id == v.id && !s.warmup)
+            .collect();
+        if mine.is_empty() {
+            return Err(format!("{} has no sample", v.label()));
+        }
+        let present = mine
+            .iter()
+            .any(|s| (s.ok && s.downtime_s.is_some()) || (v.known_broken.is_some() && !s.ok));
+        if !present {
+            let why = mine
+                .iter()
+                .find_map(|s| s.failure.clone())
+                .unwrap_or_else(|| "no downtime".into());
+            return Err(format!("{} has no passing sample: {why}", v.label()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::boot::{Outcome, Scenario};
+    use crate::serial::parse_saved_log;
+    use crate::verdict::{judge, Expectation};
+
+    fn outcome(name: &str, expect: Expectation) -> Outcome {
+        let path = format!("{}/testdata/{name}.log", env!("CARGO_MANIFEST_DIR"));
+        let log = parse_saved_log(&std::fs::read_to_string(path).unwrap());
+        Outcome {
+            label: name.into(),
+            verdict: judge(expect, &log),
+            accel: Accel::Tcg,
+            attempts: 1,
+            wall: std::time::Duration::ZERO,
+            run_dir: PathBuf::from("/r/target/xtask/runs/x"),
+            log,
+        }
+    }
+
+    fn variant(arch: GuestArch, id: &str) -> Variant {
+        variants::variants(arch)
+            .into_iter()
+            .find(|v| v.id == id)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_captured_arm64_warm_reboot_becomes_a_sample_with_phases_load_and_memory() {
+        let v = variant(GuestArch::Arm64, "warm-warmboot-classic");
+        assert_eq!(v.scenario, Scenario::Warm);
+        let o = outcome(
+            "bench-arm64-direct-warm-warmboot",
+            Expectation::Warm { hops: 1 },
+        );
+        let s = sample_of(Path::new("/r"), &v, 1, false, &o);
+        assert!(s.ok, "{:?}", s.failure);
+        assert_eq!(s.failure, None);
+        assert_eq!(s.log, "target/xtask/runs/x/serial.log");
+        // reboot-request 4.602312, "Starting new kernel" 4.617808, "Booting Linux on
+        // physical CPU" 4.755938, ready 12.495954.
+        let close = |a: Option<f64>, b: f64| (a.unwrap() - b).abs() < 1e-6;
+        assert!(close(s.downtime_s, 12.495954 - 4.602312), "{s:?}");
+        assert!(close(s.shutdown_s, 4.617808 - 4.602312), "{s:?}");
+        assert!(close(s.handoff_s, 4.755938 - 4.617808), "{s:?}");
+        assert!(close(s.boot_s, 12.495954 - 4.755938), "{s:?}");
+        assert!(close(s.load_s, 3.57 - 2.30), "{s:?}");
+        assert_eq!(s.loader_hwm_kib, Some(206068));
+        assert_eq!(
+            (s.scenario.as_str(), s.variant.as_str()),
+            ("warm", "classic")
+        );
+        assert_eq!(s.firmware, "direct");
+    }
+
+    #[test]
+    fn a_quiet_log_passes_but_says_why_it_has_no_phases() {
+        let v = variant(GuestArch::X86_64, "warm-kexec-tools");
+        let o = outcome(
+            "x86_64-bios-warm-kexec-tools",
+            Expectation::Warm { hops: 1 },
+        );
+        let s = sample_of(Path::new("/r"), &v, 0, true, &o);
+        assert!(s.ok && s.downtime_s.is_some());
+        assert_eq!(s.handoff_s, None);
+        assert!(
+            s.failure.as_deref().unwrap_or("").contains("no phases"),
+            "{:?}",
+            s.failure
+        );
+    }
+
+    #[test]
+    fn the_smoke_check_wants_a_passing_sample_per_variant_except_known_broken_ones() {
+        let expected = variants::variants(GuestArch::Arm64);
+        let v = variant(GuestArch::Arm64, "warm-warmboot-classic");
+        let o = outcome(
+            "bench-arm64-direct-warm-warmboot",
+            Expectation::Warm { hops: 1 },
+        );
+        let mut samples: Vec<Sample> = expected
+            .iter()
+            .map(|e| {
+                let mut s = sample_of(Path::new("/r"), &v, 1, false, &o);
+                s.id = e.id.into();
+                s
+            })
+            .collect();
+        check_samples(&samples, &expected).unwrap();
+        // The known-broken kexec-tools arm64 panic may fail ...
+        let broken = samples
+            .iter_mut()
+            .find(|s| s.id == "panic-kexec-tools")
+            .unwrap();
+        broken.ok = false;
+        check_samples(&samples, &expected).unwrap();
+        // ... no other variant may.
+        samples[0].ok = false;
+        samples[0].failure = Some("timed out".into());
+        assert_eq!(
+            check_samples(&samples, &expected).unwrap_err(),
+            "arm64/cold-direct has no passing sample: timed out"
+        );
+        samples.remove(0);
+        assert_eq!(
+            check_samples(&samples, &expected).unwrap_err(),
+            "arm64/cold-direct has no sample"
+        );
+    }
+}
