@@ -37,6 +37,8 @@ fn case(arch: GuestArch, scenario: Scenario, firmware: Firmware, syscall: Syscal
             memory: 1024,
             hops: 1,
             no_verify: false,
+            verify: false,
+            corrupt_digest: false,
             timeout: 240,
             break_next: false,
             accel: AccelChoice::Auto,
