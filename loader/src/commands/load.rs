@@ -586,6 +586,47 @@ mod tests {
     }
 
     #[test]
+    fn verify_goes_with_warmboots_own_plan_only() {
+        let (_d, mut opts, _) = prepared(SyscallChoice::Classic);
+        opts.verify = true;
+        // auto picks kexec_load, whose plan then enters through the purgatory.
+        opts.syscall = SyscallChoice::Auto;
+        let p = prepare(&opts).unwrap();
+        assert_eq!(p.report.syscall, SyscallChoice::Classic);
+        assert!(p.report.reason.contains("--verify"), "{}", p.report.reason);
+        assert!(p.report.plan.segments.iter().any(|s| s.what == "purgatory"));
+        crate::purgatory::check(&p.report.plan).unwrap();
+        // The test hook leaves a plan whose digest is wrong.
+        opts.corrupt_digest = true;
+        let p = prepare(&opts).unwrap();
+        assert!(crate::purgatory::check(&p.report.plan).is_err());
+        // kexec_file_load has no room for warmboot's purgatory.
+        opts.corrupt_digest = false;
+        opts.syscall = SyscallChoice::File;
+        let err = prepare(&opts).err().unwrap().to_string();
+        assert!(
+            err.contains("--verify") && err.contains("--syscall classic"),
+            "{err}"
+        );
+        // Nor do generic plans of other formats.
+        std::fs::write(
+            &opts.kernel,
+            crate::synth::elf::ElfBuilder::x86_64().build(),
+        )
+        .unwrap();
+        opts.syscall = SyscallChoice::Classic;
+        let err = prepare(&opts).err().unwrap().to_string();
+        assert!(
+            err.contains("--verify needs warmboot's own entry code"),
+            "{err}"
+        );
+        // The test hook alone is refused.
+        opts.verify = false;
+        opts.corrupt_digest = true;
+        assert!(prepare(&opts).is_err());
+    }
+
+    #[test]
     fn auto_loads_with_kexec_file_load_and_says_so() {
         let (_d, opts, p) = prepared(SyscallChoice::Auto);
         let mut b = Scripted {
