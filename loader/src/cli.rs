@@ -78,6 +78,13 @@ pub struct LoadArgs {
     /// arm64: start from this device tree instead of /sys/firmware/fdt.
     #[arg(long, value_name = "FILE")]
     pub dtb: Option<PathBuf>,
+    /// Enter the new kernel through warmboot's purgatory, which checks the SHA-256 of the
+    /// loaded segments and halts instead of booting corrupted memory (kexec_load only).
+    #[arg(long)]
+    pub verify: bool,
+    /// Test only: load a --verify plan with a wrong expected digest (must not boot).
+    #[arg(long = "x-corrupt-digest", hide = true, requires = "verify")]
+    pub corrupt_digest: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -159,6 +166,8 @@ fn run(cli: Cli) -> Result<(), Error> {
                 json: a.json,
                 arch: a.arch,
                 dtb: a.dtb,
+                verify: a.verify,
+                corrupt_digest: a.corrupt_digest,
             };
             print!("{}", load::run(&opts)?);
             Ok(())

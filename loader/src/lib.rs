@@ -22,6 +22,7 @@ pub mod memmap;
 pub mod plan;
 pub mod plan_check;
 pub mod planner;
+pub mod purgatory;
 pub mod x86;
 
 #[cfg(feature = "synth")]

@@ -67,6 +67,13 @@ pub struct Args {
     /// kexec-tools: skip the purgatory's SHA-256 check (`kexec -i`).
     #[arg(long)]
     pub no_verify: bool,
+    /// warmboot: load with `--verify` (the purgatory checks the segments' SHA-256).
+    #[arg(long)]
+    pub verify: bool,
+    /// Negative proof of --verify: the loaded plan's expected digest is wrong, so the
+    /// purgatory must halt and the run must fail (no marker from the next kernel).
+    #[arg(long, hide = true, requires = "verify")]
+    pub corrupt_digest: bool,
     /// Hard timeout of one attempt, in seconds (one retry after a timeout).
     #[arg(long, default_value_t = 240)]
     pub timeout: u64,
@@ -208,6 +215,12 @@ pub fn label(args: &Args) -> String {
         if args.no_verify {
             l += "/no-verify";
         }
+        if args.verify {
+            l += "/verify";
+        }
+        if args.corrupt_digest {
+            l += "/corrupt-digest";
+        }
     }
     if args.hops > 1 {
         l += &format!("/{}hops", args.hops);
@@ -253,6 +266,11 @@ pub fn cmdline(args: &Args) -> String {
     c += &format!(" wb.hops={}", args.hops);
     if args.no_verify {
         c += " wb.noverify=1";
+    }
+    if args.corrupt_digest {
+        c += " wb.verify=corrupt";
+    } else if args.verify {
+        c += " wb.verify=1";
     }
     if args.break_next {
         c += " wb.break=1";
@@ -438,6 +456,8 @@ mod tests {
             memory: 1024,
             hops: 1,
             no_verify: false,
+            verify: false,
+            corrupt_digest: false,
             timeout: 240,
             break_next: false,
             accel: AccelChoice::Tcg,
@@ -470,6 +490,17 @@ mod tests {
             "{m}"
         );
         assert!(m.ends_with(" wb.hwm=1") && !m.contains("quiet"), "{m}");
+        let mut verify = args(GuestArch::Arm64, Scenario::Warm);
+        verify.loader = Loader::Warmboot;
+        verify.verify = true;
+        assert!(cmdline(&verify).ends_with(" wb.hops=1 wb.verify=1"));
+        assert_eq!(
+            label(&verify),
+            "arm64/direct/1024M/warm/warmboot/classic/verify"
+        );
+        verify.corrupt_digest = true;
+        assert!(cmdline(&verify).ends_with(" wb.hops=1 wb.verify=corrupt"));
+        assert!(label(&verify).ends_with("/verify/corrupt-digest"));
     }
 
     #[test]

@@ -37,6 +37,8 @@ fn case(arch: GuestArch, scenario: Scenario, firmware: Firmware, syscall: Syscal
             memory: 1024,
             hops: 1,
             no_verify: false,
+            verify: false,
+            corrupt_digest: false,
             timeout: 240,
             break_next: false,
             accel: AccelChoice::Auto,
@@ -108,6 +110,11 @@ pub fn ci_matrix() -> Vec<Case> {
         });
         c
     };
+    let verified = |arch| {
+        let mut c = warmboot(arch, Warm, Bios, Syscall::Classic, 1024, 1);
+        c.args.verify = true;
+        c
+    };
     let mut broken = case(X86_64, Warm, Bios, Syscall::Classic);
     broken.args.break_next = true;
     broken.must_fail = Some(ExpectedFailure {
@@ -144,6 +151,9 @@ pub fn ci_matrix() -> Vec<Case> {
         // Image re-wrapped (Debian's 6.1 ships a raw Image) by `derived_kernels`.
         derived(Arm64, Uefi, "Image.gz"),
         derived(Arm64, Bios, "Image.zboot"),
+        // load --verify: warmboot's purgatory checks the segments' SHA-256 first.
+        verified(X86_64),
+        verified(Arm64),
         // The reference loader on the same machines.
         case(X86_64, Warm, Bios, Classic),
         case(Arm64, Warm, Bios, Classic),
@@ -263,6 +273,14 @@ mod tests {
         };
         assert!(x86_warm(Syscall::File) && x86_warm(Syscall::Classic));
         assert!(m.iter().any(|c| c.args.hops >= 2));
+        // load --verify on both architectures, expected to boot.
+        for arch in [GuestArch::X86_64, GuestArch::Arm64] {
+            assert!(m.iter().any(|c| c.args.arch == arch
+                && c.args.verify
+                && !c.args.corrupt_digest
+                && c.args.loader == Loader::Warmboot
+                && c.must_fail.is_none()));
+        }
         assert_eq!(
             m.iter()
                 .filter(|c| c.must_fail.is_some() && c.args.break_next)

@@ -78,7 +78,10 @@ pub fn machine_facts(
 const DEFAULT_CRASH_NOTES_SIZE: u64 = 12 * 2 + 8 + 392;
 
 /// Plans an arm64 Image (raw, or decompressed from Image.gz / zboot) for kexec_load.
-/// `seeds` gives the random kaslr-seed (None under `nokaslr`) and rng-seed.
+/// `seeds` gives the random kaslr-seed (None under `nokaslr`) and rng-seed. With `verify`
+/// (`load --verify`) the plan also gets warmboot's purgatory ([`crate::purgatory`]) as its
+/// entry, which checks the SHA-256 of the other segments before running the stub.
+#[allow(clippy::too_many_arguments)]
 pub fn plan_image(
     image: &Arm64Kernel,
     initrd: Option<Vec<u8>>,
@@ -87,6 +90,7 @@ pub fn plan_image(
     map: &MemoryMap,
     facts: &MachineFacts,
     seeds: (Option<u64>, Vec<u8>),
+    verify: bool,
 ) -> Result<Plan> {
     let layout = KernelLayout::from_image(&KernelImage::Arm64(image.clone()), &[])?;
     let initrd_len = initrd.as_ref().map(|i| i.len() as u64);
@@ -134,6 +138,12 @@ pub fn plan_image(
         vec![0; trampoline::SIZE],
         limits(PAGE_SIZE),
     ));
+    if verify {
+        extra.push(crate::purgatory::blob(
+            crate::Arch::Arm64,
+            limits(PAGE_SIZE),
+        ));
+    }
     let mut p = plan(
         PlanRequest {
             layout,
@@ -173,6 +183,10 @@ pub fn plan_image(
     p.notes.push(format!(
         "entry: warmboot's trampoline at {entry_addr:#x} sets x0 = DTB ({dtb_addr:#x}), x1-x3 = 0 and branches to the Image at {kernel_entry:#x}"
     ));
+    if verify {
+        crate::purgatory::attach(&mut p)?;
+        crate::purgatory::check(&p)?;
+    }
     crate::plan_check::check_plan(&p, map)?;
     Ok(p)
 }

@@ -22,8 +22,8 @@
 //! | 0x20 | u64 | `entry:` Image entry ([`KERNEL_ENTRY_FIELD`]) |
 //!
 //! Everything is PC-relative, so the stub runs wherever it is placed; the MMU is off, so
-//! addresses are physical. **Extension point for `--verify`**: a verifying build would put
-//! its digest check before the first `ldr` and grow the literal pool with the digest table.
+//! addresses are physical. With `--verify` the plan enters through warmboot's purgatory
+//! ([`crate::purgatory`]), which checks the segments' SHA-256 and then branches here.
 
 /// Bytes of the stub (code and literal pool).
 pub const SIZE: usize = 0x28;

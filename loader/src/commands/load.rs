@@ -44,6 +44,12 @@ pub struct LoadOptions {
     pub arch: Option<Arch>,
     /// arm64: the device tree to start from instead of /sys/firmware/fdt.
     pub dtb: Option<PathBuf>,
+    /// Enter the next kernel through warmboot's purgatory, which checks the SHA-256 of the
+    /// loaded segments first ([`crate::purgatory`]); kexec_load plans only.
+    pub verify: bool,
+    /// Test hook for the QEMU harness's negative proof: with `verify`, load a plan whose
+    /// expected digest is wrong (after every check), so the purgatory must refuse to boot.
+    pub corrupt_digest: bool,
 }
 
 /// The running kernel's command line made fit for the next kernel: drops `BOOT_IMAGE=`
@@ -232,7 +238,27 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         }
         .in_file(&opts.kernel));
     }
-    let (syscall, reason) = choose_syscall(opts.syscall, &image, host.lockdown()?);
+    let (syscall, reason) = if opts.verify {
+        match opts.syscall {
+            SyscallChoice::File => {
+                return Err(Error::Unsupported(
+                    "--verify checks warmboot's own kexec_load plan; with --syscall file the kernel places the segments itself: use --syscall classic".to_string(),
+                ))
+            }
+            SyscallChoice::Auto => (
+                SyscallChoice::Classic,
+                "auto: --verify needs warmboot's own plan, loaded with kexec_load".to_string(),
+            ),
+            SyscallChoice::Classic => choose_syscall(opts.syscall, &image, None),
+        }
+    } else {
+        choose_syscall(opts.syscall, &image, host.lockdown()?)
+    };
+    if opts.corrupt_digest && !opts.verify {
+        return Err(Error::Unsupported(
+            "--x-corrupt-digest is a test of --verify and needs it".to_string(),
+        ));
+    }
     let map = host.memory_map()?;
     let initrd = match &opts.initrd {
         Some(p) => Some(crate::inspect::read_file(p)?),
@@ -247,7 +273,14 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         KernelImage::BzImage(bz) => {
             let facts = crate::x86::kexec_plan::machine_facts(&host)?;
             let p = crate::x86::kexec_plan::plan_bzimage(
-                bz, &data, initrd, &cmdline, opts.mode, &map, &facts,
+                bz,
+                &data,
+                initrd,
+                &cmdline,
+                opts.mode,
+                &map,
+                &facts,
+                opts.verify,
             )?;
             (p, true)
         }
@@ -267,8 +300,15 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
                 &map,
                 &facts,
                 (kaslr, rng_seed),
+                opts.verify,
             )?;
             (p, true)
+        }
+        _ if opts.verify => {
+            return Err(Error::Unsupported(format!(
+                "--verify needs warmboot's own entry code, which it builds for x86 bzImages and arm64 Images, not for {}",
+                image.format_name()
+            )))
         }
         _ => {
             let layout =
@@ -290,7 +330,14 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
             (p, false)
         }
     };
-    let report = check_report(plan, &map, syscall, reason)?;
+    let mut report = check_report(plan, &map, syscall, reason)?;
+    if opts.corrupt_digest {
+        crate::purgatory::corrupt_digest(&mut report.plan)?;
+        report
+            .plan
+            .notes
+            .push("--x-corrupt-digest: the purgatory's expected digest is wrong on purpose; this plan must not boot".to_string());
+    }
     if syscall == SyscallChoice::File {
         // The request itself goes through the dry-run backend too.
         let (kernel, initrd) = open_files(opts)?;
@@ -531,9 +578,52 @@ mod tests {
             json: false,
             arch: Some(Arch::X86_64),
             dtb: None,
+            verify: false,
+            corrupt_digest: false,
         };
         let p = prepare(&opts).unwrap();
         (dir, opts, p)
+    }
+
+    #[test]
+    fn verify_goes_with_warmboots_own_plan_only() {
+        let (_d, mut opts, _) = prepared(SyscallChoice::Classic);
+        opts.verify = true;
+        // auto picks kexec_load, whose plan then enters through the purgatory.
+        opts.syscall = SyscallChoice::Auto;
+        let p = prepare(&opts).unwrap();
+        assert_eq!(p.report.syscall, SyscallChoice::Classic);
+        assert!(p.report.reason.contains("--verify"), "{}", p.report.reason);
+        assert!(p.report.plan.segments.iter().any(|s| s.what == "purgatory"));
+        crate::purgatory::check(&p.report.plan).unwrap();
+        // The test hook leaves a plan whose digest is wrong.
+        opts.corrupt_digest = true;
+        let p = prepare(&opts).unwrap();
+        assert!(crate::purgatory::check(&p.report.plan).is_err());
+        // kexec_file_load has no room for warmboot's purgatory.
+        opts.corrupt_digest = false;
+        opts.syscall = SyscallChoice::File;
+        let err = prepare(&opts).err().unwrap().to_string();
+        assert!(
+            err.contains("--verify") && err.contains("--syscall classic"),
+            "{err}"
+        );
+        // Nor do generic plans of other formats.
+        std::fs::write(
+            &opts.kernel,
+            crate::synth::elf::ElfBuilder::x86_64().build(),
+        )
+        .unwrap();
+        opts.syscall = SyscallChoice::Classic;
+        let err = prepare(&opts).err().unwrap().to_string();
+        assert!(
+            err.contains("--verify needs warmboot's own entry code"),
+            "{err}"
+        );
+        // The test hook alone is refused.
+        opts.verify = false;
+        opts.corrupt_digest = true;
+        assert!(prepare(&opts).is_err());
     }
 
     #[test]

@@ -100,7 +100,10 @@ fn cmdline_with_elfcorehdr(cmdline: &str, elfcorehdr: u64) -> String {
 }
 
 /// Plans a bzImage for kexec_load: kernel, initrd, boot_params (and elfcorehdr for a crash
-/// kernel), then fills boot_params with the placed addresses.
+/// kernel), then fills boot_params with the placed addresses. With `verify` (`load
+/// --verify`) the plan also gets warmboot's purgatory ([`crate::purgatory`]) as its entry,
+/// which checks the SHA-256 of the other segments before running the trampoline.
+#[allow(clippy::too_many_arguments)]
 pub fn plan_bzimage(
     image: &BzImage,
     file: &[u8],
@@ -109,6 +112,7 @@ pub fn plan_bzimage(
     mode: Mode,
     map: &MemoryMap,
     facts: &MachineFacts,
+    verify: bool,
 ) -> Result<Plan> {
     let layout = KernelLayout::from_image(&KernelImage::BzImage(image.clone()), file)?;
     let setup_header = setup_header(file, image.header_end)?;
@@ -176,6 +180,18 @@ pub fn plan_bzimage(
             near_kernel: false,
         },
     ));
+    if verify {
+        extra.push(crate::purgatory::blob(
+            crate::Arch::X86_64,
+            Placement {
+                align: PAGE_SIZE,
+                min: 1 << 20,
+                max: GIB4,
+                top_down: true,
+                near_kernel: false,
+            },
+        ));
+    }
 
     let mut p = plan(
         PlanRequest {
@@ -256,6 +272,10 @@ pub fn plan_bzimage(
         "entry: warmboot's trampoline at {base:#x} loads its GDT, sets RSI = boot_params ({:#x}) and jumps to the kernel's 64-bit entry {kernel_entry:#x}",
         base + ZERO_PAGE_OFFSET
     ));
+    if verify {
+        crate::purgatory::attach(&mut p)?;
+        crate::purgatory::check(&p)?;
+    }
     crate::plan_check::check_plan(&p, map)?;
     Ok(p)
 }
@@ -326,7 +346,12 @@ pub fn verify(plan: &Plan) -> Result<()> {
             plan.entry
         )));
     }
-    let tramp = loaded(plan.entry, trampoline::SIZE as u64)
+    // With --verify the entry is the purgatory, which continues at the trampoline.
+    let tramp_at = match crate::purgatory::read_block(plan)? {
+        Some((next, ..)) => next,
+        None => plan.entry,
+    };
+    let tramp = loaded(tramp_at, trampoline::SIZE as u64)
         .ok_or_else(|| bad("the trampoline is cut short".to_string()))?;
     let kernel_entry = crate::fields::le_u64(
         tramp,

@@ -31,11 +31,10 @@
 //! | 0x0b8 | u64 kernel 64-bit entry ([`KERNEL_ENTRY_FIELD`]) |
 //! | 0x0c0 | stack, growing down from [`STACK_TOP`] = [`SIZE`] |
 //!
-//! **Extension point for `--verify`**: a verifying build would call a SHA-256 check of the
-//! segments between the segment-register reloads and the register clearing (SSE is off, so
-//! the check must be plain integer code), spinning on mismatch as purgatory does
-//! (arch/x86/purgatory/purgatory.c). The data area would then grow a pointer to the digest
-//! table; nothing in this layout needs to move for that except [`SIZE`].
+//! **`--verify`** runs before this code, not inside it: the plan's entry is then
+//! warmboot's purgatory ([`crate::purgatory`]), which checks the segments' SHA-256 with
+//! plain integer code (SSE is off) using the old kernel's identity map and its own stack,
+//! and jumps here on success; nothing in this layout changes.
 
 /// Bytes of the trampoline, including its data area and stack. One page is the limit.
 pub const SIZE: usize = 0x200;
@@ -121,7 +120,6 @@ pub const INSNS: &[Insn] = &[
     op("mov %eax, %ss", &[0x8e, 0xd0]),
     op("mov %eax, %fs", &[0x8e, 0xe0]),
     op("mov %eax, %gs", &[0x8e, 0xe8]),
-    // (--verify would call its digest check here; see the module documentation.)
     // RSI = boot_params, RAX = the kernel's 64-bit entry.
     rip(
         "mov boot_params(%rip), %rsi",

@@ -97,6 +97,8 @@ impl Variant {
             accel: AccelChoice::Auto,
             measure: true,
             silent: true,
+            verify: false,
+            corrupt_digest: false,
         }
     }
 }
