@@ -49,8 +49,14 @@ pub const GUEST_PACKAGES: &[&str] = &[
     "cpio",
 ];
 
-/// The Rust targets of the static `warmboot` inside the guests.
-pub const GUEST_TARGETS: &[&str] = &["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"];
+/// The Rust targets of the static `warmboot` inside the guests, and of the `--verify`
+/// purgatory embedded in it.
+pub const GUEST_TARGETS: &[&str] = &[
+    "x86_64-unknown-linux-musl",
+    "aarch64-unknown-linux-musl",
+    "x86_64-unknown-none",
+    "aarch64-unknown-none-softfloat",
+];
 
 /// Makes sure QEMU, the firmware and the musl targets are there (installing what it may).
 pub fn ensure_guest_tools() -> Result<()> {
