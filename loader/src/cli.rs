@@ -43,7 +43,13 @@ pub enum Command {
 #[command(group(ArgGroup::new("cmdline").args(["append", "command_line", "reuse_cmdline"])))]
 pub struct LoadArgs {
     /// The kernel image to load.
-    pub kernel: PathBuf,
+    #[arg(required_unless_present = "current")]
+    pub kernel: Option<PathBuf>,
+    /// Load the running kernel again: its image and initrd found the way the distribution
+    /// names them (BOOT_IMAGE=, Boot Loader Spec entries, /boot/vmlinuz-R, Arch, UKIs), with
+    /// the running command line (for --panic made into a capture kernel's).
+    #[arg(long, conflicts_with_all = ["kernel", "initrd"])]
+    pub current: bool,
     /// The initrd (initramfs) to load with it.
     #[arg(long, value_name = "FILE")]
     pub initrd: Option<PathBuf>,
@@ -146,11 +152,34 @@ fn run(cli: Cli) -> Result<(), Error> {
             let cmdline = match (a.append, a.command_line, a.reuse_cmdline) {
                 (Some(s), _, _) | (None, Some(s), _) => load::CmdlineSource::Given(s),
                 (None, None, true) => load::CmdlineSource::Reuse,
+                (None, None, false) if a.current => load::CmdlineSource::Current,
                 (None, None, false) => load::CmdlineSource::Empty,
             };
+            let (kernel, initrd, found) = match (a.current, a.kernel) {
+                (true, _) => {
+                    let c = crate::boot_files::find_current(&HostRoot::new(&a.root))?;
+                    (c.kernel, c.initrd, Some(c.how))
+                }
+                (false, Some(k)) => (k, a.initrd, None),
+                (false, None) => {
+                    return Err(Error::Unsupported(
+                        "give a kernel file or --current".to_string(),
+                    ))
+                }
+            };
+            if let Some(how) = &found {
+                eprintln!(
+                    "warmboot: running kernel found by {how}: {}{}",
+                    kernel.display(),
+                    initrd
+                        .as_ref()
+                        .map(|i| format!(" with initrd {}", i.display()))
+                        .unwrap_or_default()
+                );
+            }
             let opts = load::LoadOptions {
-                kernel: a.kernel,
-                initrd: a.initrd,
+                kernel,
+                initrd,
                 cmdline,
                 mode: if a.panic { Mode::Panic } else { Mode::Normal },
                 syscall: a.syscall,

@@ -6,6 +6,8 @@
 
 pub mod arch;
 pub mod arm64;
+pub mod boot_files;
+pub mod capture;
 pub mod cli;
 pub mod commands;
 pub mod compression;
