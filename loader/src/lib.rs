@@ -19,6 +19,7 @@ pub mod image;
 pub mod initrd;
 pub mod inspect;
 pub mod kexec;
+pub mod kexec_compat;
 pub mod layout;
 pub mod memmap;
 pub mod plan;
