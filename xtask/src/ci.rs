@@ -72,6 +72,10 @@ pub fn run(root: &Path) -> Result<()> {
         },
         command_step(tests),
         Step {
+            name: "cargo xtask dist".into(),
+            action: Box::new(|| crate::dist::run(root, &crate::dist::Args { out: None })),
+        },
+        Step {
             name: "cargo xtask matrix".into(),
             action: Box::new(|| crate::matrix::run_ci(root)),
         },

@@ -8,6 +8,7 @@ mod cache;
 mod ci;
 mod cmd;
 mod cpio;
+mod dist;
 mod error;
 mod fixtures;
 mod guest;
@@ -47,6 +48,9 @@ enum Job {
     Fixtures(fixtures::Args),
     /// Run the CI boot matrix: every scenario on both architectures, with a summary table.
     Matrix,
+    /// Generate the man pages and shell completions from warmboot's clap definitions, and
+    /// collect the systemd units (into target/dist).
+    Dist(dist::Args),
     /// Run every CI check in order: fmt, clippy, images, tests (snapshots checked).
     Ci,
 }
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
         Job::Boot(args) => boot::run(&root, &args),
         Job::Fixtures(args) => fixtures::run(&root, &args),
         Job::Matrix => matrix::run_ci(&root),
+        Job::Dist(args) => dist::run(&root, &args),
         Job::Ci => ci::run(&root),
     };
     match result {
