@@ -10,7 +10,7 @@
 //! 2. Boot Loader Spec type #1 entries (`loader/entries/*.conf` under /boot, /efi,
 //!    /boot/efi; uapi-group.org/specifications/specs/boot_loader_specification) whose
 //!    `version` is R or whose `linux` path ends in R; paths are relative to the partition
-//!    holding the entry;
+//!    holding the entry (or to / where /boot is no partition of its own);
 //! 3. Debian/Ubuntu `/boot/vmlinuz-R` with `/boot/initrd.img-R`; Fedora/RHEL/SUSE
 //!    `/boot/vmlinuz-R` with `/boot/initramfs-R.img` (or `initrd-R`);
 //! 4. Arch `/boot/vmlinuz-linux{,-lts,-zen,-hardened}` with `initramfs-linux*.img`, taken
@@ -153,14 +153,19 @@ pub fn find_current(host: &HostRoot) -> Result<CurrentKernel> {
             if !matches {
                 continue;
             }
-            let k = format!("{root}/{}", linux.trim_start_matches('/'));
-            if !exists(&k) {
+            // Paths are relative to the entry's partition; where /boot is no partition
+            // of its own, GRUB's entries name /boot/... from the root file system.
+            let Some(base) = [root, ""]
+                .into_iter()
+                .find(|b| exists(&format!("{b}/{}", linux.trim_start_matches('/'))))
+            else {
                 continue;
-            }
+            };
+            let k = format!("{base}/{}", linux.trim_start_matches('/'));
             let initrds: Vec<String> = e
                 .initrd
                 .iter()
-                .map(|i| format!("{root}/{}", i.trim_start_matches('/')))
+                .map(|i| format!("{base}/{}", i.trim_start_matches('/')))
                 .collect();
             if e.initrd.len() > 1 {
                 return Err(Error::Unsupported(format!(

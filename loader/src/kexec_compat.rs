@@ -654,6 +654,35 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any argument list parses to steps or a usage error, never a panic.
+        #[test]
+        fn parse_never_panics(args in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::string::string_regex("-[a-zA-Z?éé]{0,4}").unwrap(),
+                proptest::string::string_regex("--[a-z-]{0,12}(=[a-z/]{0,6})?").unwrap(),
+                proptest::string::string_regex("[a-z/é]{0,8}").unwrap(),
+                proptest::strategy::Just("--".to_string()),
+            ],
+            0..8,
+        )) {
+            if let Ok((steps, _)) = parse(&args) {
+                // kexec-tools' flags always leave something to do (-u, -e, -l, -p each
+                // set one), in its order: unload, load, shutdown, exec.
+                proptest::prop_assert!(!steps.is_empty());
+                let rank = |s: &Step| match s {
+                    Step::Unload { .. } => 1,
+                    Step::Load(_) => 2,
+                    Step::Shutdown => 3,
+                    Step::Exec { .. } => 4,
+                    _ => 0,
+                };
+                let ranks: Vec<u8> = steps.iter().map(rank).collect();
+                proptest::prop_assert!(ranks.windows(2).all(|w| w[0] < w[1]), "{:?}", steps);
+            }
+        }
+    }
+
     #[test]
     fn exit_codes_follow_kexec_tools() {
         assert_eq!(failure_exit(&Error::NoCrashKernel), 1);

@@ -162,6 +162,29 @@ fn boot_loader_spec_entry_in_the_esp() {
 }
 
 #[test]
+fn boot_loader_spec_entry_on_the_root_file_system() {
+    // Fedora with /boot on the root file system: GRUB's entries name /boot/... paths.
+    let entry = format!(
+        "title Fedora Linux\nversion {R}\nlinux /boot/vmlinuz-{R}\ninitrd /boot/initramfs-{R}.img\noptions root=/dev/vda2 ro\n"
+    );
+    let root = tree(&[
+        (
+            &format!("boot/loader/entries/abc-{R}.conf"),
+            entry.into_bytes(),
+        ),
+        (&format!("boot/vmlinuz-{R}"), kernel(R)),
+        (&format!("boot/initramfs-{R}.img"), initrd()),
+    ]);
+    let (line, _) = found(root.path(), &[]);
+    assert!(
+        line.contains(&format!(
+            "Boot Loader Spec entry /boot/loader/entries/abc-{R}.conf: /boot/vmlinuz-{R} with initrd /boot/initramfs-{R}.img"
+        )),
+        "{line}"
+    );
+}
+
+#[test]
 fn arch_names_checked_by_the_image_version() {
     let root = tree(&[
         // linux-lts is another release; only the image's version tells.
