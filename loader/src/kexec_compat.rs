@@ -41,6 +41,7 @@ use crate::commands::{exec, load, unload};
 use crate::error::Error;
 use crate::host::HostRoot;
 use crate::kexec::linux::LinuxKexec;
+use crate::kexec::Kexec as _;
 use crate::memmap::Mode;
 use crate::plan::SyscallChoice;
 use std::path::PathBuf;
@@ -491,9 +492,14 @@ pub fn main(args: &[String]) -> i32 {
             }),
             Step::Load(l) => run_load(l, debug),
             Step::Shutdown => crate::commands::reboot::run_real(false),
-            Step::Exec { sync } => {
-                LinuxKexec::new(HostRoot::new("/")).and_then(|mut b| exec::run(&mut b, !sync))
-            }
+            Step::Exec { sync } => LinuxKexec::new(HostRoot::new("/")).and_then(|mut b| {
+                // One line on the console, so a shutdown log shows warmboot did the jump
+                // (systemd-shutdown's `kexec -e` would otherwise leave no trace of it).
+                if b.status()?.loaded {
+                    eprintln!("kexec: warmboot: rebooting into the loaded kernel");
+                }
+                exec::run(&mut b, !sync)
+            }),
         };
         if let Err(e) = r {
             eprintln!("kexec: {e}");
