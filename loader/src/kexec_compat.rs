@@ -493,10 +493,17 @@ pub fn main(args: &[String]) -> i32 {
             Step::Load(l) => run_load(l, debug),
             Step::Shutdown => crate::commands::reboot::run_real(false),
             Step::Exec { sync } => LinuxKexec::new(HostRoot::new("/")).and_then(|mut b| {
-                // One line on the console, so a shutdown log shows warmboot did the jump
-                // (systemd-shutdown's `kexec -e` would otherwise leave no trace of it).
+                // One line in the kernel log (and so on the console), so a shutdown log
+                // shows warmboot did the jump: systemd-shutdown runs `kexec -e` with its
+                // output on /dev/null, and would fall back to reboot(RB_KEXEC) silently.
                 if b.status()?.loaded {
-                    eprintln!("kexec: warmboot: rebooting into the loaded kernel");
+                    let line = "warmboot: kexec -e: rebooting into the loaded kernel";
+                    eprintln!("kexec: {line}");
+                    if let Ok(mut kmsg) = std::fs::OpenOptions::new().write(true).open("/dev/kmsg")
+                    {
+                        let _ =
+                            std::io::Write::write_all(&mut kmsg, format!("{line}\n").as_bytes());
+                    }
                 }
                 exec::run(&mut b, !sync)
             }),
