@@ -9,6 +9,7 @@ mod ci;
 mod cmd;
 mod cpio;
 mod dist;
+mod e2e;
 mod error;
 mod fixtures;
 mod guest;
@@ -51,6 +52,10 @@ enum Job {
     /// Generate the man pages and shell completions from warmboot's clap definitions, and
     /// collect the systemd units (into target/dist).
     Dist(dist::Args),
+    /// The administrator's workflow in a Debian bookworm systemd guest (debootstrap, cached):
+    /// load at boot, warm and cold reboots, systemctl kexec through warmboot as kexec, the
+    /// capture kernel. Needs root. Not part of `ci` yet.
+    E2e(e2e::Args),
     /// Run every CI check in order: fmt, clippy, images, tests (snapshots checked).
     Ci,
 }
@@ -66,6 +71,7 @@ fn main() -> ExitCode {
         Job::Fixtures(args) => fixtures::run(&root, &args),
         Job::Matrix => matrix::run_ci(&root),
         Job::Dist(args) => dist::run(&root, &args),
+        Job::E2e(args) => e2e::run(&root, &args),
         Job::Ci => ci::run(&root),
     };
     match result {
