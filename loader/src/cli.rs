@@ -4,11 +4,12 @@
 //! 2 a usage error (clap's convention). Errors are one line: `warmboot: <file>: <reason>`.
 
 use crate::arch::Arch;
-use crate::commands::{exec, load, status, unload};
+use crate::commands::{exec, install, load, reboot, status, unload};
 use crate::error::Error;
 use crate::host::HostRoot;
 use crate::inspect;
 use crate::kexec::linux::LinuxKexec;
+use crate::kexec_compat;
 use crate::memmap::Mode;
 use crate::plan::SyscallChoice;
 use clap::{ArgGroup, Parser, Subcommand};
@@ -37,13 +38,63 @@ pub enum Command {
     /// Show what the running kernel has loaded: normal image, crash image, crash
     /// reservation size, lockdown.
     Status(StatusArgs),
+    /// Reboot: warm into the loaded kernel if there is one, else through the firmware;
+    /// through systemd where it runs (services stop, filesystems unmount cleanly).
+    Reboot(RebootArgs),
+    /// Install the systemd units (load the running kernel at boot, load the capture
+    /// kernel) and, if asked, the `kexec` symlink, into a root.
+    InstallUnits(InstallArgs),
+    /// kexec-tools' command line (what runs when warmboot is installed as `kexec`):
+    /// -l/-p/-u/-e/-S, --initrd, --append, --command-line, --reuse-cmdline, ...;
+    /// `warmboot kexec --help` lists them.
+    Kexec(KexecArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RebootArgs {
+    /// Unload the loaded kernel first and reboot through the firmware.
+    #[arg(long)]
+    pub cold: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// Install into DIR instead of / (an image being built).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// The warmboot binary's path on the installed system (default: this binary's).
+    #[arg(long, value_name = "PATH")]
+    pub binary: Option<PathBuf>,
+    /// Enable the units (as `systemctl enable` would).
+    #[arg(long)]
+    pub enable: bool,
+    /// Also make /usr/sbin/kexec a symlink to warmboot, so systemd and kdump scripts use it.
+    #[arg(long)]
+    pub kexec_symlink: bool,
+    /// Replace an existing /usr/sbin/kexec that is not warmboot.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
+pub struct KexecArgs {
+    /// kexec-tools options and the kernel file.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
 #[command(group(ArgGroup::new("cmdline").args(["append", "command_line", "reuse_cmdline"])))]
 pub struct LoadArgs {
     /// The kernel image to load.
-    pub kernel: PathBuf,
+    #[arg(required_unless_present = "current")]
+    pub kernel: Option<PathBuf>,
+    /// Load the running kernel again: its image and initrd found the way the distribution
+    /// names them (BOOT_IMAGE=, Boot Loader Spec entries, /boot/vmlinuz-R, Arch, UKIs), with
+    /// the running command line (for --panic made into a capture kernel's).
+    #[arg(long, conflicts_with_all = ["kernel", "initrd"])]
+    pub current: bool,
     /// The initrd (initramfs) to load with it.
     #[arg(long, value_name = "FILE")]
     pub initrd: Option<PathBuf>,
@@ -123,8 +174,13 @@ pub struct InspectArgs {
     pub json: bool,
 }
 
-/// Runs the command line in `std::env::args` and returns the exit status.
+/// Runs the command line in `std::env::args` and returns the exit status. Invoked as
+/// `kexec` (a symlink), warmboot speaks kexec-tools' command line ([`kexec_compat`]).
 pub fn main() -> i32 {
+    let args: Vec<String> = std::env::args().collect();
+    if invoked_as_kexec(args.first().map(String::as_str)) {
+        return kexec_compat::main(args.get(1..).unwrap_or_default());
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -133,6 +189,9 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    if let Command::Kexec(a) = &cli.command {
+        return kexec_compat::main(&a.args);
+    }
     match run(cli) {
         Ok(()) => 0,
         Err(e) => {
@@ -140,6 +199,13 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// Whether argv\[0\] names `kexec` (`/usr/sbin/kexec`, `kexec`).
+pub fn invoked_as_kexec(argv0: Option<&str>) -> bool {
+    argv0
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .is_some_and(|n| n == "kexec")
 }
 
 fn run(cli: Cli) -> Result<(), Error> {
@@ -153,11 +219,34 @@ fn run(cli: Cli) -> Result<(), Error> {
             let cmdline = match (a.append, a.command_line, a.reuse_cmdline) {
                 (Some(s), _, _) | (None, Some(s), _) => load::CmdlineSource::Given(s),
                 (None, None, true) => load::CmdlineSource::Reuse,
+                (None, None, false) if a.current => load::CmdlineSource::Current,
                 (None, None, false) => load::CmdlineSource::Empty,
             };
+            let (kernel, initrd, found) = match (a.current, a.kernel) {
+                (true, _) => {
+                    let c = crate::boot_files::find_current(&HostRoot::new(&a.root))?;
+                    (c.kernel, c.initrd, Some(c.how))
+                }
+                (false, Some(k)) => (k, a.initrd, None),
+                (false, None) => {
+                    return Err(Error::Unsupported(
+                        "give a kernel file or --current".to_string(),
+                    ))
+                }
+            };
+            if let Some(how) = &found {
+                eprintln!(
+                    "warmboot: running kernel found by {how}: {}{}",
+                    kernel.display(),
+                    initrd
+                        .as_ref()
+                        .map(|i| format!(" with initrd {}", i.display()))
+                        .unwrap_or_default()
+                );
+            }
             let opts = load::LoadOptions {
-                kernel: a.kernel,
-                initrd: a.initrd,
+                kernel,
+                initrd,
                 cmdline,
                 mode: if a.panic { Mode::Panic } else { Mode::Normal },
                 syscall: a.syscall,
@@ -186,5 +275,30 @@ fn run(cli: Cli) -> Result<(), Error> {
             print!("{}", status::run(&HostRoot::new(a.root), a.json)?);
             Ok(())
         }
+        Command::Reboot(a) => reboot::run_real(a.cold),
+        Command::InstallUnits(a) => {
+            let binary = match a.binary {
+                Some(b) => b,
+                None => {
+                    std::env::current_exe().map_err(|e| Error::Io(e).in_file("/proc/self/exe"))?
+                }
+            };
+            print!(
+                "{}",
+                install::run(&install::InstallOptions {
+                    root: a.root,
+                    binary,
+                    enable: a.enable,
+                    kexec_symlink: a.kexec_symlink,
+                    force: a.force,
+                })?
+            );
+            Ok(())
+        }
+        // Dispatched in main(): kexec-tools' exit codes are its callers' contract.
+        Command::Kexec(a) => Err(Error::Unsupported(format!(
+            "internal: kexec arguments {:?} reached run()",
+            a.args
+        ))),
     }
 }

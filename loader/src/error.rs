@@ -71,6 +71,11 @@ pub enum Error {
     #[error("no crash kernel reservation (no \"Crash kernel\" in /proc/iomem): boot the running kernel with crashkernel=SIZE")]
     NoCrashKernel,
 
+    /// A capture kernel that does not fit the crash reservation; the message says how much
+    /// it needs ([`crate::capture::CaptureNeeds::check_fits`]).
+    #[error("{0}")]
+    CaptureTooBig(String),
+
     /// The kernel image is for another architecture than the one being loaded for.
     #[error("the kernel is built for {kernel}, but the target architecture is {target}")]
     ArchMismatch {

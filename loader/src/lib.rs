@@ -6,6 +6,8 @@
 
 pub mod arch;
 pub mod arm64;
+pub mod boot_files;
+pub mod capture;
 pub mod cli;
 pub mod commands;
 pub mod compression;
@@ -17,6 +19,7 @@ pub mod image;
 pub mod initrd;
 pub mod inspect;
 pub mod kexec;
+pub mod kexec_compat;
 pub mod layout;
 pub mod memmap;
 pub mod plan;

@@ -56,6 +56,7 @@ pub fn choose(
         initrd: initrd.to_path_buf(),
         append: format!("console={} quiet panic=1 wb.scenario=idle", arch.console()),
         no_reboot: true,
+        drive: None,
     };
     let works = match Guest::start(&config, &root.join("target/xtask/runs/kvm-probe")) {
         Ok(mut guest) => {

@@ -313,6 +313,7 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
         initrd,
         append: cmdline(args),
         no_reboot: args.scenario != Scenario::Cold,
+        drive: None,
     };
     let expect = match args.scenario {
         Scenario::Warm => Expectation::Warm { hops: args.hops },

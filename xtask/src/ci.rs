@@ -72,6 +72,10 @@ pub fn run(root: &Path) -> Result<()> {
         },
         command_step(tests),
         Step {
+            name: "cargo xtask dist".into(),
+            action: Box::new(|| crate::dist::run(root, &crate::dist::Args { out: None })),
+        },
+        Step {
             name: format!(
                 "cargo xtask bench --arch arm64 --runs 1 --warmup 0 --out {BENCH_SMOKE_OUT} --check"
             ),
@@ -80,6 +84,10 @@ pub fn run(root: &Path) -> Result<()> {
         Step {
             name: "cargo xtask matrix".into(),
             action: Box::new(|| crate::matrix::run_ci(root)),
+        },
+        Step {
+            name: "cargo xtask e2e".into(),
+            action: Box::new(|| crate::e2e::run(root, &crate::e2e::Args { tree: None })),
         },
     ];
     run_steps(steps)

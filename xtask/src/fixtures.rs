@@ -173,6 +173,7 @@ fn capture(root: &Path, machine: &Machine) -> Result<BTreeMap<String, Vec<u8>>> 
         initrd,
         append,
         no_reboot: true,
+        drive: None,
     };
     println!("fixtures {}: {}", machine.name, config.display());
     let run_dir = root

@@ -9,6 +9,8 @@ mod cache;
 mod ci;
 mod cmd;
 mod cpio;
+mod dist;
+mod e2e;
 mod error;
 mod fixtures;
 mod guest;
@@ -54,6 +56,13 @@ enum Job {
     Bench(bench::Args),
     /// Run the CI boot matrix: every scenario on both architectures, with a summary table.
     Matrix,
+    /// Generate the man pages and shell completions from warmboot's clap definitions, and
+    /// collect the systemd units (into target/dist).
+    Dist(dist::Args),
+    /// The administrator's workflow in a Debian bookworm systemd guest (debootstrap, cached):
+    /// load at boot, warm and cold reboots, systemctl kexec through warmboot as kexec, the
+    /// capture kernel. Needs root. Not part of `ci` yet.
+    E2e(e2e::Args),
     /// Run every CI check in order: fmt, clippy, images, tests (snapshots checked).
     Ci,
 }
@@ -70,6 +79,8 @@ fn main() -> ExitCode {
         Job::DerivedKernels => matrix::derived_kernels(&root),
         Job::Bench(args) => bench::run(&root, &args),
         Job::Matrix => matrix::run_ci(&root),
+        Job::Dist(args) => dist::run(&root, &args),
+        Job::E2e(args) => e2e::run(&root, &args),
         Job::Ci => ci::run(&root),
     };
     match result {

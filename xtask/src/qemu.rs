@@ -42,6 +42,9 @@ pub struct GuestConfig {
     pub append: String,
     /// Exit QEMU when the guest resets (every scenario but the cold reboot).
     pub no_reboot: bool,
+    /// A raw disk image attached as a virtio block device (`/dev/vda`), for guests with a
+    /// real root file system (the admin e2e); None for initramfs-only guests.
+    pub drive: Option<PathBuf>,
 }
 
 impl GuestArch {
@@ -115,6 +118,12 @@ impl GuestConfig {
             "-append",
             &self.append,
         ]);
+        if let Some(d) = &self.drive {
+            push(&[
+                "-drive",
+                &format!("file={},format=raw,if=virtio", d.display()),
+            ]);
+        }
         a
     }
 
@@ -149,6 +158,7 @@ mod tests {
             initrd: "/c/initrd.cpio".into(),
             append: format!("console={} panic=1", arch.console()),
             no_reboot: true,
+            drive: None,
         }
     }
 

@@ -27,6 +27,9 @@ pub enum CmdlineSource {
     Reuse,
     /// Empty.
     Empty,
+    /// The running kernel's, for `load --current`: loader words dropped, and for a
+    /// capture kernel made into a kdump command line ([`crate::capture`]).
+    Current,
 }
 
 /// Everything `warmboot load` was asked to do.
@@ -264,11 +267,19 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         Some(p) => Some(crate::inspect::read_file(p)?),
         None => None,
     };
+    let initrd_len = initrd.as_ref().map_or(0, |i| i.len() as u64);
     let cmdline = match &opts.cmdline {
         CmdlineSource::Given(s) => s.clone(),
         CmdlineSource::Reuse => reuse_cmdline(&host.cmdline()?, opts.mode),
         CmdlineSource::Empty => String::new(),
+        CmdlineSource::Current => match opts.mode {
+            Mode::Normal => crate::capture::normal_cmdline(&host.cmdline()?),
+            Mode::Panic => crate::capture::capture_cmdline(&host.cmdline()?),
+        },
     };
+    if opts.mode == Mode::Panic {
+        check_capture_fits(&host, &image, &data, &map, initrd_len, &cmdline, opts)?;
+    }
     let (plan, bootable) = match &image {
         KernelImage::BzImage(bz) => {
             let facts = crate::x86::kexec_plan::machine_facts(&host)?;
@@ -355,6 +366,49 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         requested: opts.syscall,
         bootable,
     })
+}
+
+/// Refuses a panic load that cannot fit the crash reservation, before planning, with the
+/// size it needs ([`crate::capture::CaptureNeeds`]). Machines without a reservation are
+/// left to the planner's own error.
+fn check_capture_fits(
+    host: &HostRoot,
+    image: &KernelImage,
+    data: &[u8],
+    map: &MemoryMap,
+    initrd_len: u64,
+    cmdline: &str,
+    opts: &LoadOptions,
+) -> Result<()> {
+    let Some(crash) = map.crash else {
+        return Ok(());
+    };
+    let kernel_memsz = KernelLayout::from_image(image, data)
+        .map_err(|e| e.in_file(&opts.kernel))?
+        .pieces
+        .iter()
+        .fold(0u64, |a, p| a.saturating_add(p.memsz));
+    let cmdline_len = cmdline.len() as u64 + 1;
+    let boot_data = match image.arch() {
+        // boot_params, the command line, setup_data (e820 ext, EFI)
+        Arch::X86_64 => 4096 + cmdline_len + 4096,
+        Arch::Arm64 => {
+            let fdt = match &opts.dtb {
+                Some(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+                None => host.fdt()?.map_or(0, |f| f.len() as u64),
+            };
+            fdt + cmdline_len + 4096
+        }
+    };
+    let cpus = host.crash_notes()?.len().max(1) as u64;
+    let needs = crate::capture::CaptureNeeds::estimate(
+        kernel_memsz,
+        initrd_len,
+        boot_data,
+        cpus,
+        map.ram.len() as u64,
+    );
+    needs.check_fits(crash.len()).map_err(Error::CaptureTooBig)
 }
 
 fn open_files(opts: &LoadOptions) -> Result<(std::fs::File, Option<std::fs::File>)> {

@@ -1,6 +1,8 @@
 //! The subcommands' logic, separate from argument parsing.
 
 pub mod exec;
+pub mod install;
 pub mod load;
+pub mod reboot;
 pub mod status;
 pub mod unload;

@@ -196,6 +196,24 @@ impl Kexec for LinuxKexec {
     }
 }
 
+/// reboot(LINUX_REBOOT_CMD_RESTART): a cold reboot through the firmware, for
+/// `warmboot reboot` without systemd. Refuses when [`NO_REAL_SYSCALLS`] is set. Does not
+/// return on success.
+pub fn reboot_restart() -> Result<()> {
+    if std::env::var_os(NO_REAL_SYSCALLS).is_some() {
+        return Err(Error::Unsupported(format!(
+            "real reboots are disabled here ({NO_REAL_SYSCALLS} is set)"
+        )));
+    }
+    match nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_AUTOBOOT) {
+        Ok(never) => match never {},
+        Err(errno) => Err(Error::Syscall {
+            call: "reboot(LINUX_REBOOT_CMD_RESTART)".to_string(),
+            errno,
+        }),
+    }
+}
+
 /// Reads what is loaded from `/sys/kernel` under `host`.
 pub fn read_status(host: &HostRoot) -> Result<Status> {
     Ok(Status {

@@ -1,0 +1,280 @@
+//! `warmboot reboot [--cold]`: the administrator's reboot, warm when a kernel is loaded.
+//!
+//! Under systemd (`/run/systemd/system` exists, the test `sd_booted()` uses) the reboot
+//! goes through systemd so that services stop and filesystems are unmounted cleanly:
+//! `systemctl kexec` (warm) or `systemctl reboot` (cold). systemd-shutdown then runs
+//! `/usr/sbin/kexec -e` (warmboot when installed as `kexec`) or, since systemd v246, calls
+//! reboot(RB_KEXEC) itself when that binary is missing (src/shutdown/shutdown.c). Without
+//! systemd, warmboot syncs and calls reboot(2) itself: LINUX_REBOOT_CMD_KEXEC when a kernel
+//! is loaded, LINUX_REBOOT_CMD_RESTART otherwise. `--cold` unloads the loaded kernel first,
+//! so that even a reboot systemd turns into a kexec goes through the firmware.
+//!
+//! What touches the machine sits behind [`System`] and [`Kexec`], so tests use fakes; the
+//! real [`RealSystem`] refuses everything when `WARMBOOT_NO_REAL_SYSCALLS` is set.
+
+use crate::error::{Error, Result};
+use crate::host::HostRoot;
+use crate::kexec::linux::{LinuxKexec, NO_REAL_SYSCALLS};
+use crate::kexec::Kexec;
+use crate::memmap::Mode;
+
+/// The parts of the running system a reboot uses besides the kexec calls.
+pub trait System {
+    /// Whether systemd is the init system (`/run/systemd/system` is a directory).
+    fn systemd_running(&self) -> bool;
+    /// Runs `systemctl VERB` and waits for it (it returns once the job is queued).
+    fn systemctl(&mut self, verb: &str) -> Result<()>;
+    /// sync(2).
+    fn sync(&mut self);
+    /// reboot(LINUX_REBOOT_CMD_RESTART): through the firmware; does not return on success.
+    fn reboot_cold(&mut self) -> Result<()>;
+}
+
+/// How the reboot went (or is going): said on stdout before anything happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    SystemctlKexec,
+    SystemctlReboot,
+    SyscallKexec,
+    SyscallRestart,
+}
+
+impl Path {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Path::SystemctlKexec => "warm reboot into the loaded kernel through systemd (systemctl kexec)",
+            Path::SystemctlReboot => "cold reboot through systemd and the firmware (systemctl reboot)",
+            Path::SyscallKexec => "warm reboot into the loaded kernel (no systemd: sync, then reboot(LINUX_REBOOT_CMD_KEXEC))",
+            Path::SyscallRestart => "cold reboot through the firmware (no systemd: sync, then reboot(LINUX_REBOOT_CMD_RESTART))",
+        }
+    }
+}
+
+/// Decides and performs the reboot. `say` gets one line before the point of no return.
+pub fn run(
+    kexec: &mut dyn Kexec,
+    sys: &mut dyn System,
+    cold: bool,
+    say: &mut dyn FnMut(&str),
+) -> Result<Path> {
+    let loaded = kexec.status()?.loaded;
+    if cold && loaded {
+        kexec.unload(Mode::Normal)?;
+        say("unloaded the loaded kernel (--cold)");
+    }
+    let warm = loaded && !cold;
+    if !warm && !cold {
+        say("no kernel is loaded: rebooting through the firmware (run `warmboot load` first for a warm reboot)");
+    }
+    let path = match (sys.systemd_running(), warm) {
+        (true, true) => Path::SystemctlKexec,
+        (true, false) => Path::SystemctlReboot,
+        (false, true) => Path::SyscallKexec,
+        (false, false) => Path::SyscallRestart,
+    };
+    say(path.describe());
+    match path {
+        Path::SystemctlKexec => sys.systemctl("kexec")?,
+        Path::SystemctlReboot => sys.systemctl("reboot")?,
+        Path::SyscallKexec => {
+            sys.sync();
+            kexec.exec()?;
+        }
+        Path::SyscallRestart => {
+            sys.sync();
+            sys.reboot_cold()?;
+        }
+    }
+    Ok(path)
+}
+
+/// The running machine. Refuses every action when [`NO_REAL_SYSCALLS`] is set.
+#[derive(Debug, Default)]
+pub struct RealSystem;
+
+impl RealSystem {
+    fn guard() -> Result<()> {
+        guard_with(std::env::var_os(NO_REAL_SYSCALLS))
+    }
+}
+
+/// The test guard, given the value of [`NO_REAL_SYSCALLS`]: any value refuses.
+fn guard_with(value: Option<std::ffi::OsString>) -> Result<()> {
+    if value.is_some() {
+        return Err(Error::Unsupported(format!(
+            "real reboots are disabled here ({NO_REAL_SYSCALLS} is set)"
+        )));
+    }
+    Ok(())
+}
+
+impl System for RealSystem {
+    fn systemd_running(&self) -> bool {
+        HostRoot::new("/").path("/run/systemd/system").is_dir()
+    }
+
+    fn systemctl(&mut self, verb: &str) -> Result<()> {
+        RealSystem::guard()?;
+        let status = std::process::Command::new("systemctl")
+            .arg(verb)
+            .status()
+            .map_err(|e| Error::Io(e).in_file("systemctl"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(Error::Unsupported(format!(
+                "systemctl {verb} failed ({status})"
+            )))
+        }
+    }
+
+    fn sync(&mut self) {
+        if RealSystem::guard().is_ok() {
+            nix::unistd::sync();
+        }
+    }
+
+    fn reboot_cold(&mut self) -> Result<()> {
+        RealSystem::guard()?;
+        crate::kexec::linux::reboot_restart()
+    }
+}
+
+/// `warmboot reboot` on the running machine.
+pub fn run_real(cold: bool) -> Result<()> {
+    RealSystem::guard()?;
+    let mut kexec = LinuxKexec::new(HostRoot::new("/"))?;
+    run(&mut kexec, &mut RealSystem, cold, &mut |l| println!("{l}")).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kexec::{FileLoad, Status};
+    use crate::plan::Plan;
+
+    /// Both fakes write into one log, so the order of calls is checked.
+    type Log = std::rc::Rc<std::cell::RefCell<Vec<String>>>;
+
+    struct Fake {
+        loaded: bool,
+        log: Log,
+    }
+
+    impl Kexec for Fake {
+        fn kexec_load(&mut self, _plan: &Plan) -> Result<()> {
+            Err(Error::Unsupported("a reboot loads nothing".into()))
+        }
+        fn kexec_file_load(&mut self, _req: &FileLoad<'_>) -> Result<()> {
+            Err(Error::Unsupported("a reboot loads nothing".into()))
+        }
+        fn unload(&mut self, mode: Mode) -> Result<()> {
+            self.log.borrow_mut().push(format!("unload {mode:?}"));
+            self.loaded = false;
+            Ok(())
+        }
+        fn exec(&mut self) -> Result<()> {
+            self.log.borrow_mut().push("reboot(KEXEC)".into());
+            Ok(())
+        }
+        fn status(&self) -> Result<Status> {
+            Ok(Status {
+                loaded: self.loaded,
+                ..Status::default()
+            })
+        }
+    }
+
+    struct FakeSystem {
+        systemd: bool,
+        log: Log,
+    }
+
+    impl System for FakeSystem {
+        fn systemd_running(&self) -> bool {
+            self.systemd
+        }
+        fn systemctl(&mut self, verb: &str) -> Result<()> {
+            self.log.borrow_mut().push(format!("systemctl {verb}"));
+            Ok(())
+        }
+        fn sync(&mut self) {
+            self.log.borrow_mut().push("sync".into());
+        }
+        fn reboot_cold(&mut self) -> Result<()> {
+            self.log.borrow_mut().push("reboot(RESTART)".into());
+            Ok(())
+        }
+    }
+
+    fn reboot(loaded: bool, systemd: bool, cold: bool) -> (Path, Vec<String>, Vec<String>) {
+        let log = Log::default();
+        let mut k = Fake {
+            loaded,
+            log: log.clone(),
+        };
+        let mut sys = FakeSystem {
+            systemd,
+            log: log.clone(),
+        };
+        let mut said = Vec::new();
+        let path = run(&mut k, &mut sys, cold, &mut |l| said.push(l.to_string())).unwrap();
+        let calls = log.borrow().clone();
+        (path, calls, said)
+    }
+
+    #[test]
+    fn every_path() {
+        let (p, log, _) = reboot(true, true, false);
+        assert_eq!(
+            (p, log),
+            (Path::SystemctlKexec, vec!["systemctl kexec".to_string()])
+        );
+        let (p, log, said) = reboot(false, true, false);
+        assert_eq!(
+            (p, log),
+            (Path::SystemctlReboot, vec!["systemctl reboot".to_string()])
+        );
+        assert!(said[0].starts_with("no kernel is loaded"), "{said:?}");
+        let (p, log, _) = reboot(true, false, false);
+        assert_eq!(
+            (p, log),
+            (
+                Path::SyscallKexec,
+                vec!["sync".to_string(), "reboot(KEXEC)".to_string()]
+            )
+        );
+        let (p, log, _) = reboot(false, false, false);
+        assert_eq!(
+            (p, log),
+            (
+                Path::SyscallRestart,
+                vec!["sync".to_string(), "reboot(RESTART)".to_string()]
+            )
+        );
+    }
+
+    #[test]
+    fn cold_unloads_first() {
+        let (p, log, said) = reboot(true, true, true);
+        assert_eq!(p, Path::SystemctlReboot);
+        assert_eq!(
+            log,
+            vec!["unload Normal".to_string(), "systemctl reboot".to_string()]
+        );
+        assert_eq!(said[0], "unloaded the loaded kernel (--cold)");
+        let (p, log, _) = reboot(true, false, true);
+        assert_eq!(p, Path::SyscallRestart);
+        assert_eq!(log[0], "unload Normal");
+    }
+
+    #[test]
+    fn the_guard_refuses_whatever_its_value() {
+        // (The processes the CLI tests start run with the variable set; see
+        // tests/admin_cli.rs. Setting it here would race with other threads' getenv.)
+        let e = guard_with(Some("1".into())).unwrap_err().to_string();
+        assert!(e.contains(NO_REAL_SYSCALLS), "{e}");
+        assert!(guard_with(Some("".into())).is_err());
+        assert!(guard_with(None).is_ok());
+    }
+}

@@ -1,0 +1,726 @@
+//! kexec-tools' command line on top of warmboot, for callers that run `kexec`: systemd,
+//! distribution init scripts and kdump tools. Used when warmboot runs as `kexec` (a
+//! symlink) or as `warmboot kexec …`.
+//!
+//! The parsing mirrors kexec-tools' `main()` in kexec/kexec.c (v2.0.x): `getopt_long` with
+//! `KEXEC_OPT_STR "h?vdfixyluet:pscaS"` and the long options of `KEXEC_OPTIONS` plus the
+//! x86/arm64 loaders' `--append`/`--command-line`/`--reuse-cmdline`/`--initrd`/`--ramdisk`/
+//! `--dtb`: short options cluster (`-pu`), a required argument is attached or the next word
+//! (`-t bzImage`, `--initrd=FILE`, `--initrd FILE`), long options may be abbreviated to a
+//! unique prefix, options and the kernel file may come in any order (GNU permutation), `--`
+//! ends the options. Each option updates the same state flags kexec-tools keeps (`do_load`,
+//! `do_exec`, `do_shutdown`, `do_sync`, `do_unload`, `do_status`, the crash flag), so
+//! option order means what it means there (`-p -u` unloads the crash kernel), and the
+//! result is the same sequence of steps: status, unload, load, shutdown, sync, exec.
+//!
+//! Exit status, as kexec-tools returns it from main():
+//! - 0 success (and `-h`, `-v`);
+//! - 1 a usage error (`case '?': usage(); return 1`, options that need a load without one),
+//!   and die(): "Nothing has been loaded!" before `-e`, no crash reservation for `-p`;
+//! - 255 a failed load, unload or exec (`EFAILED`, i.e. -1, returned from main);
+//! - `-S`: 1 when the image (crash by default, normal with `-l`) is loaded, 0 when not,
+//!   255 when the state cannot be read (`k_status` returns `kexec_loaded()`).
+//!
+//! Callers checked: systemd-shutdown runs `KEXEC -e` (src/shutdown/shutdown.c, falling
+//! back to reboot(RB_KEXEC) when the binary is missing since v246); `systemctl kexec`
+//! without a loaded kernel runs `KEXEC --load KERNEL --append OPTIONS --initrd INITRD`
+//! from the default boot loader entry (src/systemctl/systemctl-start-special.c);
+//! Debian's /etc/init.d/kexec-load runs `kexec -l "$KERNEL_IMAGE" --initrd="$INITRD"
+//! --append="$REAL_APPEND"` and /etc/init.d/kexec `kexec -e`; Debian kdump-tools runs
+//! `kexec -p --command-line="$KDUMP_CMDLINE" --initrd=$INITRD $KERNEL` and `kexec -p -u`;
+//! Fedora's kdumpctl `kexec -s -d -p --command-line=… --initrd=… KERNEL` and `kexec -p -u`.
+//!
+//! Accepted and ignored, because warmboot always does the safe thing: `-i/--no-checks`
+//! (kexec-tools skips purgatory's SHA-256 check; warmboot's checks run before the load),
+//! `-x/--no-ifdown` (warmboot never brings interfaces down; under systemd they are down
+//! already), `-t/--type` (the format is read from the content), `--elf64-core-headers`
+//! (the only kind warmboot makes). Options for features warmboot does not have
+//! (`--mem-min`, `--load-preserve-context`, `--real-mode`, …) are refused by name.
+
+use crate::commands::{exec, load, unload};
+use crate::error::Error;
+use crate::host::HostRoot;
+use crate::kexec::linux::LinuxKexec;
+use crate::kexec::Kexec as _;
+use crate::memmap::Mode;
+use crate::plan::SyscallChoice;
+use std::path::PathBuf;
+
+/// What kexec-tools' options mean once parsed; one per option, in the order given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opt {
+    Help,
+    Version,
+    Debug,
+    Force,
+    NoIfdown,
+    NoSync,
+    Load,
+    Unload,
+    Exec,
+    Type,
+    Panic,
+    FileSyscall,
+    ClassicSyscall,
+    AutoSyscall,
+    NoChecks,
+    Status,
+    PrintCkrSize,
+    Append,
+    ReuseCmdline,
+    Initrd,
+    Dtb,
+    Elf64CoreHeaders,
+    /// A kexec-tools option warmboot does not implement.
+    Unsupported,
+}
+
+/// (long name, short letter, takes an argument, meaning). kexec/kexec.h KEXEC_OPTIONS,
+/// kexec/arch/{i386,arm64}/include/arch/options.h.
+const OPTIONS: &[(&str, Option<char>, bool, Opt)] = &[
+    ("help", Some('h'), false, Opt::Help),
+    ("version", Some('v'), false, Opt::Version),
+    ("debug", Some('d'), false, Opt::Debug),
+    ("force", Some('f'), false, Opt::Force),
+    ("no-checks", Some('i'), false, Opt::NoChecks),
+    ("no-ifdown", Some('x'), false, Opt::NoIfdown),
+    ("no-sync", Some('y'), false, Opt::NoSync),
+    ("load", Some('l'), false, Opt::Load),
+    ("unload", Some('u'), false, Opt::Unload),
+    ("exec", Some('e'), false, Opt::Exec),
+    ("type", Some('t'), true, Opt::Type),
+    ("load-panic", Some('p'), false, Opt::Panic),
+    ("kexec-file-syscall", Some('s'), false, Opt::FileSyscall),
+    ("kexec-syscall", Some('c'), false, Opt::ClassicSyscall),
+    ("kexec-syscall-auto", Some('a'), false, Opt::AutoSyscall),
+    ("status", Some('S'), false, Opt::Status),
+    ("print-ckr-size", None, false, Opt::PrintCkrSize),
+    ("append", None, true, Opt::Append),
+    ("command-line", None, true, Opt::Append),
+    ("reuse-cmdline", None, false, Opt::ReuseCmdline),
+    ("initrd", None, true, Opt::Initrd),
+    ("ramdisk", None, true, Opt::Initrd),
+    ("dtb", None, true, Opt::Dtb),
+    ("elf64-core-headers", None, false, Opt::Elf64CoreHeaders),
+    // Known to kexec-tools, not to warmboot: refused by name.
+    ("mem-min", None, true, Opt::Unsupported),
+    ("mem-max", None, true, Opt::Unsupported),
+    ("reuseinitrd", None, false, Opt::Unsupported),
+    ("load-preserve-context", None, false, Opt::Unsupported),
+    ("load-jump-back-helper", None, false, Opt::Unsupported),
+    ("load-live-update", None, false, Opt::Unsupported),
+    ("exec-live-update", None, false, Opt::Unsupported),
+    ("entry", None, true, Opt::Unsupported),
+    ("real-mode", None, false, Opt::Unsupported),
+    ("console-vga", None, false, Opt::Unsupported),
+    ("console-serial", None, false, Opt::Unsupported),
+    ("elf32-core-headers", None, false, Opt::Unsupported),
+    ("serial", None, true, Opt::Unsupported),
+    ("serial-baud", None, true, Opt::Unsupported),
+    ("pass-memmap-cmdline", None, false, Opt::Unsupported),
+    ("noefi", None, false, Opt::Unsupported),
+    ("reuse-video-type", None, false, Opt::Unsupported),
+    ("module", None, true, Opt::Unsupported),
+];
+
+/// The command line of the kernel to load, as the x86/arm64 loaders build it:
+/// `concat_cmdline(reuse ? get_command_line() : NULL, append)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CmdlineSpec {
+    pub reuse: bool,
+    pub append: Option<String>,
+}
+
+/// One load, as asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadStep {
+    pub kernel: Option<PathBuf>,
+    pub initrd: Option<PathBuf>,
+    pub cmdline: CmdlineSpec,
+    pub dtb: Option<PathBuf>,
+    pub panic: bool,
+    pub syscall: SyscallChoice,
+}
+
+/// What a kexec command line does, in kexec-tools' order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Print the usage; exit 0.
+    Help,
+    /// Print the version; exit 0.
+    Version,
+    /// Print the crash reservation's size in bytes; exit 0.
+    PrintCkrSize,
+    /// Exit 1 when the crash (or with `-l`, the normal) image is loaded, else 0.
+    Status {
+        panic: bool,
+    },
+    Unload {
+        panic: bool,
+    },
+    Load(LoadStep),
+    /// `kexec KERNEL` without -l/-e/-f: load, then a clean reboot (kexec-tools runs
+    /// `shutdown -r now`; warmboot runs its own `reboot`, which goes through systemd).
+    Shutdown,
+    /// Reboot into the loaded kernel now (`-e`, `-f`), syncing first unless told not to.
+    Exec {
+        sync: bool,
+    },
+}
+
+/// A usage error (exit status 1), one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+/// Parses kexec-tools' arguments (without argv\[0\]) into the steps to run, and whether
+/// `-d` asked for details.
+pub fn parse(args: &[String]) -> Result<(Vec<Step>, bool), UsageError> {
+    // kexec-tools' initial state (kexec/kexec.c main()).
+    let mut has_opt_load = false;
+    let mut do_load = true;
+    let mut do_exec = false;
+    let mut do_shutdown = true;
+    let mut do_sync = true;
+    let mut skip_sync = false;
+    let mut do_unload = false;
+    let mut do_status = false;
+    let mut panic = false;
+    let mut debug = false;
+    let mut syscall = SyscallChoice::Auto;
+    let mut cmdline = CmdlineSpec::default();
+    let mut initrd = None;
+    let mut dtb = None;
+    let mut load_only_opt: Option<String> = None;
+    let mut files: Vec<String> = Vec::new();
+
+    let mut parsed: Vec<(Opt, String, Option<String>)> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        i += 1;
+        if a == "--" {
+            files.extend(args[i..].iter().cloned());
+            break;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (long, None),
+            };
+            let &(full, _, takes_arg, opt) = find_long(name)?;
+            let value = match (takes_arg, inline) {
+                (true, Some(v)) => Some(v),
+                (true, None) => {
+                    let v = args.get(i).cloned().ok_or_else(|| {
+                        UsageError(format!("option '--{full}' requires an argument"))
+                    })?;
+                    i += 1;
+                    Some(v)
+                }
+                (false, Some(_)) => {
+                    return Err(UsageError(format!(
+                        "option '--{full}' doesn't allow an argument"
+                    )))
+                }
+                (false, None) => None,
+            };
+            parsed.push((opt, format!("--{full}"), value));
+        } else if a.len() > 1 && a.starts_with('-') {
+            let letters: Vec<char> = a[1..].chars().collect();
+            let mut j = 0;
+            while j < letters.len() {
+                let c = letters[j];
+                j += 1;
+                let &(_, _, takes_arg, opt) = OPTIONS
+                    .iter()
+                    .find(|o| o.1 == Some(c))
+                    .ok_or_else(|| UsageError(format!("invalid option -- '{c}'")))?;
+                let value = if takes_arg {
+                    let rest: String = letters[j..].iter().collect();
+                    j = letters.len();
+                    if rest.is_empty() {
+                        let v = args.get(i).cloned().ok_or_else(|| {
+                            UsageError(format!("option requires an argument -- '{c}'"))
+                        })?;
+                        i += 1;
+                        Some(v)
+                    } else {
+                        Some(rest)
+                    }
+                } else {
+                    None
+                };
+                parsed.push((opt, format!("-{c}"), value));
+            }
+        } else {
+            files.push(a.clone());
+        }
+    }
+
+    for (opt, name, value) in parsed {
+        match opt {
+            // getopt hands these to main() in order; main() returns at once.
+            Opt::Help => return Ok((vec![Step::Help], debug)),
+            Opt::Version => return Ok((vec![Step::Version], debug)),
+            Opt::PrintCkrSize => return Ok((vec![Step::PrintCkrSize], debug)),
+            Opt::Debug => debug = true,
+            Opt::NoIfdown | Opt::NoChecks | Opt::Type | Opt::Elf64CoreHeaders => {}
+            Opt::NoSync => skip_sync = true,
+            Opt::Force => {
+                do_load = true;
+                do_shutdown = false;
+                do_sync = true;
+                do_exec = true;
+            }
+            Opt::Load => {
+                has_opt_load = true;
+                do_load = true;
+                do_exec = false;
+                do_shutdown = false;
+            }
+            Opt::Unload => {
+                do_load = false;
+                do_shutdown = false;
+                do_sync = false;
+                do_unload = true;
+            }
+            Opt::Exec => {
+                do_load = false;
+                do_shutdown = false;
+                do_sync = true;
+                do_exec = true;
+            }
+            Opt::Panic => {
+                do_load = true;
+                do_exec = false;
+                do_shutdown = false;
+                do_sync = false;
+                panic = true;
+            }
+            Opt::FileSyscall => syscall = SyscallChoice::File,
+            Opt::ClassicSyscall => syscall = SyscallChoice::Classic,
+            Opt::AutoSyscall => syscall = SyscallChoice::Auto,
+            Opt::Status => do_status = true,
+            Opt::Append => {
+                cmdline.append = value;
+                load_only_opt = Some(name);
+            }
+            Opt::ReuseCmdline => {
+                cmdline.reuse = true;
+                load_only_opt = Some(name);
+            }
+            Opt::Initrd => {
+                initrd = value.map(PathBuf::from);
+                load_only_opt = Some(name);
+            }
+            Opt::Dtb => {
+                dtb = value.map(PathBuf::from);
+                load_only_opt = Some(name);
+            }
+            Opt::Unsupported => {
+                return Err(UsageError(format!(
+                    "option '{name}' of kexec-tools is not supported by warmboot"
+                )))
+            }
+        }
+    }
+
+    if skip_sync {
+        do_sync = false;
+    }
+    if do_status {
+        // -S alone asks about the crash kernel; with -l about the normal one.
+        let crash = panic || !has_opt_load;
+        return Ok((vec![Step::Status { panic: crash }], debug));
+    }
+    // kexec-tools' second pass: loader options without a load are bogus.
+    if !do_load {
+        if let Some(name) = load_only_opt {
+            return Err(UsageError(format!(
+                "option '{name}' only goes with a load (-l, -p or a kernel file)"
+            )));
+        }
+    }
+    if files.len() > 1 {
+        return Err(UsageError(format!(
+            "one kernel file expected, got {}: {}",
+            files.len(),
+            files.join(" ")
+        )));
+    }
+    let mut steps = Vec::new();
+    if do_unload {
+        steps.push(Step::Unload { panic });
+    }
+    if do_load {
+        steps.push(Step::Load(LoadStep {
+            kernel: files.pop().map(PathBuf::from),
+            initrd,
+            cmdline,
+            dtb,
+            panic,
+            syscall,
+        }));
+    }
+    if do_shutdown {
+        steps.push(Step::Shutdown);
+    }
+    if do_exec {
+        steps.push(Step::Exec { sync: do_sync });
+    }
+    Ok((steps, debug))
+}
+
+/// An exact long option, or the one option `name` is a prefix of (getopt_long's
+/// abbreviations).
+fn find_long(name: &str) -> Result<&'static (&'static str, Option<char>, bool, Opt), UsageError> {
+    if let Some(o) = OPTIONS.iter().find(|o| o.0 == name) {
+        return Ok(o);
+    }
+    let candidates: Vec<_> = OPTIONS.iter().filter(|o| o.0.starts_with(name)).collect();
+    match candidates.as_slice() {
+        [one] if !name.is_empty() => Ok(one),
+        [] | [_] => Err(UsageError(format!("unrecognized option '--{name}'"))),
+        many => Err(UsageError(format!(
+            "option '--{name}' is ambiguous; possibilities: {}",
+            many.iter()
+                .map(|o| format!("'--{}'", o.0))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ))),
+    }
+}
+
+/// The usage text (`-h`).
+pub fn usage() -> String {
+    format!(
+        "warmboot {} — kexec-tools compatible command line\n\
+Usage: kexec [OPTION]... [kernel]\n\
+Directly reboot into a new kernel\n\
+\n\
+ -h, --help               Print this help.\n\
+ -v, --version            Print the version.\n\
+ -f, --force              Load (if a kernel is given) and reboot into it now, without shutdown.\n\
+ -i, --no-checks          Accepted; warmboot's checks always run (they are cheap).\n\
+ -x, --no-ifdown          Accepted; warmboot never brings interfaces down.\n\
+ -y, --no-sync            Don't sync filesystems before kexec.\n\
+ -l, --load               Load the new kernel into the current kernel.\n\
+ -p, --load-panic         Load the new kernel for use on panic.\n\
+ -u, --unload             Unload the current kexec target kernel (with -p the capture kernel).\n\
+ -e, --exec               Execute a currently loaded kernel.\n\
+ -t, --type=TYPE          Accepted; warmboot reads the format from the file.\n\
+ -s, --kexec-file-syscall Use kexec_file_load.\n\
+ -c, --kexec-syscall      Use kexec_load (warmboot's own checked plan).\n\
+ -a, --kexec-syscall-auto kexec_file_load, falling back to kexec_load (default).\n\
+ -d, --debug              Say what was loaded and how.\n\
+ -S, --status             Exit 1 if the image (crash by default, normal with -l) is loaded, 0 if not.\n\
+     --print-ckr-size     Print the crash kernel region size.\n\
+     --command-line=S, --append=S   The new kernel's command line.\n\
+     --reuse-cmdline      Use the running kernel's command line (plus --append).\n\
+     --initrd=FILE, --ramdisk=FILE  The initrd to load.\n\
+     --dtb=FILE           arm64: the device tree to start from.\n\
+\n\
+Exit status: 0 success, 1 usage error or nothing loaded, 255 a failed load, unload or exec.\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// The exit status of `-S`: 1 loaded, 0 not, 255 unreadable.
+pub fn status_exit(host: &HostRoot, panic: bool) -> (i32, Option<String>) {
+    let r = if panic {
+        host.kexec_crash_loaded()
+    } else {
+        host.kexec_loaded()
+    };
+    match r {
+        Ok(true) => (1, None),
+        Ok(false) => (0, None),
+        Err(e) => (255, Some(e.to_string())),
+    }
+}
+
+/// The exit status kexec-tools gives a failure of warmboot's: die() (1) for what it
+/// checks before any syscall, EFAILED (255) for the rest.
+pub fn failure_exit(e: &Error) -> i32 {
+    match e {
+        Error::NoCrashKernel => 1,
+        Error::Unsupported(m) if m.starts_with("nothing to exec") => 1,
+        _ => 255,
+    }
+}
+
+/// Runs kexec-tools' command line `args` (without argv\[0\]) and returns the exit status.
+pub fn main(args: &[String]) -> i32 {
+    let (steps, debug) = match parse(args) {
+        Ok(s) => s,
+        Err(UsageError(m)) => {
+            eprintln!("kexec: {m}");
+            eprintln!("Try 'kexec --help' for the options warmboot understands.");
+            return 1;
+        }
+    };
+    for step in steps {
+        let r = match step {
+            Step::Help => {
+                print!("{}", usage());
+                return 0;
+            }
+            Step::Version => {
+                println!(
+                    "warmboot {} (kexec-tools compatible)",
+                    env!("CARGO_PKG_VERSION")
+                );
+                return 0;
+            }
+            Step::PrintCkrSize => HostRoot::new("/")
+                .kexec_crash_size()
+                .map(|n| println!("{n}")),
+            Step::Status { panic } => {
+                let (code, err) = status_exit(&HostRoot::new("/"), panic);
+                if let Some(e) = err {
+                    eprintln!("kexec: {e}");
+                }
+                return code;
+            }
+            Step::Unload { panic } => LinuxKexec::new(HostRoot::new("/")).and_then(|mut b| {
+                let mode = if panic { Mode::Panic } else { Mode::Normal };
+                unload::run(&mut b, mode).map(|out| {
+                    if debug {
+                        eprint!("{out}");
+                    }
+                })
+            }),
+            Step::Load(l) => run_load(l, debug),
+            Step::Shutdown => crate::commands::reboot::run_real(false),
+            Step::Exec { sync } => LinuxKexec::new(HostRoot::new("/")).and_then(|mut b| {
+                // One line in the kernel log (and so on the console), so a shutdown log
+                // shows warmboot did the jump: systemd-shutdown runs `kexec -e` with its
+                // output on /dev/null, and would fall back to reboot(RB_KEXEC) silently.
+                if b.status()?.loaded {
+                    let line = "warmboot: kexec -e: rebooting into the loaded kernel";
+                    eprintln!("kexec: {line}");
+                    if let Ok(mut kmsg) = std::fs::OpenOptions::new().write(true).open("/dev/kmsg")
+                    {
+                        let _ =
+                            std::io::Write::write_all(&mut kmsg, format!("{line}\n").as_bytes());
+                    }
+                }
+                exec::run(&mut b, !sync)
+            }),
+        };
+        if let Err(e) = r {
+            eprintln!("kexec: {e}");
+            return failure_exit(&e);
+        }
+    }
+    0
+}
+
+fn run_load(l: LoadStep, debug: bool) -> Result<(), Error> {
+    let kernel = l.kernel.ok_or_else(|| {
+        Error::Unsupported("No kernel specified (give the kernel file)".to_string())
+    })?;
+    let cmdline = match (l.cmdline.reuse, l.cmdline.append) {
+        (false, None) => load::CmdlineSource::Empty,
+        (false, Some(s)) => load::CmdlineSource::Given(s),
+        (true, append) => {
+            let mode = if l.panic { Mode::Panic } else { Mode::Normal };
+            let mut s = load::reuse_cmdline(&HostRoot::new("/").cmdline()?, mode);
+            if let Some(a) = append {
+                s = if s.is_empty() { a } else { format!("{s} {a}") };
+            }
+            load::CmdlineSource::Given(s)
+        }
+    };
+    let opts = load::LoadOptions {
+        kernel,
+        initrd: l.initrd,
+        cmdline,
+        mode: if l.panic { Mode::Panic } else { Mode::Normal },
+        syscall: l.syscall,
+        dry_run: false,
+        root: PathBuf::from("/"),
+        json: false,
+        arch: None,
+        dtb: l.dtb,
+        // kexec-tools' purgatory always checks its SHA-256 (unless -i); warmboot's exec
+        // path stays unhashed, as with `warmboot load` without --verify.
+        verify: false,
+        corrupt_digest: false,
+    };
+    let out = load::run(&opts)?;
+    if debug {
+        eprint!("{out}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn steps(cmd: &str) -> Result<Vec<Step>, UsageError> {
+        let args: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
+        parse(&args).map(|(s, _)| s)
+    }
+
+    fn load(kernel: &str) -> LoadStep {
+        LoadStep {
+            kernel: Some(PathBuf::from(kernel)),
+            initrd: None,
+            cmdline: CmdlineSpec::default(),
+            dtb: None,
+            panic: false,
+            syscall: SyscallChoice::Auto,
+        }
+    }
+
+    #[test]
+    fn real_callers() {
+        let k = "/boot/vmlinuz-6.1.0-56-amd64";
+        let i = "/boot/initrd.img-6.1.0-56-amd64";
+        let with = |f: &dyn Fn(&mut LoadStep)| {
+            let mut l = load(k);
+            l.initrd = Some(PathBuf::from(i));
+            f(&mut l);
+            vec![Step::Load(l)]
+        };
+        let table: Vec<(String, Vec<Step>)> = vec![
+            // systemd-shutdown (src/shutdown/shutdown.c) and Debian's /etc/init.d/kexec.
+            ("-e".into(), vec![Step::Exec { sync: true }]),
+            // systemctl kexec without a loaded kernel (systemctl-start-special.c).
+            (
+                format!("--load {k} --append root=/dev/vda1 --initrd {i}"),
+                with(&|l| l.cmdline.append = Some("root=/dev/vda1".into())),
+            ),
+            // Debian /etc/init.d/kexec-load.
+            (
+                format!("-l {k} --initrd={i} --append=root=/dev/vda1"),
+                with(&|l| l.cmdline.append = Some("root=/dev/vda1".into())),
+            ),
+            // Debian kdump-tools.
+            (
+                format!("-p --command-line=reset_devices --initrd={i} {k}"),
+                with(&|l| {
+                    l.panic = true;
+                    l.cmdline.append = Some("reset_devices".into());
+                }),
+            ),
+            // Fedora kdumpctl (KEXEC_ARGS="-s", standard args "-d -p").
+            (
+                format!("-s -d -p --command-line=nr_cpus=1 --initrd={i} {k}"),
+                with(&|l| {
+                    l.panic = true;
+                    l.syscall = SyscallChoice::File;
+                    l.cmdline.append = Some("nr_cpus=1".into());
+                }),
+            ),
+            // Arch wiki's kexec-load@.service.
+            (
+                format!("-l {k} --initrd={i} --reuse-cmdline"),
+                with(&|l| l.cmdline.reuse = true),
+            ),
+            // Unloads: kdump-tools and kdumpctl use -p -u.
+            ("-u".into(), vec![Step::Unload { panic: false }]),
+            ("-p -u".into(), vec![Step::Unload { panic: true }]),
+            ("-pu".into(), vec![Step::Unload { panic: true }]),
+            // Status: crash by default, normal with -l.
+            ("-S".into(), vec![Step::Status { panic: true }]),
+            ("-l -S".into(), vec![Step::Status { panic: false }]),
+            ("-p -S".into(), vec![Step::Status { panic: true }]),
+            // Options after the kernel, clustered, abbreviated; -t's argument attached.
+            (format!("{k} -lx -tbzImage --init={i}"), with(&|_| {})),
+            // No action: load, then a clean reboot (kexec-tools runs shutdown -r now).
+            (k.to_string(), vec![Step::Load(load(k)), Step::Shutdown]),
+            // -f: load and exec at once; -y: without sync.
+            (
+                format!("-f -y {k}"),
+                vec![Step::Load(load(k)), Step::Exec { sync: false }],
+            ),
+            ("-e --no-sync".into(), vec![Step::Exec { sync: false }]),
+            ("-h -e".into(), vec![Step::Help]),
+            ("--version".into(), vec![Step::Version]),
+            ("--print-ckr-size".into(), vec![Step::PrintCkrSize]),
+            // -- ends the options.
+            (format!("-l -- {k}"), vec![Step::Load(load(k))]),
+        ];
+        for (cmd, want) in table {
+            assert_eq!(steps(&cmd), Ok(want), "{cmd}");
+        }
+    }
+
+    #[test]
+    fn bad_invocations_are_usage_errors_naming_the_option() {
+        for (cmd, msg) in [
+            ("--bogus", "unrecognized option '--bogus'"),
+            ("-Z", "invalid option -- 'Z'"),
+            ("-l --initrd", "option '--initrd' requires an argument"),
+            ("-t", "option requires an argument -- 't'"),
+            ("--load=x", "option '--load' doesn't allow an argument"),
+            ("--re k", "option '--re' is ambiguous"),
+            (
+                "-l --mem-min=0x1000 k",
+                "option '--mem-min' of kexec-tools is not supported by warmboot",
+            ),
+            ("-e --append=x", "option '--append' only goes with a load"),
+            ("-u --initrd=x", "option '--initrd' only goes with a load"),
+            ("-l a b", "one kernel file expected, got 2: a b"),
+        ] {
+            let e = steps(cmd).unwrap_err().0;
+            assert!(e.starts_with(msg), "{cmd}: {e}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any argument list parses to steps or a usage error, never a panic.
+        #[test]
+        fn parse_never_panics(args in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::string::string_regex("-[a-zA-Z?éé]{0,4}").unwrap(),
+                proptest::string::string_regex("--[a-z-]{0,12}(=[a-z/]{0,6})?").unwrap(),
+                proptest::string::string_regex("[a-z/é]{0,8}").unwrap(),
+                proptest::strategy::Just("--".to_string()),
+            ],
+            0..8,
+        )) {
+            if let Ok((steps, _)) = parse(&args) {
+                // kexec-tools' flags always leave something to do (-u, -e, -l, -p each
+                // set one), in its order: unload, load, shutdown, exec.
+                proptest::prop_assert!(!steps.is_empty());
+                let rank = |s: &Step| match s {
+                    Step::Unload { .. } => 1,
+                    Step::Load(_) => 2,
+                    Step::Shutdown => 3,
+                    Step::Exec { .. } => 4,
+                    _ => 0,
+                };
+                let ranks: Vec<u8> = steps.iter().map(rank).collect();
+                proptest::prop_assert!(ranks.windows(2).all(|w| w[0] < w[1]), "{:?}", steps);
+            }
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_kexec_tools() {
+        assert_eq!(failure_exit(&Error::NoCrashKernel), 1);
+        assert_eq!(
+            failure_exit(&Error::Unsupported("nothing to exec: no kernel".into())),
+            1
+        );
+        assert_eq!(
+            failure_exit(&Error::Syscall {
+                call: "kexec_load()".into(),
+                errno: nix::errno::Errno::EBUSY
+            }),
+            255
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let host = HostRoot::new(dir.path());
+        assert_eq!(status_exit(&host, true).0, 255);
+        std::fs::create_dir_all(dir.path().join("sys/kernel")).unwrap();
+        std::fs::write(dir.path().join("sys/kernel/kexec_crash_loaded"), "1\n").unwrap();
+        std::fs::write(dir.path().join("sys/kernel/kexec_loaded"), "0\n").unwrap();
+        assert_eq!(status_exit(&host, true), (1, None));
+        assert_eq!(status_exit(&host, false), (0, None));
+    }
+}

@@ -1,0 +1,421 @@
+//! `cargo xtask e2e`: the administrator's workflow on a real systemd machine (issue 8).
+//!
+//! A Debian bookworm tree made by debootstrap (minbase + systemd + the distribution kernel),
+//! cached under `<cache>/e2e/bookworm`, gets the static warmboot, its units (installed by
+//! `warmboot install-units --enable --kexec-symlink`, so /usr/sbin/kexec is warmboot) and
+//! the step script of `images/e2e/`; it becomes an ext4 image booted as an x86_64 guest
+//! under TCG with the tree's own kernel and initrd (Debian's initrd has virtio_blk). The
+//! guest walks through its steps, one per boot, printing `@@E2E` lines; [`judge`] decides
+//! each of the five scenarios from the serial log alone. Not part of `cargo xtask ci` yet.
+
+use crate::cache::Cache;
+use crate::cmd::Cmd;
+use crate::error::{Error, Result};
+use crate::guest::{Ending, Flow, Guest};
+use crate::qemu::{Accel, Firmware, GuestArch, GuestConfig};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What the kernel command line of the guest says (crashkernel= for the capture kernel).
+pub const APPEND: &str = "root=/dev/vda rw console=ttyS0 crashkernel=256M";
+/// Five boots of 1-2 minutes each under TCG, with room to spare.
+const TIMEOUT: Duration = Duration::from_secs(25 * 60);
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Use this debootstrap tree instead of the cached one (it is modified in place).
+    #[arg(long, value_name = "DIR")]
+    pub tree: Option<PathBuf>,
+}
+
+pub fn run(root: &Path, args: &Args) -> Result<()> {
+    if !crate::host::is_root()? {
+        return Err(Error::Boot {
+            reason: "e2e: debootstrap and the image need root".to_string(),
+        });
+    }
+    crate::host::ensure_packages(&["debootstrap", "e2fsprogs", "qemu-system-x86"])?;
+    let tree = match &args.tree {
+        Some(t) => t.clone(),
+        None => cached_tree(&Cache::from_env()?)?,
+    };
+    let warmboot = crate::initramfs::build_guest_warmboot(root, GuestArch::X86_64)?;
+    prepare_tree(root, &tree, &warmboot)?;
+    let run_dir = root.join("target/xtask/runs").join(format!(
+        "{}-e2e",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&run_dir).map_err(Error::io(&run_dir))?;
+    let disk = run_dir.join("disk.img");
+    Cmd::new("mkfs.ext4")
+        .args(["-q", "-F", "-L", "root", "-d"])
+        .arg(&tree)
+        .arg(&disk)
+        .arg("3G")
+        .run()?;
+    let (kernel, initrd) = boot_files(&tree)?;
+    let config = GuestConfig {
+        arch: GuestArch::X86_64,
+        firmware: Firmware::Bios,
+        accel: Accel::Tcg,
+        memory_mib: 1024,
+        kernel,
+        initrd,
+        append: APPEND.to_string(),
+        // The cold reboot must go through the firmware and boot -kernel again.
+        no_reboot: false,
+        drive: Some(disk),
+    };
+    let mut guest = Guest::start(&config, &run_dir).map_err(Error::io(&run_dir))?;
+    let ending = guest.run(TIMEOUT, |l, _| {
+        if l.line.contains("@@E2E vmcore") || l.line.contains("@@E2E done") {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    });
+    let lines: Vec<&str> = guest.log().iter().map(|s| s.line.as_str()).collect();
+    let verdicts = judge(&lines);
+    println!("e2e ({ending:?}), serial log in {}", run_dir.display());
+    for (name, v) in &verdicts {
+        match v {
+            Ok(()) => println!("  PASS  {name}"),
+            Err(why) => println!("  FAIL  {name}: {why}"),
+        }
+    }
+    if ending == Ending::TimedOut || verdicts.iter().any(|(_, v)| v.is_err()) {
+        return Err(Error::Boot {
+            reason: format!("e2e failed; see {}", run_dir.display()),
+        });
+    }
+    Ok(())
+}
+
+/// The debootstrap tree in the cache, made once (as `<dir>.tmp`, renamed when complete).
+fn cached_tree(cache: &Cache) -> Result<PathBuf> {
+    let dir = cache.root().join("e2e/bookworm");
+    if dir.join("usr/sbin/init").exists() {
+        return Ok(dir);
+    }
+    let tmp = cache.root().join("e2e/bookworm.tmp");
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(Error::io(&tmp))?;
+    }
+    Cmd::new("debootstrap")
+        .args([
+            "--variant=minbase",
+            "--include=systemd,systemd-sysv,linux-image-amd64,udev,kmod,e2fsprogs",
+            "bookworm",
+        ])
+        .arg(&tmp)
+        .arg("http://deb.debian.org/debian")
+        .run()?;
+    std::fs::rename(&tmp, &dir).map_err(Error::io(&dir))?;
+    Ok(dir)
+}
+
+/// Puts warmboot, its units, the step script and the guest's fstab into `tree`.
+fn prepare_tree(root: &Path, tree: &Path, warmboot: &Path) -> Result<()> {
+    let copy = |from: &Path, to: &Path| -> Result<()> {
+        if let Some(p) = to.parent() {
+            std::fs::create_dir_all(p).map_err(Error::io(p))?;
+        }
+        std::fs::copy(from, to).map(drop).map_err(Error::io(to))
+    };
+    copy(warmboot, &tree.join("usr/sbin/warmboot"))?;
+    Cmd::new(warmboot)
+        .args(["install-units", "--root"])
+        .arg(tree)
+        .args([
+            "--binary",
+            "/usr/sbin/warmboot",
+            "--enable",
+            "--kexec-symlink",
+        ])
+        .run()?;
+    let e2e = root.join("images/e2e");
+    copy(&e2e.join("e2e-step"), &tree.join("usr/local/sbin/e2e-step"))?;
+    copy(
+        &e2e.join("e2e.service"),
+        &tree.join("etc/systemd/system/e2e.service"),
+    )?;
+    let wants = tree.join("etc/systemd/system/multi-user.target.wants/e2e.service");
+    let _ = std::fs::remove_file(&wants);
+    std::os::unix::fs::symlink("/etc/systemd/system/e2e.service", &wants)
+        .map_err(Error::io(&wants))?;
+    let write = |rel: &str, text: &str| {
+        let p = tree.join(rel);
+        std::fs::write(&p, text).map_err(Error::io(&p))
+    };
+    write("etc/fstab", "/dev/vda / ext4 defaults 0 1\n")?;
+    write("etc/hostname", "e2e\n")?;
+    let journal = tree.join("var/log/journal");
+    std::fs::create_dir_all(&journal).map_err(Error::io(&journal))?;
+    let step = tree.join("var/lib/e2e/step");
+    match std::fs::remove_file(&step) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(&step)(e)),
+    }
+}
+
+/// The tree's one kernel and its initrd.
+fn boot_files(tree: &Path) -> Result<(PathBuf, PathBuf)> {
+    let boot = tree.join("boot");
+    let mut kernels: Vec<PathBuf> = std::fs::read_dir(&boot)
+        .map_err(Error::io(&boot))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("vmlinuz-"))
+        })
+        .collect();
+    kernels.sort();
+    let kernel = kernels.pop().ok_or_else(|| Error::Boot {
+        reason: format!("e2e: no vmlinuz-* in {}", boot.display()),
+    })?;
+    let release = kernel
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("vmlinuz-"))
+        .unwrap_or_default()
+        .to_string();
+    Ok((kernel, boot.join(format!("initrd.img-{release}"))))
+}
+
+/// What the kernel prints when it resets the machine (kernel/reboot.c
+/// kernel_restart(): `pr_emerg("Restarting system\n")` with the "reboot: " prefix); the
+/// firmware itself prints nothing on the serial port under `-nodefaults`.
+const RESTART: &str = "reboot: Restarting system";
+
+/// The `@@E2E` payload of a serial line (markers may follow other text on the line).
+fn marker(line: &str) -> Option<&str> {
+    line.find("@@E2E ").map(|i| &line[i + "@@E2E ".len()..])
+}
+
+/// One boot of the guest as its markers and the kernel lines before the next one tell it.
+#[derive(Debug, Default)]
+struct Boot<'a> {
+    step: Option<&'a str>,
+    id: Option<&'a str>,
+    markers: Vec<&'a str>,
+    /// Serial lines after this boot's markers began, up to the next boot.
+    lines: Vec<&'a str>,
+}
+
+impl Boot<'_> {
+    fn marker(&self, key: &str) -> Option<&str> {
+        self.markers.iter().find_map(|m| m.strip_prefix(key))
+    }
+    fn saw(&self, text: &str) -> bool {
+        self.lines.iter().any(|l| l.contains(text))
+    }
+}
+
+/// Splits the serial log into boots at each `@@E2E boot` line.
+fn boots<'a>(lines: &[&'a str]) -> Vec<Boot<'a>> {
+    let mut out: Vec<Boot<'a>> = Vec::new();
+    for &l in lines {
+        match marker(l) {
+            Some(m) if m.starts_with("boot ") => {
+                let field = |k: &str| m.split_whitespace().find_map(|w| w.strip_prefix(k));
+                out.push(Boot {
+                    step: field("step="),
+                    id: field("id="),
+                    ..Boot::default()
+                });
+            }
+            Some(m) => {
+                if let Some(b) = out.last_mut() {
+                    b.markers.push(m);
+                }
+            }
+            None => {
+                if let Some(b) = out.last_mut() {
+                    b.lines.push(l);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The five scenarios of issue 8, each passed or failed with the reason, from the serial
+/// log alone.
+pub fn judge(lines: &[&str]) -> Vec<(&'static str, std::result::Result<(), String>)> {
+    let boots = boots(lines);
+    let step = |n: &str| boots.iter().find(|b| b.step == Some(n));
+    let fresh = |a: &Boot, b: &Boot| match (a.id, b.id) {
+        (Some(x), Some(y)) if x != y => Ok(()),
+        _ => Err(format!(
+            "boot ids {:?} and {:?} are not two boots",
+            a.id, b.id
+        )),
+    };
+    let need = |n: &str| step(n).ok_or_else(|| format!("no boot reached step {n}"));
+
+    let loaded_at_boot = need("0").and_then(|b| {
+        let s = b.marker("status ").unwrap_or_default();
+        if s.contains("\"loaded\":true") && s.contains("\"crash_loaded\":true") {
+            Ok(())
+        } else {
+            Err(format!("status after boot: {s:?}"))
+        }
+    });
+    let warm = need("0").and_then(|b0| {
+        let b1 = need("1")?;
+        fresh(b0, b1)?;
+        if !b0.saw("Rebooting with kexec") || !b0.saw("kexec_core: Starting new kernel") {
+            return Err("no kexec after `warmboot reboot`".to_string());
+        }
+        if b0.saw(RESTART) {
+            return Err("the warm reboot went through the firmware".to_string());
+        }
+        let (before, after) = (b0.marker("marker-before "), b1.marker("marker-after "));
+        if before.is_none() || before != after {
+            return Err(format!("marker {before:?} became {after:?}"));
+        }
+        let journal = b1.marker("journal ").unwrap_or_default();
+        if !(journal.contains("systemd-kexec.service") && journal.contains("Journal stopped")) {
+            return Err(format!("no clean shutdown in the journal: {journal:?}"));
+        }
+        if b0.marker("cmdline ") != b1.marker("cmdline ") {
+            return Err("the new kernel's command line differs from the loaded one".to_string());
+        }
+        Ok(())
+    });
+    let cold = need("1").and_then(|b1| {
+        fresh(b1, need("2")?)?;
+        if b1.saw("Starting new kernel") || !b1.saw(RESTART) {
+            return Err("the cold reboot did not go through the firmware".to_string());
+        }
+        Ok(())
+    });
+    let systemctl_kexec = need("2").and_then(|b2| {
+        fresh(b2, need("3")?)?;
+        if !b2.saw("warmboot: kexec -e: rebooting into the loaded kernel") {
+            return Err("systemd-shutdown did not run warmboot as kexec -e".to_string());
+        }
+        if b2.saw(RESTART) {
+            return Err("systemctl kexec went through the firmware".to_string());
+        }
+        Ok(())
+    });
+    let capture = need("3").and_then(|b3| {
+        let b4 = need("4")?;
+        fresh(b3, b4)?;
+        if !b3.saw("Kernel panic") {
+            return Err("no panic before the capture boot".to_string());
+        }
+        if !b4
+            .marker("cmdline ")
+            .unwrap_or_default()
+            .contains("elfcorehdr=")
+        {
+            return Err("the capture kernel has no elfcorehdr=".to_string());
+        }
+        match b4.marker("vmcore ") {
+            Some("177ELF") => Ok(()),
+            other => Err(format!(
+                "/proc/vmcore starts with {other:?}, not an ELF header"
+            )),
+        }
+    });
+    vec![
+        ("1 the next kernel is loaded after boot", loaded_at_boot),
+        ("2 warm reboot keeps a file and shuts down cleanly", warm),
+        ("3 reboot --cold goes through the firmware", cold),
+        ("4 systemctl kexec runs warmboot as kexec", systemctl_kexec),
+        ("5 the capture kernel catches a panic", capture),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lines that matter of a real run (2026-11-25, bookworm, 6.1.0-50-amd64, TCG).
+    const RUN: &str = r#"SeaBIOS (version 1.16.2-debian-1.16.2-1)
+@@E2E boot step=0 id=7c2e659c-6984-427d-847d-1dc0a75c4389 kernel=6.1.0-50-amd64
+@@E2E cmdline root=/dev/vda rw console=ttyS0 crashkernel=256M
+@@E2E status {"crash_loaded":true,"crash_size":268435456,"kexec_load_blocked_by_lockdown":false,"loaded":true,"lockdown":"none"}
+@@E2E marker-before 5d1de0ae42b653a8e07a0048af499b6c127a8c0b82bfc4408d9bfd43bcacad7b
+[  111.395561] systemd-shutdown[1]: Rebooting with kexec.
+[  111.423567] kexec_core: Starting new kernel
+@@E2E boot step=1 id=19e2dfa1-4943-4ccb-86de-cbabbc493731 kernel=6.1.0-50-amd64
+@@E2E cmdline root=/dev/vda rw console=ttyS0 crashkernel=256M
+@@E2E status {"crash_loaded":true,"crash_size":268435456,"kexec_load_blocked_by_lockdown":false,"loaded":true,"lockdown":"none"}
+@@E2E marker-after 5d1de0ae42b653a8e07a0048af499b6c127a8c0b82bfc4408d9bfd43bcacad7b
+@@E2E journal [  110.135045] e2e systemd[1]: Starting systemd-kexec.service - Reboot via kexec...|[  110.640450] e2e systemd[1]: Shutting down.|[  111.209520] e2e systemd-journald[182]: Journal stopped|
+@@E2E reboot unloaded the loaded kernel (--cold)|cold reboot through systemd and the firmware (systemctl reboot)|
+[  136.515103] systemd-shutdown[1]: Rebooting.
+[  136.520867] reboot: Restarting system
+e2e login: @@E2E boot step=2 id=fd3f30f8-7db9-4037-8525-207b14c07387 kernel=6.1.0-50-amd64
+@@E2E cmdline root=/dev/vda rw console=ttyS0 crashkernel=256M
+@@E2E status {"crash_loaded":true,"crash_size":268435456,"kexec_load_blocked_by_lockdown":false,"loaded":true,"lockdown":"none"}
+@@E2E systemctl-kexec
+[   63.498730] systemd-shutdown[1]: Rebooting with kexec.
+[   63.751137] warmboot: kexec -e: rebooting into the loaded kernel
+[   63.762569] kexec_core: Starting new kernel
+@@E2E boot step=3 id=15ef651e-9fa2-4efe-a3d8-dc20eab4049d kernel=6.1.0-50-amd64
+@@E2E status {"crash_loaded":true,"crash_size":268435456,"kexec_load_blocked_by_lockdown":false,"loaded":true,"lockdown":"none"}
+@@E2E panic
+[  107.794579] Kernel panic - not syncing: sysrq triggered crash
+@@E2E boot step=4 id=578b61ba-1cd5-4e0a-8464-5a77568ab46d kernel=6.1.0-50-amd64
+@@E2E cmdline elfcorehdr=0x1b000000 root=/dev/vda rw console=ttyS0 reset_devices nr_cpus=1 irqpoll cgroup_disable=memory udev.children-max=2 panic=10
+@@E2E vmcore 177ELF"#;
+
+    fn verdicts(log: &str) -> Vec<(&'static str, std::result::Result<(), String>)> {
+        judge(&log.lines().collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn the_real_run_passes_every_scenario() {
+        for (name, v) in verdicts(RUN) {
+            assert_eq!(v, Ok(()), "{name}");
+        }
+    }
+
+    #[test]
+    fn each_scenario_fails_on_its_own_evidence() {
+        let broken = |from: &str, to: &str, scenario: usize, why: &str| {
+            let log = RUN.replacen(from, to, 1);
+            let v = verdicts(&log);
+            let e = v[scenario].1.clone().unwrap_err();
+            assert!(e.contains(why), "{}: {e}", v[scenario].0);
+        };
+        broken(
+            "\"loaded\":true",
+            "\"loaded\":false",
+            0,
+            "status after boot",
+        );
+        broken("marker-after 5d", "marker-after 6d", 1, "became");
+        broken("Journal stopped", "Journal running", 1, "no clean shutdown");
+        broken(
+            "id=19e2dfa1-4943-4ccb-86de-cbabbc493731",
+            "id=7c2e659c-6984-427d-847d-1dc0a75c4389",
+            1,
+            "are not two boots",
+        );
+        broken(
+            "reboot: Restarting system",
+            "kexec_core: Starting new kernel",
+            2,
+            "did not go through the firmware",
+        );
+        broken(
+            "warmboot: kexec -e:",
+            "something else:",
+            3,
+            "did not run warmboot",
+        );
+        broken("vmcore 177ELF", "vmcore ", 4, "not an ELF header");
+        let v = verdicts(RUN.split("@@E2E boot step=4").next().unwrap_or_default());
+        assert_eq!(v[4].1, Err("no boot reached step 4".to_string()));
+    }
+}
