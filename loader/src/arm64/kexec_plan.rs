@@ -57,25 +57,13 @@ pub fn machine_facts(
             )
         })?,
     };
-    let mut cpu_notes = Vec::new();
-    for (cpu, addr) in host.crash_notes()? {
-        let rel = format!("/sys/devices/system/cpu/cpu{cpu}/crash_notes_size");
-        let size = match host.read_optional(&rel)? {
-            Some(t) => crate::host::parse_decimal(&t).map_err(|e| e.in_file(host.path(&rel)))?,
-            None => DEFAULT_CRASH_NOTES_SIZE,
-        };
-        cpu_notes.push((addr, size));
-    }
+    let cpu_notes = crate::crash::cpu_notes(host, crate::Arch::Arm64)?;
     Ok(MachineFacts {
         dtb,
         cpu_notes,
         vmcoreinfo: host.vmcoreinfo()?,
     })
 }
-
-/// sizeof(note_buf_t) when crash_notes_size is not readable: 2 note headers of 12 bytes,
-/// "CORE" padded to 8, and struct elf_prstatus (392 bytes on arm64).
-const DEFAULT_CRASH_NOTES_SIZE: u64 = 12 * 2 + 8 + 392;
 
 /// Plans an arm64 Image (raw, or decompressed from Image.gz / zboot) for kexec_load.
 /// `seeds` gives the random kaslr-seed (None under `nokaslr`) and rng-seed. With `verify`

@@ -1,3 +1,29 @@
 //! Panic (crash) loads: what the capture kernel needs to find the old kernel's memory.
 
 pub mod elfcore;
+
+/// Each CPU's crash_notes buffer as (physical address, size), in CPU order, read from
+/// /sys/devices/system/cpu/cpuN/crash_notes{,_size} (drivers/base/cpu.c). When
+/// crash_notes_size is not readable the size is sizeof(note_buf_t): two 12-byte note
+/// headers, "CORE" padded to 8, and struct elf_prstatus (336 bytes on x86_64, 392 on arm64).
+pub fn cpu_notes(
+    host: &crate::host::HostRoot,
+    arch: crate::Arch,
+) -> crate::Result<Vec<(u64, u64)>> {
+    let default_size = 12 * 2
+        + 8
+        + match arch {
+            crate::Arch::X86_64 => 336,
+            crate::Arch::Arm64 => 392,
+        };
+    let mut notes = Vec::new();
+    for (cpu, addr) in host.crash_notes()? {
+        let rel = format!("/sys/devices/system/cpu/cpu{cpu}/crash_notes_size");
+        let size = match host.read_optional(&rel)? {
+            Some(t) => crate::host::parse_decimal(&t).map_err(|e| e.in_file(host.path(&rel)))?,
+            None => default_size,
+        };
+        notes.push((addr, size));
+    }
+    Ok(notes)
+}

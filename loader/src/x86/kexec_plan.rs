@@ -57,10 +57,6 @@ pub struct MachineFacts {
     pub vmcoreinfo: Option<(u64, u64)>,
 }
 
-/// sizeof(note_buf_t) when crash_notes_size is not readable: 2 ELF note headers of 12
-/// bytes, "CORE" padded to 8 and struct elf_prstatus (336 bytes on x86_64).
-const DEFAULT_CRASH_NOTES_SIZE: u64 = 12 * 2 + 8 + 336;
-
 /// Reads the facts of the machine at `host`.
 pub fn machine_facts(host: &HostRoot) -> Result<MachineFacts> {
     let e820 = normal_e820(&host.firmware_memmap()?)?;
@@ -74,15 +70,7 @@ pub fn machine_facts(host: &HostRoot) -> Result<MachineFacts> {
     let systab = host.efi_systab()?.unwrap_or_default();
     let acpi_rsdp = efi::acpi_rsdp(running.as_ref(), &systab);
     let efi = EfiFirmware::from_host(host)?;
-    let mut cpu_notes = Vec::new();
-    for (cpu, addr) in host.crash_notes()? {
-        let rel = format!("/sys/devices/system/cpu/cpu{cpu}/crash_notes_size");
-        let size = match host.read_optional(&rel)? {
-            Some(t) => crate::host::parse_decimal(&t).map_err(|e| e.in_file(host.path(&rel)))?,
-            None => DEFAULT_CRASH_NOTES_SIZE,
-        };
-        cpu_notes.push((addr, size));
-    }
+    let cpu_notes = crate::crash::cpu_notes(host, crate::Arch::X86_64)?;
     Ok(MachineFacts {
         e820,
         acpi_rsdp,
