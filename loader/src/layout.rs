@@ -80,11 +80,9 @@ pub struct KernelLayout {
 }
 
 impl KernelLayout {
-    /// Converts a parsed image into a layout.
-    ///
-    /// MERGE POINT: written against the fields the image parsers will expose
-    /// (image/bzimage.rs, elf.rs, arm64.rs); the lead adjusts this one function when they
-    /// land. `file` is the whole kernel file (bzImage and ELF pieces are file ranges).
+    /// Converts a parsed image into a layout: the one place that knows how each format's
+    /// kernel is placed. `file` is the whole kernel file (bzImage and ELF pieces are file
+    /// ranges of it; an arm64 Image comes decompressed from the parser).
     pub fn from_image(image: &KernelImage, file: &[u8]) -> Result<KernelLayout> {
         match image {
             KernelImage::BzImage(b) => {
@@ -193,7 +191,7 @@ impl KernelLayout {
                 Ok(arm64_layout(data, memsz, h.text_offset))
             }
             KernelImage::Uki(_) => Err(Error::Unsupported(
-                "loading a unified kernel image arrives with the UKI issue; extract its .linux section for now".to_string(),
+                "warmboot does not load unified kernel images yet; load its .linux section (and .initrd, .cmdline) instead".to_string(),
             )),
         }
     }
