@@ -74,10 +74,9 @@ impl HostRoot {
         self.parse("/proc/iomem", |t| MemoryMap::parse(t, firmware))
     }
 
-    /// `/sys/firmware/memmap/N/{start,end,type}` in N order; empty when the directory is
-    /// absent (non-x86 machines).
-    pub fn firmware_memmap(&self) -> Result<Vec<FirmwareMapEntry>> {
-        let dir = self.path("/sys/firmware/memmap");
+    /// The numeric entry names N of directory `rel`, sorted; empty when it is absent.
+    fn numbered_entries(&self, rel: &str) -> Result<Vec<u32>> {
+        let dir = self.path(rel);
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
@@ -91,6 +90,13 @@ impl HostRoot {
             }
         }
         indices.sort_unstable();
+        Ok(indices)
+    }
+
+    /// `/sys/firmware/memmap/N/{start,end,type}` in N order; empty when the directory is
+    /// absent (non-x86 machines).
+    pub fn firmware_memmap(&self) -> Result<Vec<FirmwareMapEntry>> {
+        let indices = self.numbered_entries("/sys/firmware/memmap")?;
         let mut out = Vec::with_capacity(indices.len());
         for n in indices {
             let base = format!("/sys/firmware/memmap/{n}");
@@ -207,20 +213,7 @@ impl HostRoot {
 
     /// `/sys/firmware/efi/runtime-map/N/*` in N order (x86 EFI only; empty otherwise).
     pub fn efi_runtime_map(&self) -> Result<Vec<EfiRuntimeEntry>> {
-        let dir = self.path("/sys/firmware/efi/runtime-map");
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::Io(e).in_file(dir)),
-        };
-        let mut indices = Vec::new();
-        for e in entries {
-            let e = e.map_err(|e| Error::Io(e).in_file(&dir))?;
-            if let Some(n) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) {
-                indices.push(n);
-            }
-        }
-        indices.sort_unstable();
+        let indices = self.numbered_entries("/sys/firmware/efi/runtime-map")?;
         let mut out = Vec::with_capacity(indices.len());
         for n in indices {
             let field = |name: &'static str| -> Result<u64> {

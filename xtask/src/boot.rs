@@ -93,6 +93,33 @@ pub struct Args {
     pub silent: bool,
 }
 
+impl Args {
+    /// A scenario with the command line's defaults: BIOS/direct firmware, `auto` syscall,
+    /// kexec-tools as the loader, 1 GiB, one hop, a 240 s timeout, accelerator probed.
+    pub fn new(arch: GuestArch, scenario: Scenario) -> Args {
+        Args {
+            arch,
+            scenario,
+            firmware: Firmware::Bios,
+            syscall: vec![Syscall::Auto],
+            loader: Loader::KexecTools,
+            kernel: None,
+            next_kernel: None,
+            initrd: None,
+            memory: 1024,
+            hops: 1,
+            no_verify: false,
+            verify: false,
+            corrupt_digest: false,
+            timeout: 240,
+            break_next: false,
+            accel: AccelChoice::Auto,
+            measure: false,
+            silent: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AccelChoice {
     Auto,
@@ -446,24 +473,9 @@ mod tests {
 
     fn args(arch: GuestArch, scenario: Scenario) -> Args {
         Args {
-            arch,
-            scenario,
-            firmware: Firmware::Bios,
             syscall: vec![Syscall::Classic],
-            loader: Loader::KexecTools,
-            kernel: None,
-            next_kernel: None,
-            initrd: None,
-            memory: 1024,
-            hops: 1,
-            no_verify: false,
-            verify: false,
-            corrupt_digest: false,
-            timeout: 240,
-            break_next: false,
             accel: AccelChoice::Tcg,
-            measure: false,
-            silent: false,
+            ..Args::new(arch, scenario)
         }
     }
 

@@ -1,7 +1,7 @@
 //! The boot matrix `cargo xtask ci` runs: every scenario the harness proves on every
 //! commit, and the summary table printed at the end.
 
-use crate::boot::{self, AccelChoice, Args, Loader, Outcome, Scenario, Syscall};
+use crate::boot::{self, Args, Loader, Outcome, Scenario, Syscall};
 use crate::error::Result;
 use crate::qemu::{Firmware, GuestArch};
 use std::path::Path;
@@ -23,27 +23,11 @@ pub struct ExpectedFailure {
 
 fn case(arch: GuestArch, scenario: Scenario, firmware: Firmware, syscall: Syscall) -> Case {
     Case {
+        // The reference loader kexec-tools unless a case says warmboot.
         args: Args {
-            arch,
-            scenario,
             firmware,
             syscall: vec![syscall],
-            // warmboot loads for real once the x86_64 and arm64 issues land; until then
-            // the reference loader proves the harness.
-            loader: Loader::KexecTools,
-            kernel: None,
-            next_kernel: None,
-            initrd: None,
-            memory: 1024,
-            hops: 1,
-            no_verify: false,
-            verify: false,
-            corrupt_digest: false,
-            timeout: 240,
-            break_next: false,
-            accel: AccelChoice::Auto,
-            measure: false,
-            silent: false,
+            ..Args::new(arch, scenario)
         },
         must_fail: None,
     }

@@ -157,28 +157,17 @@ pub fn plan_bzimage(
         + (final_cmdline.len() as u64 + 1).next_multiple_of(8)
         + setup_nodes_len
         + efi_memmap_len;
-    extra.push(Blob::new(
-        BOOT_PARAMS,
-        vec![0; size as usize],
-        Placement {
-            align: PAGE_SIZE,
-            min: 1 << 20,
-            max: GIB4,
-            top_down: true,
-            near_kernel: false,
-        },
-    ));
+    // Above the first MiB and below 4 GiB, highest first, as kexec_file places them.
+    let low_page = Placement {
+        align: PAGE_SIZE,
+        min: 1 << 20,
+        max: GIB4,
+        top_down: true,
+        near_kernel: false,
+    };
+    extra.push(Blob::new(BOOT_PARAMS, vec![0; size as usize], low_page));
     if verify {
-        extra.push(crate::purgatory::blob(
-            crate::Arch::X86_64,
-            Placement {
-                align: PAGE_SIZE,
-                min: 1 << 20,
-                max: GIB4,
-                top_down: true,
-                near_kernel: false,
-            },
-        ));
+        extra.push(crate::purgatory::blob(crate::Arch::X86_64, low_page));
     }
 
     let mut p = plan(

@@ -3,7 +3,7 @@
 //! and `-i`), and panic reboots with both loaders, all on the same kernel, initrd and
 //! QEMU settings.
 
-use crate::boot::{AccelChoice, Args, Loader, Scenario, Syscall};
+use crate::boot::{Args, Loader, Scenario, Syscall};
 use crate::qemu::{Firmware, GuestArch};
 
 /// Why kexec-tools' arm64 panic reboot is expected to fail here (recorded, not hidden).
@@ -81,24 +81,13 @@ impl Variant {
     /// loglevel=6, the loader's VmHWM), silent.
     pub fn args(&self) -> Args {
         Args {
-            arch: self.arch,
-            scenario: self.scenario,
             firmware: self.firmware,
             syscall: vec![self.syscall],
             loader: self.loader.unwrap_or(Loader::KexecTools),
-            kernel: None,
-            next_kernel: None,
-            initrd: None,
-            memory: 1024,
-            hops: 1,
             no_verify: self.no_verify,
-            timeout: 240,
-            break_next: false,
-            accel: AccelChoice::Auto,
             measure: true,
             silent: true,
-            verify: false,
-            corrupt_digest: false,
+            ..Args::new(self.arch, self.scenario)
         }
     }
 }
