@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::host::HostRoot;
 use crate::inspect;
 use crate::kexec::linux::LinuxKexec;
+use crate::kexec::Kexec;
 use crate::kexec_compat;
 use crate::memmap::Mode;
 use crate::plan::SyscallChoice;
@@ -174,31 +175,92 @@ pub struct InspectArgs {
     pub json: bool,
 }
 
-/// Runs the command line in `std::env::args` and returns the exit status. Invoked as
-/// `kexec` (a symlink), warmboot speaks kexec-tools' command line ([`kexec_compat`]).
+/// Runs the command line in `std::env::args` against the running kernel and returns the
+/// exit status. Invoked as `kexec` (a symlink), warmboot speaks kexec-tools' command line
+/// ([`kexec_compat`]).
 pub fn main() -> i32 {
-    let args: Vec<String> = std::env::args().collect();
-    if invoked_as_kexec(args.first().map(String::as_str)) {
-        return kexec_compat::main(args.get(1..).unwrap_or_default());
+    run_args(
+        std::env::args_os(),
+        Backend::Real,
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    )
+}
+
+/// Which kexec backend the command line drives.
+pub enum Backend<'a> {
+    /// The running kernel ([`LinuxKexec`], made only when a command needs it). `--root`
+    /// goes only with `--dry-run`, and the kexec-tools command line and `reboot` are
+    /// available.
+    Real,
+    /// Any other backend (the simulator, a fake): load, exec, unload and status go through
+    /// it, `--root` gives the machine it stands for, and nothing reaches the running
+    /// kernel (`reboot` and the kexec-tools command line are refused).
+    Given(&'a mut dyn Kexec),
+}
+
+/// Runs the command line `args` (argv\[0\] first): parsing, dispatch, output to `out`,
+/// one-line errors to `err`; returns the exit status. [`main`] is this with the real
+/// backend and the process's stdout and stderr; tests run it in-process with the simulator.
+pub fn run_args<I, T>(
+    args: I,
+    backend: Backend<'_>,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let real = matches!(backend, Backend::Real);
+    let argv0 = args.first().map(|a| a.to_string_lossy().into_owned());
+    if invoked_as_kexec(argv0.as_deref()) {
+        if !real {
+            return refuse_kexec_compat(err);
+        }
+        let rest: Vec<String> = args
+            .iter()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        return kexec_compat::main(&rest);
     }
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
+            if real {
+                let _ = e.print();
+            } else if e.use_stderr() {
+                let _ = write!(err, "{}", e.render());
+            } else {
+                let _ = write!(out, "{}", e.render());
+            }
             return code;
         }
     };
     if let Command::Kexec(a) = &cli.command {
+        if !real {
+            return refuse_kexec_compat(err);
+        }
         return kexec_compat::main(&a.args);
     }
-    match run(cli) {
+    match run(cli, backend, out, err) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("warmboot: {e}");
+            let _ = writeln!(err, "warmboot: {e}");
             1
         }
     }
+}
+
+fn refuse_kexec_compat(err: &mut dyn std::io::Write) -> i32 {
+    let _ = writeln!(
+        err,
+        "warmboot: the kexec-tools command line runs only against the running kernel"
+    );
+    1
 }
 
 /// Whether argv\[0\] names `kexec` (`/usr/sbin/kexec`, `kexec`).
@@ -208,12 +270,16 @@ pub fn invoked_as_kexec(argv0: Option<&str>) -> bool {
         .is_some_and(|n| n == "kexec")
 }
 
-fn run(cli: Cli) -> Result<(), Error> {
+fn run(
+    cli: Cli,
+    backend: Backend<'_>,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> Result<(), Error> {
     match cli.command {
         Command::Inspect(args) => {
-            let out = inspect::run(&args.file, args.initrd.as_deref(), args.json)?;
-            print!("{out}");
-            Ok(())
+            let text = inspect::run(&args.file, args.initrd.as_deref(), args.json)?;
+            emit(out, &text)
         }
         Command::Load(a) => {
             let cmdline = match (a.append, a.command_line, a.reuse_cmdline) {
@@ -235,7 +301,8 @@ fn run(cli: Cli) -> Result<(), Error> {
                 }
             };
             if let Some(how) = &found {
-                eprintln!(
+                let _ = writeln!(
+                    err,
                     "warmboot: running kernel found by {how}: {}{}",
                     kernel.display(),
                     initrd
@@ -258,24 +325,38 @@ fn run(cli: Cli) -> Result<(), Error> {
                 verify: a.verify,
                 corrupt_digest: a.corrupt_digest,
             };
-            print!("{}", load::run(&opts)?);
-            Ok(())
+            let text = match backend {
+                Backend::Real => load::run(&opts)?,
+                Backend::Given(b) => load::run_with(&opts, Some(b))?,
+            };
+            emit(out, &text)
         }
-        Command::Exec(a) => {
-            let mut backend = LinuxKexec::new(HostRoot::new("/"))?;
-            exec::run(&mut backend, a.no_sync)
-        }
+        Command::Exec(a) => match backend {
+            Backend::Real => exec::run(&mut LinuxKexec::new(HostRoot::new("/"))?, a.no_sync),
+            Backend::Given(b) => exec::run(b, a.no_sync),
+        },
         Command::Unload(a) => {
-            let mut backend = LinuxKexec::new(HostRoot::new("/"))?;
             let mode = if a.panic { Mode::Panic } else { Mode::Normal };
-            print!("{}", unload::run(&mut backend, mode)?);
-            Ok(())
+            let text = match backend {
+                Backend::Real => unload::run(&mut LinuxKexec::new(HostRoot::new("/"))?, mode)?,
+                Backend::Given(b) => unload::run(b, mode)?,
+            };
+            emit(out, &text)
         }
         Command::Status(a) => {
-            print!("{}", status::run(&HostRoot::new(a.root), a.json)?);
-            Ok(())
+            let host = HostRoot::new(a.root);
+            let text = match backend {
+                Backend::Real => status::run(&host, a.json)?,
+                Backend::Given(b) => status::run_with(b, &host, a.json)?,
+            };
+            emit(out, &text)
         }
-        Command::Reboot(a) => reboot::run_real(a.cold),
+        Command::Reboot(a) => match backend {
+            Backend::Real => reboot::run_real(a.cold),
+            Backend::Given(_) => Err(Error::Unsupported(
+                "reboot runs only against the running kernel".to_string(),
+            )),
+        },
         Command::InstallUnits(a) => {
             let binary = match a.binary {
                 Some(b) => b,
@@ -283,17 +364,14 @@ fn run(cli: Cli) -> Result<(), Error> {
                     std::env::current_exe().map_err(|e| Error::Io(e).in_file("/proc/self/exe"))?
                 }
             };
-            print!(
-                "{}",
-                install::run(&install::InstallOptions {
-                    root: a.root,
-                    binary,
-                    enable: a.enable,
-                    kexec_symlink: a.kexec_symlink,
-                    force: a.force,
-                })?
-            );
-            Ok(())
+            let text = install::run(&install::InstallOptions {
+                root: a.root,
+                binary,
+                enable: a.enable,
+                kexec_symlink: a.kexec_symlink,
+                force: a.force,
+            })?;
+            emit(out, &text)
         }
         // Dispatched in main(): kexec-tools' exit codes are its callers' contract.
         Command::Kexec(a) => Err(Error::Unsupported(format!(
@@ -301,4 +379,12 @@ fn run(cli: Cli) -> Result<(), Error> {
             a.args
         ))),
     }
+}
+
+/// Writes a command's output. A write error (stdout closed early by `| head`) is ignored:
+/// the command itself has succeeded.
+fn emit(out: &mut dyn std::io::Write, text: &str) -> Result<(), Error> {
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    Ok(())
 }

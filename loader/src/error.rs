@@ -94,6 +94,15 @@ pub enum Error {
         errno: nix::errno::Errno,
     },
 
+    /// A load that failed after warmboot began talking to the kernel, with what the kernel
+    /// holds now, read from its status before and after ([`crate::commands::outcome`]).
+    #[error("{source}; {state}")]
+    LoadFailed {
+        #[source]
+        source: Box<Error>,
+        state: String,
+    },
+
     /// Decompression failed or produced more than the limit.
     #[error("cannot decompress {what} ({method}): {detail}")]
     Decompress {

@@ -15,12 +15,18 @@
 //!   image is written straight into the reservation at load time. Bytes bufsz..memsz are
 //!   zero in both cases;
 //! - kexec_file_load: the kernel parses the image itself, which the simulator does not;
-//!   it checks what it can (CONFIG_KEXEC_FILE, flags, the command line) and records the load.
+//!   it checks what it can (CONFIG_KEXEC_FILE, flags, the command line) and records the load;
+//! - injected faults ([`faults`]): any call, or the Nth step, fails with a chosen errno, with
+//!   the kernel's semantics for where that errno arises (a crash load that fails after the
+//!   kernel freed the old crash image leaves none).
 
+pub mod faults;
 pub mod memory;
 
+use faults::{fails_before_any_change, Call, Faults};
 use memory::PhysMemory;
 use nix::errno::Errno;
+use std::cell::RefCell;
 use warmboot::arch::Arch;
 use warmboot::host::Lockdown;
 use warmboot::kexec::{kexec_file_flags, kexec_load_flags, FileLoad, Kexec, Status};
@@ -79,6 +85,9 @@ pub struct Sim {
     kexec_file: bool,
     lockdown: Lockdown,
     executed: Option<u64>,
+    faults: Faults,
+    /// Every call seen since the faults were last set, in order (status reads included).
+    steps: RefCell<Vec<String>>,
 }
 
 impl Sim {
@@ -93,7 +102,46 @@ impl Sim {
             kexec_file: true,
             lockdown: Lockdown::None,
             executed: None,
+            faults: Faults::none(),
+            steps: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Injects `faults` ([`faults`]), replacing earlier ones, and counts steps from 1 again.
+    pub fn with_faults(mut self, faults: Faults) -> Sim {
+        self.set_faults(faults);
+        self
+    }
+
+    /// Like [`Sim::with_faults`], on a simulator already in use (an image already loaded).
+    pub fn set_faults(&mut self, faults: Faults) {
+        self.faults = faults;
+        self.steps.borrow_mut().clear();
+    }
+
+    /// The calls seen since the faults were last set, in order: `status`, `kexec_load`,
+    /// `kexec_file_load`, `unload`, `exec`, or `step: <what>` for warmboot's own steps.
+    pub fn steps(&self) -> Vec<String> {
+        self.steps.borrow().clone()
+    }
+
+    /// Records a call and returns the errno it is to fail with, if any.
+    fn enter(&self, call: Call, what: &str) -> Option<Errno> {
+        let mut steps = self.steps.borrow_mut();
+        steps.push(match call {
+            Call::Step => format!("step: {what}"),
+            c => c.name().to_string(),
+        });
+        self.faults.errno_for(steps.len(), call)
+    }
+
+    /// A load of `mode` failing with `e`: a crash load that got past the early checks has
+    /// already lost the previous crash image (kernel/kexec.c, kernel/kexec_file.c).
+    fn fail_load(&mut self, mode: Mode, call: String, e: Errno) -> Error {
+        if mode == Mode::Panic && !fails_before_any_change(e) {
+            self.crash = None;
+        }
+        errno(call, e)
     }
 
     /// A kernel built without CONFIG_KEXEC_FILE (Debian's arm64 6.1): kexec_file_load is ENOSYS.
@@ -155,6 +203,9 @@ impl Kexec for Sim {
             plan.entry,
             plan.segments.len()
         );
+        if let Some(e) = self.enter(Call::KexecLoad, "") {
+            return Err(self.fail_load(plan.mode, call, e));
+        }
         // kexec_load_check: permission and lockdown, flags, segment count.
         if self.lockdown.blocks_kexec_load() {
             return Err(errno(call, Errno::EPERM));
@@ -204,6 +255,9 @@ impl Kexec for Sim {
         let flags = kexec_file_flags(req.mode, req.initrd.is_some());
         let cmdline_len = req.cmdline.len() + 1;
         let call = format!("kexec_file_load(cmdline_len={cmdline_len}, flags={flags:#x})");
+        if let Some(e) = self.enter(Call::KexecFileLoad, "") {
+            return Err(self.fail_load(req.mode, call, e));
+        }
         if !self.kexec_file {
             return Err(errno(call, Errno::ENOSYS));
         }
@@ -239,18 +293,24 @@ impl Kexec for Sim {
     }
 
     fn unload(&mut self, mode: Mode) -> Result<()> {
+        let flags = kexec_load_flags(self.arch, mode);
+        let call = format!("kexec_load(entry=0x0, segments=0, flags={flags:#x})");
+        if let Some(e) = self.enter(Call::Unload, "") {
+            return Err(errno(call, e));
+        }
         if self.lockdown.blocks_kexec_load() {
-            let flags = kexec_load_flags(self.arch, mode);
-            return Err(errno(
-                format!("kexec_load(entry=0x0, segments=0, flags={flags:#x})"),
-                Errno::EPERM,
-            ));
+            return Err(errno(call, Errno::EPERM));
         }
         *self.slot(mode) = None;
         Ok(())
     }
 
     fn exec(&mut self) -> Result<()> {
+        // kernel_kexec fails before touching the image (EBUSY, EINVAL), as does reboot(2)'s
+        // permission check (EPERM).
+        if let Some(e) = self.enter(Call::Exec, "") {
+            return Err(errno("reboot(LINUX_REBOOT_CMD_KEXEC)".to_string(), e));
+        }
         let Some(image) = self.normal.take() else {
             return Err(errno(
                 "reboot(LINUX_REBOOT_CMD_KEXEC)".to_string(),
@@ -268,10 +328,24 @@ impl Kexec for Sim {
     }
 
     fn status(&self) -> Result<Status> {
+        if let Some(e) = self.enter(Call::Status, "") {
+            return Err(Error::Io(std::io::Error::from_raw_os_error(e as i32))
+                .in_file("/sys/kernel/kexec_loaded"));
+        }
         Ok(Status {
             loaded: self.normal.is_some(),
             crash_loaded: self.crash.is_some(),
             crash_size: self.map.crash.map(|r| r.len()).unwrap_or(0),
         })
+    }
+
+    fn step(&mut self, what: &str) -> Result<()> {
+        match self.enter(Call::Step, what) {
+            None => Ok(()),
+            Some(e) => Err(Error::Io(std::io::Error::new(
+                std::io::Error::from_raw_os_error(e as i32).kind(),
+                format!("{what}: {}", std::io::Error::from_raw_os_error(e as i32)),
+            ))),
+        }
     }
 }

@@ -113,8 +113,8 @@ fn lockdown_refuses_kexec_load_with_eperm() {
     assert_eq!(
         e,
         "kexec_load(entry=0x1000000, segments=1, flags=0x3e0000) failed: EPERM (not permitted: \
-         it needs CAP_SYS_BOOT in the initial user namespace, and is refused under lockdown \
-         or kernel.kexec_load_disabled=1)"
+         it needs root (CAP_SYS_BOOT in the initial user namespace), and is refused under \
+         lockdown or kernel.kexec_load_disabled=1)"
     );
 }
 

@@ -202,8 +202,15 @@ pub struct Prepared {
     pub bootable: bool,
 }
 
-/// Runs `warmboot load`.
+/// Runs `warmboot load` against the running kernel.
 pub fn run(opts: &LoadOptions) -> Result<String> {
+    run_with(opts, None)
+}
+
+/// Runs `warmboot load` through `backend`, or the running kernel's when None (which refuses
+/// `--root` without `--dry-run`: the plan would be for another machine). A failed load says
+/// what is loaded now ([`crate::commands::outcome`]).
+pub fn run_with(opts: &LoadOptions, backend: Option<&mut dyn Kexec>) -> Result<String> {
     let prepared = prepare(opts)?;
     if opts.dry_run {
         return Ok(if opts.json {
@@ -212,13 +219,16 @@ pub fn run(opts: &LoadOptions) -> Result<String> {
             prepared.report.to_table()
         });
     }
+    if let Some(backend) = backend {
+        return crate::commands::outcome::load(&prepared, opts, backend);
+    }
     if opts.root != std::path::Path::new("/") {
         return Err(Error::Unsupported(
             "--root reads another machine's state, so it goes only with --dry-run".to_string(),
         ));
     }
     let mut backend = crate::kexec::linux::LinuxKexec::new(HostRoot::new("/"))?;
-    load_with(&prepared, opts, &mut backend)
+    crate::commands::outcome::load(&prepared, opts, &mut backend)
 }
 
 /// Parses, checks the architecture, picks the syscall and checks the plan (no syscall).
@@ -439,6 +449,7 @@ pub fn load_with(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> R
     );
     match p.report.syscall {
         SyscallChoice::File | SyscallChoice::Auto => {
+            backend.step("open the kernel and initrd")?;
             let (kernel, initrd) = open_files(opts)?;
             let req = FileLoad {
                 kernel: &kernel,
@@ -465,6 +476,7 @@ pub fn load_with(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> R
                         "{call} failed: {errno:?}{}; fell back to kexec_load",
                         crate::kexec::errno_meaning(&call, errno)
                     );
+                    backend.step("fall back to kexec_load")?;
                     classic_load(p, backend)
                         .map(|()| format!("loaded {name} {what} with kexec_load ({why})\n"))
                 }

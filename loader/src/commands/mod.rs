@@ -3,6 +3,7 @@
 pub mod exec;
 pub mod install;
 pub mod load;
+pub mod outcome;
 pub mod reboot;
 pub mod status;
 pub mod unload;

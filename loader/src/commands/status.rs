@@ -4,11 +4,21 @@ use crate::error::Result;
 use crate::host::{HostRoot, Lockdown};
 use crate::inspect::human_size;
 use crate::kexec::linux::read_status;
+use crate::kexec::{Kexec, Status};
 use std::fmt::Write as _;
 
 /// Builds the status report for the machine at `host`.
 pub fn run(host: &HostRoot, json: bool) -> Result<String> {
-    let status = read_status(host)?;
+    render(&read_status(host)?, host, json)
+}
+
+/// Builds the status report from what `backend` says is loaded, with the lockdown level
+/// of the machine at `host` (the simulator, a fake, or the real kernel).
+pub fn run_with(backend: &dyn Kexec, host: &HostRoot, json: bool) -> Result<String> {
+    render(&backend.status()?, host, json)
+}
+
+fn render(status: &Status, host: &HostRoot, json: bool) -> Result<String> {
     let lockdown = host.lockdown()?;
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     if json {

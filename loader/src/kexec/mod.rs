@@ -79,9 +79,9 @@ pub fn errno_meaning(call: &str, errno: nix::errno::Errno) -> String {
         Errno::ENOSYS if file => "this kernel was built without CONFIG_KEXEC_FILE",
         Errno::ENOSYS => "this kernel was built without CONFIG_KEXEC",
         Errno::EPERM => {
-            "not permitted: it needs CAP_SYS_BOOT in the initial user namespace, and is refused under lockdown or kernel.kexec_load_disabled=1"
+            "not permitted: it needs root (CAP_SYS_BOOT in the initial user namespace), and is refused under lockdown or kernel.kexec_load_disabled=1"
         }
-        Errno::EBUSY => "another kexec load, unload or reboot is in progress",
+        Errno::EBUSY => "the kernel is busy with another kexec load or reboot; try again",
         Errno::EKEYREJECTED | Errno::EBADMSG if file => {
             "the kernel's signature was rejected (signature enforcement is on)"
         }
@@ -113,6 +113,13 @@ pub trait Kexec {
     fn exec(&mut self) -> Result<()>;
     /// What is loaded.
     fn status(&self) -> Result<Status>;
+    /// Called before each of warmboot's own steps of a load that can fail between two
+    /// kernel calls (opening the files, the auto fallback to kexec_load), naming the step.
+    /// Real backends do nothing; the simulator can inject a failure there, so tests prove
+    /// that a failure at any step leaves the previously loaded kernel as it was.
+    fn step(&mut self, _what: &str) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A backend that checks plans exactly as the others do and records what it would load,

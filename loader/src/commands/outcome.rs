@@ -1,0 +1,142 @@
+//! What a failed load leaves behind, said in its one-line error.
+//!
+//! A load can fail before the kernel is asked (warmboot's own checks), in the syscall, or
+//! between two calls (the auto fallback). The kernel's rules for what survives differ by
+//! image (kernel/kexec.c do_kexec_load, kernel/kexec_file.c kexec_file_load; kexec-facts
+//! §2): a failed normal load keeps the previous normal image, but a crash load frees the
+//! previous crash image before it validates the new one. Rather than guess which case
+//! happened, [`load`] reads the backend's status before and after and says what is loaded
+//! now.
+
+use crate::commands::load::{load_with, LoadOptions, Prepared};
+use crate::error::{Error, Result};
+use crate::host::HostRoot;
+use crate::kexec::{Kexec, Status};
+use crate::memmap::Mode;
+use crate::plan::SyscallChoice;
+
+/// Loads `p` through `backend`; on failure the error names the kernel file, the reason and
+/// what is loaded now.
+pub fn load(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> Result<String> {
+    let before = match backend.status() {
+        Ok(s) => s,
+        Err(e) => {
+            return Err(failed(
+                e,
+                opts,
+                "could not read what is loaded, so nothing was attempted".to_string(),
+            ))
+        }
+    };
+    let result = refuse_under_lockdown(p, opts).and_then(|()| load_with(p, opts, backend));
+    result.map_err(|e| {
+        let state = match backend.status() {
+            Ok(after) => describe(opts.mode, &before, &after),
+            Err(s) => format!("what is loaded now is unknown ({s})"),
+        };
+        failed(e, opts, state)
+    })
+}
+
+/// kexec_load is refused under lockdown (integrity and confidentiality): say so and name
+/// the syscall that can still work, instead of letting the kernel answer EPERM.
+fn refuse_under_lockdown(p: &Prepared, opts: &LoadOptions) -> Result<()> {
+    if p.report.syscall != SyscallChoice::Classic {
+        return Ok(());
+    }
+    match HostRoot::new(&opts.root).lockdown()? {
+        Some(l) if l.blocks_kexec_load() => Err(Error::Unsupported(format!(
+            "kexec_load is refused under lockdown ({l}); use --syscall file: kexec_file_load loads a kernel signed by a trusted key"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn failed(e: Error, opts: &LoadOptions, state: String) -> Error {
+    Error::LoadFailed {
+        source: Box::new(name_file(e, &opts.kernel)),
+        state,
+    }
+}
+
+/// Attaches the kernel's path unless the error already names a file.
+pub fn name_file(e: Error, kernel: &std::path::Path) -> Error {
+    match e {
+        Error::File { .. } => e,
+        e => e.in_file(kernel),
+    }
+}
+
+/// What is loaded now in the slot a load of `mode` targeted, given the status before and
+/// after the failed attempt.
+pub fn describe(mode: Mode, before: &Status, after: &Status) -> String {
+    let s = match mode {
+        Mode::Normal => match (before.loaded, after.loaded) {
+            (true, true) => "the previously loaded kernel is still loaded",
+            (false, false) => "nothing was loaded before and nothing is now",
+            (true, false) => "the previously loaded kernel is no longer loaded",
+            (false, true) => "a kernel is loaded now, though none was before",
+        },
+        Mode::Panic => match (before.crash_loaded, after.crash_loaded) {
+            (true, true) => "the previously loaded crash kernel is still loaded",
+            (false, false) => "no crash kernel was loaded before and none is now",
+            (true, false) => {
+                "the kernel unloaded the previous crash kernel when the load began; no crash kernel is loaded now"
+            }
+            (false, true) => "a crash kernel is loaded now, though none was before",
+        },
+    };
+    s.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(loaded: bool, crash_loaded: bool) -> Status {
+        Status {
+            loaded,
+            crash_loaded,
+            crash_size: 0,
+        }
+    }
+
+    #[test]
+    fn describes_every_before_and_after() {
+        let n = |b, a| describe(Mode::Normal, &st(b, false), &st(a, false));
+        assert_eq!(
+            n(true, true),
+            "the previously loaded kernel is still loaded"
+        );
+        assert_eq!(
+            n(false, false),
+            "nothing was loaded before and nothing is now"
+        );
+        assert_eq!(
+            n(true, false),
+            "the previously loaded kernel is no longer loaded"
+        );
+        let c = |b, a| describe(Mode::Panic, &st(true, b), &st(true, a));
+        assert_eq!(
+            c(true, false),
+            "the kernel unloaded the previous crash kernel when the load began; no crash kernel is loaded now"
+        );
+        assert_eq!(
+            c(false, false),
+            "no crash kernel was loaded before and none is now"
+        );
+        assert_eq!(
+            c(true, true),
+            "the previously loaded crash kernel is still loaded"
+        );
+    }
+
+    #[test]
+    fn a_file_already_named_is_not_named_twice() {
+        let k = std::path::Path::new("/boot/vmlinuz");
+        let e = name_file(Error::Empty.in_file("/boot/initrd.img"), k).to_string();
+        assert_eq!(e, "/boot/initrd.img: file is empty");
+        let e = name_file(Error::Empty, k).to_string();
+        assert_eq!(e, "/boot/vmlinuz: file is empty");
+    }
+}
