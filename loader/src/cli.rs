@@ -326,9 +326,10 @@ fn run(
                 corrupt_digest: a.corrupt_digest,
             };
             let text = match backend {
-                Backend::Real => load::run(&opts)?,
-                Backend::Given(b) => load::run_with(&opts, Some(b))?,
-            };
+                Backend::Real => load::run(&opts),
+                Backend::Given(b) => load::run_with(&opts, Some(b)),
+            }
+            .map_err(|e| crate::commands::outcome::name_file(e, &opts.kernel))?;
             emit(out, &text)
         }
         Command::Exec(a) => match backend {

@@ -296,10 +296,13 @@ fn panic_load_that_cannot_fit_says_how_much_it_needs() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let last = err.lines().last().unwrap();
+    // The error names the kernel it is about.
+    let kernel = root.path().join(format!("boot/vmlinuz-{R}"));
     assert!(
-        last.starts_with(
-            "warmboot: the capture kernel needs 301 MiB but crashkernel= reserved 256 MiB"
-        ),
+        last.starts_with(&format!(
+            "warmboot: {}: the capture kernel needs 301 MiB but crashkernel= reserved 256 MiB",
+            kernel.display()
+        )),
         "{err}"
     );
 }

@@ -284,6 +284,12 @@ pub fn render(dtb: &[u8]) -> Result<String> {
     ))
 }
 
+/// Checks that `dtb` is a device tree warmboot can edit, so a bad `--dtb` (or
+/// /sys/firmware/fdt) is refused with its file name before any planning.
+pub fn validate(dtb: &[u8]) -> Result<()> {
+    parse(dtb).map(drop)
+}
+
 /// Validates `dtb` and returns it cut to its header's `totalsize` (a file may carry
 /// trailing bytes; /sys/firmware/fdt does not).
 fn parse(dtb: &[u8]) -> Result<Fdt<'_>> {

@@ -46,7 +46,11 @@ pub fn machine_facts(
     dtb: Option<&std::path::Path>,
 ) -> Result<MachineFacts> {
     let dtb = match dtb {
-        Some(p) => crate::inspect::read_file(p)?,
+        Some(p) => {
+            let d = crate::inspect::read_file(p)?;
+            crate::arm64::dtb::validate(&d).map_err(|e| e.in_file(p))?;
+            d
+        }
         None => host.fdt()?.ok_or_else(|| {
             Error::invalid(
                 "device tree",

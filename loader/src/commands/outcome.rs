@@ -62,7 +62,7 @@ fn failed(e: Error, opts: &LoadOptions, state: String) -> Error {
 /// Attaches the kernel's path unless the error already names a file.
 pub fn name_file(e: Error, kernel: &std::path::Path) -> Error {
     match e {
-        Error::File { .. } => e,
+        Error::File { .. } | Error::LoadFailed { .. } => e,
         e => e.in_file(kernel),
     }
 }

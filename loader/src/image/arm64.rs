@@ -262,7 +262,11 @@ impl Arm64Kernel {
 
     fn from_image(image: Vec<u8>, container: Container, file_size: u64) -> Result<Arm64Kernel> {
         let header = Arm64Header::parse(&image)?;
-        let pe = if super::pe::looks_like(&image) {
+        // An Image starting with "MZ" says it has an EFI stub whose PE header is at 0x3c's
+        // offset (arch/arm64/kernel/head.S, efi-header.S): that header must then be there,
+        // or the file was cut (a 64-byte head of a real Image would otherwise "load").
+        let has_stub = image.starts_with(b"MZ") && header.pe_offset != 0;
+        let pe = if has_stub || super::pe::looks_like(&image) {
             let pe = PeInfo::parse(&image).map_err(|e| {
                 Error::invalid("arm64 Image EFI stub", format!("bad PE header: {e}"))
             })?;
@@ -611,6 +615,23 @@ mod tests {
             err(&image),
             "invalid arm64 Image EFI stub: bad PE header: truncated: PE section needs bytes 0x1000..0x101000 but the data is only 0x3200 bytes long"
         );
+    }
+
+    #[test]
+    fn refuses_an_efi_stub_image_cut_after_its_header() {
+        let image = Arm64Builder {
+            efi_stub: true,
+            ..Arm64Builder::default()
+        }
+        .build();
+        // The 64-byte Image header alone still has "MZ" and the PE offset 0x40.
+        let e = err(&image[..0x40]);
+        assert!(
+            e.starts_with("invalid arm64 Image EFI stub: bad PE header:") && e.contains("0x40"),
+            "{e}"
+        );
+        // Without a stub (no "MZ"), the PE offset field is not consulted.
+        assert!(Arm64Kernel::parse_image(&Arm64Builder::default().build()).is_ok());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Shared test inputs: the fixture machines and synthetic kernels resembling Debian's 6.1.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::path::PathBuf;
 use warmboot::arch::Arch;
 use warmboot::host::HostRoot;
