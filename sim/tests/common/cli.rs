@@ -16,6 +16,8 @@ use warmboot_sim::{LoadedImage, Sim};
 pub struct Machine {
     pub dir: tempfile::TempDir,
     pub arch: Arch,
+    /// The fixture it is a copy of.
+    pub fixture: &'static str,
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -33,11 +35,15 @@ fn copy_tree(from: &Path, to: &Path) {
 
 impl Machine {
     /// A copy of fixture machine `name` (loader/tests/fixtures/machines).
-    pub fn fixture(name: &str, arch: Arch) -> Machine {
+    pub fn fixture(name: &'static str, arch: Arch) -> Machine {
         let dir = tempfile::tempdir().unwrap();
         copy_tree(&super::machine_root(name), &dir.path().join("root"));
         std::fs::create_dir_all(dir.path().join("files")).unwrap();
-        Machine { dir, arch }
+        Machine {
+            dir,
+            arch,
+            fixture: name,
+        }
     }
 
     /// The x86_64 BIOS machine with 1 GiB and crashkernel=256M.
@@ -146,6 +152,25 @@ impl Machine {
     }
 }
 
+impl Machine {
+    /// Loads kernel `tag` through the CLI (auto syscall; also `--panic` with `crash`),
+    /// planned on the untouched fixture, so edits of this copy cannot stop it.
+    pub fn preload(&self, sim: &mut Sim, tag: &str, crash: bool) {
+        let k = self.kernel(tag);
+        let mut args = self.load_args(&k);
+        assert_eq!(args[4], "--root");
+        args[5] = super::machine_root(self.fixture)
+            .to_str()
+            .unwrap()
+            .to_string();
+        if crash {
+            args.push("--panic".into());
+        }
+        let r = run(sim, &args);
+        assert_eq!(r.code, 0, "preload {tag}: {r:?}");
+    }
+}
+
 /// Synthetic kernel bytes for `arch` whose version names `tag`.
 pub fn kernel_bytes(arch: Arch, tag: &str) -> Vec<u8> {
     match arch {
@@ -197,4 +222,34 @@ pub fn assert_one_line_failure(r: &Run, what: &str) {
     assert!(r.err.ends_with('\n'), "{what}: {r:?}");
     assert_eq!(r.err.lines().count(), 1, "{what}: {r:?}");
     assert_eq!(r.out, "", "{what}: {r:?}");
+}
+
+/// The pinned Debian kernel for `arch` ("x86_64" or "arm64") from the cache `cargo xtask
+/// images` fills (as loader/tests/real_kernels.rs finds it), or None after a notice when
+/// the cache is absent. With WARMBOOT_REQUIRE_REAL_KERNELS=1 (`cargo xtask ci`) a missing
+/// kernel fails the test instead.
+pub fn real_kernel(arch: &str) -> Option<(PathBuf, Vec<u8>)> {
+    let required = std::env::var("WARMBOOT_REQUIRE_REAL_KERNELS").is_ok_and(|v| v == "1");
+    let cache = std::env::var_os("WARMBOOT_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/warmboot")));
+    let index = cache.map(|d| d.join("kernels.json"));
+    let entry = index
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+        .and_then(|v| v.get(arch)?.get("path")?.as_str().map(PathBuf::from));
+    match entry.and_then(|p| std::fs::read(&p).ok().map(|d| (p, d))) {
+        Some(found) => Some(found),
+        None if required => {
+            panic!("the real {arch} kernel is missing from {index:?} (run `cargo xtask images`)")
+        }
+        None => {
+            eprintln!(
+                "NOTICE: real {arch} kernel not fetched ({index:?} missing); skipping its checks. \
+                 `cargo xtask images` fetches it; `cargo xtask ci` always does."
+            );
+            None
+        }
+    }
 }
