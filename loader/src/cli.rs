@@ -4,7 +4,7 @@
 //! 2 a usage error (clap's convention). Errors are one line: `warmboot: <file>: <reason>`.
 
 use crate::arch::Arch;
-use crate::commands::{exec, install, load, reboot, status, unload};
+use crate::commands::{install, load, outcome, reboot, status};
 use crate::error::Error;
 use crate::host::HostRoot;
 use crate::inspect;
@@ -329,18 +329,18 @@ fn run(
                 Backend::Real => load::run(&opts),
                 Backend::Given(b) => load::run_with(&opts, Some(b)),
             }
-            .map_err(|e| crate::commands::outcome::name_file(e, &opts.kernel))?;
+            .map_err(|e| outcome::name_file(e, &opts.kernel))?;
             emit(out, &text)
         }
         Command::Exec(a) => match backend {
-            Backend::Real => exec::run(&mut LinuxKexec::new(HostRoot::new("/"))?, a.no_sync),
-            Backend::Given(b) => exec::run(b, a.no_sync),
+            Backend::Real => outcome::exec(&mut LinuxKexec::new(HostRoot::new("/"))?, a.no_sync),
+            Backend::Given(b) => outcome::exec(b, a.no_sync),
         },
         Command::Unload(a) => {
             let mode = if a.panic { Mode::Panic } else { Mode::Normal };
             let text = match backend {
-                Backend::Real => unload::run(&mut LinuxKexec::new(HostRoot::new("/"))?, mode)?,
-                Backend::Given(b) => unload::run(b, mode)?,
+                Backend::Real => outcome::unload(&mut LinuxKexec::new(HostRoot::new("/"))?, mode)?,
+                Backend::Given(b) => outcome::unload(b, mode)?,
             };
             emit(out, &text)
         }

@@ -358,19 +358,19 @@ fn cases() -> Vec<Case> {
             faults: || Faults::none().on(Call::Exec, Errno::EPERM),
             ..case("exec as non-root", X86_64, NormalAndCrash,
                 |_| (vec!["exec".into(), "--no-sync".into()], None),
-                &["reboot(LINUX_REBOOT_CMD_KEXEC) failed: EPERM", "needs root (CAP_SYS_BOOT"])
+                &["reboot(LINUX_REBOOT_CMD_KEXEC) failed: EPERM", "needs root (CAP_SYS_BOOT", "; the loaded kernel is still loaded"])
         },
         Case {
             faults: || Faults::none().on(Call::Exec, Errno::EBUSY),
             ..case("exec while the kernel is busy", Arm64, Normal,
                 |_| (vec!["exec".into(), "--no-sync".into()], None),
-                &["EBUSY", "try again"])
+                &["EBUSY", "try again", "; the loaded kernel is still loaded"])
         },
         Case {
             faults: || Faults::none().on(Call::Unload, Errno::EPERM),
             ..case("unload as non-root", X86_64, NormalAndCrash,
                 |_| (vec!["unload".into(), "--panic".into()], None),
-                &["kexec_load(entry=0x0, segments=0, flags=0x3e0001) failed: EPERM", "needs root"])
+                &["kexec_load(entry=0x0, segments=0, flags=0x3e0001) failed: EPERM", "needs root", "; the crash kernel is still loaded"])
         },
         Case {
             faults: || Faults::none().on(Call::Status, Errno::EACCES),

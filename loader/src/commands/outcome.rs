@@ -1,4 +1,4 @@
-//! What a failed load leaves behind, said in its one-line error.
+//! What a failed load (or exec, or unload) leaves behind, said in its one-line error.
 //!
 //! A load can fail before the kernel is asked (warmboot's own checks), in the syscall, or
 //! between two calls (the auto fallback). The kernel's rules for what survives differ by
@@ -20,13 +20,7 @@ use crate::plan::SyscallChoice;
 pub fn load(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> Result<String> {
     let before = match backend.status() {
         Ok(s) => s,
-        Err(e) => {
-            return Err(failed(
-                e,
-                opts,
-                "could not read what is loaded, so nothing was attempted".to_string(),
-            ))
-        }
+        Err(e) => return Err(not_attempted(name_file(e, &opts.kernel))),
     };
     let result = refuse_under_lockdown(p, opts).and_then(|()| load_with(p, opts, backend));
     result.map_err(|e| {
@@ -36,6 +30,56 @@ pub fn load(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> Result
         };
         failed(e, opts, state)
     })
+}
+
+/// `warmboot exec` through `backend` ([`crate::commands::exec::run`]); when the reboot
+/// call fails, the error says whether the kernel is still loaded (kernel_kexec fails before
+/// it touches the image: EBUSY, EPERM).
+pub fn exec(backend: &mut dyn Kexec, no_sync: bool) -> Result<()> {
+    let before = match backend.status() {
+        Ok(s) => s,
+        Err(e) => return Err(not_attempted(e)),
+    };
+    if !before.loaded {
+        // The "nothing to exec" error, without a reboot call.
+        return crate::commands::exec::run(backend, no_sync);
+    }
+    crate::commands::exec::run(backend, no_sync).map_err(|e| {
+        let state = match backend.status() {
+            Ok(s) if s.loaded => "the loaded kernel is still loaded".to_string(),
+            Ok(_) => "no kernel is loaded now".to_string(),
+            Err(s) => format!("what is loaded now is unknown ({s})"),
+        };
+        Error::LoadFailed {
+            source: Box::new(e),
+            state,
+        }
+    })
+}
+
+/// `warmboot unload` through `backend` ([`crate::commands::unload::run`]); a failed unload
+/// says what is still loaded.
+pub fn unload(backend: &mut dyn Kexec, mode: Mode) -> Result<String> {
+    crate::commands::unload::run(backend, mode).map_err(|e| {
+        let state = match (backend.status(), mode) {
+            (Ok(s), Mode::Normal) if s.loaded => "the kernel is still loaded",
+            (Ok(s), Mode::Panic) if s.crash_loaded => "the crash kernel is still loaded",
+            (Ok(_), Mode::Normal) => "no kernel is loaded now",
+            (Ok(_), Mode::Panic) => "no crash kernel is loaded now",
+            (Err(_), _) => return e,
+        };
+        Error::LoadFailed {
+            source: Box::new(e),
+            state: state.to_string(),
+        }
+    })
+}
+
+fn not_attempted(e: Error) -> Error {
+    Error::LoadFailed {
+        source: Box::new(e),
+        state: "could not read what is loaded, so nothing was attempted".to_string(),
+    }
 }
 
 /// kexec_load is refused under lockdown (integrity and confidentiality): say so and name
