@@ -389,3 +389,54 @@ fn emit(out: &mut dyn std::io::Write, text: &str) -> Result<(), Error> {
     let _ = out.flush();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kexec::DryRun;
+
+    fn run_with(args: &[&str]) -> (i32, String, String) {
+        let map = crate::memmap::MemoryMap::parse("00100000-3fffffff : System RAM\n", Vec::new())
+            .unwrap();
+        let mut backend = DryRun::new(map);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run_args(
+            args.iter().copied(),
+            Backend::Given(&mut backend),
+            &mut out,
+            &mut err,
+        );
+        let s = |b: Vec<u8>| String::from_utf8(b).unwrap();
+        (code, s(out), s(err))
+    }
+
+    #[test]
+    fn another_backend_never_reaches_the_running_kernel() {
+        // reboot and the kexec-tools command line act on the running kernel only.
+        let (code, out, err) = run_with(&["warmboot", "reboot"]);
+        assert_eq!((code, out.as_str()), (1, ""));
+        assert_eq!(
+            err,
+            "warmboot: reboot runs only against the running kernel\n"
+        );
+        for args in [&["warmboot", "kexec", "-e"][..], &["/usr/sbin/kexec", "-e"]] {
+            let (code, _, err) = run_with(args);
+            assert_eq!(code, 1, "{args:?}");
+            assert!(err.contains("only against the running kernel"), "{err}");
+        }
+        // exec goes to the backend, which has nothing loaded: no reboot call.
+        let (code, _, err) = run_with(&["warmboot", "exec"]);
+        assert_eq!(code, 1);
+        assert!(err.starts_with("warmboot: nothing to exec"), "{err}");
+    }
+
+    #[test]
+    fn help_and_usage_errors_go_to_the_given_writers() {
+        let (code, out, err) = run_with(&["warmboot", "--help"]);
+        assert_eq!((code, err.as_str()), (0, ""));
+        assert!(out.contains("Usage: warmboot"), "{out}");
+        let (code, out, err) = run_with(&["warmboot", "load", "--no-such-flag"]);
+        assert_eq!((code, out.as_str()), (2, ""));
+        assert!(err.contains("--no-such-flag"), "{err}");
+    }
+}
