@@ -12,6 +12,7 @@ use nix::errno::Errno;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use warmboot::arch::Arch;
+use warmboot::memmap::Mode;
 use warmboot_sim::faults::{fails_before_any_change, Faults};
 use warmboot_sim::Sim;
 
@@ -40,6 +41,17 @@ struct Scenario {
     steps: Vec<String>,
 }
 
+impl Scenario {
+    /// The image slot the command targets.
+    fn mode(&self) -> Mode {
+        if self.panic {
+            Mode::Panic
+        } else {
+            Mode::Normal
+        }
+    }
+}
+
 fn machine(arch: Arch) -> Machine {
     match arch {
         Arch::X86_64 => Machine::x86(),
@@ -58,6 +70,9 @@ fn scenario(arch: Arch, kexec_file: bool, args: &[&str]) -> Scenario {
     let args: Vec<String> = if args[0] == "load" {
         let k = m.kernel("next");
         let mut a = m.load_args(&k);
+        // A command line of its own, so the new image differs from the preloaded ones.
+        let cmdline = a.last_mut().unwrap();
+        cmdline.push_str(" next");
         a.extend(args[1..].iter().map(|s| s.to_string()));
         a
     } else {
@@ -108,14 +123,18 @@ fn fail_at(s: &Scenario, k: usize, errno: Errno) -> Result<(), TestCaseError> {
     let step = &s.steps[k - 1];
     let ctx = format!("{}: step {k} ({step}) fails with {errno:?}: {r:?}", s.name);
     if r.code == 0 {
-        // The one failure that is no failure: auto falls back when kexec_file_load is
-        // missing, and loads warmboot's own plan with kexec_load.
-        prop_assert!(
-            s.auto && step == "kexec_file_load" && errno == Errno::ENOSYS,
-            "{}",
-            ctx
-        );
-        prop_assert!(r.out.contains("fell back to kexec_load"), "{}", ctx);
+        // Two failures that are no failure of the command: auto falls back when
+        // kexec_file_load is missing and loads warmboot's own plan with kexec_load; and a
+        // load goes ahead when the status read before it (only for the report) fails.
+        let fallback = s.auto && step == "kexec_file_load" && errno == Errno::ENOSYS;
+        let status_for_report = s.args[0] == "load" && k == 1 && step == "status";
+        prop_assert!(fallback || status_for_report, "{}", ctx);
+        if fallback {
+            prop_assert!(r.out.contains("fell back to kexec_load"), "{}", ctx);
+        }
+        prop_assert!(r.out.starts_with("loaded "), "{}", ctx);
+        prop_assert!(sim.image(s.mode()).is_some(), "{}", ctx);
+        prop_assert!(images(&sim) != before, "nothing new was loaded: {}", ctx);
         return Ok(());
     }
     assert_one_line_failure(&r, &ctx);
@@ -123,11 +142,12 @@ fn fail_at(s: &Scenario, k: usize, errno: Errno) -> Result<(), TestCaseError> {
     let crash_freed = s.panic
         && (step == "kexec_load" || step == "kexec_file_load")
         && !fails_before_any_change(errno);
-    prop_assert_eq!(&after.0, &before.0, "normal image: {}", ctx);
+    // (== rather than assert_eq: a failure would print whole simulated memories)
+    prop_assert!(after.0 == before.0, "the normal image changed: {}", ctx);
     if crash_freed {
-        prop_assert!(after.1.is_none(), "{}", ctx);
+        prop_assert!(after.1.is_none(), "the crash image survived: {}", ctx);
     } else {
-        prop_assert_eq!(&after.1, &before.1, "crash image: {}", ctx);
+        prop_assert!(after.1 == before.1, "the crash image changed: {}", ctx);
     }
     prop_assert_eq!(sim.executed(), None, "{}", ctx);
     // The comparisons above are of the preloaded images, not of nothing.
@@ -144,7 +164,7 @@ fn check_message(
     ctx: &str,
 ) -> Result<(), TestCaseError> {
     let step = &s.steps[k - 1];
-    let expect = if k == 1 && step == "status" && s.args[0] != "unload" {
+    let expect = if k == 1 && step == "status" && s.args[0] == "exec" {
         "could not read what is loaded, so nothing was attempted"
     } else if s.args[0] == "exec" {
         "the loaded kernel is still loaded"
@@ -176,7 +196,7 @@ fn check_message(
         prop_assert!(r.err.contains(&format!("{errno:?}")), "{}", ctx);
     }
     // Loads name the kernel file.
-    if s.args[0] == "load" && !(k == 1 && step == "status") {
+    if s.args[0] == "load" {
         prop_assert!(r.err.contains(&s.args[1]), "{}", ctx);
     }
     Ok(())

@@ -16,17 +16,16 @@ use crate::memmap::Mode;
 use crate::plan::SyscallChoice;
 
 /// Loads `p` through `backend`; on failure the error names the kernel file, the reason and
-/// what is loaded now.
+/// what is loaded now. The status is only for the report: when it cannot be read (no /sys
+/// in an initramfs) the load goes ahead all the same.
 pub fn load(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> Result<String> {
-    let before = match backend.status() {
-        Ok(s) => s,
-        Err(e) => return Err(not_attempted(name_file(e, &opts.kernel))),
-    };
+    let before = backend.status().ok();
     let result = refuse_under_lockdown(p, opts).and_then(|()| load_with(p, opts, backend));
     result.map_err(|e| {
-        let state = match backend.status() {
-            Ok(after) => describe(opts.mode, &before, &after),
-            Err(s) => format!("what is loaded now is unknown ({s})"),
+        let state = match (before, backend.status()) {
+            (Some(before), Ok(after)) => describe(opts.mode, &before, &after),
+            (None, Ok(after)) => describe_now(opts.mode, &after),
+            (_, Err(s)) => format!("what is loaded now is unknown ({s})"),
         };
         failed(e, opts, state)
     })
@@ -133,6 +132,18 @@ pub fn describe(mode: Mode, before: &Status, after: &Status) -> String {
     s.to_string()
 }
 
+/// What is loaded now in the slot a failed load of `mode` targeted, when what was loaded
+/// before is unknown.
+pub fn describe_now(mode: Mode, after: &Status) -> String {
+    let s = match mode {
+        Mode::Normal if after.loaded => "a kernel is still loaded",
+        Mode::Normal => "no kernel is loaded now",
+        Mode::Panic if after.crash_loaded => "a crash kernel is still loaded",
+        Mode::Panic => "no crash kernel is loaded now",
+    };
+    s.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +184,9 @@ mod tests {
             c(true, true),
             "the previously loaded crash kernel is still loaded"
         );
+        let now = |mode, c| describe_now(mode, &st(true, c));
+        assert_eq!(now(Mode::Panic, false), "no crash kernel is loaded now");
+        assert_eq!(now(Mode::Normal, false), "a kernel is still loaded");
     }
 
     #[test]
