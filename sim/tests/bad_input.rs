@@ -247,10 +247,11 @@ fn cases() -> Vec<Case> {
             &["cannot read", "No such file or directory"]),
         case("no /sys/firmware/fdt and no --dtb", Arm64, Normal,
             |m| {
-                std::fs::remove_file(m.root().join("sys/firmware/fdt")).unwrap();
-                load_good(m, &[])
+                let fdt = m.root().join("sys/firmware/fdt");
+                std::fs::remove_file(&fdt).unwrap();
+                (load_good(m, &[]).0, Some(fdt))
             },
-            &["sys/firmware/fdt is missing", "give --dtb FILE"]),
+            &["the file is missing (not a device-tree machine?)", "give --dtb FILE"]),
         // --- what the kernel says ---
         Case {
             faults: || Faults::none().on(Call::KexecFileLoad, Errno::EPERM),
@@ -380,8 +381,8 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-/// Runs one case; returns what went wrong, if anything.
-fn check(c: &Case) -> Result<(), String> {
+/// Runs one case; returns its error line (temporary paths as `<tmp>`) or what went wrong.
+fn check(c: &Case) -> Result<String, String> {
     let result = std::panic::catch_unwind(|| check_case(c));
     result.map_err(|e| {
         let msg = e
@@ -393,7 +394,7 @@ fn check(c: &Case) -> Result<(), String> {
     })
 }
 
-fn check_case(c: &Case) {
+fn check_case(c: &Case) -> String {
     let m = match c.arch {
         Arch::X86_64 => Machine::x86(),
         Arch::Arm64 => Machine::arm64(),
@@ -446,20 +447,30 @@ fn check_case(c: &Case) {
             "{call} was called ({steps:?}): {ctx}"
         );
     }
+    let tmp = m.dir.path().to_str().unwrap();
+    format!("{}\n  {}", c.name, r.err.trim_end().replace(tmp, "<tmp>"))
 }
 
 #[test]
 fn bad_input_matrix() {
     let cases = cases();
     assert!(cases.len() >= 30, "only {} cases", cases.len());
-    let failures: Vec<String> = cases.iter().filter_map(|c| check(c).err()).collect();
+    let results: Vec<Result<String, String>> = cases.iter().map(check).collect();
+    let failures: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     assert!(
         failures.is_empty(),
         "{} of {} cases failed:\n{}",
         failures.len(),
         cases.len(),
-        failures.join("\n")
+        failures
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
+    // Every message, for review as a whole.
+    let lines: Vec<&str> = results.iter().filter_map(|r| r.as_deref().ok()).collect();
+    insta::assert_snapshot!("bad_input_matrix", lines.join("\n"));
 }
 
 /// Cut points of a real kernel spread over its headers, setup/PE headers, and the start,

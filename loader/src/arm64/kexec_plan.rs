@@ -54,11 +54,9 @@ pub fn machine_facts(
         None => host.fdt()?.ok_or_else(|| {
             Error::invalid(
                 "device tree",
-                format!(
-                    "{} is missing (not a device-tree machine?); give --dtb FILE",
-                    host.path("/sys/firmware/fdt").display()
-                ),
+                "the file is missing (not a device-tree machine?); give --dtb FILE",
             )
+            .in_file(host.path("/sys/firmware/fdt"))
         })?,
     };
     let cpu_notes = crate::crash::cpu_notes(host, crate::Arch::Arm64)?;
