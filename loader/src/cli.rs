@@ -133,6 +133,10 @@ pub struct LoadArgs {
     /// loaded segments and halts instead of booting corrupted memory (kexec_load only).
     #[arg(long)]
     pub verify: bool,
+    /// Refuse to load unless the kernel image's SHA-256 is HEX (64 hex digits, as sha256sum
+    /// prints them); the bytes checked are the bytes loaded.
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<crate::file_trust::Sha256Digest>,
     /// Test only: load a --verify plan with a wrong expected digest (must not boot).
     #[arg(long = "x-corrupt-digest", hide = true, requires = "verify")]
     pub corrupt_digest: bool,
@@ -192,11 +196,35 @@ pub fn main() -> i32 {
     if let Command::Kexec(a) = &cli.command {
         return kexec_compat::main(&a.args);
     }
+    // One warmboot at a time changes the loaded kernel; held until the process ends.
+    let _lock = match changes_kexec_state(&cli.command)
+        .then(|| crate::lock::take(args.get(1..).unwrap_or_default()))
+        .transpose()
+    {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("warmboot: {e}");
+            return 1;
+        }
+    };
     match run(cli) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("warmboot: {e}");
             1
+        }
+    }
+}
+
+/// Whether `command` changes kexec state on the real system, and so takes [`crate::lock`]
+/// before it reads anything.
+fn changes_kexec_state(command: &Command) -> bool {
+    match command {
+        Command::Load(a) => !a.dry_run,
+        Command::Exec(_) | Command::Unload(_) | Command::Reboot(_) => true,
+        // kexec_compat takes the lock itself for the steps that need it.
+        Command::Inspect(_) | Command::Status(_) | Command::InstallUnits(_) | Command::Kexec(_) => {
+            false
         }
     }
 }
@@ -257,6 +285,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 dtb: a.dtb,
                 verify: a.verify,
                 corrupt_digest: a.corrupt_digest,
+                sha256: a.sha256,
             };
             print!("{}", load::run(&opts)?);
             Ok(())
