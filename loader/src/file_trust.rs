@@ -95,14 +95,16 @@ pub struct PathStep {
 
 /// Why a non-root user could replace `file`'s content, one line per step that lets them
 /// (without the `warmboot: warning: ` prefix). `steps` are the directories from `/` and
-/// the file last, as [`resolve_steps`] lists them.
-pub fn replaceable_by_others(file: &Path, steps: &[PathStep]) -> Vec<String> {
+/// the file last, as [`resolve_steps`] lists them. Owners other than root and `euid` (the
+/// user running warmboot) count: only root loads kernels, so for a load this is "not
+/// root", while a user's dry run of their own build is not warned about their own files.
+pub fn replaceable_by_others(file: &Path, steps: &[PathStep], euid: u32) -> Vec<String> {
     let mut out = Vec::new();
     for s in steps {
         let perm = s.mode & 0o7777;
         let sticky_dir = s.is_dir && perm & 0o1000 != 0;
         let mut why = Vec::new();
-        if s.uid != 0 {
+        if s.uid != 0 && s.uid != euid {
             why.push(format!("owned by uid {}", s.uid));
         }
         if perm & 0o022 != 0 && !sticky_dir {
@@ -205,7 +207,7 @@ pub fn resolve_steps(path: &Path) -> std::io::Result<Vec<PathStep>> {
 pub fn warn_if_replaceable(file: &Path) {
     match resolve_steps(file) {
         Ok(steps) => {
-            for w in replaceable_by_others(file, &steps) {
+            for w in replaceable_by_others(file, &steps, nix::unistd::geteuid().as_raw()) {
                 eprintln!("warmboot: warning: {w}");
             }
         }
@@ -317,14 +319,14 @@ mod tests {
             step("/boot", 0o040755, 0),
             step("/boot/vmlinuz-6.1", 0o100644, 0),
         ];
-        assert!(replaceable_by_others(file, &good).is_empty());
+        assert!(replaceable_by_others(file, &good, 0).is_empty());
         let bad = [
             step("/", 0o040755, 0),
             step("/boot", 0o040777, 0),
             step("/boot/vmlinuz-6.1", 0o100664, 1000),
         ];
         assert_eq!(
-            replaceable_by_others(file, &bad),
+            replaceable_by_others(file, &bad, 0),
             vec![
                 "/boot is writable by group/others (mode 0777): a non-root user could replace /boot/vmlinuz-6.1".to_string(),
                 "/boot/vmlinuz-6.1 is owned by uid 1000 and writable by group/others (mode 0664): a non-root user could change what is loaded".to_string(),
@@ -332,12 +334,12 @@ mod tests {
         );
         // Only the write bits of group and others count, for files and directories alike.
         let readable = [step("/k", 0o100755, 0), step("/d", 0o040555, 0)];
-        assert!(replaceable_by_others(file, &readable).is_empty());
+        assert!(replaceable_by_others(file, &readable, 0).is_empty());
         let group_dir = [step("/boot", 0o040775, 0)];
-        assert_eq!(replaceable_by_others(file, &group_dir).len(), 1);
+        assert_eq!(replaceable_by_others(file, &group_dir, 0).len(), 1);
         let others_file = [step("/k", 0o100602, 0)];
         assert_eq!(
-            replaceable_by_others(file, &others_file),
+            replaceable_by_others(file, &others_file, 0),
             vec![
                 "/k is writable by group/others (mode 0602): a non-root user could change what is loaded"
                     .to_string()
@@ -349,14 +351,16 @@ mod tests {
     fn sticky_directories_protect_root_owned_entries() {
         let file = Path::new("/tmp/k");
         let steps = [step("/tmp", 0o041777, 0), step("/tmp/k", 0o100644, 0)];
-        assert!(replaceable_by_others(file, &steps).is_empty());
+        assert!(replaceable_by_others(file, &steps, 0).is_empty());
         // A file with the sticky mode bit is no directory: its write bits count.
         let sticky_file = [step("/tmp/k", 0o101666, 0)];
-        assert_eq!(replaceable_by_others(file, &sticky_file).len(), 1);
+        assert_eq!(replaceable_by_others(file, &sticky_file, 0).len(), 1);
         // Sticky, but owned by a user: that user can do anything there.
         let users = [step("/tmp", 0o041777, 1000)];
+        // The user running warmboot trusts their own files (a dry run of their build).
+        assert!(replaceable_by_others(file, &users, 1000).is_empty());
         assert_eq!(
-            replaceable_by_others(file, &users),
+            replaceable_by_others(file, &users, 0),
             vec!["/tmp is owned by uid 1000: a non-root user could replace /tmp/k".to_string()]
         );
     }
