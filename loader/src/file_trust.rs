@@ -224,7 +224,9 @@ pub fn warn_if_replaceable(file: &Path) {
 /// of the descriptor. kexec-tools passes decompressed kernels the same way
 /// (kexec/kexec.c copybuf_memfd). Used only for `--sha256` loads: a memfd has no IMA
 /// xattr and is not on LoadPin's pinned filesystem, so kernels enforcing those policies
-/// refuse it, and without a pin warmboot passes the file itself as kexec-tools does.
+/// refuse it (and SELinux policies must allow the loader's domain memfd objects, as
+/// Fedora's did for kdump_t with kexec-tools 2.0.27); without a pin warmboot passes the
+/// file itself as kexec-tools does.
 pub fn sealed_memfd(name: &str, data: &[u8]) -> Result<File> {
     use nix::fcntl::{fcntl, FcntlArg, SealFlag};
     use nix::sys::memfd::{memfd_create, MemFdCreateFlag};

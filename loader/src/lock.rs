@@ -112,14 +112,13 @@ pub fn acquire(path: &Path, command: &str) -> Result<KexecLock> {
         .mode(0o644)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => in_file(Error::Unsupported(
-                "the lock file is a symbolic link, which warmboot does not follow: remove it"
-                    .to_string(),
-            )),
-            _ => in_file(Error::Io(e)),
-        })?;
+        .map_err(|e| in_file(open_error(e)))?;
     let meta = file.metadata().map_err(|e| in_file(Error::Io(e)))?;
+    if !meta.is_file() {
+        return Err(in_file(Error::Unsupported(
+            "the lock file is not a regular file: remove it".to_string(),
+        )));
+    }
     check_owner(meta.uid(), nix::unistd::geteuid().as_raw()).map_err(in_file)?;
     let locked = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(l) => l,
@@ -142,6 +141,21 @@ pub fn acquire(path: &Path, command: &str) -> Result<KexecLock> {
         _file: locked,
         path: path.to_path_buf(),
     })
+}
+
+/// What a failure to open the lock file means for the administrator.
+fn open_error(e: std::io::Error) -> Error {
+    match e.raw_os_error() {
+        Some(libc::ELOOP) => Error::Unsupported(
+            "the lock file is a symbolic link, which warmboot does not follow: remove it"
+                .to_string(),
+        ),
+        Some(libc::EACCES | libc::EPERM) => Error::Unsupported(
+            "cannot open the lock file: permission denied (changing the loaded kernel needs root; root is refused a file another user created in a sticky directory such as /run/lock: remove it)"
+                .to_string(),
+        ),
+        _ => Error::Io(e),
+    }
 }
 
 /// Refuses a lock file owned by another user than the one running warmboot.
@@ -261,7 +275,21 @@ mod tests {
         let e = acquire(&link, "load").unwrap_err().to_string();
         assert!(e.contains("is a symbolic link"), "{e}");
         assert!(!target.exists());
+        let fifo = dir.path().join("fifo.lock");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let e = acquire(&fifo, "load").unwrap_err().to_string();
+        assert!(
+            e.ends_with("fifo.lock: the lock file is not a regular file: remove it"),
+            "{e}"
+        );
         assert!(check_owner(0, 0).is_ok());
+        let e = open_error(std::io::Error::from_raw_os_error(libc::EACCES)).to_string();
+        assert!(
+            e.starts_with("cannot open the lock file: permission denied (changing the loaded kernel needs root;"),
+            "{e}"
+        );
+        let e = open_error(std::io::Error::from_raw_os_error(libc::EROFS)).to_string();
+        assert!(e.starts_with("cannot read: Read-only file system"), "{e}");
         let e = check_owner(1000, 0).unwrap_err().to_string();
         assert!(e.contains("belongs to uid 1000, not to uid 0"), "{e}");
     }
