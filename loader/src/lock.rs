@@ -181,10 +181,21 @@ pub fn describe_holder(text: &str) -> String {
     }
 }
 
-/// The command line as recorded: arguments joined by spaces, control characters (a
-/// newline would break the record) shown as `?`, at most 200 characters.
+/// The command line as recorded: arguments joined by spaces (an argument that is empty
+/// or holds spaces in single quotes), control characters (a newline would break the
+/// record) shown as `?`, at most 200 characters.
 pub fn command_line(args: &[String]) -> String {
-    let joined = args.join(" ");
+    let joined = args
+        .iter()
+        .map(|a| {
+            if a.is_empty() || a.chars().any(char::is_whitespace) {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut out: String = joined
         .chars()
         .take(MAX_COMMAND_CHARS)
@@ -309,7 +320,17 @@ mod tests {
     fn command_lines_are_one_line_and_bounded() {
         assert_eq!(
             command_line(&["load".into(), "a\nb".into()]),
-            "load a?b".to_string()
+            "load 'a?b'".to_string()
+        );
+        assert_eq!(
+            command_line(&[
+                "load".into(),
+                "k".into(),
+                "--append".into(),
+                "console=ttyS0 quiet".into(),
+                "".into()
+            ]),
+            "load k --append 'console=ttyS0 quiet' ''"
         );
         let long = command_line(&["x".repeat(500)]);
         assert_eq!(long.chars().count(), MAX_COMMAND_CHARS + 1);
