@@ -20,7 +20,8 @@
 //! machine). When `WARMBOOT_NO_REAL_SYSCALLS` is set and `WARMBOOT_LOCK_FILE` is not, no
 //! lock is taken: such a process can never change kexec state (every real backend refuses),
 //! and test suites running warmboots in parallel must neither contend for nor create the
-//! machine's lock file.
+//! machine's lock file. Where the lock file cannot exist (no `/run`, as in a minimal
+//! initramfs, or a read-only one late in shutdown) the command warns and goes on unlocked.
 
 use crate::error::{Error, Result};
 use crate::kexec::linux::NO_REAL_SYSCALLS;
@@ -76,7 +77,10 @@ pub fn choose_path(
 
 /// Takes the lock for a command that changes kexec state; `args` is the command line
 /// without the program name (recorded for a loser's message). Returns None when no lock
-/// applies (see the module doc).
+/// applies (see the module doc), and, after a warning line on stderr, when the lock's
+/// directory is missing or read-only ([`lock_unavailable`]): minimal initramfs systems
+/// have no /run, and systemd-shutdown runs `kexec -e` after most filesystems are gone;
+/// refusing there would only turn a warm reboot into a failed one.
 pub fn take(args: &[String]) -> Result<Option<KexecLock>> {
     let no_real = std::env::var_os(NO_REAL_SYSCALLS).is_some();
     let Some(path) = choose_path(
@@ -86,7 +90,19 @@ pub fn take(args: &[String]) -> Result<Option<KexecLock>> {
     ) else {
         return Ok(None);
     };
-    let lock = acquire(&path, &command_line(args))?;
+    let lock = match acquire(&path, &command_line(args)) {
+        Ok(l) => l,
+        Err(e) => {
+            if let Some(why) = lock_unavailable(&e) {
+                eprintln!(
+                    "warmboot: warning: {}: cannot lock ({why}); going on without the lock, so another warmboot could interleave",
+                    path.display()
+                );
+                return Ok(None);
+            }
+            return Err(e);
+        }
+    };
     if no_real {
         if let Some(ms) = std::env::var(HOLD_FOR_TEST_ENV)
             .ok()
@@ -141,6 +157,23 @@ pub fn acquire(path: &Path, command: &str) -> Result<KexecLock> {
         _file: locked,
         path: path.to_path_buf(),
     })
+}
+
+/// Whether `e` (from [`acquire`]) says the lock file cannot exist here at all: its
+/// directory is missing (ENOENT, ENOTDIR) or read-only (EROFS). Returns the reason.
+pub fn lock_unavailable(e: &Error) -> Option<&std::io::Error> {
+    match e {
+        Error::File { source, .. } => lock_unavailable(source),
+        Error::Io(io)
+            if matches!(
+                io.raw_os_error(),
+                Some(libc::ENOENT | libc::ENOTDIR | libc::EROFS)
+            ) =>
+        {
+            Some(io)
+        }
+        _ => None,
+    }
 }
 
 /// What a failure to open the lock file means for the administrator.
@@ -303,6 +336,24 @@ mod tests {
         assert!(e.starts_with("cannot read: Read-only file system"), "{e}");
         let e = check_owner(1000, 0).unwrap_err().to_string();
         assert!(e.contains("belongs to uid 1000, not to uid 0"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_or_read_only_directory_makes_the_lock_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = acquire(&dir.path().join("no/such/dir/warmboot.lock"), "exec").unwrap_err();
+        assert_eq!(
+            lock_unavailable(&e).and_then(std::io::Error::raw_os_error),
+            Some(libc::ENOENT)
+        );
+        let e = Error::Io(std::io::Error::from_raw_os_error(libc::EROFS)).in_file("/run/x");
+        assert!(lock_unavailable(&e).is_some());
+        // Contention and refusals are not "unavailable": they stop the command.
+        let path = dir.path().join("warmboot.lock");
+        let _held = acquire(&path, "load").unwrap();
+        assert!(lock_unavailable(&acquire(&path, "exec").unwrap_err()).is_none());
+        let e = open_error(std::io::Error::from_raw_os_error(libc::EACCES)).in_file("/run/x");
+        assert!(lock_unavailable(&e).is_none());
     }
 
     #[test]

@@ -162,3 +162,27 @@ fn under_the_test_guard_without_a_lock_file_no_lock_is_taken() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("WARMBOOT_NO_REAL_SYSCALLS"), "{err}");
 }
+
+#[test]
+fn without_a_place_for_the_lock_file_the_command_goes_on_with_a_warning() {
+    // Minimal initramfs systems have no /run; systemd-shutdown runs `kexec -e` late.
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("run/lock/warmboot.lock");
+    let out = run(&lock, &["unload"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "warmboot: warning: {}: cannot lock (No such file or directory",
+            lock.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        lines[0].ends_with("; going on without the lock, so another warmboot could interleave"),
+        "{err}"
+    );
+    assert!(lines[1].contains("WARMBOOT_NO_REAL_SYSCALLS"), "{err}");
+}
