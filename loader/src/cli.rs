@@ -134,6 +134,10 @@ pub struct LoadArgs {
     /// loaded segments and halts instead of booting corrupted memory (kexec_load only).
     #[arg(long)]
     pub verify: bool,
+    /// Refuse to load unless the kernel image's SHA-256 is HEX (64 hex digits, as sha256sum
+    /// prints them); the bytes checked are the bytes loaded.
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<crate::file_trust::Sha256Digest>,
     /// Test only: load a --verify plan with a wrong expected digest (must not boot).
     #[arg(long = "x-corrupt-digest", hide = true, requires = "verify")]
     pub corrupt_digest: bool,
@@ -246,6 +250,24 @@ where
         }
         return kexec_compat::main(&a.args);
     }
+    // One warmboot at a time changes the running kernel's loaded image; held until the
+    // process ends. Other backends stand for other machines and need no lock.
+    let _lock = if real && changes_kexec_state(&cli.command) {
+        let words: Vec<String> = args
+            .iter()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        match crate::lock::take(&words) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = writeln!(err, "warmboot: {e}");
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
     match run(cli, backend, out, err) {
         Ok(()) => 0,
         Err(e) => {
@@ -261,6 +283,19 @@ fn refuse_kexec_compat(err: &mut dyn std::io::Write) -> i32 {
         "warmboot: the kexec-tools command line runs only against the running kernel"
     );
     1
+}
+
+/// Whether `command` changes kexec state on the real system, and so takes [`crate::lock`]
+/// before it reads anything.
+fn changes_kexec_state(command: &Command) -> bool {
+    match command {
+        Command::Load(a) => !a.dry_run,
+        Command::Exec(_) | Command::Unload(_) | Command::Reboot(_) => true,
+        // kexec_compat takes the lock itself for the steps that need it.
+        Command::Inspect(_) | Command::Status(_) | Command::InstallUnits(_) | Command::Kexec(_) => {
+            false
+        }
+    }
 }
 
 /// Whether argv\[0\] names `kexec` (`/usr/sbin/kexec`, `kexec`).
@@ -324,6 +359,7 @@ fn run(
                 dtb: a.dtb,
                 verify: a.verify,
                 corrupt_digest: a.corrupt_digest,
+                sha256: a.sha256,
             };
             let text = match backend {
                 Backend::Real => load::run(&opts),

@@ -103,6 +103,17 @@ pub enum Error {
         state: String,
     },
 
+    /// Another warmboot holds the kexec lock ([`crate::lock`]); `holder` is its pid and
+    /// command as it recorded them.
+    #[error(
+        "another warmboot ({holder}) is changing the loaded kernel; try again when it has finished"
+    )]
+    Locked { holder: String },
+
+    /// The kernel image is not the one `--sha256` pinned ([`crate::file_trust`]).
+    #[error("SHA-256 is {actual}, --sha256 expected {expected}; not loading")]
+    DigestMismatch { actual: String, expected: String },
+
     /// Decompression failed or produced more than the limit.
     #[error("cannot decompress {what} ({method}): {detail}")]
     Decompress {

@@ -459,6 +459,26 @@ pub fn main(args: &[String]) -> i32 {
             return 1;
         }
     };
+    // One warmboot at a time changes the loaded kernel (crate::lock); held until the end.
+    let changes = |s: &Step| {
+        matches!(
+            s,
+            Step::Unload { .. } | Step::Load(_) | Step::Shutdown | Step::Exec { .. }
+        )
+    };
+    let _lock = if steps.iter().any(changes) {
+        let mut cmd = vec!["kexec".to_string()];
+        cmd.extend_from_slice(args);
+        match crate::lock::take(&cmd) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("kexec: {e}");
+                return failure_exit(&e);
+            }
+        }
+    } else {
+        None
+    };
     for step in steps {
         let r = match step {
             Step::Help => {
@@ -547,6 +567,7 @@ fn run_load(l: LoadStep, debug: bool) -> Result<(), Error> {
         // path stays unhashed, as with `warmboot load` without --verify.
         verify: false,
         corrupt_digest: false,
+        sha256: None,
     };
     let out = load::run(&opts)?;
     if debug {

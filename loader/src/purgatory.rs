@@ -288,6 +288,7 @@ mod tests {
             dtb: None,
             verify,
             corrupt_digest: false,
+            sha256: None,
         };
         prepare(&opts).unwrap().report.plan
     }

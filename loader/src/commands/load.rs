@@ -53,6 +53,8 @@ pub struct LoadOptions {
     /// Test hook for the QEMU harness's negative proof: with `verify`, load a plan whose
     /// expected digest is wrong (after every check), so the purgatory must refuse to boot.
     pub corrupt_digest: bool,
+    /// `--sha256`: load only a kernel image with this digest ([`crate::file_trust`]).
+    pub sha256: Option<crate::file_trust::Sha256Digest>,
 }
 
 /// The running kernel's command line made fit for the next kernel: drops `BOOT_IMAGE=`
@@ -200,6 +202,9 @@ pub struct Prepared {
     /// Whether the plan is complete enough to boot through kexec_load (entry code and
     /// boot_params or DTB included); generic plans of other formats are for review only.
     pub bootable: bool,
+    /// With `--sha256`: the kernel image's bytes as read and checked, handed to
+    /// kexec_file_load in a sealed memfd instead of reopening the path.
+    pub pinned_kernel: Option<Vec<u8>>,
 }
 
 /// Runs `warmboot load` against the running kernel.
@@ -243,6 +248,11 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         }
     };
     let data = std::fs::read(&opts.kernel).map_err(|e| Error::Io(e).in_file(&opts.kernel))?;
+    crate::file_trust::warn_if_replaceable(&opts.kernel);
+    let verified = match &opts.sha256 {
+        Some(want) => Some(want.check(&data).map_err(|e| e.in_file(&opts.kernel))?),
+        None => None,
+    };
     let image = KernelImage::parse(&data).map_err(|e| e.in_file(&opts.kernel))?;
     if image.arch() != arch {
         return Err(Error::ArchMismatch {
@@ -274,7 +284,11 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     }
     let map = host.memory_map()?;
     let initrd = match &opts.initrd {
-        Some(p) => Some(crate::inspect::read_file(p)?),
+        Some(p) => {
+            let bytes = crate::inspect::read_file(p)?;
+            crate::file_trust::warn_if_replaceable(p);
+            Some(bytes)
+        }
         None => None,
     };
     let initrd_len = initrd.as_ref().map_or(0, |i| i.len() as u64);
@@ -359,9 +373,15 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
             .notes
             .push("--x-corrupt-digest: the purgatory's expected digest is wrong on purpose; this plan must not boot".to_string());
     }
+    if let Some(d) = verified {
+        report.plan.notes.push(format!(
+            "kernel SHA-256 {d} matches --sha256 (these bytes are planned and loaded)"
+        ));
+    }
+    let pinned_kernel = verified.map(|_| data);
     if syscall == SyscallChoice::File {
         // The request itself goes through the dry-run backend too.
-        let (kernel, initrd) = open_files(opts)?;
+        let (kernel, initrd) = open_files(opts, pinned_kernel.as_deref())?;
         DryRun::new(map).kexec_file_load(&FileLoad {
             kernel: &kernel,
             initrd: initrd.as_ref(),
@@ -375,6 +395,7 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         cmdline,
         requested: opts.syscall,
         bootable,
+        pinned_kernel,
     })
 }
 
@@ -421,9 +442,18 @@ fn check_capture_fits(
     needs.check_fits(crash.len()).map_err(Error::CaptureTooBig)
 }
 
-fn open_files(opts: &LoadOptions) -> Result<(std::fs::File, Option<std::fs::File>)> {
-    let kernel =
-        std::fs::File::open(&opts.kernel).map_err(|e| Error::Io(e).in_file(&opts.kernel))?;
+/// The kernel (a sealed memfd of `pinned` bytes when --sha256 checked them) and initrd
+/// files for kexec_file_load.
+fn open_files(
+    opts: &LoadOptions,
+    pinned: Option<&[u8]>,
+) -> Result<(std::fs::File, Option<std::fs::File>)> {
+    let kernel = match pinned {
+        Some(bytes) => crate::file_trust::sealed_memfd("warmboot-kernel", bytes)?,
+        None => {
+            std::fs::File::open(&opts.kernel).map_err(|e| Error::Io(e).in_file(&opts.kernel))?
+        }
+    };
     let initrd = match &opts.initrd {
         Some(p) => Some(std::fs::File::open(p).map_err(|e| Error::Io(e).in_file(p))?),
         None => None,
@@ -450,7 +480,7 @@ pub fn load_with(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> R
     match p.report.syscall {
         SyscallChoice::File | SyscallChoice::Auto => {
             backend.step("open the kernel and initrd")?;
-            let (kernel, initrd) = open_files(opts)?;
+            let (kernel, initrd) = open_files(opts, p.pinned_kernel.as_deref())?;
             let req = FileLoad {
                 kernel: &kernel,
                 initrd: initrd.as_ref(),
@@ -646,6 +676,7 @@ mod tests {
             dtb: None,
             verify: false,
             corrupt_digest: false,
+            sha256: None,
         };
         let p = prepare(&opts).unwrap();
         (dir, opts, p)
