@@ -3,7 +3,7 @@
 //! Pure: (layout, initrd, command line, extra blobs, memory map, mode) in, [`Plan`] out.
 //! Holes come from [`MemoryMap::usable`] (System RAM for a normal image, the crash
 //! reservation for a panic image). Every destination is page-aligned, every memsz a whole
-//! number of pages, and the plan is checked with [`check_plan`] before it is returned, so
+//! number of pages, and the plan is checked with [`crate::plan_check::check_plan`] before it is returned, so
 //! the planner can never hand out a plan the backends would refuse.
 
 use crate::error::{Error, Result};
