@@ -11,3 +11,4 @@ pub mod kexec_plan;
 pub mod relocs;
 pub mod setup_data;
 pub mod trampoline;
+pub mod vmlinux_payload;
