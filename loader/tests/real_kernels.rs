@@ -184,7 +184,7 @@ fn amd64_kernel_proper_decompresses_and_relocates() {
     // 6.1 has all three sets, each non-empty.
     assert!(!k.relocs.r32.is_empty() && !k.relocs.inv32.is_empty() && !k.relocs.r64.is_empty());
     let len = k.image.len() as u64;
-    assert!(len > 32 << 20 && len % 0x1000 == 0, "{len:#x}");
+    assert!(len > 32 << 20 && len.is_multiple_of(0x1000), "{len:#x}");
     for &off in k.relocs.r32.iter().chain(&k.relocs.inv32) {
         assert!(off + 4 <= len);
     }
