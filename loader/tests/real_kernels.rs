@@ -118,6 +118,10 @@ fn dry_run_plans(arch: &str, machines: &[&str]) {
             if panic {
                 cmd.arg("--panic");
             }
+            if arch == "x86_64" {
+                // Fixed KASLR slots, so the plan is reproducible.
+                cmd.args(["--x-kaslr-random", "1234567", "89"]);
+            }
             let out = cmd.output().unwrap();
             let text = if out.status.success() {
                 String::from_utf8_lossy(&out.stdout).into_owned()
