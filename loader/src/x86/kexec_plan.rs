@@ -555,3 +555,200 @@ pub fn verify(plan: &Plan) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::bzimage::loadflags::KASLR_FLAG;
+    use crate::synth::x86::BzImageBuilder;
+    use crate::x86::e820::E820_RAM;
+    use crate::x86::vmlinux_payload::tests::synth_payload;
+
+    const MIB: u64 = 1 << 20;
+
+    /// A bzImage whose gzip payload is the synthetic vmlinux + relocs, parsed.
+    fn synth() -> (Vec<u8>, BzImage) {
+        let (payload, _) = synth_payload();
+        let file = BzImageBuilder::new().payload_plain(payload).build();
+        let bz = BzImage::parse(&file).unwrap();
+        (file, bz)
+    }
+
+    fn machine() -> (MemoryMap, MachineFacts) {
+        let map = MemoryMap::parse(
+            "00001000-0009fbff : System RAM\n00100000-3fffffff : System RAM\n  30000000-37ffffff : Crash kernel\n",
+            Vec::new(),
+        )
+        .unwrap();
+        let facts = MachineFacts {
+            e820: vec![
+                E820Entry::new(0x1000, 0x9e000, E820_RAM),
+                E820Entry::new(MIB, 0x3ff0_0000, E820_RAM),
+            ],
+            ..MachineFacts::default()
+        };
+        (map, facts)
+    }
+
+    fn request(file: &[u8], bz: &BzImage, requested: X86Entry, random: [u64; 2]) -> EntryRequest {
+        EntryRequest {
+            requested,
+            proper: Some(KernelProper::from_bzimage(bz, file)),
+            kexec_load: true,
+            random,
+        }
+    }
+
+    fn plan_with(cmdline: &str, mode: Mode, req: EntryRequest) -> Result<Plan> {
+        let (file, bz) = synth();
+        let (map, facts) = machine();
+        plan_x86(
+            &bz,
+            &file,
+            Some(vec![7; 0x3000]),
+            cmdline,
+            mode,
+            &map,
+            &facts,
+            false,
+            req,
+        )
+    }
+
+    fn entry_note(p: &Plan) -> &str {
+        let notes: Vec<&String> = p
+            .notes
+            .iter()
+            .filter(|n| n.starts_with(ENTRY_NOTE))
+            .collect();
+        assert_eq!(notes.len(), 1, "{:?}", p.notes);
+        notes[0]
+    }
+
+    fn zero_page(p: &Plan) -> crate::x86::bootparams::ZeroPageView {
+        let bp = p.segments.iter().find(|s| s.what == BOOT_PARAMS).unwrap();
+        crate::x86::bootparams::parse_zero_page(&bp.buf[0x1000..0x2000]).unwrap()
+    }
+
+    #[test]
+    fn decompressed_kernel_proper_is_relocated_and_placed_at_the_random_slot() {
+        let (file, bz) = synth();
+        let proper = KernelProper::from_bzimage(&bz, &file).unwrap();
+        let p = plan_with(
+            "console=ttyS0",
+            Mode::Normal,
+            request(&file, &bz, X86Entry::Auto, [5, 7]),
+        )
+        .unwrap();
+        let kernel = p.segments.iter().find(|s| s.what == "kernel").unwrap();
+        // Slot 5 of the 2 MiB slots from 16 MiB (the crash reservation is not free).
+        assert_eq!(kernel.mem, 16 * MIB + 5 * 2 * MIB);
+        assert_eq!(kernel.memsz, proper.image.len() as u64);
+        // Virtual slot 7: the image equals the decompressor's for delta 7 * 2 MiB.
+        let delta = 7 * 2 * MIB;
+        assert_eq!(kernel.buf, proper.relocated(delta as i64).unwrap());
+        assert_ne!(kernel.buf, proper.image);
+        assert_eq!(
+            entry_note(&p),
+            "x86 entry: kernel proper decompressed at load, physical 0x0000000001a00000, virtual _text 0xffffffff81e00000, KASLR offset 0xe00000"
+        );
+        assert_eq!(zero_page(&p).loadflags & KASLR_FLAG, KASLR_FLAG);
+        // The trampoline jumps to startup_64 = _text, the start of the segment.
+        let bp = p.segments.iter().find(|s| s.what == BOOT_PARAMS).unwrap();
+        let target =
+            crate::fields::le_u64(&bp.buf, trampoline::KERNEL_ENTRY_FIELD as u64, "t").unwrap();
+        assert_eq!(target, kernel.mem);
+        verify(&p).unwrap();
+        let (map, _) = machine();
+        crate::plan_check::check_plan(&p, &map).unwrap();
+    }
+
+    #[test]
+    fn nokaslr_keeps_the_link_address_and_clears_kaslr_flag() {
+        let (file, bz) = synth();
+        let proper = KernelProper::from_bzimage(&bz, &file).unwrap();
+        let p = plan_with(
+            "console=ttyS0 nokaslr",
+            Mode::Normal,
+            request(&file, &bz, X86Entry::Decompressed, [5, 7]),
+        )
+        .unwrap();
+        let kernel = p.segments.iter().find(|s| s.what == "kernel").unwrap();
+        assert_eq!(kernel.buf, proper.image, "no relocation");
+        assert_eq!(kernel.mem % (2 * MIB), 0);
+        assert_eq!(
+            entry_note(&p),
+            format!("x86 entry: kernel proper decompressed at load, physical {:#018x}, virtual _text 0xffffffff81000000, KASLR off (nokaslr)", kernel.mem)
+        );
+        assert_eq!(zero_page(&p).loadflags & KASLR_FLAG, 0);
+        verify(&p).unwrap();
+    }
+
+    #[test]
+    fn the_bzimage_path_says_why() {
+        let (file, bz) = synth();
+        let cases = [
+            ("", Mode::Panic, X86Entry::Auto, true, "panic loads always use it"),
+            ("", Mode::Panic, X86Entry::Decompressed, true, "panic loads always use it"),
+            ("", Mode::Normal, X86Entry::Bzimage, true, "requested with --x86-entry bzimage"),
+            ("", Mode::Normal, X86Entry::Auto, false, "kexec_file_load: the kernel loads the bzImage itself"),
+            ("mem=512M", Mode::Normal, X86Entry::Auto, true, "the command line has mem=, which changes where the kernel's own decompressor places the kernel"),
+        ];
+        for (cmdline, mode, requested, kexec_load, why) in cases {
+            let mut req = request(&file, &bz, requested, [0, 0]);
+            req.kexec_load = kexec_load;
+            let p = plan_with(cmdline, mode, req).unwrap();
+            assert_eq!(
+                entry_note(&p),
+                format!("x86 entry: bzImage decompressor ({why})")
+            );
+            let kernel = p.segments.iter().find(|s| s.what == "kernel").unwrap();
+            assert_eq!(kernel.bufsz(), bz.kernel_size, "the protected-mode code");
+            verify(&p).unwrap();
+        }
+        // A payload that does not decompress: auto falls back with the error...
+        let mut req = request(&file, &bz, X86Entry::Auto, [0, 0]);
+        req.proper = Some(Err(Error::UnsupportedCompression {
+            what: "bzImage payload",
+            method: "lzo".into(),
+        }));
+        let p = plan_with("", Mode::Normal, req).unwrap();
+        assert_eq!(entry_note(&p), "x86 entry: bzImage decompressor (bzImage payload is compressed with lzo, which warmboot cannot decompress)");
+        // ... and `decompressed` refuses, in one line.
+        for (cmdline, kexec_load) in [("mem=1G", true), ("", false)] {
+            let mut req = request(&file, &bz, X86Entry::Decompressed, [0, 0]);
+            req.kexec_load = kexec_load;
+            let err = plan_with(cmdline, Mode::Normal, req)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("--x86-entry decompressed cannot be honoured: "),
+                "{err}"
+            );
+            assert!(!err.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn verify_checks_the_entry_of_either_path() {
+        let (file, bz) = synth();
+        let mut p = plan_with(
+            "",
+            Mode::Normal,
+            request(&file, &bz, X86Entry::Auto, [1, 1]),
+        )
+        .unwrap();
+        // Without its note, the plan looks like a bzImage plan entered at +0x200: refused.
+        p.notes.retain(|n| !n.starts_with(DECOMPRESSED_NOTE));
+        let err = verify(&p).unwrap_err().to_string();
+        assert!(err.contains("not the kernel's 64-bit entry"), "{err}");
+        let mut p = plan_with(
+            "",
+            Mode::Normal,
+            request(&file, &bz, X86Entry::Bzimage, [1, 1]),
+        )
+        .unwrap();
+        p.notes.push(format!("{DECOMPRESSED_NOTE}, forged"));
+        assert!(verify(&p).is_err());
+    }
+}
