@@ -214,3 +214,71 @@ fn amd64_kernel_proper_decompresses_and_relocates() {
     k.relocs.apply(&mut back, -delta).unwrap();
     assert!(back == k.image, "relocating by d then -d changed the image");
 }
+
+/// `--x86-entry` on the amd64 kernel, one fixture machine: nokaslr keeps the link
+/// address, `bzimage` keeps today's plan, a panic load says it uses the bzImage path
+/// even when `decompressed` is asked for, and an unmodelled option makes `decompressed`
+/// fail in one line.
+#[test]
+fn dry_run_x86_entries_of_the_amd64_kernel() {
+    let Some((kernel, _)) = real_kernel("x86_64") else {
+        return;
+    };
+    let root =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/machines/x86_64-ovmf-m1024");
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_warmboot"))
+            .env("WARMBOOT_NO_REAL_SYSCALLS", "1")
+            .arg("load")
+            .arg(&kernel)
+            .args(["--dry-run", "--arch", "x86_64", "--root"])
+            .arg(&root)
+            .args(["--x-kaslr-random", "1234567", "89"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let text = if out.status.success() {
+            out.stdout
+        } else {
+            out.stderr
+        };
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&text).into_owned(),
+        )
+    };
+    let (ok, nokaslr) = run(&[
+        "--command-line",
+        "console=ttyS0 nokaslr",
+        "--x86-entry",
+        "decompressed",
+    ]);
+    assert!(ok, "{nokaslr}");
+    insta::assert_snapshot!("plan-x86_64-ovmf-m1024-nokaslr", nokaslr);
+    let (ok, bzimage) = run(&["--command-line", "console=ttyS0", "--x86-entry", "bzimage"]);
+    assert!(ok, "{bzimage}");
+    insta::assert_snapshot!("plan-x86_64-ovmf-m1024-bzimage", bzimage);
+    let (ok, panic) = run(&[
+        "--command-line",
+        "console=ttyS0",
+        "--x86-entry",
+        "decompressed",
+        "--panic",
+    ]);
+    assert!(ok, "{panic}");
+    assert!(
+        panic.contains("\nnote: x86 entry: bzImage decompressor (panic loads always use it)\n"),
+        "{panic}"
+    );
+    let (ok, err) = run(&[
+        "--command-line",
+        "console=ttyS0 memmap=64M$1G",
+        "--x86-entry",
+        "decompressed",
+    ]);
+    assert!(!ok);
+    assert_eq!(
+        err,
+        "warmboot: --x86-entry decompressed cannot be honoured: the command line has memmap=, which changes where the kernel's own decompressor places the kernel\n"
+    );
+}

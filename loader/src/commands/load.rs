@@ -764,6 +764,73 @@ mod tests {
     }
 
     #[test]
+    fn auto_loads_a_decompressible_bzimage_with_kexec_load_and_says_how_it_is_entered() {
+        let (dir, mut opts, _) = prepared(SyscallChoice::Auto);
+        let (payload, _) = crate::x86::vmlinux_payload::tests::synth_payload();
+        let file = crate::synth::x86::BzImageBuilder::new()
+            .payload_plain(payload)
+            .build();
+        std::fs::write(dir.path().join("vmlinuz"), file).unwrap();
+        let scripted = || Scripted {
+            file_errno: None,
+            file_calls: 0,
+            classic_calls: 0,
+        };
+        let p = prepare(&opts).unwrap();
+        let mut b = scripted();
+        let out = load_with(&p, &opts, &mut b).unwrap();
+        assert_eq!((b.file_calls, b.classic_calls), (0, 1));
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(lines[0].starts_with("loaded "), "{out}");
+        assert!(
+            lines[0].ends_with("with kexec_load (auto: kexec_load with the kernel decompressed at load time (shorter reboot); kexec_file_load under lockdown)"),
+            "{out}"
+        );
+        assert!(
+            lines[1].starts_with("x86 entry: kernel proper decompressed at load, physical 0x"),
+            "{out}"
+        );
+        // _text = 0xffffffff81000000 + the KASLR offset, inside the 1 GiB kernel mapping.
+        let hex = |after: &str| {
+            let at = lines[1].find(after).unwrap() + after.len();
+            let digits: String = lines[1][at..]
+                .chars()
+                .take_while(char::is_ascii_hexdigit)
+                .collect();
+            u64::from_str_radix(&digits, 16).unwrap()
+        };
+        let (text, offset) = (hex(", virtual _text 0x"), hex(", KASLR offset 0x"));
+        assert_eq!(text, 0xffff_ffff_8100_0000 + offset, "{out}");
+        assert!(offset < 1 << 30 && offset % 0x20_0000 == 0, "{out}");
+        // --x86-entry bzimage: kexec_file_load (auto's preference then), and the line says why.
+        opts.x86_entry = X86Entry::Bzimage;
+        let p = prepare(&opts).unwrap();
+        let mut b = scripted();
+        let out = load_with(&p, &opts, &mut b).unwrap();
+        assert_eq!((b.file_calls, b.classic_calls), (1, 0));
+        assert!(
+            out.ends_with(
+                "\nx86 entry: bzImage decompressor (requested with --x86-entry bzimage)\n"
+            ),
+            "{out}"
+        );
+        // The synthetic bzImage's filler payload cannot be decompressed: decompressed is
+        // refused with the reason.
+        std::fs::write(
+            dir.path().join("vmlinuz"),
+            crate::synth::x86::BzImageBuilder::new().build(),
+        )
+        .unwrap();
+        opts.x86_entry = X86Entry::Decompressed;
+        let err = prepare(&opts).err().unwrap().to_string();
+        assert!(
+            err.starts_with("--x86-entry decompressed cannot be honoured: cannot decompress bzImage payload (xz)"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn auto_falls_back_to_kexec_load_only_where_the_kernel_lacks_the_file_syscall() {
         let (_d, opts, p) = prepared(SyscallChoice::Auto);
         let mut b = Scripted {

@@ -110,12 +110,13 @@ pub fn plan_x86(
         "panic loads always use it".to_string()
     } else if req.requested == X86Entry::Bzimage {
         "requested with --x86-entry bzimage".to_string()
-    } else if !req.kexec_load {
-        "kexec_file_load: the kernel loads the bzImage itself".to_string()
     } else {
         match &req.proper {
             None => "the kernel proper was not decompressed".to_string(),
             Some(Err(e)) => e.to_string(),
+            Some(Ok(_)) if !req.kexec_load => {
+                "kexec_file_load: the kernel loads the bzImage itself".to_string()
+            }
             Some(Ok(proper)) => {
                 let entry = KernelEntry::Decompressed {
                     proper,
