@@ -188,7 +188,8 @@ fn amd64_kernel_proper_decompresses_and_relocates() {
     // 6.1 has all three sets, each non-empty.
     assert!(!k.relocs.r32.is_empty() && !k.relocs.inv32.is_empty() && !k.relocs.r64.is_empty());
     let len = k.image.len() as u64;
-    assert!(len > 32 << 20 && len.is_multiple_of(0x1000), "{len:#x}");
+    assert!(len > 32 << 20 && len <= k.mem_len, "{len:#x}");
+    assert!(k.mem_len.is_multiple_of(0x1000), "{:#x}", k.mem_len);
     for &off in k.relocs.r32.iter().chain(&k.relocs.inv32) {
         assert!(off + 4 <= len);
     }
@@ -314,7 +315,7 @@ fn amd64_kernel_proper_equals_the_decompressors_output() {
     let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
     let output_len = plain.len();
     let mut output = plain.clone();
-    output.resize(output_len.max(k.image.len()), 0);
+    output.resize(output_len.max(k.mem_len as usize), 0);
     // parse_elf: the program headers are copied out first, then each PT_LOAD memmoved.
     let (phoff, phnum) = (u64_at(&output, 32) as usize, u16_at(&output, 56) as usize);
     let phdrs = output[phoff..phoff + phnum * 56].to_vec();

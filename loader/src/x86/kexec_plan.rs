@@ -189,7 +189,7 @@ fn kernel_part(
         ));
     }
     let load = proper.load_physical_addr;
-    let image_len = proper.image.len() as u64;
+    let image_len = proper.mem_len;
     let input = KaslrInput {
         phys_size: image_len,
         virt_size: proper.virt_size(),
@@ -644,7 +644,8 @@ mod tests {
         let kernel = p.segments.iter().find(|s| s.what == "kernel").unwrap();
         // Slot 5 of the 2 MiB slots from 16 MiB (the crash reservation is not free).
         assert_eq!(kernel.mem, 16 * MIB + 5 * 2 * MIB);
-        assert_eq!(kernel.memsz, proper.image.len() as u64);
+        assert_eq!(kernel.memsz, proper.mem_len);
+        assert_eq!(kernel.bufsz(), proper.image.len() as u64);
         // Virtual slot 7: the image equals the decompressor's for delta 7 * 2 MiB.
         let delta = 7 * 2 * MIB;
         assert_eq!(kernel.buf, proper.relocated(delta as i64).unwrap());
