@@ -255,9 +255,17 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         }
         .in_file(&opts.kernel));
     }
-    // x86: the kernel proper, decompressed once here where the entry may use it.
+    // x86: the kernel proper, decompressed once here where the entry may use it (not for
+    // kexec_file_load: asked for, or auto's only choice under lockdown).
+    let lockdown = host.lockdown()?;
+    let file_only = opts.syscall == SyscallChoice::File
+        || (opts.syscall == SyscallChoice::Auto
+            && !opts.verify
+            && lockdown.is_some_and(Lockdown::blocks_kexec_load));
     let proper = match (&image, opts.mode, opts.x86_entry) {
-        (KernelImage::BzImage(bz), Mode::Normal, X86Entry::Auto | X86Entry::Decompressed) => {
+        (KernelImage::BzImage(bz), Mode::Normal, X86Entry::Auto | X86Entry::Decompressed)
+            if !file_only =>
+        {
             Some(KernelProper::from_bzimage(bz, &data))
         }
         _ => None,
@@ -277,7 +285,7 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
             SyscallChoice::Classic => choose_syscall(opts.syscall, &image, None, decompressed),
         }
     } else {
-        choose_syscall(opts.syscall, &image, host.lockdown()?, decompressed)
+        choose_syscall(opts.syscall, &image, lockdown, decompressed)
     };
     if opts.corrupt_digest && !opts.verify {
         return Err(Error::Unsupported(

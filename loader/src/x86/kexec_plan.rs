@@ -112,11 +112,11 @@ pub fn plan_x86(
         "requested with --x86-entry bzimage".to_string()
     } else {
         match &req.proper {
-            None => "the kernel proper was not decompressed".to_string(),
             Some(Err(e)) => e.to_string(),
-            Some(Ok(_)) if !req.kexec_load => {
+            _ if !req.kexec_load => {
                 "kexec_file_load: the kernel loads the bzImage itself".to_string()
             }
+            None => "the kernel proper was not decompressed".to_string(),
             Some(Ok(proper)) => {
                 let entry = KernelEntry::Decompressed {
                     proper,
@@ -716,6 +716,13 @@ mod tests {
         }));
         let p = plan_with("", Mode::Normal, req).unwrap();
         assert_eq!(entry_note(&p), "x86 entry: bzImage decompressor (bzImage payload is compressed with lzo, which warmboot cannot decompress)");
+        // Not decompressed because the load goes to kexec_file_load: that is the reason.
+        let mut req = request(&file, &bz, X86Entry::Decompressed, [0, 0]);
+        (req.proper, req.kexec_load) = (None, false);
+        assert_eq!(
+            plan_with("", Mode::Normal, req).unwrap_err().to_string(),
+            "--x86-entry decompressed cannot be honoured: kexec_file_load: the kernel loads the bzImage itself"
+        );
         // ... and `decompressed` refuses, in one line.
         for (cmdline, kexec_load) in [("mem=1G", true), ("", false)] {
             let mut req = request(&file, &bz, X86Entry::Decompressed, [0, 0]);
