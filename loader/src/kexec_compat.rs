@@ -568,6 +568,8 @@ fn run_load(l: LoadStep, debug: bool) -> Result<(), Error> {
         verify: false,
         corrupt_digest: false,
         sha256: None,
+        x86_entry: crate::x86::kexec_plan::X86Entry::Auto,
+        kaslr_random: None,
     };
     let out = load::run(&opts)?;
     if debug {

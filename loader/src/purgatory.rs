@@ -289,6 +289,8 @@ mod tests {
             verify,
             corrupt_digest: false,
             sha256: None,
+            x86_entry: crate::x86::kexec_plan::X86Entry::Auto,
+            kaslr_random: None,
         };
         prepare(&opts).unwrap().report.plan
     }

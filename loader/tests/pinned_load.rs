@@ -63,6 +63,8 @@ fn options(kernel: PathBuf, sha256: Option<Sha256Digest>) -> LoadOptions {
         verify: false,
         corrupt_digest: false,
         sha256,
+        x86_entry: warmboot::x86::kexec_plan::X86Entry::Auto,
+        kaslr_random: None,
     }
 }
 

@@ -15,6 +15,8 @@ use crate::layout::KernelLayout;
 use crate::memmap::{MemoryMap, Mode};
 use crate::plan::{Plan, SyscallChoice};
 use crate::planner::{plan, PlanRequest};
+use crate::x86::kexec_plan::{EntryRequest, X86Entry};
+use crate::x86::vmlinux_payload::KernelProper;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -55,6 +57,10 @@ pub struct LoadOptions {
     pub corrupt_digest: bool,
     /// `--sha256`: load only a kernel image with this digest ([`crate::file_trust`]).
     pub sha256: Option<crate::file_trust::Sha256Digest>,
+    /// x86_64: how the kernel is entered (`--x86-entry`).
+    pub x86_entry: X86Entry,
+    /// Test hook (dry runs): the random numbers for the x86 KASLR slots.
+    pub kaslr_random: Option<[u64; 2]>,
 }
 
 /// The running kernel's command line made fit for the next kernel: drops `BOOT_IMAGE=`
@@ -80,14 +86,18 @@ pub fn file_syscall_takes(image: &KernelImage) -> bool {
     }
 }
 
-/// Picks the syscall for `requested` and says why. `auto` prefers kexec_file_load (the
-/// kernel checks signatures and places the image itself) wherever the kernel's loader
-/// takes the image, and otherwise, or when the kernel lacks it, warmboot's own plan
-/// through kexec_load — except under lockdown, which refuses kexec_load.
+/// Picks the syscall for `requested` and says why. `auto` prefers kexec_load for an x86
+/// bzImage whose kernel proper warmboot decompressed (`x86_decompressed`: a normal load
+/// whose `--x86-entry` allows it), since that kernel skips its own decompression at
+/// reboot; otherwise kexec_file_load (the kernel checks signatures and places the image
+/// itself) wherever the kernel's loader takes the image, and otherwise, or when the
+/// kernel lacks it, warmboot's own plan through kexec_load — except under lockdown, which
+/// refuses kexec_load.
 pub fn choose_syscall(
     requested: SyscallChoice,
     image: &KernelImage,
     lockdown: Option<Lockdown>,
+    x86_decompressed: bool,
 ) -> (SyscallChoice, String) {
     let locked = lockdown.is_some_and(Lockdown::blocks_kexec_load);
     match requested {
@@ -96,6 +106,10 @@ pub fn choose_syscall(
         SyscallChoice::Auto if locked => (
             SyscallChoice::File,
             "auto: lockdown is on, which refuses kexec_load; kexec_file_load can still load a signed kernel".to_string(),
+        ),
+        SyscallChoice::Auto if x86_decompressed && matches!(image, KernelImage::BzImage(_)) => (
+            SyscallChoice::Classic,
+            "auto: kexec_load with the kernel decompressed at load time (shorter reboot); kexec_file_load under lockdown".to_string(),
         ),
         SyscallChoice::Auto if file_syscall_takes(image) => (
             SyscallChoice::File,
@@ -261,6 +275,22 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         }
         .in_file(&opts.kernel));
     }
+    // x86: the kernel proper, decompressed once here where the entry may use it (not for
+    // kexec_file_load: asked for, or auto's only choice under lockdown).
+    let lockdown = host.lockdown()?;
+    let file_only = opts.syscall == SyscallChoice::File
+        || (opts.syscall == SyscallChoice::Auto
+            && !opts.verify
+            && lockdown.is_some_and(Lockdown::blocks_kexec_load));
+    let proper = match (&image, opts.mode, opts.x86_entry) {
+        (KernelImage::BzImage(bz), Mode::Normal, X86Entry::Auto | X86Entry::Decompressed)
+            if !file_only =>
+        {
+            Some(KernelProper::from_bzimage(bz, &data))
+        }
+        _ => None,
+    };
+    let decompressed = matches!(proper, Some(Ok(_)));
     let (syscall, reason) = if opts.verify {
         match opts.syscall {
             SyscallChoice::File => {
@@ -272,10 +302,10 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
                 SyscallChoice::Classic,
                 "auto: --verify needs warmboot's own plan, loaded with kexec_load".to_string(),
             ),
-            SyscallChoice::Classic => choose_syscall(opts.syscall, &image, None),
+            SyscallChoice::Classic => choose_syscall(opts.syscall, &image, None, decompressed),
         }
     } else {
-        choose_syscall(opts.syscall, &image, host.lockdown()?)
+        choose_syscall(opts.syscall, &image, lockdown, decompressed)
     };
     if opts.corrupt_digest && !opts.verify {
         return Err(Error::Unsupported(
@@ -307,7 +337,11 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     let (plan, bootable) = match &image {
         KernelImage::BzImage(bz) => {
             let facts = crate::x86::kexec_plan::machine_facts(&host)?;
-            let p = crate::x86::kexec_plan::plan_bzimage(
+            let random = match opts.kaslr_random {
+                Some(r) => r,
+                None => [random_u64()?, random_u64()?],
+            };
+            let p = crate::x86::kexec_plan::plan_x86(
                 bz,
                 &data,
                 initrd,
@@ -316,6 +350,12 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
                 &map,
                 &facts,
                 opts.verify,
+                EntryRequest {
+                    requested: opts.x86_entry,
+                    proper,
+                    kexec_load: syscall == SyscallChoice::Classic,
+                    random,
+                },
             )?;
             (p, true)
         }
@@ -477,6 +517,25 @@ pub fn load_with(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> R
             .map(|v| format!(" {v}"))
             .unwrap_or_default()
     );
+    // x86: how the kernel is entered, one line after "loaded …".
+    let entry = p
+        .report
+        .plan
+        .notes
+        .iter()
+        .find(|n| n.starts_with(crate::x86::kexec_plan::ENTRY_NOTE))
+        .map(|n| format!("{n}\n"))
+        .unwrap_or_default();
+    load_syscall(p, opts, backend, &name, what).map(|loaded| loaded + &entry)
+}
+
+fn load_syscall(
+    p: &Prepared,
+    opts: &LoadOptions,
+    backend: &mut dyn Kexec,
+    name: &str,
+    what: &str,
+) -> Result<String> {
     match p.report.syscall {
         SyscallChoice::File | SyscallChoice::Auto => {
             backend.step("open the kernel and initrd")?;
@@ -568,15 +627,32 @@ mod tests {
         let image = parse(Arm64Builder::default().build());
         let image_gz = parse(gzip(&Arm64Builder::default().build()));
         let elf = parse(ElfBuilder::x86_64().build());
-        let auto = |i: &KernelImage, l| choose_syscall(SyscallChoice::Auto, i, l).0;
+        let auto = |i: &KernelImage, l| choose_syscall(SyscallChoice::Auto, i, l, false).0;
         assert_eq!(auto(&bz, None), SyscallChoice::File);
+        // An x86 bzImage whose kernel proper warmboot decompressed: kexec_load, whose
+        // plan enters it directly; under lockdown still kexec_file_load.
+        let decompressed = |l| choose_syscall(SyscallChoice::Auto, &bz, l, true);
+        assert_eq!(decompressed(None).0, SyscallChoice::Classic);
+        assert_eq!(
+            decompressed(Some(Lockdown::None)).1,
+            "auto: kexec_load with the kernel decompressed at load time (shorter reboot); kexec_file_load under lockdown"
+        );
+        assert_eq!(
+            decompressed(Some(Lockdown::Integrity)).0,
+            SyscallChoice::File
+        );
+        // Only bzImages have a kernel proper to decompress.
+        assert_eq!(
+            choose_syscall(SyscallChoice::Auto, &image, None, true).0,
+            SyscallChoice::File
+        );
         assert_eq!(auto(&image, Some(Lockdown::None)), SyscallChoice::File);
         assert_eq!(auto(&image_gz, None), SyscallChoice::Classic);
         assert_eq!(auto(&elf, None), SyscallChoice::Classic);
         // Under lockdown only kexec_file_load can work, whatever the format.
         assert_eq!(auto(&elf, Some(Lockdown::Integrity)), SyscallChoice::File);
         assert_eq!(
-            choose_syscall(SyscallChoice::Classic, &bz, None).0,
+            choose_syscall(SyscallChoice::Classic, &bz, None, false).0,
             SyscallChoice::Classic
         );
     }
@@ -677,6 +753,8 @@ mod tests {
             verify: false,
             corrupt_digest: false,
             sha256: None,
+            x86_entry: X86Entry::Auto,
+            kaslr_random: None,
         };
         let p = prepare(&opts).unwrap();
         (dir, opts, p)
@@ -734,6 +812,73 @@ mod tests {
         let out = load_with(&p, &opts, &mut b).unwrap();
         assert!(out.contains("with kexec_file_load (auto:"), "{out}");
         assert_eq!((b.file_calls, b.classic_calls), (1, 0));
+    }
+
+    #[test]
+    fn auto_loads_a_decompressible_bzimage_with_kexec_load_and_says_how_it_is_entered() {
+        let (dir, mut opts, _) = prepared(SyscallChoice::Auto);
+        let (payload, _) = crate::x86::vmlinux_payload::tests::synth_payload();
+        let file = crate::synth::x86::BzImageBuilder::new()
+            .payload_plain(payload)
+            .build();
+        std::fs::write(dir.path().join("vmlinuz"), file).unwrap();
+        let scripted = || Scripted {
+            file_errno: None,
+            file_calls: 0,
+            classic_calls: 0,
+        };
+        let p = prepare(&opts).unwrap();
+        let mut b = scripted();
+        let out = load_with(&p, &opts, &mut b).unwrap();
+        assert_eq!((b.file_calls, b.classic_calls), (0, 1));
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(lines[0].starts_with("loaded "), "{out}");
+        assert!(
+            lines[0].ends_with("with kexec_load (auto: kexec_load with the kernel decompressed at load time (shorter reboot); kexec_file_load under lockdown)"),
+            "{out}"
+        );
+        assert!(
+            lines[1].starts_with("x86 entry: kernel proper decompressed at load, physical 0x"),
+            "{out}"
+        );
+        // _text = 0xffffffff81000000 + the KASLR offset, inside the 1 GiB kernel mapping.
+        let hex = |after: &str| {
+            let at = lines[1].find(after).unwrap() + after.len();
+            let digits: String = lines[1][at..]
+                .chars()
+                .take_while(char::is_ascii_hexdigit)
+                .collect();
+            u64::from_str_radix(&digits, 16).unwrap()
+        };
+        let (text, offset) = (hex(", virtual _text 0x"), hex(", KASLR offset 0x"));
+        assert_eq!(text, 0xffff_ffff_8100_0000 + offset, "{out}");
+        assert!(offset < 1 << 30 && offset % 0x20_0000 == 0, "{out}");
+        // --x86-entry bzimage: kexec_file_load (auto's preference then), and the line says why.
+        opts.x86_entry = X86Entry::Bzimage;
+        let p = prepare(&opts).unwrap();
+        let mut b = scripted();
+        let out = load_with(&p, &opts, &mut b).unwrap();
+        assert_eq!((b.file_calls, b.classic_calls), (1, 0));
+        assert!(
+            out.ends_with(
+                "\nx86 entry: bzImage decompressor (requested with --x86-entry bzimage)\n"
+            ),
+            "{out}"
+        );
+        // The synthetic bzImage's filler payload cannot be decompressed: decompressed is
+        // refused with the reason.
+        std::fs::write(
+            dir.path().join("vmlinuz"),
+            crate::synth::x86::BzImageBuilder::new().build(),
+        )
+        .unwrap();
+        opts.x86_entry = X86Entry::Decompressed;
+        let err = prepare(&opts).err().unwrap().to_string();
+        assert!(
+            err.starts_with("--x86-entry decompressed cannot be honoured: cannot decompress bzImage payload (xz)"),
+            "{err}"
+        );
     }
 
     #[test]
