@@ -157,12 +157,23 @@ fn effective_placement(p: &Placement, kernel: Option<Range>) -> Placement {
     p
 }
 
+/// The free ranges for an error line: the largest few, so a fragmented map (hundreds of
+/// holes) still gives one readable line that shows why nothing fits.
 fn describe_free(free: &[Range]) -> String {
+    const SHOWN: usize = 4;
     if free.is_empty() {
         return "none".to_string();
     }
-    free.iter()
-        .map(|r| r.to_string())
+    let mut by_size: Vec<&Range> = free.iter().collect();
+    by_size.sort_by_key(|r| std::cmp::Reverse(r.end - r.start));
+    let largest = by_size
+        .iter()
+        .take(SHOWN)
+        .map(|r| format!("{r} ({:#x} bytes)", r.end - r.start))
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    match free.len().saturating_sub(SHOWN) {
+        0 => largest,
+        more => format!("{largest} and {more} more, none larger"),
+    }
 }

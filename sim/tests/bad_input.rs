@@ -206,7 +206,7 @@ fn cases() -> Vec<Case> {
                 m.iomem(&iomem);
                 load_good(m, &[])
             },
-            &["no room for kernel", "free: [0x100000-0x200000) [0x300000-0x400000)"]),
+            &["no room for kernel", "free: [0x100000-0x200000) (0x100000 bytes)", "and 60 more, none larger"]),
         case("an image larger than RAM", X86_64, Normal,
             |m| {
                 m.iomem("00001000-0009fbff : System RAM\n00100000-01ffffff : System RAM\n");
