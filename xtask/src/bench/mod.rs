@@ -460,7 +460,10 @@ mod tests {
         assert_eq!(v.scenario, Scenario::Warm);
         let o = outcome(
             "bench-arm64-direct-warm-warmboot",
-            Expectation::Warm { hops: 1 },
+            Expectation::Warm {
+                hops: 1,
+                x86_entry: None,
+            },
         );
         let s = sample_of(Path::new("/r"), &v, 1, false, &o);
         assert!(s.ok, "{:?}", s.failure);
@@ -487,7 +490,10 @@ mod tests {
         let v = variant(GuestArch::X86_64, "warm-kexec-tools");
         let o = outcome(
             "x86_64-bios-warm-kexec-tools",
-            Expectation::Warm { hops: 1 },
+            Expectation::Warm {
+                hops: 1,
+                x86_entry: None,
+            },
         );
         let s = sample_of(Path::new("/r"), &v, 0, true, &o);
         assert!(s.ok && s.downtime_s.is_some());
@@ -505,7 +511,10 @@ mod tests {
         let v = variant(GuestArch::Arm64, "warm-warmboot-classic");
         let o = outcome(
             "bench-arm64-direct-warm-warmboot",
-            Expectation::Warm { hops: 1 },
+            Expectation::Warm {
+                hops: 1,
+                x86_entry: None,
+            },
         );
         let mut samples: Vec<Sample> = expected
             .iter()
