@@ -72,9 +72,12 @@ fn has_samples(samples: &[Sample], arch: &str, id: &str) -> bool {
     samples.iter().any(|s| s.arch == arch && s.id == id)
 }
 
+/// A phase's name and how to read it from a sample.
+type Phase = (&'static str, fn(&Sample) -> Option<f64>);
+
 /// The phase with the largest fall of its median from `off` to `on`.
 fn shrank_most(samples: &[Sample], arch: &str, off: &str, on: &str) -> Option<PhaseChange> {
-    let phases: [(&str, fn(&Sample) -> Option<f64>); 3] = [
+    let phases: [Phase; 3] = [
         ("shutdown", |s| s.shutdown_s),
         ("handoff", |s| s.handoff_s),
         ("boot", |s| s.boot_s),
