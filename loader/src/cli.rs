@@ -12,6 +12,7 @@ use crate::kexec::linux::LinuxKexec;
 use crate::kexec_compat;
 use crate::memmap::Mode;
 use crate::plan::SyscallChoice;
+use crate::x86::kexec_plan::X86Entry;
 use clap::{ArgGroup, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -136,6 +137,14 @@ pub struct LoadArgs {
     /// Test only: load a --verify plan with a wrong expected digest (must not boot).
     #[arg(long = "x-corrupt-digest", hide = true, requires = "verify")]
     pub corrupt_digest: bool,
+    /// x86_64: enter the kernel proper decompressed and relocated (KASLR) at load time,
+    /// or the bzImage, which decompresses itself at boot; auto prefers the first for a
+    /// normal kexec_load where it is possible and safe.
+    #[arg(long, value_enum, default_value_t = X86Entry::Auto)]
+    pub x86_entry: X86Entry,
+    /// Test only (with --dry-run): the two random numbers for the x86 KASLR slots.
+    #[arg(long = "x-kaslr-random", hide = true, requires = "dry_run", num_args = 2, value_names = ["PHYS", "VIRT"])]
+    pub kaslr_random: Option<Vec<u64>>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -257,6 +266,8 @@ fn run(cli: Cli) -> Result<(), Error> {
                 dtb: a.dtb,
                 verify: a.verify,
                 corrupt_digest: a.corrupt_digest,
+                x86_entry: a.x86_entry,
+                kaslr_random: a.kaslr_random.and_then(|r| r.try_into().ok()),
             };
             print!("{}", load::run(&opts)?);
             Ok(())

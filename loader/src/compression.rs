@@ -4,8 +4,12 @@
 //! (Documentation/arch/x86/boot.rst, "payload_offset") and that the kernel's
 //! scripts/Makefile.lib produces; arm64 Image.gz and EFI zboot payloads use the same
 //! compressors. Decompression is needed only where warmboot itself must see the kernel
-//! (arm64 Image.gz and zboot), and is done with pure-Rust crates so the static guest
-//! binaries need no C cross toolchain: flate2 (miniz_oxide) for gzip, ruzstd for zstd.
+//! (arm64 Image.gz and zboot, and the x86 bzImage payload decompressed at load time,
+//! [`crate::x86::vmlinux_payload`]), and is done with pure-Rust crates so the static guest
+//! binaries need no C cross toolchain: flate2 (miniz_oxide) for gzip, ruzstd for zstd,
+//! lzma-rust2 for xz. The kernel builds xz payloads with the x86 BCJ filter
+//! (scripts/xz_wrap.sh: `xz --check=crc32 --x86 --lzma2=,dict=32MiB`); lzma-rust2's
+//! XzReader applies the filter chain the stream's block headers name, BCJ included.
 
 use crate::error::{Error, Result};
 use serde::Serialize;
@@ -114,6 +118,10 @@ pub fn decompress(
                 ruzstd::decoding::StreamingDecoder::new(data).map_err(|e| fail(e.to_string()))?;
             decoder.take(limit + 1).read_to_end(&mut out)
         }
+        // One stream only: the kernel build appends the 4-byte size after it.
+        Compression::Xz => lzma_rust2::XzReader::new(data, false)
+            .take(limit + 1)
+            .read_to_end(&mut out),
         other => {
             return Err(Error::UnsupportedCompression {
                 what,
@@ -182,12 +190,47 @@ mod tests {
         );
     }
 
+    /// An xz stream as the kernel build writes it: x86 BCJ filter, then LZMA2, CRC32,
+    /// followed by the 4-byte size scripts/Makefile.lib appends.
+    fn xz_x86(plain: &[u8]) -> Vec<u8> {
+        use lzma_rust2::{CheckType, FilterType, XzOptions, XzWriter};
+        let mut options = XzOptions::with_preset(6);
+        options.set_check_sum_type(CheckType::Crc32);
+        options.prepend_pre_filter(FilterType::BcjX86, 0);
+        let mut w = XzWriter::new(Vec::new(), options).unwrap();
+        w.write_all(plain).unwrap();
+        let mut xz = w.finish().unwrap();
+        xz.extend_from_slice(&(plain.len() as u32).to_le_bytes());
+        xz
+    }
+
+    #[test]
+    fn xz_with_the_x86_bcj_filter_round_trip_and_limit() {
+        // Call instructions (E8 rel32) are what BCJ rewrites; a wrong filter garbles them.
+        let plain: Vec<u8> = (0..20_000u32)
+            .flat_map(|i| [0xe8, i as u8, (i >> 8) as u8, 0, 0, 0x90])
+            .collect();
+        let xz = xz_x86(&plain);
+        assert_eq!(Compression::detect(&xz), Compression::Xz);
+        assert_eq!(
+            decompress(Compression::Xz, &xz, 1 << 20, "t").unwrap(),
+            plain
+        );
+        let err = decompress(Compression::Xz, &xz, 1000, "t").unwrap_err();
+        assert!(err.to_string().contains("limit"), "{err}");
+        let err = decompress(Compression::Xz, &xz[..xz.len() / 2], 1 << 20, "t").unwrap_err();
+        assert!(
+            err.to_string().starts_with("cannot decompress t (xz): "),
+            "{err}"
+        );
+    }
+
     #[test]
     fn refuses_methods_it_cannot_decompress() {
-        let err = decompress(Compression::Xz, b"\xfd7zXZ\0", 1 << 20, "payload").unwrap_err();
+        let err = decompress(Compression::Lzo, b"\x89LZO\0", 1 << 20, "payload").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "payload is compressed with xz, which warmboot cannot decompress"
+            "payload is compressed with lzo, which warmboot cannot decompress"
         );
     }
 }

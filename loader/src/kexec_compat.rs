@@ -547,6 +547,8 @@ fn run_load(l: LoadStep, debug: bool) -> Result<(), Error> {
         // path stays unhashed, as with `warmboot load` without --verify.
         verify: false,
         corrupt_digest: false,
+        x86_entry: crate::x86::kexec_plan::X86Entry::Auto,
+        kaslr_random: None,
     };
     let out = load::run(&opts)?;
     if debug {

@@ -288,6 +288,8 @@ mod tests {
             dtb: None,
             verify,
             corrupt_digest: false,
+            x86_entry: crate::x86::kexec_plan::X86Entry::Auto,
+            kaslr_random: None,
         };
         prepare(&opts).unwrap().report.plan
     }

@@ -118,6 +118,10 @@ fn dry_run_plans(arch: &str, machines: &[&str]) {
             if panic {
                 cmd.arg("--panic");
             }
+            if arch == "x86_64" {
+                // Fixed KASLR slots, so the plan is reproducible.
+                cmd.args(["--x-kaslr-random", "1234567", "89"]);
+            }
             let out = cmd.output().unwrap();
             let text = if out.status.success() {
                 String::from_utf8_lossy(&out.stdout).into_owned()
@@ -160,4 +164,53 @@ fn dry_run_plans_of_the_arm64_kernel() {
             "arm64-direct-m1024-crashkernel",
         ],
     );
+}
+
+/// The amd64 kernel proper as warmboot decompresses it at load time: the xz (BCJ x86)
+/// payload decompresses, the ELF lays out from _text to _end, every relocation lies
+/// inside it, and relocating by d then by -d gives back the original bytes.
+#[test]
+fn amd64_kernel_proper_decompresses_and_relocates() {
+    use warmboot::x86::relocs::START_KERNEL_MAP;
+    use warmboot::x86::vmlinux_payload::KernelProper;
+    let Some((_, data)) = real_kernel("x86_64") else {
+        return;
+    };
+    let KernelImage::BzImage(bz) = KernelImage::parse(&data).unwrap() else {
+        panic!("not a bzImage");
+    };
+    let k = KernelProper::from_bzimage(&bz, &data).unwrap();
+    // The decompressed length is the one the build appended to the payload.
+    assert_eq!(Some(k.decompressed_len as u32), bz.uncompressed_size);
+    assert_eq!(k.entry_offset, 0, "startup_64 is _text");
+    assert_eq!(k.load_physical_addr, 0x100_0000);
+    assert_eq!(k.align, 0x20_0000);
+    // 6.1 has all three sets, each non-empty.
+    assert!(!k.relocs.r32.is_empty() && !k.relocs.inv32.is_empty() && !k.relocs.r64.is_empty());
+    let len = k.image.len() as u64;
+    assert!(len > 32 << 20 && len.is_multiple_of(0x1000), "{len:#x}");
+    for &off in k.relocs.r32.iter().chain(&k.relocs.inv32) {
+        assert!(off + 4 <= len);
+    }
+    for &off in &k.relocs.r64 {
+        assert!(off + 8 <= len);
+    }
+    // The first 64-bit field in .text (a sign-extended 32-bit link address would be
+    // 0xffffffff8…): relocations name link-time kernel virtual addresses.
+    let off = k.relocs.r64[0] as usize;
+    let v = u64::from_le_bytes(k.image[off..off + 8].try_into().unwrap());
+    assert!(
+        v >= START_KERNEL_MAP,
+        "64-bit field at {off:#x} holds {v:#x}"
+    );
+    let delta = 0x1e40_0000i64;
+    let moved = k.relocated(delta).unwrap();
+    assert_ne!(moved, k.image);
+    let off = k.relocs.r64[0] as usize;
+    let before = u64::from_le_bytes(k.image[off..off + 8].try_into().unwrap());
+    let after = u64::from_le_bytes(moved[off..off + 8].try_into().unwrap());
+    assert_eq!(after, before + delta as u64);
+    let mut back = moved;
+    k.relocs.apply(&mut back, -delta).unwrap();
+    assert!(back == k.image, "relocating by d then -d changed the image");
 }

@@ -15,6 +15,8 @@ use crate::layout::KernelLayout;
 use crate::memmap::{MemoryMap, Mode};
 use crate::plan::{Plan, SyscallChoice};
 use crate::planner::{plan, PlanRequest};
+use crate::x86::kexec_plan::{EntryRequest, X86Entry};
+use crate::x86::vmlinux_payload::KernelProper;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -53,6 +55,10 @@ pub struct LoadOptions {
     /// Test hook for the QEMU harness's negative proof: with `verify`, load a plan whose
     /// expected digest is wrong (after every check), so the purgatory must refuse to boot.
     pub corrupt_digest: bool,
+    /// x86_64: how the kernel is entered (`--x86-entry`).
+    pub x86_entry: X86Entry,
+    /// Test hook (dry runs): the random numbers for the x86 KASLR slots.
+    pub kaslr_random: Option<[u64; 2]>,
 }
 
 /// The running kernel's command line made fit for the next kernel: drops `BOOT_IMAGE=`
@@ -78,14 +84,18 @@ pub fn file_syscall_takes(image: &KernelImage) -> bool {
     }
 }
 
-/// Picks the syscall for `requested` and says why. `auto` prefers kexec_file_load (the
-/// kernel checks signatures and places the image itself) wherever the kernel's loader
-/// takes the image, and otherwise, or when the kernel lacks it, warmboot's own plan
-/// through kexec_load — except under lockdown, which refuses kexec_load.
+/// Picks the syscall for `requested` and says why. `auto` prefers kexec_load for an x86
+/// bzImage whose kernel proper warmboot decompressed (`x86_decompressed`: a normal load
+/// whose `--x86-entry` allows it), since that kernel skips its own decompression at
+/// reboot; otherwise kexec_file_load (the kernel checks signatures and places the image
+/// itself) wherever the kernel's loader takes the image, and otherwise, or when the
+/// kernel lacks it, warmboot's own plan through kexec_load — except under lockdown, which
+/// refuses kexec_load.
 pub fn choose_syscall(
     requested: SyscallChoice,
     image: &KernelImage,
     lockdown: Option<Lockdown>,
+    x86_decompressed: bool,
 ) -> (SyscallChoice, String) {
     let locked = lockdown.is_some_and(Lockdown::blocks_kexec_load);
     match requested {
@@ -94,6 +104,10 @@ pub fn choose_syscall(
         SyscallChoice::Auto if locked => (
             SyscallChoice::File,
             "auto: lockdown is on, which refuses kexec_load; kexec_file_load can still load a signed kernel".to_string(),
+        ),
+        SyscallChoice::Auto if x86_decompressed && matches!(image, KernelImage::BzImage(_)) => (
+            SyscallChoice::Classic,
+            "auto: kexec_load with the kernel decompressed at load time (shorter reboot); kexec_file_load under lockdown".to_string(),
         ),
         SyscallChoice::Auto if file_syscall_takes(image) => (
             SyscallChoice::File,
@@ -241,6 +255,14 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         }
         .in_file(&opts.kernel));
     }
+    // x86: the kernel proper, decompressed once here where the entry may use it.
+    let proper = match (&image, opts.mode, opts.x86_entry) {
+        (KernelImage::BzImage(bz), Mode::Normal, X86Entry::Auto | X86Entry::Decompressed) => {
+            Some(KernelProper::from_bzimage(bz, &data))
+        }
+        _ => None,
+    };
+    let decompressed = matches!(proper, Some(Ok(_)));
     let (syscall, reason) = if opts.verify {
         match opts.syscall {
             SyscallChoice::File => {
@@ -252,10 +274,10 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
                 SyscallChoice::Classic,
                 "auto: --verify needs warmboot's own plan, loaded with kexec_load".to_string(),
             ),
-            SyscallChoice::Classic => choose_syscall(opts.syscall, &image, None),
+            SyscallChoice::Classic => choose_syscall(opts.syscall, &image, None, decompressed),
         }
     } else {
-        choose_syscall(opts.syscall, &image, host.lockdown()?)
+        choose_syscall(opts.syscall, &image, host.lockdown()?, decompressed)
     };
     if opts.corrupt_digest && !opts.verify {
         return Err(Error::Unsupported(
@@ -283,7 +305,11 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     let (plan, bootable) = match &image {
         KernelImage::BzImage(bz) => {
             let facts = crate::x86::kexec_plan::machine_facts(&host)?;
-            let p = crate::x86::kexec_plan::plan_bzimage(
+            let random = match opts.kaslr_random {
+                Some(r) => r,
+                None => [random_u64()?, random_u64()?],
+            };
+            let p = crate::x86::kexec_plan::plan_x86(
                 bz,
                 &data,
                 initrd,
@@ -292,6 +318,12 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
                 &map,
                 &facts,
                 opts.verify,
+                EntryRequest {
+                    requested: opts.x86_entry,
+                    proper,
+                    kexec_load: syscall == SyscallChoice::Classic,
+                    random,
+                },
             )?;
             (p, true)
         }
@@ -437,6 +469,25 @@ pub fn load_with(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> R
             .map(|v| format!(" {v}"))
             .unwrap_or_default()
     );
+    // x86: how the kernel is entered, one line after "loaded …".
+    let entry = p
+        .report
+        .plan
+        .notes
+        .iter()
+        .find(|n| n.starts_with(crate::x86::kexec_plan::ENTRY_NOTE))
+        .map(|n| format!("{n}\n"))
+        .unwrap_or_default();
+    load_syscall(p, opts, backend, &name, what).map(|loaded| loaded + &entry)
+}
+
+fn load_syscall(
+    p: &Prepared,
+    opts: &LoadOptions,
+    backend: &mut dyn Kexec,
+    name: &str,
+    what: &str,
+) -> Result<String> {
     match p.report.syscall {
         SyscallChoice::File | SyscallChoice::Auto => {
             let (kernel, initrd) = open_files(opts)?;
@@ -526,15 +577,32 @@ mod tests {
         let image = parse(Arm64Builder::default().build());
         let image_gz = parse(gzip(&Arm64Builder::default().build()));
         let elf = parse(ElfBuilder::x86_64().build());
-        let auto = |i: &KernelImage, l| choose_syscall(SyscallChoice::Auto, i, l).0;
+        let auto = |i: &KernelImage, l| choose_syscall(SyscallChoice::Auto, i, l, false).0;
         assert_eq!(auto(&bz, None), SyscallChoice::File);
+        // An x86 bzImage whose kernel proper warmboot decompressed: kexec_load, whose
+        // plan enters it directly; under lockdown still kexec_file_load.
+        let decompressed = |l| choose_syscall(SyscallChoice::Auto, &bz, l, true);
+        assert_eq!(decompressed(None).0, SyscallChoice::Classic);
+        assert_eq!(
+            decompressed(Some(Lockdown::None)).1,
+            "auto: kexec_load with the kernel decompressed at load time (shorter reboot); kexec_file_load under lockdown"
+        );
+        assert_eq!(
+            decompressed(Some(Lockdown::Integrity)).0,
+            SyscallChoice::File
+        );
+        // Only bzImages have a kernel proper to decompress.
+        assert_eq!(
+            choose_syscall(SyscallChoice::Auto, &image, None, true).0,
+            SyscallChoice::File
+        );
         assert_eq!(auto(&image, Some(Lockdown::None)), SyscallChoice::File);
         assert_eq!(auto(&image_gz, None), SyscallChoice::Classic);
         assert_eq!(auto(&elf, None), SyscallChoice::Classic);
         // Under lockdown only kexec_file_load can work, whatever the format.
         assert_eq!(auto(&elf, Some(Lockdown::Integrity)), SyscallChoice::File);
         assert_eq!(
-            choose_syscall(SyscallChoice::Classic, &bz, None).0,
+            choose_syscall(SyscallChoice::Classic, &bz, None, false).0,
             SyscallChoice::Classic
         );
     }
@@ -634,6 +702,8 @@ mod tests {
             dtb: None,
             verify: false,
             corrupt_digest: false,
+            x86_entry: X86Entry::Auto,
+            kaslr_random: None,
         };
         let p = prepare(&opts).unwrap();
         (dir, opts, p)

@@ -39,6 +39,7 @@ pub struct BzImageBuilder {
     version: Option<String>,
     efi_stub: bool,
     signed: bool,
+    plain: Option<Vec<u8>>,
 }
 
 impl Default for BzImageBuilder {
@@ -69,6 +70,7 @@ impl BzImageBuilder {
             version: Some("6.1.0-synth (warmboot@example.org) #1 SMP PREEMPT_DYNAMIC".into()),
             efi_stub: false,
             signed: false,
+            plain: None,
         }
     }
 
@@ -139,8 +141,22 @@ impl BzImageBuilder {
         self
     }
 
+    /// A gzip payload of exactly these bytes (a vmlinux ELF followed by its relocation
+    /// table, as arch/x86/boot/compressed/Makefile builds vmlinux.bin.all); sets the
+    /// compression to gzip.
+    pub fn payload_plain(mut self, plain: Vec<u8>) -> Self {
+        self.compression = Compression::Gzip;
+        self.plain = Some(plain);
+        self
+    }
+
     /// The compressed payload, ending in the LE32 decompressed size.
     fn payload(&self) -> Vec<u8> {
+        if let Some(plain) = &self.plain {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            enc.write_all(plain).expect("writing to a Vec cannot fail");
+            return enc.finish().expect("writing to a Vec cannot fail");
+        }
         if self.compression == Compression::Gzip {
             let plain: Vec<u8> = (0..self.uncompressed_size)
                 .map(|i| (i % 251) as u8)

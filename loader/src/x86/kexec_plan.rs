@@ -30,8 +30,12 @@ use crate::x86::bootparams::{
 };
 use crate::x86::e820::{crash_e820, normal_e820, E820Entry};
 use crate::x86::efi::{self, EfiFirmware};
+use crate::x86::kaslr::{self, Kaslr, KaslrInput};
+use crate::x86::relocs::START_KERNEL_MAP;
 use crate::x86::setup_data::SetupDataChain;
 use crate::x86::trampoline;
+use crate::x86::vmlinux_payload::KernelProper;
+use serde::Serialize;
 
 /// Name of the segment holding trampoline, zero page, command line and setup_data.
 pub const BOOT_PARAMS: &str = "boot_params";
@@ -41,6 +45,184 @@ pub const ELFCOREHDR: &str = "elfcorehdr";
 const ZERO_PAGE_OFFSET: u64 = 0x1000;
 const CMDLINE_OFFSET: u64 = 0x2000;
 const GIB4: u64 = 1 << 32;
+
+/// Every x86 plan says how the kernel is entered in a note starting with this.
+pub const ENTRY_NOTE: &str = "x86 entry: ";
+/// The note of the decompressed path starts with this.
+pub const DECOMPRESSED_NOTE: &str = "x86 entry: kernel proper decompressed at load";
+/// loadflags in the zero page (boot.rst; bootparam.h KASLR_FLAG is bit 1).
+const LOADFLAGS_OFFSET: usize = 0x211;
+
+/// How warmboot enters an x86_64 kernel (`load --x86-entry`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum X86Entry {
+    /// The decompressed kernel proper where that is possible and safe, else the bzImage.
+    Auto,
+    /// The kernel proper, decompressed and relocated by warmboot at load time; an error
+    /// where that cannot be done.
+    Decompressed,
+    /// The bzImage's own 64-bit entry: the kernel decompresses itself at boot.
+    Bzimage,
+}
+
+/// Which entry one plan uses.
+#[derive(Debug, Clone)]
+pub enum KernelEntry<'a> {
+    /// The bzImage's decompressor, and why.
+    BzImage(String),
+    /// The kernel proper decompressed by warmboot; two random numbers for the physical
+    /// and the virtual KASLR slot.
+    Decompressed {
+        proper: &'a KernelProper,
+        random: [u64; 2],
+    },
+}
+
+/// What `load` asks of the x86 entry: the request, the kernel proper if it was
+/// decompressed (or why not), whether the plan goes to kexec_load, and randomness.
+#[derive(Debug)]
+pub struct EntryRequest {
+    pub requested: X86Entry,
+    pub proper: Option<Result<KernelProper>>,
+    pub kexec_load: bool,
+    pub random: [u64; 2],
+}
+
+/// Plans a bzImage with the entry `req` asks for: the decompressed kernel proper when it is
+/// requested or `auto` and a normal kexec_load, else (and whenever that plan cannot be
+/// made under `auto`) the bzImage's own decompressor, with the reason in the plan's
+/// [`ENTRY_NOTE`] line. `--x86-entry decompressed` that cannot be honoured is an error;
+/// panic loads always use the bzImage path.
+#[allow(clippy::too_many_arguments)]
+pub fn plan_x86(
+    image: &BzImage,
+    file: &[u8],
+    initrd: Option<Vec<u8>>,
+    cmdline: &str,
+    mode: Mode,
+    map: &MemoryMap,
+    facts: &MachineFacts,
+    verify: bool,
+    req: EntryRequest,
+) -> Result<Plan> {
+    let reason = if mode == Mode::Panic {
+        "panic loads always use it".to_string()
+    } else if req.requested == X86Entry::Bzimage {
+        "requested with --x86-entry bzimage".to_string()
+    } else if !req.kexec_load {
+        "kexec_file_load: the kernel loads the bzImage itself".to_string()
+    } else {
+        match &req.proper {
+            None => "the kernel proper was not decompressed".to_string(),
+            Some(Err(e)) => e.to_string(),
+            Some(Ok(proper)) => {
+                let entry = KernelEntry::Decompressed {
+                    proper,
+                    random: req.random,
+                };
+                match plan_bzimage(
+                    image,
+                    file,
+                    initrd.clone(),
+                    cmdline,
+                    mode,
+                    map,
+                    facts,
+                    verify,
+                    entry,
+                ) {
+                    Ok(p) => return Ok(p),
+                    Err(e) => e.to_string(),
+                }
+            }
+        }
+    };
+    if req.requested == X86Entry::Decompressed && mode == Mode::Normal {
+        return Err(Error::Unsupported(format!(
+            "--x86-entry decompressed cannot be honoured: {reason}"
+        )));
+    }
+    plan_bzimage(
+        image,
+        file,
+        initrd,
+        cmdline,
+        mode,
+        map,
+        facts,
+        verify,
+        KernelEntry::BzImage(reason),
+    )
+}
+
+/// The kernel segment's layout, entry offset, KASLR flag and entry note for `entry`.
+fn kernel_part(
+    image: &BzImage,
+    file: &[u8],
+    cmdline: &str,
+    map: &MemoryMap,
+    entry: &KernelEntry,
+) -> Result<(KernelLayout, u64, Option<bool>, String)> {
+    let mut layout = KernelLayout::from_image(&KernelImage::BzImage(image.clone()), file)?;
+    let (proper, random) = match entry {
+        KernelEntry::BzImage(reason) => {
+            return Ok((
+                layout,
+                image.entry64_offset(),
+                None,
+                format!("{ENTRY_NOTE}bzImage decompressor ({reason})"),
+            ))
+        }
+        KernelEntry::Decompressed { proper, random } => (proper, *random),
+    };
+    if let Some(option) = kaslr::unmodelled_option(cmdline) {
+        return Err(Error::Unsupported(format!(
+            "the command line has {option}=, which changes where the kernel's own decompressor places the kernel"
+        )));
+    }
+    if proper.entry_offset != 0 {
+        return Err(Error::invalid(
+            "decompressed x86 kernel",
+            "its entry is not at _text",
+        ));
+    }
+    let load = proper.load_physical_addr;
+    let image_len = proper.image.len() as u64;
+    let input = KaslrInput {
+        phys_size: image_len,
+        virt_size: proper.virt_size(),
+        load_physical_addr: load,
+        align: proper.align,
+    };
+    let nokaslr = kaslr::nokaslr(cmdline);
+    let choice = kaslr::choose(&input, &map.usable(Mode::Normal), nokaslr, random)?;
+    let delta = choice.virt_delta(load);
+    let signed = i64::try_from(delta).map_err(|_| Error::Overflow {
+        what: "KASLR delta",
+    })?;
+    let data = proper.relocated(signed)?;
+    let piece = layout
+        .pieces
+        .first_mut()
+        .ok_or_else(|| Error::invalid("x86 plan", "no kernel"))?;
+    piece.data = data;
+    piece.memsz = image_len;
+    piece.placement.align = proper.align;
+    let text = START_KERNEL_MAP + load + delta;
+    let note = match choice {
+        Kaslr::Off => {
+            format!("{DECOMPRESSED_NOTE}, physical {{phys}}, virtual _text {text:#018x}, KASLR off (nokaslr)")
+        }
+        Kaslr::Random { phys, .. } => {
+            piece.placement.min = phys;
+            piece.placement.max = phys + image_len.next_multiple_of(PAGE_SIZE);
+            piece.placement.top_down = false;
+            format!("{DECOMPRESSED_NOTE}, physical {{phys}}, virtual _text {text:#018x}, KASLR offset {delta:#x}")
+        }
+    };
+    Ok((layout, proper.entry_offset, Some(!nokaslr), note))
+}
 
 /// What the running machine tells the next kernel, read once at the edge.
 #[derive(Debug, Clone, Default)]
@@ -91,6 +273,12 @@ fn cmdline_with_elfcorehdr(cmdline: &str, elfcorehdr: u64) -> String {
 /// kernel), then fills boot_params with the placed addresses. With `verify` (`load
 /// --verify`) the plan also gets warmboot's purgatory ([`crate::purgatory`]) as its entry,
 /// which checks the SHA-256 of the other segments before running the trampoline.
+///
+/// `entry` says what the kernel segment holds: the bzImage's protected-mode code (entered
+/// at +0x200, the kernel decompresses itself), or the kernel proper warmboot decompressed
+/// and relocated ([`crate::x86::vmlinux_payload`]), entered at startup_64 (`_text`) with
+/// the same 64-bit boot protocol state, KASLR_FLAG set in loadflags when randomised as
+/// the decompressor's choose_random_location does.
 #[allow(clippy::too_many_arguments)]
 pub fn plan_bzimage(
     image: &BzImage,
@@ -101,8 +289,10 @@ pub fn plan_bzimage(
     map: &MemoryMap,
     facts: &MachineFacts,
     verify: bool,
+    entry: KernelEntry,
 ) -> Result<Plan> {
-    let layout = KernelLayout::from_image(&KernelImage::BzImage(image.clone()), file)?;
+    let (layout, entry_offset, kaslr_flag, entry_note) =
+        kernel_part(image, file, cmdline, map, &entry)?;
     let setup_header = setup_header(file, image.header_end)?;
     let initrd_len = initrd.as_ref().map(|i| i.len() as u64);
 
@@ -184,7 +374,7 @@ pub fn plan_bzimage(
     let seg = |p: &Plan, what: &str| p.segments.iter().position(|s| s.what == what);
     let kernel = seg(&p, "kernel").ok_or_else(|| Error::invalid("x86 plan", "no kernel"))?;
     let bp = seg(&p, BOOT_PARAMS).ok_or_else(|| Error::invalid("x86 plan", "no boot_params"))?;
-    let kernel_entry = p.segments[kernel].mem + image.entry64_offset();
+    let kernel_entry = p.segments[kernel].mem + entry_offset;
     let base = p.segments[bp].mem;
     let initrd_at = seg(&p, "initrd").map(|i| (p.segments[i].mem, initrd_len.unwrap_or(0)));
 
@@ -212,7 +402,7 @@ pub fn plan_bzimage(
         Some(e) => Some(e.efi_info(memmap_addr)?),
         None => None,
     };
-    let zero_page = build_zero_page(&ZeroPageInput {
+    let mut zero_page = build_zero_page(&ZeroPageInput {
         setup_header,
         cmdline_addr,
         cmdline_len: cmdline.len() as u64,
@@ -222,6 +412,14 @@ pub fn plan_bzimage(
         efi,
         setup_data: first_node,
     })?;
+
+    if let (Some(on), Some(flags)) = (kaslr_flag, zero_page.get_mut(LOADFLAGS_OFFSET)) {
+        if on {
+            *flags |= crate::image::bzimage::loadflags::KASLR_FLAG;
+        } else {
+            *flags &= !crate::image::bzimage::loadflags::KASLR_FLAG;
+        }
+    }
 
     let mut buf = trampoline::build(base, base + ZERO_PAGE_OFFSET, kernel_entry);
     buf.resize(ZERO_PAGE_OFFSET as usize, 0);
@@ -249,6 +447,9 @@ pub fn plan_bzimage(
         "entry: warmboot's trampoline at {base:#x} loads its GDT, sets RSI = boot_params ({:#x}) and jumps to the kernel's 64-bit entry {kernel_entry:#x}",
         base + ZERO_PAGE_OFFSET
     ));
+    let kernel_mem = p.segments[kernel].mem;
+    p.notes
+        .push(entry_note.replace("{phys}", &format!("{kernel_mem:#018x}")));
     if verify {
         crate::purgatory::attach(&mut p)?;
         crate::purgatory::check(&p)?;
@@ -340,14 +541,214 @@ pub fn verify(plan: &Plan) -> Result<()> {
         .iter()
         .find(|s| s.what == "kernel")
         .ok_or_else(|| bad("no kernel segment".to_string()))?;
-    if kernel_entry != kernel.mem + 0x200 {
+    // The decompressed kernel proper is entered at startup_64 = _text, the start of its
+    // segment; a bzImage at its 64-bit entry, +0x200.
+    let decompressed = plan.notes.iter().any(|n| n.starts_with(DECOMPRESSED_NOTE));
+    let want = kernel.mem + if decompressed { 0 } else { 0x200 };
+    if kernel_entry != want {
         return Err(bad(format!(
-            "the trampoline jumps to {kernel_entry:#x}, not the kernel's 64-bit entry {:#x}",
-            kernel.mem + 0x200
+            "the trampoline jumps to {kernel_entry:#x}, not the kernel's 64-bit entry {want:#x}"
         )));
     }
     if view.e820.is_empty() {
         return Err(bad("the zero page has no e820 memory map".to_string()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::bzimage::loadflags::KASLR_FLAG;
+    use crate::synth::x86::BzImageBuilder;
+    use crate::x86::e820::E820_RAM;
+    use crate::x86::vmlinux_payload::tests::synth_payload;
+
+    const MIB: u64 = 1 << 20;
+
+    /// A bzImage whose gzip payload is the synthetic vmlinux + relocs, parsed.
+    fn synth() -> (Vec<u8>, BzImage) {
+        let (payload, _) = synth_payload();
+        let file = BzImageBuilder::new().payload_plain(payload).build();
+        let bz = BzImage::parse(&file).unwrap();
+        (file, bz)
+    }
+
+    fn machine() -> (MemoryMap, MachineFacts) {
+        let map = MemoryMap::parse(
+            "00001000-0009fbff : System RAM\n00100000-3fffffff : System RAM\n  30000000-37ffffff : Crash kernel\n",
+            Vec::new(),
+        )
+        .unwrap();
+        let facts = MachineFacts {
+            e820: vec![
+                E820Entry::new(0x1000, 0x9e000, E820_RAM),
+                E820Entry::new(MIB, 0x3ff0_0000, E820_RAM),
+            ],
+            ..MachineFacts::default()
+        };
+        (map, facts)
+    }
+
+    fn request(file: &[u8], bz: &BzImage, requested: X86Entry, random: [u64; 2]) -> EntryRequest {
+        EntryRequest {
+            requested,
+            proper: Some(KernelProper::from_bzimage(bz, file)),
+            kexec_load: true,
+            random,
+        }
+    }
+
+    fn plan_with(cmdline: &str, mode: Mode, req: EntryRequest) -> Result<Plan> {
+        let (file, bz) = synth();
+        let (map, facts) = machine();
+        plan_x86(
+            &bz,
+            &file,
+            Some(vec![7; 0x3000]),
+            cmdline,
+            mode,
+            &map,
+            &facts,
+            false,
+            req,
+        )
+    }
+
+    fn entry_note(p: &Plan) -> &str {
+        let notes: Vec<&String> = p
+            .notes
+            .iter()
+            .filter(|n| n.starts_with(ENTRY_NOTE))
+            .collect();
+        assert_eq!(notes.len(), 1, "{:?}", p.notes);
+        notes[0]
+    }
+
+    fn zero_page(p: &Plan) -> crate::x86::bootparams::ZeroPageView {
+        let bp = p.segments.iter().find(|s| s.what == BOOT_PARAMS).unwrap();
+        crate::x86::bootparams::parse_zero_page(&bp.buf[0x1000..0x2000]).unwrap()
+    }
+
+    #[test]
+    fn decompressed_kernel_proper_is_relocated_and_placed_at_the_random_slot() {
+        let (file, bz) = synth();
+        let proper = KernelProper::from_bzimage(&bz, &file).unwrap();
+        let p = plan_with(
+            "console=ttyS0",
+            Mode::Normal,
+            request(&file, &bz, X86Entry::Auto, [5, 7]),
+        )
+        .unwrap();
+        let kernel = p.segments.iter().find(|s| s.what == "kernel").unwrap();
+        // Slot 5 of the 2 MiB slots from 16 MiB (the crash reservation is not free).
+        assert_eq!(kernel.mem, 16 * MIB + 5 * 2 * MIB);
+        assert_eq!(kernel.memsz, proper.image.len() as u64);
+        // Virtual slot 7: the image equals the decompressor's for delta 7 * 2 MiB.
+        let delta = 7 * 2 * MIB;
+        assert_eq!(kernel.buf, proper.relocated(delta as i64).unwrap());
+        assert_ne!(kernel.buf, proper.image);
+        assert_eq!(
+            entry_note(&p),
+            "x86 entry: kernel proper decompressed at load, physical 0x0000000001a00000, virtual _text 0xffffffff81e00000, KASLR offset 0xe00000"
+        );
+        assert_eq!(zero_page(&p).loadflags & KASLR_FLAG, KASLR_FLAG);
+        // The trampoline jumps to startup_64 = _text, the start of the segment.
+        let bp = p.segments.iter().find(|s| s.what == BOOT_PARAMS).unwrap();
+        let target =
+            crate::fields::le_u64(&bp.buf, trampoline::KERNEL_ENTRY_FIELD as u64, "t").unwrap();
+        assert_eq!(target, kernel.mem);
+        verify(&p).unwrap();
+        let (map, _) = machine();
+        crate::plan_check::check_plan(&p, &map).unwrap();
+    }
+
+    #[test]
+    fn nokaslr_keeps_the_link_address_and_clears_kaslr_flag() {
+        let (file, bz) = synth();
+        let proper = KernelProper::from_bzimage(&bz, &file).unwrap();
+        let p = plan_with(
+            "console=ttyS0 nokaslr",
+            Mode::Normal,
+            request(&file, &bz, X86Entry::Decompressed, [5, 7]),
+        )
+        .unwrap();
+        let kernel = p.segments.iter().find(|s| s.what == "kernel").unwrap();
+        assert_eq!(kernel.buf, proper.image, "no relocation");
+        assert_eq!(kernel.mem % (2 * MIB), 0);
+        assert_eq!(
+            entry_note(&p),
+            format!("x86 entry: kernel proper decompressed at load, physical {:#018x}, virtual _text 0xffffffff81000000, KASLR off (nokaslr)", kernel.mem)
+        );
+        assert_eq!(zero_page(&p).loadflags & KASLR_FLAG, 0);
+        verify(&p).unwrap();
+    }
+
+    #[test]
+    fn the_bzimage_path_says_why() {
+        let (file, bz) = synth();
+        let cases = [
+            ("", Mode::Panic, X86Entry::Auto, true, "panic loads always use it"),
+            ("", Mode::Panic, X86Entry::Decompressed, true, "panic loads always use it"),
+            ("", Mode::Normal, X86Entry::Bzimage, true, "requested with --x86-entry bzimage"),
+            ("", Mode::Normal, X86Entry::Auto, false, "kexec_file_load: the kernel loads the bzImage itself"),
+            ("mem=512M", Mode::Normal, X86Entry::Auto, true, "the command line has mem=, which changes where the kernel's own decompressor places the kernel"),
+        ];
+        for (cmdline, mode, requested, kexec_load, why) in cases {
+            let mut req = request(&file, &bz, requested, [0, 0]);
+            req.kexec_load = kexec_load;
+            let p = plan_with(cmdline, mode, req).unwrap();
+            assert_eq!(
+                entry_note(&p),
+                format!("x86 entry: bzImage decompressor ({why})")
+            );
+            let kernel = p.segments.iter().find(|s| s.what == "kernel").unwrap();
+            assert_eq!(kernel.bufsz(), bz.kernel_size, "the protected-mode code");
+            verify(&p).unwrap();
+        }
+        // A payload that does not decompress: auto falls back with the error...
+        let mut req = request(&file, &bz, X86Entry::Auto, [0, 0]);
+        req.proper = Some(Err(Error::UnsupportedCompression {
+            what: "bzImage payload",
+            method: "lzo".into(),
+        }));
+        let p = plan_with("", Mode::Normal, req).unwrap();
+        assert_eq!(entry_note(&p), "x86 entry: bzImage decompressor (bzImage payload is compressed with lzo, which warmboot cannot decompress)");
+        // ... and `decompressed` refuses, in one line.
+        for (cmdline, kexec_load) in [("mem=1G", true), ("", false)] {
+            let mut req = request(&file, &bz, X86Entry::Decompressed, [0, 0]);
+            req.kexec_load = kexec_load;
+            let err = plan_with(cmdline, Mode::Normal, req)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("--x86-entry decompressed cannot be honoured: "),
+                "{err}"
+            );
+            assert!(!err.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn verify_checks_the_entry_of_either_path() {
+        let (file, bz) = synth();
+        let mut p = plan_with(
+            "",
+            Mode::Normal,
+            request(&file, &bz, X86Entry::Auto, [1, 1]),
+        )
+        .unwrap();
+        // Without its note, the plan looks like a bzImage plan entered at +0x200: refused.
+        p.notes.retain(|n| !n.starts_with(DECOMPRESSED_NOTE));
+        let err = verify(&p).unwrap_err().to_string();
+        assert!(err.contains("not the kernel's 64-bit entry"), "{err}");
+        let mut p = plan_with(
+            "",
+            Mode::Normal,
+            request(&file, &bz, X86Entry::Bzimage, [1, 1]),
+        )
+        .unwrap();
+        p.notes.push(format!("{DECOMPRESSED_NOTE}, forged"));
+        assert!(verify(&p).is_err());
+    }
 }

@@ -6,6 +6,9 @@
 pub mod bootparams;
 pub mod e820;
 pub mod efi;
+pub mod kaslr;
 pub mod kexec_plan;
+pub mod relocs;
 pub mod setup_data;
 pub mod trampoline;
+pub mod vmlinux_payload;

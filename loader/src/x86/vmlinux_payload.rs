@@ -1,0 +1,358 @@
+//! The kernel proper inside an x86_64 bzImage: its payload decompressed, the vmlinux ELF
+//! laid out as the boot decompressor lays it out, and the relocation table that follows it.
+//!
+//! arch/x86/boot/compressed/Makefile builds the payload as `vmlinux.bin` (`objcopy -R
+//! .comment -S vmlinux`: a stripped ELF) followed by `vmlinux.relocs`, compressed.
+//! extract_kernel (arch/x86/boot/compressed/misc.c) decompresses it, `parse_elf` copies
+//! each PT_LOAD's p_filesz bytes to `output + (p_paddr - LOAD_PHYSICAL_ADDR)`, and
+//! `handle_relocations` moves the fields by the virtual KASLR delta
+//! ([`crate::x86::relocs`]); the kernel proper is then entered at `output + (e_entry -
+//! LOAD_PHYSICAL_ADDR)` (startup_64 in arch/x86/kernel/head_64.S) with the 64-bit boot
+//! protocol (Documentation/arch/x86/boot.rst). warmboot does the same at load time so
+//! the next kernel skips its own decompression.
+//!
+//! Bytes between PT_LOADs, and past p_filesz, are zero here; in the decompressor's
+//! buffer they hold leftovers of the ELF file. No section lives there, and the kernel
+//! clears its .bss itself (clear_bss in arch/x86/kernel/head64.c).
+
+use crate::compression::{self, Compression};
+use crate::error::{Error, Result};
+use crate::image::bzimage::BzImage;
+use crate::image::elf::ElfKernel;
+use crate::x86::relocs::{RelocTable, TableFormat, START_KERNEL_MAP};
+use crate::Arch;
+
+/// The decompressed kernel proper, laid out but not yet relocated.
+#[derive(Clone)]
+pub struct KernelProper {
+    /// `_text` .. end of the last PT_LOAD (`_end`), as parse_elf leaves it.
+    pub image: Vec<u8>,
+    /// e_entry - LOAD_PHYSICAL_ADDR: startup_64's offset in `image`.
+    pub entry_offset: u64,
+    pub relocs: RelocTable,
+    /// Length of the decompressed payload (vmlinux.bin + relocs), the decompressor's
+    /// `output_len`.
+    pub decompressed_len: u64,
+    /// LOAD_PHYSICAL_ADDR (pref_address).
+    pub load_physical_addr: u64,
+    /// CONFIG_PHYSICAL_ALIGN (kernel_alignment).
+    pub align: u64,
+    pub compression: Compression,
+}
+
+/// Sizes only: the image is tens of megabytes.
+impl std::fmt::Debug for KernelProper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KernelProper")
+            .field("image_len", &self.image.len())
+            .field("entry_offset", &self.entry_offset)
+            .field("relocations", &self.relocs.len())
+            .field("decompressed_len", &self.decompressed_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KernelProper {
+    /// Decompresses and lays out the kernel proper of `bz` (whose file is `file`).
+    /// Every reason this cannot be done safely is an error, so callers fall back to the
+    /// bzImage's own decompressor.
+    pub fn from_bzimage(bz: &BzImage, file: &[u8]) -> Result<KernelProper> {
+        let format = table_format(bz.version.as_deref())?;
+        if !bz.relocatable {
+            return Err(Error::Unsupported(
+                "the bzImage is not relocatable".to_string(),
+            ));
+        }
+        let start = crate::fields::add(
+            bz.kernel_offset,
+            u64::from(bz.payload_offset),
+            "bzImage payload offset",
+        )?;
+        let payload = crate::fields::slice(
+            file,
+            start,
+            u64::from(bz.payload_length),
+            "bzImage compressed payload",
+        )?;
+        let data = compression::decompress(
+            bz.payload_compression,
+            payload,
+            compression::MAX_DECOMPRESSED,
+            "bzImage payload",
+        )?;
+        let mut k = from_payload(&data, format, bz.pref_address)?;
+        k.align = u64::from(bz.kernel_alignment);
+        k.compression = bz.payload_compression;
+        Ok(k)
+    }
+
+    /// The size choose_random_location must fit: max(output_len, _end - _text).
+    pub fn virt_size(&self) -> u64 {
+        self.decompressed_len.max(self.image.len() as u64)
+    }
+
+    /// The image with its relocations applied for virtual delta `delta`.
+    pub fn relocated(&self, delta: i64) -> Result<Vec<u8>> {
+        let mut image = self.image.clone();
+        self.relocs.apply(&mut image, delta)?;
+        Ok(image)
+    }
+}
+
+/// The relocation-table layout of the kernel named by the bzImage's kernel_version
+/// ("6.1.0-56-amd64 (…) …"). A kernel that does not say its release cannot be relocated
+/// safely.
+pub fn table_format(version: Option<&str>) -> Result<TableFormat> {
+    let unknown = || {
+        Error::Unsupported(format!(
+            "the bzImage's kernel_version {:?} does not name a release, so its relocation table layout is unknown",
+            version.unwrap_or("")
+        ))
+    };
+    let release = version.ok_or_else(unknown)?;
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(unknown)?;
+    let minor = parts
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(unknown)?;
+    Ok(TableFormat::for_release(major, minor))
+}
+
+/// Lays out the decompressed payload `data` (vmlinux ELF + relocs) as parse_elf does.
+pub fn from_payload(data: &[u8], format: TableFormat, load: u64) -> Result<KernelProper> {
+    let bad = |detail: String| Error::invalid("decompressed x86 kernel", detail);
+    let elf = ElfKernel::parse(data)?;
+    if elf.arch != Arch::X86_64 {
+        return Err(bad(format!("the payload is an ELF for {}", elf.arch)));
+    }
+    let text = elf
+        .segments
+        .first()
+        .ok_or_else(|| bad("no PT_LOAD".to_string()))?;
+    if text.paddr != load {
+        return Err(bad(format!(
+            "the first PT_LOAD is at physical {:#x}, not LOAD_PHYSICAL_ADDR {load:#x}",
+            text.paddr
+        )));
+    }
+    if text.vaddr.wrapping_sub(text.paddr) != START_KERNEL_MAP {
+        return Err(bad(format!(
+            "the first PT_LOAD maps virtual {:#x} to physical {:#x}, not at __START_KERNEL_map {START_KERNEL_MAP:#x}",
+            text.vaddr, text.paddr
+        )));
+    }
+    // The image spans the PT_LOADs; they must not overlap (parse_elf's memmoves would
+    // then depend on their order).
+    let mut spans = Vec::with_capacity(elf.segments.len());
+    for s in &elf.segments {
+        let off = s.paddr.checked_sub(load).ok_or_else(|| {
+            bad(format!(
+                "a PT_LOAD is at physical {:#x}, below LOAD_PHYSICAL_ADDR {load:#x}",
+                s.paddr
+            ))
+        })?;
+        spans.push((off, crate::fields::add(off, s.memsz, "PT_LOAD end")?, s));
+    }
+    spans.sort_by_key(|s| s.0);
+    for w in spans.windows(2) {
+        if w[0].1 > w[1].0 {
+            return Err(bad(format!(
+                "PT_LOADs at physical {:#x} and {:#x} overlap",
+                w[0].2.paddr, w[1].2.paddr
+            )));
+        }
+    }
+    let image_len = spans.iter().map(|s| s.1).max().unwrap_or(0);
+    if image_len > crate::x86::kaslr::KERNEL_IMAGE_SIZE {
+        return Err(bad(format!(
+            "the image is {image_len:#x} bytes, larger than the kernel mapping"
+        )));
+    }
+    let entry_offset = elf
+        .entry
+        .checked_sub(load)
+        .filter(|&o| o < text.memsz)
+        .ok_or_else(|| {
+            bad(format!(
+                "e_entry {:#x} is not in the first PT_LOAD",
+                elf.entry
+            ))
+        })?;
+    let relocs = RelocTable::parse(data, format, image_len, load)?;
+    if relocs.is_empty() {
+        return Err(bad("the relocation table is empty".to_string()));
+    }
+    let mut image = vec![0u8; image_len as usize];
+    for (off, _, s) in &spans {
+        let file_end = crate::fields::add(s.offset, s.filesz, "PT_LOAD file end")?;
+        if file_end > relocs.table_start {
+            return Err(bad(format!(
+                "a PT_LOAD's file bytes end at {file_end:#x}, inside the relocation table at {:#x}",
+                relocs.table_start
+            )));
+        }
+        let src = crate::fields::slice(data, s.offset, s.filesz, "ELF PT_LOAD segment")?;
+        // In bounds: off + memsz <= image_len and filesz <= memsz (ElfKernel checks).
+        let dst = image
+            .get_mut(*off as usize..(*off + s.filesz) as usize)
+            .ok_or_else(|| bad("a PT_LOAD does not fit the image".to_string()))?;
+        dst.copy_from_slice(src);
+    }
+    Ok(KernelProper {
+        image,
+        entry_offset,
+        relocs,
+        decompressed_len: data.len() as u64,
+        load_physical_addr: load,
+        align: 0x20_0000,
+        compression: Compression::None,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::synth::elf::{ElfBuilder, SegmentSpec, PF_R, PF_W, PF_X};
+
+    const LOAD: u64 = 0x100_0000;
+    const VIRT: u64 = START_KERNEL_MAP;
+
+    /// A small vmlinux.bin.all: the x86_64 synth ELF with one field of each kind in its
+    /// text, and the relocation table (with the inverse set) after it. Returns the data and
+    /// the image offsets of the 32-bit, inverse and 64-bit fields.
+    pub(crate) fn synth_payload() -> (Vec<u8>, [u64; 3]) {
+        let mut b = ElfBuilder::x86_64();
+        let text = &mut b.segments[0].data;
+        text[0x10..0x14].copy_from_slice(&0x8100_0100u32.to_le_bytes());
+        text[0x20..0x24].copy_from_slice(&0x10i32.to_le_bytes());
+        text[0x30..0x38].copy_from_slice(&(VIRT + LOAD + 0x180).to_le_bytes());
+        let mut data = b.build();
+        // Read backwards: 32-bit set, 0, inverse set, 0, 64-bit set, 0.
+        for w in [0u32, 0x8100_0030, 0, 0x8100_0020, 0, 0x8100_0010] {
+            data.extend_from_slice(&w.to_le_bytes());
+        }
+        (data, [0x10, 0x20, 0x30])
+    }
+
+    #[test]
+    fn lays_out_the_pt_loads_at_paddr_minus_load_physical_addr() {
+        let (data, [r32, inv, r64]) = synth_payload();
+        let k = from_payload(&data, TableFormat::WithInverse, LOAD).unwrap();
+        // text 0x100_0000 (0x200), rodata 0x120_0000 (0x200), data 0x140_0000 (memsz 0x1_0000).
+        assert_eq!(k.image.len(), 0x41_0000);
+        assert_eq!(k.entry_offset, 0);
+        assert_eq!(k.decompressed_len, data.len() as u64);
+        assert_eq!(k.virt_size(), 0x41_0000);
+        assert_eq!(
+            (
+                k.relocs.r32.clone(),
+                k.relocs.inv32.clone(),
+                k.relocs.r64.clone()
+            ),
+            (vec![r32], vec![inv], vec![r64])
+        );
+        let b = ElfBuilder::x86_64();
+        let offsets = b.layout();
+        assert_eq!(
+            &k.image[0x20_0000..0x20_0010],
+            &data[offsets[1]..offsets[1] + 0x10]
+        );
+        assert_eq!(
+            &k.image[0x40_0000..0x40_0100],
+            &data[offsets[2]..offsets[2] + 0x100]
+        );
+        assert!(k.image[0x40_0100..].iter().all(|&b| b == 0), "bss is zero");
+        let moved = k.relocated(0x20_0000).unwrap();
+        assert_eq!(moved[0x10..0x14], 0x8120_0100u32.to_le_bytes());
+        assert_eq!(moved[0x20..0x24], (0x10i32 - 0x20_0000).to_le_bytes());
+        assert_eq!(moved[0x30..0x38], (VIRT + LOAD + 0x20_0180).to_le_bytes());
+    }
+
+    #[test]
+    fn refuses_payloads_it_cannot_lay_out() {
+        let (data, _) = synth_payload();
+        // (Never print a KernelProper: its image is megabytes.)
+        let err = |d: &[u8], load: u64| match from_payload(d, TableFormat::WithInverse, load) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(
+            err(&data, 0x200_0000),
+            "invalid decompressed x86 kernel: the first PT_LOAD is at physical 0x1000000, not LOAD_PHYSICAL_ADDR 0x2000000"
+        );
+        // A relocation outside the image.
+        let mut d = ElfBuilder::x86_64().build();
+        for w in [0u32, 0, 0, 0x9000_0000] {
+            d.extend_from_slice(&w.to_le_bytes());
+        }
+        assert!(
+            err(&d, LOAD)
+                .contains("32-bit relocation 0xffffffff90000000 is outside the kernel image"),
+            "{}",
+            err(&d, LOAD)
+        );
+        // Not an ELF at all.
+        assert!(err(&[0u8; 64], LOAD).contains("ELF"));
+        // arm64 ELF.
+        let arm = ElfBuilder::aarch64().build();
+        assert_eq!(
+            err(&arm, LOAD),
+            "invalid decompressed x86 kernel: the payload is an ELF for arm64"
+        );
+        // Text not linked at __START_KERNEL_map.
+        let mut b = ElfBuilder::x86_64();
+        b.segments[0].vaddr = LOAD;
+        let mut d = b.build();
+        d.extend_from_slice(&[0; 12]);
+        assert!(
+            err(&d, LOAD).contains("__START_KERNEL_map"),
+            "{}",
+            err(&d, LOAD)
+        );
+        // Overlapping PT_LOADs.
+        let b = ElfBuilder::x86_64().segments(vec![
+            SegmentSpec::load(LOAD, VIRT + LOAD, 0x200, 0x2000, PF_R | PF_X),
+            SegmentSpec::load(
+                LOAD + 0x1000,
+                VIRT + LOAD + 0x1000,
+                0x200,
+                0x200,
+                PF_R | PF_W,
+            ),
+        ]);
+        let mut d = b.build();
+        d.extend_from_slice(&[0; 12]);
+        assert!(err(&d, LOAD).contains("overlap"), "{}", err(&d, LOAD));
+        // Entry outside the text.
+        let mut d = ElfBuilder::x86_64().entry(LOAD + 0x10_0000).build();
+        d.extend_from_slice(&[0; 12]);
+        assert!(err(&d, LOAD).contains("e_entry"), "{}", err(&d, LOAD));
+        // An empty table (three terminators only) proves nothing: refused.
+        let mut d = ElfBuilder::x86_64().build();
+        d.extend_from_slice(&[0; 12]);
+        assert_eq!(
+            err(&d, LOAD),
+            "invalid decompressed x86 kernel: the relocation table is empty"
+        );
+    }
+
+    #[test]
+    fn reads_the_table_format_from_the_release() {
+        assert_eq!(
+            table_format(Some("6.1.0-56-amd64 (debian-kernel@lists.debian.org) #1")).unwrap(),
+            TableFormat::WithInverse
+        );
+        assert_eq!(
+            table_format(Some("6.15.2 #1")).unwrap(),
+            TableFormat::WithoutInverse
+        );
+        for v in [None, Some(""), Some("six"), Some("6")] {
+            let err = table_format(v).unwrap_err().to_string();
+            assert!(err.contains("does not name a release"), "{err}");
+        }
+    }
+}
