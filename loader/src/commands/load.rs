@@ -255,9 +255,17 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         }
         .in_file(&opts.kernel));
     }
-    // x86: the kernel proper, decompressed once here where the entry may use it.
+    // x86: the kernel proper, decompressed once here where the entry may use it (not for
+    // kexec_file_load: asked for, or auto's only choice under lockdown).
+    let lockdown = host.lockdown()?;
+    let file_only = opts.syscall == SyscallChoice::File
+        || (opts.syscall == SyscallChoice::Auto
+            && !opts.verify
+            && lockdown.is_some_and(Lockdown::blocks_kexec_load));
     let proper = match (&image, opts.mode, opts.x86_entry) {
-        (KernelImage::BzImage(bz), Mode::Normal, X86Entry::Auto | X86Entry::Decompressed) => {
+        (KernelImage::BzImage(bz), Mode::Normal, X86Entry::Auto | X86Entry::Decompressed)
+            if !file_only =>
+        {
             Some(KernelProper::from_bzimage(bz, &data))
         }
         _ => None,
@@ -277,7 +285,7 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
             SyscallChoice::Classic => choose_syscall(opts.syscall, &image, None, decompressed),
         }
     } else {
-        choose_syscall(opts.syscall, &image, host.lockdown()?, decompressed)
+        choose_syscall(opts.syscall, &image, lockdown, decompressed)
     };
     if opts.corrupt_digest && !opts.verify {
         return Err(Error::Unsupported(
@@ -761,6 +769,73 @@ mod tests {
         let out = load_with(&p, &opts, &mut b).unwrap();
         assert!(out.contains("with kexec_file_load (auto:"), "{out}");
         assert_eq!((b.file_calls, b.classic_calls), (1, 0));
+    }
+
+    #[test]
+    fn auto_loads_a_decompressible_bzimage_with_kexec_load_and_says_how_it_is_entered() {
+        let (dir, mut opts, _) = prepared(SyscallChoice::Auto);
+        let (payload, _) = crate::x86::vmlinux_payload::tests::synth_payload();
+        let file = crate::synth::x86::BzImageBuilder::new()
+            .payload_plain(payload)
+            .build();
+        std::fs::write(dir.path().join("vmlinuz"), file).unwrap();
+        let scripted = || Scripted {
+            file_errno: None,
+            file_calls: 0,
+            classic_calls: 0,
+        };
+        let p = prepare(&opts).unwrap();
+        let mut b = scripted();
+        let out = load_with(&p, &opts, &mut b).unwrap();
+        assert_eq!((b.file_calls, b.classic_calls), (0, 1));
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(lines[0].starts_with("loaded "), "{out}");
+        assert!(
+            lines[0].ends_with("with kexec_load (auto: kexec_load with the kernel decompressed at load time (shorter reboot); kexec_file_load under lockdown)"),
+            "{out}"
+        );
+        assert!(
+            lines[1].starts_with("x86 entry: kernel proper decompressed at load, physical 0x"),
+            "{out}"
+        );
+        // _text = 0xffffffff81000000 + the KASLR offset, inside the 1 GiB kernel mapping.
+        let hex = |after: &str| {
+            let at = lines[1].find(after).unwrap() + after.len();
+            let digits: String = lines[1][at..]
+                .chars()
+                .take_while(char::is_ascii_hexdigit)
+                .collect();
+            u64::from_str_radix(&digits, 16).unwrap()
+        };
+        let (text, offset) = (hex(", virtual _text 0x"), hex(", KASLR offset 0x"));
+        assert_eq!(text, 0xffff_ffff_8100_0000 + offset, "{out}");
+        assert!(offset < 1 << 30 && offset % 0x20_0000 == 0, "{out}");
+        // --x86-entry bzimage: kexec_file_load (auto's preference then), and the line says why.
+        opts.x86_entry = X86Entry::Bzimage;
+        let p = prepare(&opts).unwrap();
+        let mut b = scripted();
+        let out = load_with(&p, &opts, &mut b).unwrap();
+        assert_eq!((b.file_calls, b.classic_calls), (1, 0));
+        assert!(
+            out.ends_with(
+                "\nx86 entry: bzImage decompressor (requested with --x86-entry bzimage)\n"
+            ),
+            "{out}"
+        );
+        // The synthetic bzImage's filler payload cannot be decompressed: decompressed is
+        // refused with the reason.
+        std::fs::write(
+            dir.path().join("vmlinuz"),
+            crate::synth::x86::BzImageBuilder::new().build(),
+        )
+        .unwrap();
+        opts.x86_entry = X86Entry::Decompressed;
+        let err = prepare(&opts).err().unwrap().to_string();
+        assert!(
+            err.starts_with("--x86-entry decompressed cannot be honoured: cannot decompress bzImage payload (xz)"),
+            "{err}"
+        );
     }
 
     #[test]

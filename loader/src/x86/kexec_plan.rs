@@ -110,12 +110,13 @@ pub fn plan_x86(
         "panic loads always use it".to_string()
     } else if req.requested == X86Entry::Bzimage {
         "requested with --x86-entry bzimage".to_string()
-    } else if !req.kexec_load {
-        "kexec_file_load: the kernel loads the bzImage itself".to_string()
     } else {
         match &req.proper {
-            None => "the kernel proper was not decompressed".to_string(),
             Some(Err(e)) => e.to_string(),
+            _ if !req.kexec_load => {
+                "kexec_file_load: the kernel loads the bzImage itself".to_string()
+            }
+            None => "the kernel proper was not decompressed".to_string(),
             Some(Ok(proper)) => {
                 let entry = KernelEntry::Decompressed {
                     proper,
@@ -188,7 +189,7 @@ fn kernel_part(
         ));
     }
     let load = proper.load_physical_addr;
-    let image_len = proper.image.len() as u64;
+    let image_len = proper.mem_len;
     let input = KaslrInput {
         phys_size: image_len,
         virt_size: proper.virt_size(),
@@ -643,7 +644,8 @@ mod tests {
         let kernel = p.segments.iter().find(|s| s.what == "kernel").unwrap();
         // Slot 5 of the 2 MiB slots from 16 MiB (the crash reservation is not free).
         assert_eq!(kernel.mem, 16 * MIB + 5 * 2 * MIB);
-        assert_eq!(kernel.memsz, proper.image.len() as u64);
+        assert_eq!(kernel.memsz, proper.mem_len);
+        assert_eq!(kernel.bufsz(), proper.image.len() as u64);
         // Virtual slot 7: the image equals the decompressor's for delta 7 * 2 MiB.
         let delta = 7 * 2 * MIB;
         assert_eq!(kernel.buf, proper.relocated(delta as i64).unwrap());
@@ -714,6 +716,13 @@ mod tests {
         }));
         let p = plan_with("", Mode::Normal, req).unwrap();
         assert_eq!(entry_note(&p), "x86 entry: bzImage decompressor (bzImage payload is compressed with lzo, which warmboot cannot decompress)");
+        // Not decompressed because the load goes to kexec_file_load: that is the reason.
+        let mut req = request(&file, &bz, X86Entry::Decompressed, [0, 0]);
+        (req.proper, req.kexec_load) = (None, false);
+        assert_eq!(
+            plan_with("", Mode::Normal, req).unwrap_err().to_string(),
+            "--x86-entry decompressed cannot be honoured: kexec_file_load: the kernel loads the bzImage itself"
+        );
         // ... and `decompressed` refuses, in one line.
         for (cmdline, kexec_load) in [("mem=1G", true), ("", false)] {
             let mut req = request(&file, &bz, X86Entry::Decompressed, [0, 0]);

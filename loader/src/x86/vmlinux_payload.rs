@@ -25,8 +25,12 @@ use crate::Arch;
 /// The decompressed kernel proper, laid out but not yet relocated.
 #[derive(Clone)]
 pub struct KernelProper {
-    /// `_text` .. end of the last PT_LOAD (`_end`), as parse_elf leaves it.
+    /// The bytes from `_text` to the end of the last PT_LOAD's file bytes, as parse_elf
+    /// leaves them; the memory after it up to [`KernelProper::mem_len`] is zero-filled by
+    /// kexec (and .bss cleared again by the kernel).
     pub image: Vec<u8>,
+    /// `_end - _text`: the end of the last PT_LOAD's memory.
+    pub mem_len: u64,
     /// e_entry - LOAD_PHYSICAL_ADDR: startup_64's offset in `image`.
     pub entry_offset: u64,
     pub relocs: RelocTable,
@@ -45,6 +49,7 @@ impl std::fmt::Debug for KernelProper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KernelProper")
             .field("image_len", &self.image.len())
+            .field("mem_len", &self.mem_len)
             .field("entry_offset", &self.entry_offset)
             .field("relocations", &self.relocs.len())
             .field("decompressed_len", &self.decompressed_len)
@@ -88,7 +93,7 @@ impl KernelProper {
 
     /// The size choose_random_location must fit: max(output_len, _end - _text).
     pub fn virt_size(&self) -> u64 {
-        self.decompressed_len.max(self.image.len() as u64)
+        self.decompressed_len.max(self.mem_len)
     }
 
     /// The image with its relocations applied for virtual delta `delta`.
@@ -166,10 +171,19 @@ pub fn from_payload(data: &[u8], format: TableFormat, load: u64) -> Result<Kerne
             )));
         }
     }
-    let image_len = spans.iter().map(|s| s.1).max().unwrap_or(0);
-    if image_len > crate::x86::kaslr::KERNEL_IMAGE_SIZE {
+    let mem_len = spans.iter().map(|s| s.1).max().unwrap_or(0);
+    if mem_len > crate::x86::kaslr::KERNEL_IMAGE_SIZE {
         return Err(bad(format!(
-            "the image is {image_len:#x} bytes, larger than the kernel mapping"
+            "the image is {mem_len:#x} bytes, larger than the kernel mapping"
+        )));
+    }
+    // The buffer holds the file-backed part, within the limit any decompressed kernel
+    // has ([`compression::MAX_DECOMPRESSED`]).
+    let image_len = spans.iter().map(|s| s.0 + s.2.filesz).max().unwrap_or(0);
+    if image_len > compression::MAX_DECOMPRESSED {
+        return Err(bad(format!(
+            "its PT_LOADs' file bytes span {image_len:#x} bytes, more than the {:#x}-byte limit",
+            compression::MAX_DECOMPRESSED
         )));
     }
     let entry_offset = elf
@@ -196,7 +210,7 @@ pub fn from_payload(data: &[u8], format: TableFormat, load: u64) -> Result<Kerne
             )));
         }
         let src = crate::fields::slice(data, s.offset, s.filesz, "ELF PT_LOAD segment")?;
-        // In bounds: off + memsz <= image_len and filesz <= memsz (ElfKernel checks).
+        // In bounds: off + filesz <= image_len by its definition.
         let dst = image
             .get_mut(*off as usize..(*off + s.filesz) as usize)
             .ok_or_else(|| bad("a PT_LOAD does not fit the image".to_string()))?;
@@ -204,6 +218,7 @@ pub fn from_payload(data: &[u8], format: TableFormat, load: u64) -> Result<Kerne
     }
     Ok(KernelProper {
         image,
+        mem_len,
         entry_offset,
         relocs,
         decompressed_len: data.len() as u64,
@@ -243,7 +258,12 @@ pub(crate) mod tests {
         let (data, [r32, inv, r64]) = synth_payload();
         let k = from_payload(&data, TableFormat::WithInverse, LOAD).unwrap();
         // text 0x100_0000 (0x200), rodata 0x120_0000 (0x200), data 0x140_0000 (memsz 0x1_0000).
-        assert_eq!(k.image.len(), 0x41_0000);
+        assert_eq!(
+            k.image.len(),
+            0x40_0100,
+            "up to the data segment's file bytes"
+        );
+        assert_eq!(k.mem_len, 0x41_0000);
         assert_eq!(k.entry_offset, 0);
         assert_eq!(k.decompressed_len, data.len() as u64);
         assert_eq!(k.virt_size(), 0x41_0000);
@@ -265,7 +285,6 @@ pub(crate) mod tests {
             &k.image[0x40_0000..0x40_0100],
             &data[offsets[2]..offsets[2] + 0x100]
         );
-        assert!(k.image[0x40_0100..].iter().all(|&b| b == 0), "bss is zero");
         let moved = k.relocated(0x20_0000).unwrap();
         assert_eq!(moved[0x10..0x14], 0x8120_0100u32.to_le_bytes());
         assert_eq!(moved[0x20..0x24], (0x10i32 - 0x20_0000).to_le_bytes());
@@ -327,6 +346,24 @@ pub(crate) mod tests {
         let mut d = b.build();
         d.extend_from_slice(&[0; 12]);
         assert!(err(&d, LOAD).contains("overlap"), "{}", err(&d, LOAD));
+        // File bytes spread over more than any decompressed kernel may have.
+        let b = ElfBuilder::x86_64().segments(vec![
+            SegmentSpec::load(LOAD, VIRT + LOAD, 0x200, 0x200, PF_R | PF_X),
+            SegmentSpec::load(
+                LOAD + 0x2100_0000,
+                VIRT + LOAD + 0x2100_0000,
+                0x100,
+                0x100,
+                PF_R | PF_W,
+            ),
+        ]);
+        let mut d = b.build();
+        d.extend_from_slice(&[0; 12]);
+        assert!(
+            err(&d, LOAD).contains("more than the 0x20000000-byte limit"),
+            "{}",
+            err(&d, LOAD)
+        );
         // Entry outside the text.
         let mut d = ElfBuilder::x86_64().entry(LOAD + 0x10_0000).build();
         d.extend_from_slice(&[0; 12]);
