@@ -321,7 +321,12 @@ pub fn render(results: &Results) -> String {
           (x86_64) or direct kernel boot (arm64), plus one warmboot warm reboot on UEFI; \
           ratios pair variants on the same firmware. On arm64 the kernel also pays an \
           emulation-only slowdown after a warm reboot: code in pages where the old kernel's \
-          code ran stays slow under TCG (measured, see the project's QEMU notes). Debian's \
+          code ran stays slow under TCG (measured, see the project's QEMU notes); it lands in the \
+          boot phase and varies from run to run, so an A/B pair on arm64 is best read in \
+          the phase that shrank. On x86_64 warmboot's default entry decompresses the kernel \
+          and picks its KASLR offset at load time, while the machine still runs: the \
+          handoff loses the decompression and the load gains it (the A/B pair shows both). \
+          Debian's \
           arm64 kernel has no kexec_file_load (KEXEC_FILE is not set, the call returns \
           ENOSYS), so warmboot's `file` variant is not offered there. The loader's peak \
           memory is VmHWM sampled every ~20 ms by the guest's init while the loader runs \
