@@ -7,7 +7,7 @@
 //! (arm64 Image.gz and zboot, and the x86 bzImage payload decompressed at load time,
 //! [`crate::x86::vmlinux_payload`]), and is done with pure-Rust crates so the static guest
 //! binaries need no C cross toolchain: flate2 (miniz_oxide) for gzip, ruzstd for zstd,
-//! lzma-rust2 for xz. The kernel builds xz payloads with the x86 BCJ filter
+//! lzma-rust2 for xz and lzma. The kernel builds xz payloads with the x86 BCJ filter
 //! (scripts/xz_wrap.sh: `xz --check=crc32 --x86 --lzma2=,dict=32MiB`); lzma-rust2's
 //! XzReader applies the filter chain the stream's block headers name, BCJ included.
 
@@ -19,6 +19,10 @@ use std::io::Read;
 /// The largest decompressed kernel warmboot accepts. The biggest distribution arm64 Image
 /// is ~60 MiB; anything past this is a corrupt or hostile stream, not a kernel.
 pub const MAX_DECOMPRESSED: u64 = 512 << 20;
+
+/// The most memory an lzma stream's dictionary may claim (256 MiB; the kernel's are 64 MiB
+/// at most), in KiB as lzma-rust2 takes it.
+const LZMA_MEM_LIMIT_KIB: u32 = 256 * 1024;
 
 /// A compression method, as identified by the magic bytes at the start of the data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -122,6 +126,11 @@ pub fn decompress(
         Compression::Xz => lzma_rust2::XzReader::new(data, false)
             .take(limit + 1)
             .read_to_end(&mut out),
+        // The .lzma ("lzma_alone") format `lzma -9` writes: header, then the stream.
+        Compression::Lzma => lzma_rust2::LzmaReader::new_mem_limit(data, LZMA_MEM_LIMIT_KIB, None)
+            .map_err(|e| fail(e.to_string()))?
+            .take(limit + 1)
+            .read_to_end(&mut out),
         other => {
             return Err(Error::UnsupportedCompression {
                 what,
@@ -221,6 +230,28 @@ mod tests {
         let err = decompress(Compression::Xz, &xz[..xz.len() / 2], 1 << 20, "t").unwrap_err();
         assert!(
             err.to_string().starts_with("cannot decompress t (xz): "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn lzma_round_trip() {
+        use lzma_rust2::{LzmaOptions, LzmaWriter};
+        let plain: Vec<u8> = (0..30_000u32).map(|i| (i % 97) as u8).collect();
+        let mut w =
+            LzmaWriter::new_use_header(Vec::new(), &LzmaOptions::with_preset(6), None).unwrap();
+        w.write_all(&plain).unwrap();
+        let mut lzma = w.finish().unwrap();
+        lzma.extend_from_slice(&(plain.len() as u32).to_le_bytes());
+        assert_eq!(Compression::detect(&lzma), Compression::Lzma);
+        assert_eq!(
+            decompress(Compression::Lzma, &lzma, 1 << 20, "t").unwrap(),
+            plain
+        );
+        assert!(decompress(Compression::Lzma, &lzma[..40], 1 << 20, "t").is_err());
+        let err = decompress(Compression::Lzma, &lzma[..5], 1 << 20, "t").unwrap_err();
+        assert!(
+            err.to_string().starts_with("cannot decompress t (lzma): "),
             "{err}"
         );
     }
