@@ -2,9 +2,11 @@
 //! the kernel proper (its `x86 entry:` line on the console), the new kernel's init says
 //! where the kernel really runs (the `@@WB layout` marker: `_text` from /proc/kallsyms,
 //! "Kernel code" from /proc/iomem), and the two must agree. With KASLR on, `_text` must
-//! also have moved from the link-time address, which shows the kernel runs at the
-//! offset the loader chose, exactly where its own decompressor would have put it for
-//! that offset (arch/x86/boot/compressed/kaslr.c picks it there otherwise).
+//! also have moved from the link-time address: the kernel booted with KASLR active, at
+//! the physical and virtual offsets the loader chose (the bzImage entry leaves that choice
+//! to arch/x86/boot/compressed/kaslr.c). That the relocated bytes equal what the
+//! decompressor would write for the same offsets is the loader's own test
+//! (loader/tests/real_kernels.rs); this check shows the running kernel agrees.
 //!
 //! Pure: console lines and markers in, a reason for a failure out.
 
