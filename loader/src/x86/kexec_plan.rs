@@ -197,7 +197,16 @@ fn kernel_part(
         align: proper.align,
     };
     let nokaslr = kaslr::nokaslr(cmdline);
-    let choice = kaslr::choose(&input, &map.usable(Mode::Normal), nokaslr, random)?;
+    // Below the limit the bzImage path honours too (4 GiB without
+    // XLF_CAN_BE_LOADED_ABOVE_4G).
+    let limit = layout.pieces.first().map_or(GIB4, |p| p.placement.max);
+    let free: Vec<Range> = map
+        .usable(Mode::Normal)
+        .into_iter()
+        .filter(|r| r.start < limit)
+        .map(|r| Range::new(r.start, r.end.min(limit)))
+        .collect();
+    let choice = kaslr::choose(&input, &free, nokaslr, random)?;
     let delta = choice.virt_delta(load);
     let signed = i64::try_from(delta).map_err(|_| Error::Overflow {
         what: "KASLR delta",
@@ -663,6 +672,41 @@ mod tests {
         verify(&p).unwrap();
         let (map, _) = machine();
         crate::plan_check::check_plan(&p, &map).unwrap();
+    }
+
+    #[test]
+    fn physical_slots_stay_below_4_gib_without_xlf_can_be_loaded_above_4g() {
+        use crate::image::bzimage::xlf;
+        let (payload, _) = synth_payload();
+        let map = MemoryMap::parse(
+            "00100000-3fffffff : System RAM\n100000000-2ffffffff : System RAM\n",
+            Vec::new(),
+        )
+        .unwrap();
+        let (_, facts) = machine();
+        let mut highest = [0u64; 2];
+        for (i, above) in [false, true].into_iter().enumerate() {
+            let flags = xlf::KERNEL_64
+                | if above {
+                    xlf::CAN_BE_LOADED_ABOVE_4G
+                } else {
+                    0
+                };
+            let file = BzImageBuilder::new()
+                .xloadflags(flags)
+                .payload_plain(payload.clone())
+                .build();
+            let bz = BzImage::parse(&file).unwrap();
+            for r in (0..4000u64).step_by(97) {
+                let req = request(&file, &bz, X86Entry::Decompressed, [r * 7919, 0]);
+                let p =
+                    plan_x86(&bz, &file, None, "", Mode::Normal, &map, &facts, false, req).unwrap();
+                let kernel = p.segments.iter().find(|s| s.what == "kernel").unwrap();
+                highest[i] = highest[i].max(kernel.end());
+            }
+        }
+        assert!(highest[0] <= 1 << 32, "{:#x}", highest[0]);
+        assert!(highest[1] > 1 << 32, "{:#x}", highest[1]);
     }
 
     #[test]
