@@ -35,6 +35,28 @@ pub enum Syscall {
     Classic,
 }
 
+/// How warmboot enters a new x86 kernel (`warmboot load --x86-entry`): `decompressed`
+/// loads the kernel proper, decompressed and relocated to a fresh KASLR offset at load
+/// time; `bzimage` loads the bzImage so its own decompressor runs after the reboot;
+/// `auto` lets the loader choose (decompressed for kexec_load when it can).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum X86Entry {
+    Auto,
+    Decompressed,
+    Bzimage,
+}
+
+impl X86Entry {
+    /// The value as the loader's option and the guest's `wb.x86entry=` write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            X86Entry::Auto => "auto",
+            X86Entry::Decompressed => "decompressed",
+            X86Entry::Bzimage => "bzimage",
+        }
+    }
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     #[arg(long, value_enum)]
@@ -70,6 +92,11 @@ pub struct Args {
     /// warmboot: load with `--verify` (the purgatory checks the segments' SHA-256).
     #[arg(long)]
     pub verify: bool,
+    /// warmboot on x86_64: how the new kernel is entered (`warmboot load --x86-entry`);
+    /// unset, the loader's default. `decompressed` also makes the verdict require that
+    /// the decompressed entry ran and that the new kernel sits where the loader put it.
+    #[arg(long, value_enum)]
+    pub x86_entry: Option<X86Entry>,
     /// Negative proof of --verify: the loaded plan's expected digest is wrong, so the
     /// purgatory must halt and the run must fail (no marker from the next kernel).
     #[arg(long, hide = true, requires = "verify")]
@@ -110,6 +137,7 @@ impl Args {
             hops: 1,
             no_verify: false,
             verify: false,
+            x86_entry: None,
             corrupt_digest: false,
             timeout: 240,
             break_next: false,
@@ -245,6 +273,9 @@ pub fn label(args: &Args) -> String {
         if args.verify {
             l += "/verify";
         }
+        if let Some(e) = args.x86_entry {
+            l += &format!("/x86-entry={}", e.name());
+        }
         if args.corrupt_digest {
             l += "/corrupt-digest";
         }
@@ -299,6 +330,9 @@ pub fn cmdline(args: &Args) -> String {
     } else if args.verify {
         c += " wb.verify=1";
     }
+    if let Some(e) = args.x86_entry {
+        c += &format!(" wb.x86entry={}", e.name());
+    }
     if args.break_next {
         c += " wb.break=1";
     }
@@ -343,7 +377,13 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
         drive: None,
     };
     let expect = match args.scenario {
-        Scenario::Warm => Expectation::Warm { hops: args.hops },
+        Scenario::Warm => Expectation::Warm {
+            hops: args.hops,
+            x86_entry: match args.arch {
+                GuestArch::X86_64 if args.loader == Loader::Warmboot => args.x86_entry,
+                _ => None,
+            },
+        },
         Scenario::Panic => Expectation::Panic {
             memory_mib: args.memory.into(),
             crash_mib: crash_mib(args.arch, args.memory),
@@ -514,6 +554,22 @@ mod tests {
         verify.corrupt_digest = true;
         assert!(cmdline(&verify).ends_with(" wb.hops=1 wb.verify=corrupt"));
         assert!(label(&verify).ends_with("/verify/corrupt-digest"));
+    }
+
+    #[test]
+    fn the_x86_entry_reaches_the_guest_only_when_set() {
+        let mut a = args(GuestArch::X86_64, Scenario::Warm);
+        a.loader = Loader::Warmboot;
+        assert!(!cmdline(&a).contains("x86entry"));
+        assert_eq!(label(&a), "x86_64/bios/1024M/warm/warmboot/classic");
+        a.x86_entry = Some(X86Entry::Bzimage);
+        assert!(cmdline(&a).ends_with(" wb.hops=1 wb.x86entry=bzimage"));
+        assert_eq!(
+            label(&a),
+            "x86_64/bios/1024M/warm/warmboot/classic/x86-entry=bzimage"
+        );
+        a.x86_entry = Some(X86Entry::Decompressed);
+        assert!(cmdline(&a).ends_with(" wb.x86entry=decompressed"));
     }
 
     #[test]

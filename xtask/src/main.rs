@@ -25,6 +25,7 @@ mod serial;
 mod shared_libs;
 mod tidy;
 mod verdict;
+mod x86_entry;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The boot matrix `cargo xtask ci` runs: every scenario the harness proves on every
 //! commit, and the summary table printed at the end.
 
-use crate::boot::{self, Args, Loader, Outcome, Scenario, Syscall};
+use crate::boot::{self, Args, Loader, Outcome, Scenario, Syscall, X86Entry};
 use crate::error::Result;
 use crate::qemu::{Firmware, GuestArch};
 use std::path::Path;
@@ -112,12 +112,27 @@ pub fn ci_matrix() -> Vec<Case> {
         c.args.syscall = two(first, second);
         c
     };
+    let entry = |mut c: Case, e| {
+        c.args.x86_entry = Some(e);
+        c
+    };
     vec![
         // x86_64 with warmboot: SeaBIOS and OVMF, 1 and 4 GiB, both syscalls and a second
-        // hop in each warm run, and a panic per machine.
+        // hop in each warm run, and a panic per machine. kexec_load hops take the
+        // loader's default entry (the kernel decompressed and placed at a fresh KASLR
+        // offset at load time, checked against the new kernel's own layout), except:
+        // OVMF at 1 GiB asks for the decompressed entry on both hops, and the 4 GiB
+        // SeaBIOS run keeps the bzImage entry (its own decompressor) covered on its
+        // kexec_load hop.
         warm_both(X86_64, Bios, 1024, Classic, File),
-        warm_both(X86_64, Uefi, 1024, File, Classic),
-        warm_both(X86_64, Bios, 4096, File, Classic),
+        entry(
+            warm_both(X86_64, Uefi, 1024, Classic, Classic),
+            X86Entry::Decompressed,
+        ),
+        entry(
+            warm_both(X86_64, Bios, 4096, File, Classic),
+            X86Entry::Bzimage,
+        ),
         warm_both(X86_64, Uefi, 4096, Classic, File),
         warmboot(X86_64, Panic, Bios, Classic, 1024, 1),
         warmboot(X86_64, Panic, Uefi, File, 1024, 1),
@@ -256,6 +271,19 @@ mod tests {
             })
         };
         assert!(x86_warm(Syscall::File) && x86_warm(Syscall::Classic));
+        // The decompressed x86 entry on two kexec_load hops on OVMF, and the bzImage
+        // entry still proved on a kexec_load hop.
+        assert!(m.iter().any(|c| c.args.arch == GuestArch::X86_64
+            && c.args.x86_entry == Some(X86Entry::Decompressed)
+            && c.args.firmware == Firmware::Uefi
+            && c.args.hops >= 2
+            && c.args.syscall.iter().all(|s| *s == Syscall::Classic)
+            && c.must_fail.is_none()));
+        assert!(m.iter().any(|c| c.args.arch == GuestArch::X86_64
+            && c.args.scenario == Scenario::Warm
+            && c.args.x86_entry == Some(X86Entry::Bzimage)
+            && c.args.syscall.contains(&Syscall::Classic)
+            && c.must_fail.is_none()));
         assert!(m.iter().any(|c| c.args.hops >= 2));
         // load --verify on both architectures, expected to boot.
         for arch in [GuestArch::X86_64, GuestArch::Arm64] {

@@ -4,14 +4,22 @@
 //! boot id different from every earlier boot (so the first kernel cannot pass for the
 //! second), after the old kernel announced the reboot. Pure: stamped lines in, verdict out.
 
+use crate::boot::X86Entry;
 use crate::serial::{markers, Marker, Stamped};
+use crate::x86_entry;
 use std::time::Duration;
 
 /// What a run was asked to prove.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expectation {
-    /// `hops` warm reboots in a row, each into a fresh kernel.
-    Warm { hops: u32 },
+    /// `hops` warm reboots in a row, each into a fresh kernel. `x86_entry` is the entry
+    /// warmboot was asked for on x86_64 (`None`: the loader's default, or not warmboot on
+    /// x86_64): whenever the loader says it placed the decompressed kernel itself, the new
+    /// kernel must run where it said, with KASLR (x86_entry.rs).
+    Warm {
+        hops: u32,
+        x86_entry: Option<X86Entry>,
+    },
     /// A real crash caught by the capture kernel, which reads /proc/vmcore; its size must
     /// be plausible for a guest of `memory_mib` with `crash_mib` reserved.
     Panic { memory_mib: u64, crash_mib: u64 },
@@ -55,7 +63,7 @@ pub fn judge(expect: Expectation, log: &[Stamped]) -> Verdict {
         ));
     }
     let hops = match expect {
-        Expectation::Warm { hops } => hops,
+        Expectation::Warm { hops, .. } => hops,
         Expectation::Panic { .. } | Expectation::Cold => 1,
     };
     let how = match expect {
@@ -124,6 +132,18 @@ pub fn judge(expect: Expectation, log: &[Stamped]) -> Verdict {
             ));
         }
         seen_ids.push(id);
+        if let Expectation::Warm {
+            x86_entry: asked, ..
+        } = expect
+        {
+            let entry = x86_entry::entry_in(&log[ms[pos].index..ms[req].index]);
+            let layout = ms[next..]
+                .iter()
+                .find(|m| m.event == "layout" && m.get("hop") == Some(&hop.to_string()));
+            if let Err(reason) = x86_entry::check_hop(hop, asked, entry, layout) {
+                return Verdict::fail(reason);
+            }
+        }
         downtimes.push(ms[next].t.saturating_sub(ms[req].t));
         pos = next;
     }
@@ -139,7 +159,7 @@ pub fn judge(expect: Expectation, log: &[Stamped]) -> Verdict {
     Verdict {
         passed: true,
         reason: match expect {
-            Expectation::Warm { hops } => format!("{hops} warm reboot(s) reached a new kernel"),
+            Expectation::Warm { hops, .. } => format!("{hops} warm reboot(s) reached a new kernel"),
             Expectation::Panic { .. } => {
                 "the capture kernel booted and read /proc/vmcore".to_string()
             }
@@ -202,7 +222,10 @@ mod tests {
     #[test]
     fn captured_warm_reboots_pass_with_their_downtime() {
         let v = judge(
-            Expectation::Warm { hops: 1 },
+            Expectation::Warm {
+                hops: 1,
+                x86_entry: None,
+            },
             &log("x86_64-bios-warm-kexec-tools"),
         );
         assert!(v.passed, "{}", v.reason);
@@ -211,7 +234,10 @@ mod tests {
         assert!((d - (12.571515 - 7.210794)).abs() < 1e-3, "{d}");
         assert!((v.load_secs[0] - 1.15).abs() < 1e-6);
         let v = judge(
-            Expectation::Warm { hops: 1 },
+            Expectation::Warm {
+                hops: 1,
+                x86_entry: None,
+            },
             &log("arm64-direct-warm-kexec-tools"),
         );
         assert!(v.passed, "{}", v.reason);
@@ -220,7 +246,10 @@ mod tests {
     #[test]
     fn a_second_hop_is_required_when_asked_for() {
         let v = judge(
-            Expectation::Warm { hops: 2 },
+            Expectation::Warm {
+                hops: 2,
+                x86_entry: None,
+            },
             &log("x86_64-bios-warm-kexec-tools"),
         );
         assert!(!v.passed);
@@ -256,7 +285,16 @@ mod tests {
             v.reason
         );
         // Nor does a warm expectation accept a panic reboot.
-        assert!(!judge(Expectation::Warm { hops: 1 }, &l).passed);
+        assert!(
+            !judge(
+                Expectation::Warm {
+                    hops: 1,
+                    x86_entry: None
+                },
+                &l
+            )
+            .passed
+        );
     }
 
     #[test]
@@ -273,7 +311,13 @@ mod tests {
         replay.line = replay.line.replace("hop=0", "hop=1");
         replay.t = Duration::from_secs(20);
         l.push(replay);
-        let v = judge(Expectation::Warm { hops: 1 }, &l);
+        let v = judge(
+            Expectation::Warm {
+                hops: 1,
+                x86_entry: None,
+            },
+            &l,
+        );
         assert!(!v.passed);
         assert!(v.reason.contains("of an earlier boot"), "{}", v.reason);
     }
@@ -282,7 +326,13 @@ mod tests {
     fn a_missing_or_broken_marker_fails() {
         let mut l = log("x86_64-bios-warm-kexec-tools");
         l.retain(|s| !s.line.contains("ready hop=1"));
-        let v = judge(Expectation::Warm { hops: 1 }, &l);
+        let v = judge(
+            Expectation::Warm {
+                hops: 1,
+                x86_entry: None,
+            },
+            &l,
+        );
         assert!(!v.passed);
         assert!(
             v.reason.contains("never printed its ready marker"),
@@ -293,7 +343,13 @@ mod tests {
             t: Duration::from_secs(30),
             line: "@@WB broken hop=1".into(),
         });
-        let v = judge(Expectation::Warm { hops: 1 }, &l);
+        let v = judge(
+            Expectation::Warm {
+                hops: 1,
+                x86_entry: None,
+            },
+            &l,
+        );
         assert!(v.reason.contains("broken marker"), "{}", v.reason);
     }
 
@@ -310,8 +366,102 @@ mod tests {
             line: line.to_string(),
         })
         .collect();
-        let v = judge(Expectation::Warm { hops: 1 }, &l);
+        let v = judge(
+            Expectation::Warm {
+                hops: 1,
+                x86_entry: None,
+            },
+            &l,
+        );
         assert!(v.reason.contains("lost EFI"), "{}", v.reason);
+    }
+
+    /// A two-hop x86 warm run with the decompressed entry: each hop's loader line sits
+    /// between the old kernel's ready marker and its reboot request, each new kernel's
+    /// layout marker after its ready marker.
+    fn decompressed_run(text2: &str) -> Vec<Stamped> {
+        let entry = |phys: &str, text: &str, off: &str| {
+            format!(
+                "x86 entry: kernel proper decompressed at load, physical {phys}, virtual \
+                 _text {text}, KASLR offset {off}"
+            )
+        };
+        [
+            "@@WB ready hop=0 boot_id=a efi=0".to_string(),
+            "@@WB layout text=0xffffffff9b000000 kernel_code=0x5a000000 hop=0".into(),
+            entry("0x0000000023000000", "0xffffffffa1400000", "0x20400000"),
+            "@@WB load-done kind=normal loader=warmboot syscall=classic start=1.0 end=2.5".into(),
+            "@@WB reboot-request hop=0 how=kexec".into(),
+            "@@WB ready hop=1 boot_id=b efi=0".into(),
+            "@@WB layout text=0xffffffffa1400000 kernel_code=0x23000000 hop=1".into(),
+            entry("0x0000000031200000", "0xffffffff8f600000", "0x0e600000"),
+            "@@WB reboot-request hop=1 how=kexec".into(),
+            "@@WB ready hop=2 boot_id=c efi=0".into(),
+            format!("@@WB layout text={text2} kernel_code=0x31200000 hop=2"),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, line)| Stamped {
+            t: Duration::from_secs(i as u64),
+            line,
+        })
+        .collect()
+    }
+
+    #[test]
+    fn a_decompressed_x86_entry_must_land_where_the_loader_said_on_every_hop() {
+        let asked = Expectation::Warm {
+            hops: 2,
+            x86_entry: Some(X86Entry::Decompressed),
+        };
+        let v = judge(asked, &decompressed_run("0xffffffff8f600000"));
+        assert!(v.passed, "{}", v.reason);
+        assert_eq!(v.downtimes.len(), 2);
+        // The second kernel is not where the second load put it.
+        let v = judge(asked, &decompressed_run("0xffffffff8f800000"));
+        assert_eq!(
+            v.reason,
+            "hop 2: the new kernel's _text is 0xffffffff8f800000, the loader said \
+             0xffffffff8f600000"
+        );
+        // Unasked (the loader's default), the decompressed entry is still checked.
+        let v = judge(
+            Expectation::Warm {
+                hops: 2,
+                x86_entry: None,
+            },
+            &decompressed_run("0xffffffff8f800000"),
+        );
+        assert!(
+            v.reason.starts_with("hop 2: the new kernel's _text"),
+            "{}",
+            v.reason
+        );
+        // The first kernel's layout cannot stand in for the second's: without hop 1's
+        // layout marker the run fails although hop 0 printed one.
+        let mut l = decompressed_run("0xffffffff8f600000");
+        l.retain(|s| !s.line.contains("layout") || !s.line.contains("hop=1"));
+        let v = judge(asked, &l);
+        assert!(
+            v.reason.contains(
+                "hop 1: the loader placed the kernel itself but the new \
+             kernel printed no layout marker"
+            ),
+            "{}",
+            v.reason
+        );
+        // Asked for decompressed, a load that printed no entry line fails.
+        let mut l = decompressed_run("0xffffffff8f600000");
+        l.retain(|s| !s.line.contains("0x0000000031200000"));
+        let v = judge(asked, &l);
+        assert!(
+            v.reason.starts_with(
+                "hop 1: --x86-entry decompressed was asked but the loader \
+             printed no"
+            ),
+            "{}",
+            v.reason
+        );
     }
 
     #[test]
@@ -320,7 +470,13 @@ mod tests {
             t: Duration::ZERO,
             line: "@@WB fail hop=0 reason=kexec-tools_load_failed".into(),
         }];
-        let v = judge(Expectation::Warm { hops: 1 }, &l);
+        let v = judge(
+            Expectation::Warm {
+                hops: 1,
+                x86_entry: None,
+            },
+            &l,
+        );
         assert_eq!(
             v.reason,
             "the guest reported a failure at hop 0: kexec-tools load failed"

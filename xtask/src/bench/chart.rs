@@ -142,6 +142,7 @@ mod tests {
             [
                 "arm64 cold-direct",
                 "arm64 warm-warmboot-classic",
+                "arm64 warm-warmboot-classic-verify",
                 "arm64 warm-kexec-tools"
             ]
         );

@@ -3,6 +3,7 @@
 //! splits each downtime into phases (phases.rs), and writes report.md (report.rs),
 //! results.json and downtime.svg (chart.rs).
 
+pub mod ab;
 pub mod chart;
 pub mod phases;
 pub mod report;
@@ -132,8 +133,11 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
     bar.finish_with_message("done");
     let host_load = format!("start {load_at_start}, end {}", load_average());
     let environment = environment(root, args, &list, &samples, kernels, host_load)?;
+    let arches = args.arch.arches();
     let results = Results {
         environment,
+        optimisations: ab::optimisations(&samples, &arches),
+        goals: ab::goals(&samples, &arches),
         samples,
     };
     write_outputs(&out, &results)?;
@@ -146,6 +150,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
             );
         }
     }
+    println!("\n{}", ab::render(&results.optimisations, &results.goals));
     println!("bench: wrote {}", out.display());
     if args.check {
         check_outputs(&out, &list)?;
@@ -460,7 +465,10 @@ mod tests {
         assert_eq!(v.scenario, Scenario::Warm);
         let o = outcome(
             "bench-arm64-direct-warm-warmboot",
-            Expectation::Warm { hops: 1 },
+            Expectation::Warm {
+                hops: 1,
+                x86_entry: None,
+            },
         );
         let s = sample_of(Path::new("/r"), &v, 1, false, &o);
         assert!(s.ok, "{:?}", s.failure);
@@ -487,7 +495,10 @@ mod tests {
         let v = variant(GuestArch::X86_64, "warm-kexec-tools");
         let o = outcome(
             "x86_64-bios-warm-kexec-tools",
-            Expectation::Warm { hops: 1 },
+            Expectation::Warm {
+                hops: 1,
+                x86_entry: None,
+            },
         );
         let s = sample_of(Path::new("/r"), &v, 0, true, &o);
         assert!(s.ok && s.downtime_s.is_some());
@@ -505,7 +516,10 @@ mod tests {
         let v = variant(GuestArch::Arm64, "warm-warmboot-classic");
         let o = outcome(
             "bench-arm64-direct-warm-warmboot",
-            Expectation::Warm { hops: 1 },
+            Expectation::Warm {
+                hops: 1,
+                x86_entry: None,
+            },
         );
         let mut samples: Vec<Sample> = expected
             .iter()

@@ -1,9 +1,10 @@
 //! What the bench compares: per architecture, cold reboots through each firmware, warm
 //! reboots with warmboot (each syscall the kernel offers) and with kexec-tools (defaults
 //! and `-i`), and panic reboots with both loaders, all on the same kernel, initrd and
-//! QEMU settings.
+//! QEMU settings; and the pairs that show one of warmboot's optimisations off and on
+//! in the same run (A/B), and the goal's pair (warmboot against kexec-tools' default).
 
-use crate::boot::{Args, Loader, Scenario, Syscall};
+use crate::boot::{Args, Loader, Scenario, Syscall, X86Entry};
 use crate::qemu::{Firmware, GuestArch};
 
 /// Why kexec-tools' arm64 panic reboot is expected to fail here (recorded, not hidden).
@@ -20,12 +21,17 @@ pub struct Variant {
     pub scenario: Scenario,
     /// `None` for a cold reboot: the firmware restarts the machine, no loader runs.
     pub loader: Option<Loader>,
-    /// The loader's option: `file`/`classic` (warmboot's syscall), `default`/`no-verify`
+    /// The loader's option: `file`/`classic` (warmboot's syscall, with
+    /// `--x86-entry bzimage` or `--verify` where a variant adds one), `default`/`no-verify`
     /// (kexec-tools), `reset` (cold).
     pub name: &'static str,
     pub firmware: Firmware,
     pub syscall: Syscall,
     pub no_verify: bool,
+    /// warmboot: `load --verify` (its purgatory hashes the segments before the jump).
+    pub verify: bool,
+    /// warmboot on x86_64: `load --x86-entry` (`None`: the loader's default).
+    pub x86_entry: Option<X86Entry>,
     /// Known to fail on this kernel, and why; its failures are reported and excluded
     /// from the statistics.
     pub known_broken: Option<&'static str>,
@@ -85,6 +91,8 @@ impl Variant {
             syscall: vec![self.syscall],
             loader: self.loader.unwrap_or(Loader::KexecTools),
             no_verify: self.no_verify,
+            verify: self.verify,
+            x86_entry: self.x86_entry,
             measure: true,
             silent: true,
             ..Args::new(self.arch, self.scenario)
@@ -106,6 +114,8 @@ pub fn variants(arch: GuestArch) -> Vec<Variant> {
         firmware,
         syscall,
         no_verify,
+        verify: false,
+        x86_entry: None,
         known_broken: None,
     };
     let wb = Some(Loader::Warmboot);
@@ -125,6 +135,38 @@ pub fn variants(arch: GuestArch) -> Vec<Variant> {
                 Syscall::File,
                 false,
             ),
+            // The default (kexec_load, the kernel decompressed and placed at a fresh
+            // KASLR offset at load time), asked for explicitly so the verdict proves it
+            // ran; and the same load entering through the bzImage's own decompressor.
+            Variant {
+                x86_entry: Some(X86Entry::Decompressed),
+                ..v(
+                    "warm-warmboot-classic",
+                    Warm,
+                    wb,
+                    "classic",
+                    Bios,
+                    Syscall::Classic,
+                    false,
+                )
+            },
+            Variant {
+                x86_entry: Some(X86Entry::Bzimage),
+                ..v(
+                    "warm-warmboot-classic-bzimage",
+                    Warm,
+                    wb,
+                    "classic --x86-entry bzimage",
+                    Bios,
+                    Syscall::Classic,
+                    false,
+                )
+            },
+        ]),
+        // Debian's arm64 kernel has no kexec_file_load (ENOSYS): only kexec_load. The
+        // default jumps through warmboot's trampoline with no hashing; --verify adds the
+        // purgatory's SHA-256 of every segment on the exec path.
+        GuestArch::Arm64 => list.extend([
             v(
                 "warm-warmboot-classic",
                 Warm,
@@ -134,17 +176,19 @@ pub fn variants(arch: GuestArch) -> Vec<Variant> {
                 Syscall::Classic,
                 false,
             ),
+            Variant {
+                verify: true,
+                ..v(
+                    "warm-warmboot-classic-verify",
+                    Warm,
+                    wb,
+                    "classic --verify",
+                    Bios,
+                    Syscall::Classic,
+                    false,
+                )
+            },
         ]),
-        // Debian's arm64 kernel has no kexec_file_load (ENOSYS): only kexec_load.
-        GuestArch::Arm64 => list.push(v(
-            "warm-warmboot-classic",
-            Warm,
-            wb,
-            "classic",
-            Bios,
-            Syscall::Classic,
-            false,
-        )),
     }
     // One warm reboot through UEFI firmware too, so warm and cold compare per firmware.
     list.push(match arch {
@@ -216,6 +260,58 @@ pub fn variants(arch: GuestArch) -> Vec<Variant> {
     list
 }
 
+/// One of warmboot's optimisations shown off and on in the same run: two variants that
+/// differ in it only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbPair {
+    /// What the optimisation is, in words.
+    pub optimisation: &'static str,
+    /// The variant without it and the variant with it (ids of [`variants`]).
+    pub off: &'static str,
+    pub on: &'static str,
+}
+
+/// The A/B pairs of `arch`.
+pub fn ab_pairs(arch: GuestArch) -> Vec<AbPair> {
+    match arch {
+        // The bzImage entry leaves decompression (and the KASLR choice) to the new
+        // kernel's decompressor after the reboot; the decompressed entry does both at load
+        // time, while the machine still runs.
+        GuestArch::X86_64 => vec![AbPair {
+            optimisation: "kernel decompressed and placed at load time (--x86-entry \
+                           bzimage → decompressed)",
+            off: "warm-warmboot-classic-bzimage",
+            on: "warm-warmboot-classic",
+        }],
+        // --verify hashes every segment in the purgatory between the old and new kernel;
+        // the default jumps through the trampoline at once.
+        GuestArch::Arm64 => vec![AbPair {
+            optimisation: "no hashing on the exec path (--verify → default)",
+            off: "warm-warmboot-classic-verify",
+            on: "warm-warmboot-classic",
+        }],
+    }
+}
+
+/// The downtime goal: warmboot's default warm reboot at most `max_ratio` times
+/// kexec-tools' default one, same kernel, initrd and firmware.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Goal {
+    pub warmboot: &'static str,
+    pub reference: &'static str,
+    pub max_ratio: f64,
+}
+
+/// The goal of `arch`: warmboot's default warm reboot (kexec_load; on x86_64 the
+/// decompressed entry) against `kexec -l` with its defaults.
+pub fn goal(_arch: GuestArch) -> Goal {
+    Goal {
+        warmboot: "warm-warmboot-classic",
+        reference: "warm-kexec-tools",
+        max_ratio: 0.5,
+    }
+}
+
 /// Selects variants by id (`--variants`); an unknown id is an error naming it.
 pub fn select(all: Vec<Variant>, ids: &[String]) -> Result<Vec<Variant>, String> {
     if ids.is_empty() {
@@ -262,6 +358,7 @@ mod tests {
                 "cold-uefi",
                 "warm-warmboot-file",
                 "warm-warmboot-classic",
+                "warm-warmboot-classic-bzimage",
                 "warm-warmboot-file-uefi",
                 "warm-kexec-tools",
                 "warm-kexec-tools-i",
@@ -270,8 +367,20 @@ mod tests {
             ]
         );
         assert!(x.iter().all(|v| v.known_broken.is_none()));
+        let entry = |list: &[Variant], id| list.iter().find(|v| v.id == id).unwrap().x86_entry;
+        assert_eq!(
+            entry(&x, "warm-warmboot-classic"),
+            Some(X86Entry::Decompressed)
+        );
+        assert_eq!(
+            entry(&x, "warm-warmboot-classic-bzimage"),
+            Some(X86Entry::Bzimage)
+        );
         let a = variants(GuestArch::Arm64);
-        assert_eq!(a.len(), 8);
+        assert_eq!(a.len(), 9);
+        assert!(a.iter().all(|v| v.x86_entry.is_none()));
+        let verify: Vec<&str> = a.iter().filter(|v| v.args().verify).map(|v| v.id).collect();
+        assert_eq!(verify, ["warm-warmboot-classic-verify"]);
         assert_eq!(
             a.iter()
                 .filter(|v| v.scenario == Scenario::Warm && v.firmware == Firmware::Uefi)
@@ -288,6 +397,35 @@ mod tests {
         assert_eq!(broken, ["panic-kexec-tools"]);
         let i = a.iter().find(|v| v.id == "warm-kexec-tools-i").unwrap();
         assert!(i.args().no_verify && i.args().measure && i.args().silent);
+    }
+
+    #[test]
+    fn each_pair_differs_in_its_optimisation_only_and_the_goal_names_real_variants() {
+        for arch in [GuestArch::X86_64, GuestArch::Arm64] {
+            let all = variants(arch);
+            let find = |id| all.iter().find(|v| v.id == id).unwrap().clone();
+            for p in ab_pairs(arch) {
+                let (off, on) = (find(p.off), find(p.on));
+                let same = |mut v: Variant| {
+                    v.id = "";
+                    v.name = "";
+                    v.verify = false;
+                    v.x86_entry = None;
+                    v
+                };
+                assert_eq!(same(off.clone()), same(on.clone()), "{arch:?} {p:?}");
+                assert_ne!(
+                    (off.verify, off.x86_entry),
+                    (on.verify, on.x86_entry),
+                    "{p:?}"
+                );
+            }
+            let g = goal(arch);
+            let (w, k) = (find(g.warmboot), find(g.reference));
+            assert_eq!(w.loader, Some(Loader::Warmboot));
+            assert_eq!((k.loader, k.no_verify), (Some(Loader::KexecTools), false));
+            assert_eq!((w.firmware, w.scenario), (k.firmware, k.scenario));
+        }
     }
 
     #[test]

@@ -1,0 +1,368 @@
+//! The bench's verdicts on warmboot's optimisations and on the goal, from one run's
+//! samples: each A/B pair (variants.rs `ab_pairs`: two variants that differ in one
+//! optimisation only) with its downtime off → on and the phase that shrank most, and the
+//! goal "warmboot's warm reboot at most half of kexec-tools' default" per architecture
+//! (variants.rs `goal`). Reported, never an exit failure: a missed goal is a measurement.
+//!
+//! Pure: samples in, results (kept in results.json) and report text out.
+
+use super::report::{field_summary, Sample};
+use super::variants::{ab_pairs, arch_name, goal};
+use crate::qemu::GuestArch;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write;
+
+/// One phase's median before and after an optimisation (phases.rs cuts them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseChange {
+    /// shutdown | handoff | boot
+    pub phase: String,
+    pub off_s: f64,
+    pub on_s: f64,
+}
+
+/// One optimisation off and on, measured in the same run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AbResult {
+    pub arch: String,
+    /// What the pair switches, in words.
+    pub optimisation: String,
+    /// The variant without the optimisation, and with it (ids).
+    pub off: String,
+    pub on: String,
+    /// Median downtimes; `None` when a side has no passing measured sample.
+    pub off_downtime_s: Option<f64>,
+    pub on_downtime_s: Option<f64>,
+    /// on / off.
+    pub ratio: Option<f64>,
+    /// The phase whose median fell the most (off − on largest); `None` without phases.
+    pub shrank_most: Option<PhaseChange>,
+    /// Median load times (not downtime: the machine still runs while loading).
+    pub off_load_s: Option<f64>,
+    pub on_load_s: Option<f64>,
+}
+
+/// The goal on one architecture: warmboot's default warm reboot against kexec-tools'
+/// default on the same firmware, kernel and initrd.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoalResult {
+    pub arch: String,
+    pub warmboot: String,
+    pub reference: String,
+    pub warmboot_s: Option<f64>,
+    pub reference_s: Option<f64>,
+    /// warmboot / reference.
+    pub ratio: Option<f64>,
+    /// The ratio the goal allows (0.5).
+    pub max_ratio: f64,
+    /// `None` when a side has no passing measured sample.
+    pub met: Option<bool>,
+}
+
+fn median(
+    samples: &[Sample],
+    arch: &str,
+    id: &str,
+    f: impl Fn(&Sample) -> Option<f64>,
+) -> Option<f64> {
+    field_summary(samples, arch, id, f).map(|s| s.median)
+}
+
+fn has_samples(samples: &[Sample], arch: &str, id: &str) -> bool {
+    samples.iter().any(|s| s.arch == arch && s.id == id)
+}
+
+/// A phase's name and how to read it from a sample.
+type Phase = (&'static str, fn(&Sample) -> Option<f64>);
+
+/// The phase with the largest fall of its median from `off` to `on`.
+fn shrank_most(samples: &[Sample], arch: &str, off: &str, on: &str) -> Option<PhaseChange> {
+    let phases: [Phase; 3] = [
+        ("shutdown", |s| s.shutdown_s),
+        ("handoff", |s| s.handoff_s),
+        ("boot", |s| s.boot_s),
+    ];
+    phases
+        .iter()
+        .filter_map(|(name, f)| {
+            Some(PhaseChange {
+                phase: name.to_string(),
+                off_s: median(samples, arch, off, f)?,
+                on_s: median(samples, arch, on, f)?,
+            })
+        })
+        .max_by(|a, b| (a.off_s - a.on_s).total_cmp(&(b.off_s - b.on_s)))
+}
+
+/// Every A/B pair of `arches` that this run measured (at least one side has samples).
+pub fn optimisations(samples: &[Sample], arches: &[GuestArch]) -> Vec<AbResult> {
+    let mut out = Vec::new();
+    for &arch in arches {
+        let a = arch_name(arch);
+        for p in ab_pairs(arch) {
+            if !has_samples(samples, a, p.off) && !has_samples(samples, a, p.on) {
+                continue;
+            }
+            let off_downtime_s = median(samples, a, p.off, |s| s.downtime_s);
+            let on_downtime_s = median(samples, a, p.on, |s| s.downtime_s);
+            out.push(AbResult {
+                arch: a.into(),
+                optimisation: p.optimisation.into(),
+                off: p.off.into(),
+                on: p.on.into(),
+                off_downtime_s,
+                on_downtime_s,
+                ratio: off_downtime_s.zip(on_downtime_s).map(|(off, on)| on / off),
+                shrank_most: shrank_most(samples, a, p.off, p.on),
+                off_load_s: median(samples, a, p.off, |s| s.load_s),
+                on_load_s: median(samples, a, p.on, |s| s.load_s),
+            });
+        }
+    }
+    out
+}
+
+/// The goal of every architecture in `arches` that this run measured.
+pub fn goals(samples: &[Sample], arches: &[GuestArch]) -> Vec<GoalResult> {
+    let mut out = Vec::new();
+    for &arch in arches {
+        let a = arch_name(arch);
+        let g = goal(arch);
+        if !has_samples(samples, a, g.warmboot) && !has_samples(samples, a, g.reference) {
+            continue;
+        }
+        let warmboot_s = median(samples, a, g.warmboot, |s| s.downtime_s);
+        let reference_s = median(samples, a, g.reference, |s| s.downtime_s);
+        let ratio = warmboot_s.zip(reference_s).map(|(w, r)| w / r);
+        out.push(GoalResult {
+            arch: a.into(),
+            warmboot: g.warmboot.into(),
+            reference: g.reference.into(),
+            warmboot_s,
+            reference_s,
+            ratio,
+            max_ratio: g.max_ratio,
+            met: ratio.map(|r| r <= g.max_ratio),
+        });
+    }
+    out
+}
+
+fn s(x: Option<f64>) -> String {
+    x.map(|v| format!("{v:.2} s")).unwrap_or_else(|| "-".into())
+}
+
+/// The "Optimisations (A/B in this run)" section and the goal lines, as markdown (also
+/// printed on stdout).
+pub fn render(opts: &[AbResult], goals: &[GoalResult]) -> String {
+    let mut r = String::from("## Optimisations (A/B in this run)\n\n");
+    r += "Each pair differs in one optimisation only; medians of the same run's passing \
+          measured samples, ratio = on / off.\n\n";
+    if opts.is_empty() {
+        r += "- none measured (no variant of a pair was selected)\n";
+    }
+    for o in opts {
+        let ratio = o
+            .ratio
+            .map(|x| format!("ratio {x:.2}"))
+            .unwrap_or_else(|| "no ratio (a side has no passing sample)".into());
+        let phase = match &o.shrank_most {
+            Some(p) if p.off_s > p.on_s => format!(
+                "phase that shrank most: {} {:.2} s → {:.2} s",
+                p.phase, p.off_s, p.on_s
+            ),
+            Some(p) => format!(
+                "no phase shrank (least growth: {} {:.2} s → {:.2} s)",
+                p.phase, p.off_s, p.on_s
+            ),
+            None => "no phases measured".into(),
+        };
+        let _ = writeln!(
+            r,
+            "- {} {}: {} → {}: downtime {} → {}, {ratio}; {phase}; load {} → {}",
+            o.arch,
+            o.optimisation,
+            o.off,
+            o.on,
+            s(o.off_downtime_s),
+            s(o.on_downtime_s),
+            s(o.off_load_s),
+            s(o.on_load_s),
+        );
+    }
+    r += "\n";
+    for g in goals {
+        let verdict = match g.met {
+            Some(true) => "met",
+            Some(false) => "not met",
+            None => "not measured (a side has no passing sample)",
+        };
+        let _ = writeln!(
+            r,
+            "Goal: warmboot ≤ {} × kexec-tools default — {}: {} {} / {} {} = {}: {verdict}",
+            g.max_ratio,
+            g.arch,
+            g.warmboot,
+            s(g.warmboot_s),
+            g.reference,
+            s(g.reference_s),
+            g.ratio
+                .map(|x| format!("{x:.2}"))
+                .unwrap_or_else(|| "-".into()),
+        );
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::report::tests::sample;
+
+    /// A passing measured sample with its phases.
+    fn timed(arch: &str, id: &str, run: u32, phases: [f64; 3], load: f64) -> Sample {
+        let mut s = sample(arch, id, "warm", "warmboot", run);
+        s.shutdown_s = Some(phases[0]);
+        s.handoff_s = Some(phases[1]);
+        s.boot_s = Some(phases[2]);
+        s.downtime_s = Some(phases.iter().sum());
+        s.load_s = Some(load);
+        s
+    }
+
+    /// Two measured runs (1, 2) and a warm-up (0) whose values must not count.
+    fn runs(arch: &str, id: &str, phases: [f64; 3], load: f64) -> Vec<Sample> {
+        (0..3)
+            .map(|run| {
+                let bump = if run == 0 {
+                    100.0
+                } else {
+                    f64::from(run) * 0.1
+                };
+                timed(
+                    arch,
+                    id,
+                    run,
+                    [phases[0], phases[1] + bump, phases[2]],
+                    load,
+                )
+            })
+            .collect()
+    }
+
+    fn synthetic() -> Vec<Sample> {
+        let mut v = Vec::new();
+        // x86_64: the bzImage entry spends ~6 s decompressing in the handoff.
+        v.extend(runs(
+            "x86_64",
+            "warm-warmboot-classic-bzimage",
+            [0.1, 6.0, 2.0],
+            2.5,
+        ));
+        v.extend(runs(
+            "x86_64",
+            "warm-warmboot-classic",
+            [0.1, 0.5, 2.2],
+            3.5,
+        ));
+        v.extend(runs("x86_64", "warm-kexec-tools", [0.1, 8.0, 2.0], 4.0));
+        // arm64: --verify hashes in the handoff.
+        v.extend(runs(
+            "arm64",
+            "warm-warmboot-classic-verify",
+            [0.2, 1.5, 3.0],
+            0.6,
+        ));
+        v.extend(runs("arm64", "warm-warmboot-classic", [0.2, 0.3, 3.1], 0.6));
+        v.extend(runs("arm64", "warm-kexec-tools", [0.2, 2.0, 3.0], 1.2));
+        v
+    }
+
+    #[test]
+    fn each_pair_gives_its_downtimes_ratio_and_the_phase_that_shrank_most() {
+        let o = optimisations(&synthetic(), &[GuestArch::X86_64, GuestArch::Arm64]);
+        assert_eq!(o.len(), 2);
+        let x = &o[0];
+        assert_eq!(
+            (x.arch.as_str(), x.off.as_str(), x.on.as_str()),
+            (
+                "x86_64",
+                "warm-warmboot-classic-bzimage",
+                "warm-warmboot-classic"
+            )
+        );
+        // Medians of runs 1 and 2: handoff 6.15 vs 0.65, the warm-up's +100 left out.
+        let close = |a: Option<f64>, b: f64| (a.unwrap() - b).abs() < 1e-9;
+        assert!(close(x.off_downtime_s, 0.1 + 6.15 + 2.0), "{x:?}");
+        assert!(close(x.on_downtime_s, 0.1 + 0.65 + 2.2), "{x:?}");
+        assert!(close(x.ratio, 2.95 / 8.25), "{x:?}");
+        let p = x.shrank_most.as_ref().unwrap();
+        assert_eq!(p.phase, "handoff");
+        assert!((p.off_s - 6.15).abs() < 1e-9 && (p.on_s - 0.65).abs() < 1e-9);
+        assert!(close(x.off_load_s, 2.5) && close(x.on_load_s, 3.5));
+        let a = &o[1];
+        assert_eq!(a.off, "warm-warmboot-classic-verify");
+        assert_eq!(a.shrank_most.as_ref().unwrap().phase, "handoff");
+        assert!(close(a.ratio, 3.75 / 4.85), "{a:?}");
+    }
+
+    #[test]
+    fn the_goal_is_met_at_half_of_kexec_tools_and_not_above() {
+        let g = goals(&synthetic(), &[GuestArch::X86_64, GuestArch::Arm64]);
+        assert_eq!(g.len(), 2);
+        // x86_64: 2.95 / 10.25 = 0.29 — met; arm64: 3.75 / 5.35 = 0.70 — not met.
+        assert_eq!(g[0].warmboot, "warm-warmboot-classic");
+        assert_eq!(g[0].reference, "warm-kexec-tools");
+        assert!((g[0].ratio.unwrap() - 2.95 / 10.25).abs() < 1e-9);
+        assert_eq!(g[0].met, Some(true));
+        assert_eq!(g[1].met, Some(false));
+        // Exactly half is met.
+        let mut v = synthetic();
+        for s in v.iter_mut().filter(|s| s.arch == "arm64") {
+            if s.id == "warm-kexec-tools" {
+                s.downtime_s = Some(10.0);
+            } else if s.id == "warm-warmboot-classic" {
+                s.downtime_s = Some(5.0);
+            }
+        }
+        assert_eq!(goals(&v, &[GuestArch::Arm64])[0].met, Some(true));
+    }
+
+    #[test]
+    fn a_side_without_passing_samples_gives_no_ratio_and_no_verdict() {
+        let mut v = synthetic();
+        for s in v.iter_mut().filter(|s| s.id == "warm-kexec-tools") {
+            s.ok = false;
+        }
+        for s in v
+            .iter_mut()
+            .filter(|s| s.id == "warm-warmboot-classic-verify")
+        {
+            s.ok = false;
+        }
+        let g = goals(&v, &[GuestArch::Arm64]);
+        assert_eq!((g[0].ratio, g[0].met), (None, None));
+        let o = optimisations(&v, &[GuestArch::Arm64]);
+        assert_eq!((o[0].ratio, o[0].off_downtime_s), (None, None));
+        let text = render(&o, &g);
+        assert!(
+            text.contains("downtime - → 3.75 s, no ratio (a side has no passing sample)"),
+            "{text}"
+        );
+        assert!(text.contains("= -: not measured"), "{text}");
+        // Pairs and goals of variants this run did not select are left out.
+        let only_cold: Vec<Sample> = Vec::new();
+        assert!(optimisations(&only_cold, &[GuestArch::X86_64]).is_empty());
+        assert!(goals(&only_cold, &[GuestArch::X86_64]).is_empty());
+    }
+
+    #[test]
+    fn the_section_names_each_pair_and_goal() {
+        let arches = [GuestArch::X86_64, GuestArch::Arm64];
+        let v = synthetic();
+        insta::assert_snapshot!(
+            "ab_section",
+            render(&optimisations(&v, &arches), &goals(&v, &arches))
+        );
+    }
+}
