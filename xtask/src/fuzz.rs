@@ -61,6 +61,14 @@ pub struct Args {
     pub targets: Vec<String>,
 }
 
+/// Every target for `seconds` each (what CI runs).
+pub fn fuzz_args(seconds: u64) -> Args {
+    Args {
+        seconds,
+        targets: Vec::new(),
+    }
+}
+
 /// What one target's run found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Outcome {
