@@ -42,6 +42,7 @@ pub const TARGETS: &[&str] = &[
     "dtb_patch",
     "cmdline",
     "kexec_args",
+    "kernel_data",
 ];
 
 /// Extra time a target's process gets beyond `-max_total_time` (libFuzzer checks the limit
@@ -399,6 +400,9 @@ fn seeds(root: &Path) -> Result<Vec<Seed>> {
     for (machine, bytes) in firmware_memmaps(root)? {
         add("firmware_memmap", &machine, bytes);
     }
+    for (name, bytes) in kernel_data(root)? {
+        add("kernel_data", &name, bytes);
+    }
     for (i, args) in KEXEC_ARGS.iter().enumerate() {
         add("kexec_args", &i.to_string(), args.join("\0").into_bytes());
     }
@@ -417,6 +421,72 @@ fn seeds(root: &Path) -> Result<Vec<Seed>> {
                     add(t, &name, bytes);
                 }
             }
+        }
+    }
+    Ok(out)
+}
+
+/// Seeds of the `kernel_data` target: a zero page built for the synthetic bzImage with a
+/// fixture's e820 table, that table packed, a setup_data chain at 0x1000, the arm64
+/// vmcoreinfo note of the fixture vmcore header, and the fixtures' small sysfs files.
+fn kernel_data(root: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    use warmboot::x86::{bootparams, e820, setup_data::SetupDataChain};
+    let bad = |what: &str, e: warmboot::Error| Error::Fuzz {
+        reason: format!("building the {what} seed: {e}"),
+    };
+    let mut out = Vec::new();
+    let firmware: Vec<_> = firmware_memmaps(root)?
+        .into_iter()
+        .take(1)
+        .flat_map(|(_, bytes)| {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let fields: Vec<String> = text.split('\0').map(str::to_owned).collect();
+            fields
+                .chunks_exact(3)
+                .filter_map(|c| warmboot::memmap::parse_firmware_entry(&c[0], &c[1], &c[2]).ok())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let table = e820::normal_e820(&firmware).map_err(|e| bad("e820", e))?;
+    out.push(("e820".to_string(), e820::encode_entries(&table)));
+    let bz = BzImageBuilder::new().build();
+    let header = warmboot::image::bzimage::BzImage::parse(&bz).map_err(|e| bad("bzImage", e))?;
+    let input = bootparams::ZeroPageInput {
+        setup_header: bootparams::setup_header(&bz, header.header_end)
+            .map_err(|e| bad("setup header", e))?,
+        cmdline_addr: 0x2_0000,
+        cmdline_len: 19,
+        initrd: Some((0x3a7d_d000, 0x18_2000)),
+        e820: table,
+        acpi_rsdp: Some(0xf_5a40),
+        efi: None,
+        setup_data: 0,
+    };
+    out.push((
+        "zero-page".to_string(),
+        bootparams::build_zero_page(&input).map_err(|e| bad("zero page", e))?,
+    ));
+    let (chain, _) = SetupDataChain::build(0x1000, vec![(1, vec![0xaa; 40]), (4, vec![1, 2, 3])])
+        .map_err(|e| bad("setup_data", e))?;
+    out.push(("setup-data".to_string(), chain));
+    let vmcore = root.join(
+        "loader/tests/fixtures/machines/reference/arm64-direct-m1024-crashkernel/vmcore-head.bin",
+    );
+    if vmcore.is_file() {
+        out.push((
+            "vmcore-head".to_string(),
+            fs::read(&vmcore).map_err(Error::io(&vmcore))?,
+        ));
+    }
+    for rel in [
+        "sys/kernel/vmcoreinfo",
+        "sys/kernel/kexec_crash_size",
+        "sys/kernel/kexec_loaded",
+        "sys/kernel/security/lockdown",
+        "sys/firmware/efi/systab",
+    ] {
+        for (machine, bytes) in fixture_files(root, rel)?.into_iter().take(1) {
+            out.push((format!("{machine}-{}", rel.replace('/', "-")), bytes));
         }
     }
     Ok(out)
@@ -596,6 +666,16 @@ mod tests {
                     warmboot::kexec_compat::parse(&args).is_ok()
                 }
                 "cmdline" => !s.bytes.is_empty(),
+                // Many small parsers, each seed meant for one of them.
+                "kernel_data" => match s.name.as_str() {
+                    "e820" => warmboot::x86::e820::decode_entries(&s.bytes).is_ok(),
+                    "zero-page" => warmboot::x86::bootparams::parse_zero_page(&s.bytes).is_ok(),
+                    "setup-data" => {
+                        warmboot::x86::setup_data::parse_chain(&s.bytes, 0x1000, 0x1000)
+                            .is_ok_and(|nodes| nodes.len() == 2)
+                    }
+                    _ => !s.bytes.is_empty(),
+                },
                 other => panic!("seed for unknown target {other}"),
             };
             assert!(
