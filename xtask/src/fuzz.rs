@@ -180,7 +180,8 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
                 c.display()
             );
         }
-        if let Some(f) = &o.failure {
+        // A crash also makes libFuzzer exit non-zero; only say so when nothing explains it.
+        if let (true, Some(f)) = (o.crashes.is_empty(), &o.failure) {
             eprintln!("xtask fuzz: {}: {f}; log: {}", o.target, o.log.display());
         }
     }
