@@ -12,12 +12,12 @@
 //! accepts. Panics (including the overflow checks and debug assertions the fuzz profile
 //! turns on) abort, and libFuzzer saves the input as a crash file.
 
+use crate::cmd::Cmd;
 use crate::error::{Error, Result};
 use std::fs;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use warmboot::image::pe::{MACHINE_ARM64, MACHINE_X86_64};
 use warmboot::synth::arm64::{gzip, zboot, Arm64Builder};
 use warmboot::synth::elf::ElfBuilder;
@@ -78,18 +78,14 @@ struct Outcome {
     corpus: usize,
     /// Crash, timeout, leak or out-of-memory reproducers libFuzzer wrote.
     crashes: Vec<PathBuf>,
-    /// Why the run failed without a reproducer (killed, exit status), if it did.
+    /// Why the process failed (exit status, killed at the time limit), if it did.
     failure: Option<String>,
     log: PathBuf,
 }
 
 pub fn run(root: &Path, args: &Args) -> Result<()> {
     let targets = select(&args.targets)?;
-    let cargo_fuzz = Command::new("cargo")
-        .args(["fuzz", "--version"])
-        .stdin(Stdio::null())
-        .output();
-    if !cargo_fuzz.is_ok_and(|o| o.status.success()) {
+    if !Cmd::new("cargo").args(["fuzz", "--version"]).succeeds()? {
         return Err(Error::Fuzz {
             reason: format!(
                 "cargo-fuzz is not installed (cargo install --locked cargo-fuzz --version {CARGO_FUZZ_VERSION})"
@@ -118,17 +114,9 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
     // most one); the runs below find it up to date.
     let mut build = cargo_fuzz_command(root, "build");
     if let [only] = targets.as_slice() {
-        build.arg(only);
+        build = build.arg(only);
     }
-    let status = spawn(&mut build)?
-        .wait()
-        .map_err(|source| spawn_error(&build, source))?;
-    if !status.success() {
-        return Err(Error::CommandFailed {
-            cmd: display(&build),
-            status,
-        });
-    }
+    build.run()?;
 
     let mut outcomes = Vec::new();
     for t in &targets {
@@ -140,15 +128,23 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         fs::create_dir_all(&artifacts).map_err(Error::io(&artifacts))?;
         let corpus = corpus_root.join(t);
         let log = logs.join(format!("{t}.log"));
-        let mut cmd = cargo_fuzz_command(root, "run");
-        cmd.arg(t).arg(&corpus).arg("--").args([
-            format!("-max_total_time={}", args.seconds),
-            format!("-timeout={INPUT_TIMEOUT_SECS}"),
-            "-print_final_stats=1".to_string(),
-        ]);
-        cmd.arg(format!("-artifact_prefix={}/", artifacts.display()));
+        let cmd = cargo_fuzz_command(root, "run")
+            .arg(t)
+            .arg(&corpus)
+            .arg("--")
+            .args([
+                format!("-max_total_time={}", args.seconds),
+                format!("-timeout={INPUT_TIMEOUT_SECS}"),
+                "-print_final_stats=1".to_string(),
+            ])
+            .arg(format!("-artifact_prefix={}/", artifacts.display()));
         let bound = Duration::from_secs(args.seconds) + GRACE;
-        let failure = run_bounded(&mut cmd, &log, bound)?;
+        // libFuzzer is verbose: its output goes to the log, the summary names the log.
+        let failure = match cmd.run_logged(&log, bound)? {
+            None => Some(format!("still running after {}s, killed", bound.as_secs())),
+            Some(status) if !status.success() => Some(format!("exited with {status}")),
+            Some(_) => None,
+        };
         let text = read_lossy(&log)?;
         let outcome = Outcome {
             target: t.clone(),
@@ -214,57 +210,10 @@ fn select(names: &[String]) -> Result<Vec<String>> {
 
 /// `cargo fuzz <sub> -s none` for fuzz/, built with the fuzz crate's release profile
 /// (optimised, with overflow checks and debug assertions).
-fn cargo_fuzz_command(root: &Path, sub: &str) -> Command {
-    let mut c = Command::new("cargo");
-    c.current_dir(root)
+fn cargo_fuzz_command(root: &Path, sub: &str) -> Cmd {
+    Cmd::new("cargo")
+        .cwd(root)
         .args(["fuzz", sub, "--fuzz-dir", "fuzz", "-s", "none"])
-        .stdin(Stdio::null());
-    c
-}
-
-fn display(cmd: &Command) -> String {
-    let mut parts = vec![cmd.get_program().to_string_lossy().into_owned()];
-    parts.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
-    parts.join(" ")
-}
-
-fn spawn_error(cmd: &Command, source: std::io::Error) -> Error {
-    Error::Spawn {
-        cmd: display(cmd),
-        source,
-    }
-}
-
-fn spawn(cmd: &mut Command) -> Result<std::process::Child> {
-    eprintln!("$ {}", display(cmd));
-    cmd.spawn().map_err(|e| spawn_error(cmd, e))
-}
-
-/// Runs `cmd` with its output in `log`, killing it after `bound`. Returns why it failed
-/// (`None`: exit status 0). libFuzzer is verbose, so the log is kept out of the CI output;
-/// the summary names it.
-fn run_bounded(cmd: &mut Command, log: &Path, bound: Duration) -> Result<Option<String>> {
-    let out = fs::File::create(log).map_err(Error::io(log))?;
-    let err = out.try_clone().map_err(Error::io(log))?;
-    cmd.stdout(out).stderr(err);
-    let mut child = spawn(cmd)?;
-    let start = Instant::now();
-    let status: ExitStatus = loop {
-        if let Some(s) = child.try_wait().map_err(|e| spawn_error(cmd, e))? {
-            break s;
-        }
-        if start.elapsed() > bound {
-            // Our own child, by its id: never a broad kill.
-            let _ = child.kill();
-            let _ = child.wait();
-            return Ok(Some(format!(
-                "still running after {}s, killed",
-                bound.as_secs()
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    Ok((!status.success()).then(|| format!("exited with {status}")))
 }
 
 fn read_lossy(path: &Path) -> Result<String> {
