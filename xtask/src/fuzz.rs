@@ -43,6 +43,7 @@ pub const TARGETS: &[&str] = &[
     "cmdline",
     "kexec_args",
     "kernel_data",
+    "plan",
 ];
 
 /// Extra time a target's process gets beyond `-max_total_time` (libFuzzer checks the limit
@@ -297,6 +298,7 @@ fn seeds(root: &Path) -> Result<Vec<Seed>> {
     for (name, bytes, target) in &kernels {
         add(target, name, bytes.clone());
         add("kernel_image", name, bytes.clone());
+        add("plan", name, bytes.clone());
     }
     let bz = BzImageBuilder::new().build();
     let image = Arm64Builder::default().build();
@@ -592,7 +594,7 @@ mod tests {
                 continue;
             }
             let ok = match s.target {
-                "kernel_image" | "bzimage" | "elf" | "arm64_image" | "uki" => {
+                "kernel_image" | "bzimage" | "elf" | "arm64_image" | "uki" | "plan" => {
                     warmboot::image::KernelImage::parse(&s.bytes).is_ok()
                 }
                 "initrd" => warmboot::initrd::InitrdInfo::from_bytes(&s.bytes).is_ok(),
