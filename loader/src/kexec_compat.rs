@@ -231,10 +231,10 @@ pub fn parse(args: &[String]) -> Result<(Vec<Step>, bool), UsageError> {
             while j < letters.len() {
                 let c = letters[j];
                 j += 1;
-                let &(_, _, takes_arg, opt) = OPTIONS
-                    .iter()
-                    .find(|o| o.1 == Some(c))
-                    .ok_or_else(|| UsageError(format!("invalid option -- '{c}'")))?;
+                let &(_, _, takes_arg, opt) =
+                    OPTIONS.iter().find(|o| o.1 == Some(c)).ok_or_else(|| {
+                        UsageError(format!("invalid option -- '{}'", printable(&c.to_string())))
+                    })?;
                 let value = if takes_arg {
                     let rest: String = letters[j..].iter().collect();
                     j = letters.len();
@@ -345,7 +345,7 @@ pub fn parse(args: &[String]) -> Result<(Vec<Step>, bool), UsageError> {
         return Err(UsageError(format!(
             "one kernel file expected, got {}: {}",
             files.len(),
-            files.join(" ")
+            printable(&files.join(" "))
         )));
     }
     let mut steps = Vec::new();
@@ -380,9 +380,13 @@ fn find_long(name: &str) -> Result<&'static (&'static str, Option<char>, bool, O
     let candidates: Vec<_> = OPTIONS.iter().filter(|o| o.0.starts_with(name)).collect();
     match candidates.as_slice() {
         [one] if !name.is_empty() => Ok(one),
-        [] | [_] => Err(UsageError(format!("unrecognized option '--{name}'"))),
+        [] | [_] => Err(UsageError(format!(
+            "unrecognized option '--{}'",
+            printable(name)
+        ))),
         many => Err(UsageError(format!(
-            "option '--{name}' is ambiguous; possibilities: {}",
+            "option '--{}' is ambiguous; possibilities: {}",
+            printable(name),
             many.iter()
                 .map(|o| format!("'--{}'", o.0))
                 .collect::<Vec<_>>()
@@ -447,6 +451,20 @@ pub fn failure_exit(e: &Error) -> i32 {
         Error::Unsupported(m) if m.starts_with("nothing to exec") => 1,
         _ => 255,
     }
+}
+
+/// `text` from the command line as a usage error shows it: control characters (a newline
+/// in a file name) escaped, so the message stays one line.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Runs kexec-tools' command line `args` (without argv\[0\]) and returns the exit status.
@@ -691,6 +709,26 @@ mod tests {
         ] {
             let e = steps(cmd).unwrap_err().0;
             assert!(e.starts_with(msg), "{cmd}: {e}");
+        }
+    }
+
+    /// Fuzz regression (target kexec_args): file names and option names are echoed in usage
+    /// errors; a newline in them made the one-line message span lines.
+    #[test]
+    fn usage_errors_escape_control_characters() {
+        let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        for (list, msg) in [
+            // The crashing input: "\n\x01\0", NUL-separated arguments.
+            (
+                &["\n\u{1}", ""][..],
+                "one kernel file expected, got 2: \\n\\u{1} ",
+            ),
+            (&["--bo\ngus"][..], "unrecognized option '--bo\\ngus'"),
+            (&["-\r"][..], "invalid option -- '\\r'"),
+        ] {
+            let e = parse(&args(list)).unwrap_err().0;
+            assert_eq!(e, msg);
+            assert!(!e.chars().any(char::is_control), "{e:?}");
         }
     }
 

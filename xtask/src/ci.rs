@@ -76,6 +76,10 @@ pub fn run(root: &Path) -> Result<()> {
             action: Box::new(|| crate::dist::run(root, &crate::dist::Args { out: None })),
         },
         Step {
+            name: format!("cargo xtask fuzz --seconds {FUZZ_SECONDS}"),
+            action: Box::new(|| crate::fuzz::run(root, &crate::fuzz::fuzz_args(FUZZ_SECONDS))),
+        },
+        Step {
             name: format!(
                 "cargo xtask bench --arch arm64 --runs 1 --warmup 0 --out {BENCH_SMOKE_OUT} --check"
             ),
@@ -92,6 +96,9 @@ pub fn run(root: &Path) -> Result<()> {
     ];
     run_steps(steps)
 }
+
+/// Seconds CI fuzzes each target: with the build, the step stays under 5 minutes on 2 cores.
+const FUZZ_SECONDS: u64 = 10;
 
 /// Where CI's bench smoke run writes its report.
 const BENCH_SMOKE_OUT: &str = "target/bench-smoke";

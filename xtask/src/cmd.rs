@@ -7,7 +7,8 @@
 use crate::error::{Error, Result};
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// A command line to run, built argument by argument.
 #[derive(Debug, Clone)]
@@ -106,6 +107,34 @@ impl Cmd {
         }
     }
 
+    /// Runs with stdout and stderr written to `log` (a chatty tool whose output the caller
+    /// summarises, e.g. libFuzzer), killing it after `limit`. Returns the exit status, or
+    /// `None` when it was killed; a non-zero exit is the caller's to judge.
+    pub fn run_logged(&self, log: &Path, limit: Duration) -> Result<Option<ExitStatus>> {
+        self.echo();
+        let out = std::fs::File::create(log).map_err(Error::io(log))?;
+        let err = out.try_clone().map_err(Error::io(log))?;
+        let mut child = self
+            .command()
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(self.spawn_error())?;
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().map_err(self.spawn_error())? {
+                return Ok(Some(status));
+            }
+            if start.elapsed() > limit {
+                // Our own child, by its id.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Runs, captures stdout as text (stderr passes through); fails on a non-zero exit.
     pub fn read(&self) -> Result<String> {
         self.echo();
@@ -192,6 +221,25 @@ mod tests {
         assert!(err
             .to_string()
             .contains("/nonexistent/warmboot-no-such-program"));
+    }
+
+    #[test]
+    fn run_logged_writes_the_log_and_kills_at_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("out.log");
+        let status = Cmd::new("sh")
+            .args(["-c", "echo out; echo err >&2; exit 3"])
+            .run_logged(&log, Duration::from_secs(30))
+            .unwrap();
+        assert_eq!(status.and_then(|s| s.code()), Some(3));
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "out\nerr\n");
+        let start = Instant::now();
+        let killed = Cmd::new("sleep")
+            .arg("30")
+            .run_logged(&log, Duration::from_millis(300))
+            .unwrap();
+        assert_eq!(killed, None);
+        assert!(start.elapsed() < Duration::from_secs(10));
     }
 
     #[test]

@@ -72,6 +72,10 @@ pub enum Error {
     #[error("host packages missing: {missing} (run as root, or: apt-get install {missing})")]
     HostPackagesMissing { missing: String },
 
+    /// `cargo xtask fuzz` could not run, or a target crashed (the details are printed).
+    #[error("fuzz: {reason}")]
+    Fuzz { reason: String },
+
     #[error("CI failed at step `{step}`")]
     CiStepFailed { step: String },
 }

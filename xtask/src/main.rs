@@ -13,6 +13,7 @@ mod dist;
 mod e2e;
 mod error;
 mod fixtures;
+mod fuzz;
 mod guest;
 mod host;
 mod images;
@@ -64,6 +65,9 @@ enum Job {
     /// load at boot, warm and cold reboots, systemctl kexec through warmboot as kexec, the
     /// capture kernel. Needs root. Not part of `ci` yet.
     E2e(e2e::Args),
+    /// Run every cargo-fuzz target of fuzz/ for a bounded time, seeded from the synthetic
+    /// images and the fixtures; fails with the reproducer of any crash.
+    Fuzz(fuzz::Args),
     /// Run every CI check in order: fmt, clippy, images, tests (snapshots checked).
     Ci,
 }
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
         Job::Matrix => matrix::run_ci(&root),
         Job::Dist(args) => dist::run(&root, &args),
         Job::E2e(args) => e2e::run(&root, &args),
+        Job::Fuzz(args) => fuzz::run(&root, &args),
         Job::Ci => ci::run(&root),
     };
     match result {
