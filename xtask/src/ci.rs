@@ -55,6 +55,8 @@ pub fn run(root: &Path) -> Result<()> {
     .env("WARMBOOT_CACHE", cache.root());
 
     let fmt = cargo().args(["fmt", "--all", "--", "--check"]);
+    // fuzz/ is its own workspace (libFuzzer stays out of the main build); same format rules.
+    let fmt_fuzz = cargo().args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]);
     let clippy = cargo().args([
         "clippy",
         "--workspace",
@@ -65,6 +67,7 @@ pub fn run(root: &Path) -> Result<()> {
     ]);
     let steps = vec![
         command_step(fmt),
+        command_step(fmt_fuzz),
         command_step(clippy),
         Step {
             name: "cargo xtask images".into(),
