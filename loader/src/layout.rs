@@ -7,6 +7,7 @@
 
 use crate::arch::Arch;
 use crate::error::{Error, Result};
+use crate::image::arm64::Arm64Kernel;
 use crate::image::KernelImage;
 use crate::memmap::{align_up, PAGE_SIZE};
 use serde::Serialize;
@@ -159,41 +160,58 @@ impl KernelLayout {
                     },
                 })
             }
-            KernelImage::Arm64(a) => {
-                let h = &a.header;
-                if h.big_endian {
-                    return Err(Error::Unsupported("big-endian arm64 kernels are not supported".to_string()));
-                }
-                // Documentation/arch/arm64/booting.rst: image_size 0 means a pre-3.17
-                // kernel with text_offset 0x80000 and unknown size.
-                if h.image_size == 0 {
-                    return Err(Error::Unsupported(
-                        "arm64 Image with image_size 0 (pre-3.17 kernel) cannot be placed safely".to_string(),
-                    ));
-                }
-                // text_offset is an offset from a 2 MiB-aligned base, so it is below 2 MiB;
-                // checking it also bounds the zero prefix allocated below.
-                if h.text_offset >= 2 * MIB {
-                    return Err(Error::invalid(
-                        "arm64 text_offset",
-                        format!("{:#x} is not below 2 MiB", h.text_offset),
-                    ));
-                }
-                if a.image.len() as u64 > h.image_size {
-                    return Err(Error::invalid(
-                        "arm64 image_size",
-                        format!("{:#x} is smaller than the Image itself ({:#x} bytes)", h.image_size, a.image.len()),
-                    ));
-                }
-                let memsz = crate::fields::add(h.text_offset, h.image_size, "arm64 text_offset + image_size")?;
-                let mut data = vec![0u8; h.text_offset as usize];
-                data.extend_from_slice(&a.image);
-                Ok(arm64_layout(data, memsz, h.text_offset))
-            }
+            KernelImage::Arm64(a) => KernelLayout::from_arm64(a),
             KernelImage::Uki(_) => Err(Error::Unsupported(
                 "warmboot does not load unified kernel images yet; load its .linux section (and .initrd, .cmdline) instead".to_string(),
             )),
         }
+    }
+
+    /// The layout of a parsed arm64 Image, built from a borrow: callers holding an
+    /// [`Arm64Kernel`] need not clone the (tens of MiB) Image into a [`KernelImage`] first.
+    pub fn from_arm64(a: &Arm64Kernel) -> Result<KernelLayout> {
+        let h = &a.header;
+        if h.big_endian {
+            return Err(Error::Unsupported(
+                "big-endian arm64 kernels are not supported".to_string(),
+            ));
+        }
+        // Documentation/arch/arm64/booting.rst: image_size 0 means a pre-3.17
+        // kernel with text_offset 0x80000 and unknown size.
+        if h.image_size == 0 {
+            return Err(Error::Unsupported(
+                "arm64 Image with image_size 0 (pre-3.17 kernel) cannot be placed safely"
+                    .to_string(),
+            ));
+        }
+        // text_offset is an offset from a 2 MiB-aligned base, so it is below 2 MiB;
+        // checking it also bounds the zero prefix allocated below.
+        if h.text_offset >= 2 * MIB {
+            return Err(Error::invalid(
+                "arm64 text_offset",
+                format!("{:#x} is not below 2 MiB", h.text_offset),
+            ));
+        }
+        if a.image.len() as u64 > h.image_size {
+            return Err(Error::invalid(
+                "arm64 image_size",
+                format!(
+                    "{:#x} is smaller than the Image itself ({:#x} bytes)",
+                    h.image_size,
+                    a.image.len()
+                ),
+            ));
+        }
+        let memsz = crate::fields::add(
+            h.text_offset,
+            h.image_size,
+            "arm64 text_offset + image_size",
+        )?;
+        // One allocation of the final size: the zero prefix, then the Image.
+        let mut data = Vec::with_capacity(h.text_offset as usize + a.image.len());
+        data.resize(h.text_offset as usize, 0);
+        data.extend_from_slice(&a.image);
+        Ok(arm64_layout(data, memsz, h.text_offset))
     }
 }
 

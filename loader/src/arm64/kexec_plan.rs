@@ -14,7 +14,6 @@ use crate::arm64::trampoline;
 use crate::crash::elfcore;
 use crate::error::{Error, Result};
 use crate::image::arm64::Arm64Kernel;
-use crate::image::KernelImage;
 use crate::layout::{Blob, KernelLayout, Placement};
 use crate::memmap::{MemoryMap, Mode, PAGE_SIZE};
 use crate::plan::Plan;
@@ -82,7 +81,7 @@ pub fn plan_image(
     seeds: (Option<u64>, Vec<u8>),
     verify: bool,
 ) -> Result<Plan> {
-    let layout = KernelLayout::from_image(&KernelImage::Arm64(image.clone()), &[])?;
+    let layout = KernelLayout::from_arm64(image)?;
     let initrd_len = initrd.as_ref().map(|i| i.len() as u64);
     let (kaslr_seed, rng_seed) = seeds;
     let crash = match mode {

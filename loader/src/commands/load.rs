@@ -176,7 +176,7 @@ pub fn dry_run(
     check_report(p, map, syscall, reason)
 }
 
-/// Runs a complete plan through the [`DryRun`] backend (the checks every backend runs)
+/// Runs a complete plan through the checks every backend runs (those of [`DryRun`])
 /// and wraps it for display.
 pub fn check_report(
     mut p: Plan,
@@ -186,7 +186,9 @@ pub fn check_report(
 ) -> Result<DryRunReport> {
     let mode = p.mode;
     let arch = p.arch;
-    DryRun::new(map.clone()).kexec_load(&p)?;
+    // The checks DryRun::kexec_load runs, without its record of the plan: that record is a
+    // copy of every segment (kernel and initrd) and would double the peak memory here.
+    crate::plan_check::check_plan(&p, map)?;
     let flags = match syscall {
         SyscallChoice::File => {
             kexec_file_flags(mode, p.segments.iter().any(|s| s.what == "initrd"))
@@ -275,6 +277,16 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         }
         .in_file(&opts.kernel));
     }
+    // An arm64 kernel's Image now lives in `image` (copied or decompressed by the parser);
+    // the file's bytes are needed again only for kexec_file_load with --sha256. Freeing
+    // them here keeps one copy of the kernel alive while planning instead of two.
+    let data = match (&image, &verified) {
+        (KernelImage::Arm64(_), None) => {
+            drop(data);
+            Vec::new()
+        }
+        _ => data,
+    };
     // x86: the kernel proper, decompressed once here where the entry may use it (not for
     // kexec_file_load: asked for, or auto's only choice under lockdown).
     let lockdown = host.lockdown()?;
