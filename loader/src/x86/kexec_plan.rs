@@ -68,13 +68,13 @@ pub enum X86Entry {
 
 /// Which entry one plan uses.
 #[derive(Debug, Clone)]
-pub enum KernelEntry<'a> {
+pub enum KernelEntry {
     /// The bzImage's decompressor, and why.
     BzImage(String),
     /// The kernel proper decompressed by warmboot; two random numbers for the physical
     /// and the virtual KASLR slot.
     Decompressed {
-        proper: &'a KernelProper,
+        proper: Box<KernelProper>,
         random: [u64; 2],
     },
 }
@@ -111,7 +111,7 @@ pub fn plan_x86(
     } else if req.requested == X86Entry::Bzimage {
         "requested with --x86-entry bzimage".to_string()
     } else {
-        match &req.proper {
+        match req.proper {
             Some(Err(e)) => e.to_string(),
             _ if !req.kexec_load => {
                 "kexec_file_load: the kernel loads the bzImage itself".to_string()
@@ -119,7 +119,7 @@ pub fn plan_x86(
             None => "the kernel proper was not decompressed".to_string(),
             Some(Ok(proper)) => {
                 let entry = KernelEntry::Decompressed {
-                    proper,
+                    proper: Box::new(proper),
                     random: req.random,
                 };
                 match plan_bzimage(
@@ -163,7 +163,7 @@ fn kernel_part(
     file: &[u8],
     cmdline: &str,
     map: &MemoryMap,
-    entry: &KernelEntry,
+    entry: KernelEntry,
 ) -> Result<(KernelLayout, u64, Option<bool>, String)> {
     let mut layout = KernelLayout::from_image(&KernelImage::BzImage(image.clone()), file)?;
     let (proper, random) = match entry {
@@ -175,7 +175,7 @@ fn kernel_part(
                 format!("{ENTRY_NOTE}bzImage decompressor ({reason})"),
             ))
         }
-        KernelEntry::Decompressed { proper, random } => (proper, *random),
+        KernelEntry::Decompressed { proper, random } => (proper, random),
     };
     if let Some(option) = kaslr::unmodelled_option(cmdline) {
         return Err(Error::Unsupported(format!(
@@ -211,14 +211,17 @@ fn kernel_part(
     let signed = i64::try_from(delta).map_err(|_| Error::Overflow {
         what: "KASLR delta",
     })?;
-    let data = proper.relocated(signed)?;
+    let (align, entry_offset) = (proper.align, proper.entry_offset);
     let piece = layout
         .pieces
         .first_mut()
         .ok_or_else(|| Error::invalid("x86 plan", "no kernel"))?;
-    piece.data = data;
+    // The bzImage's protected-mode code goes before the relocated kernel proper arrives,
+    // which is relocated in its own buffer: one copy of the kernel at a time.
+    piece.data = Vec::new();
+    piece.data = proper.into_relocated(signed)?;
     piece.memsz = image_len;
-    piece.placement.align = proper.align;
+    piece.placement.align = align;
     let text = START_KERNEL_MAP + load + delta;
     let note = match choice {
         Kaslr::Off => {
@@ -231,7 +234,7 @@ fn kernel_part(
             format!("{DECOMPRESSED_NOTE}, physical {{phys}}, virtual _text {text:#018x}, KASLR offset {delta:#x}")
         }
     };
-    Ok((layout, proper.entry_offset, Some(!nokaslr), note))
+    Ok((layout, entry_offset, Some(!nokaslr), note))
 }
 
 /// What the running machine tells the next kernel, read once at the edge.
@@ -302,7 +305,7 @@ pub fn plan_bzimage(
     entry: KernelEntry,
 ) -> Result<Plan> {
     let (layout, entry_offset, kaslr_flag, entry_note) =
-        kernel_part(image, file, cmdline, map, &entry)?;
+        kernel_part(image, file, cmdline, map, entry)?;
     let setup_header = setup_header(file, image.header_end)?;
     let initrd_len = initrd.as_ref().map(|i| i.len() as u64);
 
