@@ -98,7 +98,7 @@ pub struct EntryRequest {
 pub fn plan_x86(
     image: &BzImage,
     file: &[u8],
-    initrd: Option<Vec<u8>>,
+    mut initrd: Option<Vec<u8>>,
     cmdline: &str,
     mode: Mode,
     map: &MemoryMap,
@@ -122,10 +122,11 @@ pub fn plan_x86(
                     proper: Box::new(proper),
                     random: req.random,
                 };
-                match plan_bzimage(
+                // A failed attempt hands the initrd back for the bzImage plan below.
+                match plan_bzimage_keeping(
                     image,
                     file,
-                    initrd.clone(),
+                    &mut initrd,
                     cmdline,
                     mode,
                     map,
@@ -304,12 +305,50 @@ pub fn plan_bzimage(
     verify: bool,
     entry: KernelEntry,
 ) -> Result<Plan> {
+    let mut initrd = initrd;
+    plan_bzimage_keeping(
+        image,
+        file,
+        &mut initrd,
+        cmdline,
+        mode,
+        map,
+        facts,
+        verify,
+        entry,
+    )
+}
+
+/// [`plan_bzimage`] that leaves the initrd in `initrd` when it fails, so that a caller
+/// can plan again with it without holding a second copy. The initrd is placed by its
+/// length alone, first of the extra blobs (where the planner places an initrd, so the
+/// placement is the same); its bytes join the plan only once every other part is built.
+#[allow(clippy::too_many_arguments)]
+fn plan_bzimage_keeping(
+    image: &BzImage,
+    file: &[u8],
+    initrd: &mut Option<Vec<u8>>,
+    cmdline: &str,
+    mode: Mode,
+    map: &MemoryMap,
+    facts: &MachineFacts,
+    verify: bool,
+    entry: KernelEntry,
+) -> Result<Plan> {
     let (layout, entry_offset, kaslr_flag, entry_note) =
         kernel_part(image, file, cmdline, map, entry)?;
     let setup_header = setup_header(file, image.header_end)?;
     let initrd_len = initrd.as_ref().map(|i| i.len() as u64);
 
     let mut extra = Vec::new();
+    if let Some(len) = initrd_len {
+        extra.push(Blob {
+            what: "initrd".to_string(),
+            data: Vec::new(),
+            memsz: len,
+            placement: layout.initrd,
+        });
+    }
     let elfcorehdr = match mode {
         Mode::Normal => None,
         Mode::Panic => {
@@ -376,7 +415,7 @@ pub fn plan_bzimage(
     let mut p = plan(
         PlanRequest {
             layout,
-            initrd,
+            initrd: None,
             cmdline: final_cmdline.clone(),
             extra,
             mode,
@@ -463,11 +502,31 @@ pub fn plan_bzimage(
     let kernel_mem = p.segments[kernel].mem;
     p.notes
         .push(entry_note.replace("{phys}", &format!("{kernel_mem:#018x}")));
-    if verify {
-        crate::purgatory::attach(&mut p)?;
-        crate::purgatory::check(&p)?;
+    // The initrd's bytes, now that the plan is complete; given back if a check fails.
+    if let Some(bytes) = initrd.take() {
+        match seg(&p, "initrd") {
+            Some(i) => p.segments[i].buf = bytes,
+            None => {
+                *initrd = Some(bytes);
+                return Err(Error::invalid("x86 plan", "no initrd"));
+            }
+        }
     }
-    crate::plan_check::check_plan(&p, map)?;
+    let checked = (|| {
+        if verify {
+            crate::purgatory::attach(&mut p)?;
+            crate::purgatory::check(&p)?;
+        }
+        crate::plan_check::check_plan(&p, map)
+    })();
+    if let Err(e) = checked {
+        if initrd_len.is_some() {
+            if let Some(i) = seg(&p, "initrd") {
+                *initrd = Some(std::mem::take(&mut p.segments[i].buf));
+            }
+        }
+        return Err(e);
+    }
     Ok(p)
 }
 
@@ -641,6 +700,39 @@ mod tests {
     fn zero_page(p: &Plan) -> crate::x86::bootparams::ZeroPageView {
         let bp = p.segments.iter().find(|s| s.what == BOOT_PARAMS).unwrap();
         crate::x86::bootparams::parse_zero_page(&bp.buf[0x1000..0x2000]).unwrap()
+    }
+
+    /// A failed plan leaves the initrd with the caller (plan_x86 then plans the bzImage
+    /// entry with it, without a second copy); a plan that works carries its bytes.
+    #[test]
+    fn a_failed_plan_hands_the_initrd_back() {
+        let (file, bz) = synth();
+        let (_, facts) = machine();
+        // 95 MiB of RAM: the synth kernel's 64 MiB init_size fits, a 32 MiB initrd then not.
+        let small = MemoryMap::parse("00100000-05ffffff : System RAM\n", Vec::new()).unwrap();
+        let (map, _) = machine();
+        let run = |initrd: &mut Option<Vec<u8>>, map: &MemoryMap| {
+            plan_bzimage_keeping(
+                &bz,
+                &file,
+                initrd,
+                "",
+                Mode::Normal,
+                map,
+                &facts,
+                false,
+                KernelEntry::BzImage("test".to_string()),
+            )
+        };
+        let mut initrd = Some(vec![7u8; 32 << 20]);
+        let err = run(&mut initrd, &small).unwrap_err().to_string();
+        assert!(err.contains("initrd"), "{err}");
+        assert_eq!(initrd, Some(vec![7u8; 32 << 20]), "handed back");
+        let mut initrd = Some(vec![7u8; 0x3000]);
+        let p = run(&mut initrd, &map).unwrap();
+        assert_eq!(initrd, None, "moved into the plan");
+        let seg = p.segments.iter().find(|s| s.what == "initrd").unwrap();
+        assert_eq!((seg.buf.clone(), seg.memsz), (vec![7u8; 0x3000], 0x3000));
     }
 
     #[test]
