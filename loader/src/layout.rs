@@ -170,49 +170,73 @@ impl KernelLayout {
     /// The layout of a parsed arm64 Image, built from a borrow: callers holding an
     /// [`Arm64Kernel`] need not clone the (tens of MiB) Image into a [`KernelImage`] first.
     pub fn from_arm64(a: &Arm64Kernel) -> Result<KernelLayout> {
+        let memsz = arm64_memsz(a)?;
         let h = &a.header;
-        if h.big_endian {
-            return Err(Error::Unsupported(
-                "big-endian arm64 kernels are not supported".to_string(),
-            ));
-        }
-        // Documentation/arch/arm64/booting.rst: image_size 0 means a pre-3.17
-        // kernel with text_offset 0x80000 and unknown size.
-        if h.image_size == 0 {
-            return Err(Error::Unsupported(
-                "arm64 Image with image_size 0 (pre-3.17 kernel) cannot be placed safely"
-                    .to_string(),
-            ));
-        }
-        // text_offset is an offset from a 2 MiB-aligned base, so it is below 2 MiB;
-        // checking it also bounds the zero prefix allocated below.
-        if h.text_offset >= 2 * MIB {
-            return Err(Error::invalid(
-                "arm64 text_offset",
-                format!("{:#x} is not below 2 MiB", h.text_offset),
-            ));
-        }
-        if a.image.len() as u64 > h.image_size {
-            return Err(Error::invalid(
-                "arm64 image_size",
-                format!(
-                    "{:#x} is smaller than the Image itself ({:#x} bytes)",
-                    h.image_size,
-                    a.image.len()
-                ),
-            ));
-        }
-        let memsz = crate::fields::add(
-            h.text_offset,
-            h.image_size,
-            "arm64 text_offset + image_size",
-        )?;
         // One allocation of the final size: the zero prefix, then the Image.
         let mut data = Vec::with_capacity(h.text_offset as usize + a.image.len());
         data.resize(h.text_offset as usize, 0);
         data.extend_from_slice(&a.image);
         Ok(arm64_layout(data, memsz, h.text_offset))
     }
+
+    /// [`KernelLayout::from_arm64`] that moves the Image's bytes into the layout instead of
+    /// copying them (with text_offset 0, as in current kernels), leaving `a.image` empty:
+    /// for a caller that needs only the header, container and version afterwards.
+    pub fn take_arm64(a: &mut Arm64Kernel) -> Result<KernelLayout> {
+        let memsz = arm64_memsz(a)?;
+        let text_offset = a.header.text_offset;
+        let image = std::mem::take(&mut a.image);
+        let data = if text_offset == 0 {
+            image
+        } else {
+            let mut data = Vec::with_capacity(text_offset as usize + image.len());
+            data.resize(text_offset as usize, 0);
+            data.extend_from_slice(&image);
+            data
+        };
+        Ok(arm64_layout(data, memsz, text_offset))
+    }
+}
+
+/// Checks an arm64 Image's header for placement and returns the memory it needs
+/// (text_offset + image_size).
+fn arm64_memsz(a: &Arm64Kernel) -> Result<u64> {
+    let h = &a.header;
+    if h.big_endian {
+        return Err(Error::Unsupported(
+            "big-endian arm64 kernels are not supported".to_string(),
+        ));
+    }
+    // Documentation/arch/arm64/booting.rst: image_size 0 means a pre-3.17
+    // kernel with text_offset 0x80000 and unknown size.
+    if h.image_size == 0 {
+        return Err(Error::Unsupported(
+            "arm64 Image with image_size 0 (pre-3.17 kernel) cannot be placed safely".to_string(),
+        ));
+    }
+    // text_offset is an offset from a 2 MiB-aligned base, so it is below 2 MiB;
+    // checking it also bounds the zero prefix the layout allocates.
+    if h.text_offset >= 2 * MIB {
+        return Err(Error::invalid(
+            "arm64 text_offset",
+            format!("{:#x} is not below 2 MiB", h.text_offset),
+        ));
+    }
+    if a.image.len() as u64 > h.image_size {
+        return Err(Error::invalid(
+            "arm64 image_size",
+            format!(
+                "{:#x} is smaller than the Image itself ({:#x} bytes)",
+                h.image_size,
+                a.image.len()
+            ),
+        ));
+    }
+    crate::fields::add(
+        h.text_offset,
+        h.image_size,
+        "arm64 text_offset + image_size",
+    )
 }
 
 /// `XLF_CAN_BE_LOADED_ABOVE_4G` (arch/x86/include/uapi/asm/bootparam.h).
@@ -385,5 +409,35 @@ mod tests {
         assert!(with(&|k| k.header.big_endian = true).is_err());
         assert!(with(&|k| k.header.image_size = 0x800).is_err());
         assert!(with(&|k| k.header.text_offset = u64::MAX).is_err());
+    }
+
+    /// take_arm64 gives from_arm64's layout, moving the Image out (with a zero prefix
+    /// when text_offset is not 0), and takes nothing when the header is refused.
+    #[test]
+    fn take_arm64_moves_the_image_into_the_same_layout() {
+        let file = Arm64Builder {
+            image_size: Some(0x2010000),
+            ..Arm64Builder::default()
+        }
+        .build();
+        let KernelImage::Arm64(a) = KernelImage::parse(&file).unwrap() else {
+            panic!("not an arm64 Image");
+        };
+        for text_offset in [0, 0x80000] {
+            let mut k = a.clone();
+            k.header.text_offset = text_offset;
+            let copied = KernelLayout::from_arm64(&k).unwrap();
+            let moved = KernelLayout::take_arm64(&mut k).unwrap();
+            assert_eq!(moved, copied);
+            assert_eq!(
+                moved.pieces[0].data.len(),
+                text_offset as usize + a.image.len()
+            );
+            assert!(k.image.is_empty());
+        }
+        let mut k = a.clone();
+        k.header.image_size = 0;
+        assert!(KernelLayout::take_arm64(&mut k).is_err());
+        assert_eq!(k.image, a.image);
     }
 }

@@ -70,9 +70,11 @@ pub fn machine_facts(
 /// `seeds` gives the random kaslr-seed (None under `nokaslr`) and rng-seed. With `verify`
 /// (`load --verify`) the plan also gets warmboot's purgatory ([`crate::purgatory`]) as its
 /// entry, which checks the SHA-256 of the other segments before running the stub.
+/// The Image's bytes move into the plan (`image.image` is left empty; its header,
+/// container and version stay), so the kernel is not held twice while planning.
 #[allow(clippy::too_many_arguments)]
 pub fn plan_image(
-    image: &Arm64Kernel,
+    image: &mut Arm64Kernel,
     initrd: Option<Vec<u8>>,
     cmdline: &str,
     mode: Mode,
@@ -81,7 +83,7 @@ pub fn plan_image(
     seeds: (Option<u64>, Vec<u8>),
     verify: bool,
 ) -> Result<Plan> {
-    let layout = KernelLayout::from_arm64(image)?;
+    let layout = KernelLayout::take_arm64(image)?;
     let initrd_len = initrd.as_ref().map(|i| i.len() as u64);
     let (kaslr_seed, rng_seed) = seeds;
     let crash = match mode {

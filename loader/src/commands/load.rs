@@ -211,6 +211,8 @@ pub fn check_report(
 /// A load planned and checked, ready to be dry-run or loaded.
 pub struct Prepared {
     pub report: DryRunReport,
+    /// The parsed kernel, for its name and version; an arm64 Image's bytes have moved
+    /// into the plan ([`crate::arm64::kexec_plan::plan_image`]).
     pub image: KernelImage,
     pub cmdline: String,
     /// What `--syscall` asked for (the report holds what was chosen).
@@ -269,7 +271,7 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         Some(want) => Some(want.check(&data).map_err(|e| e.in_file(&opts.kernel))?),
         None => None,
     };
-    let image = KernelImage::parse(&data).map_err(|e| e.in_file(&opts.kernel))?;
+    let mut image = KernelImage::parse(&data).map_err(|e| e.in_file(&opts.kernel))?;
     if image.arch() != arch {
         return Err(Error::ArchMismatch {
             kernel: image.arch(),
@@ -346,7 +348,7 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     if opts.mode == Mode::Panic {
         check_capture_fits(&host, &image, &data, &map, initrd_len, &cmdline, opts)?;
     }
-    let (plan, bootable) = match &image {
+    let (plan, bootable) = match &mut image {
         KernelImage::BzImage(bz) => {
             let facts = crate::x86::kexec_plan::machine_facts(&host)?;
             let random = match opts.kaslr_random {
