@@ -8,6 +8,7 @@
 use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::image::arm64::Arm64Kernel;
+use crate::image::bzimage::BzImage;
 use crate::image::KernelImage;
 use crate::memmap::{align_up, PAGE_SIZE};
 use serde::Serialize;
@@ -86,37 +87,7 @@ impl KernelLayout {
     /// ranges of it; an arm64 Image comes decompressed from the parser).
     pub fn from_image(image: &KernelImage, file: &[u8]) -> Result<KernelLayout> {
         match image {
-            KernelImage::BzImage(b) => {
-                // Documentation/arch/x86/boot.rst: the protected-mode kernel starts at
-                // (setup_sects+1)*512 and needs init_size bytes from a kernel_alignment-
-                // aligned address; the 64-bit entry is at +0x200.
-                if !b.relocatable {
-                    return Err(Error::Unsupported(
-                        "this bzImage is not relocatable; warmboot loads relocatable kernels only".to_string(),
-                    ));
-                }
-                let data = crate::fields::slice(file, b.kernel_offset, b.kernel_size, "bzImage protected-mode kernel")?;
-                let align = u64::from(b.kernel_alignment).max(PAGE_SIZE);
-                let above_4g = b.xloadflags & XLF_CAN_BE_LOADED_ABOVE_4G != 0;
-                Ok(KernelLayout {
-                    arch: Arch::X86_64,
-                    pieces: vec![Blob {
-                        what: "kernel".to_string(),
-                        data: data.to_vec(),
-                        memsz: u64::from(b.init_size).max(b.kernel_size),
-                        placement: Placement {
-                            align,
-                            min: b.pref_address.max(MIB),
-                            max: if above_4g { u64::MAX } else { 1 << 32 },
-                            top_down: true,
-                            near_kernel: false,
-                        },
-                    }],
-                    entry_piece: 0,
-                    entry_offset: 0x200,
-                    initrd: x86_initrd_placement(b.initrd_addr_max, above_4g),
-                })
-            }
+            KernelImage::BzImage(b) => KernelLayout::from_bzimage(b, file, true),
             KernelImage::Elf(e) => {
                 let mut pieces = Vec::new();
                 let mut entry = None;
@@ -165,6 +136,51 @@ impl KernelLayout {
                 "warmboot does not load unified kernel images yet; load its .linux section (and .initrd, .cmdline) instead".to_string(),
             )),
         }
+    }
+
+    /// A bzImage's layout; without `with_bytes` the kernel piece has the same checks,
+    /// size and placement but no bytes, for a caller that loads other bytes there (the
+    /// decompressed kernel proper) and need not copy the protected-mode code first.
+    pub fn from_bzimage(b: &BzImage, file: &[u8], with_bytes: bool) -> Result<KernelLayout> {
+        // Documentation/arch/x86/boot.rst: the protected-mode kernel starts at
+        // (setup_sects+1)*512 and needs init_size bytes from a kernel_alignment-
+        // aligned address; the 64-bit entry is at +0x200.
+        if !b.relocatable {
+            return Err(Error::Unsupported(
+                "this bzImage is not relocatable; warmboot loads relocatable kernels only"
+                    .to_string(),
+            ));
+        }
+        let data = crate::fields::slice(
+            file,
+            b.kernel_offset,
+            b.kernel_size,
+            "bzImage protected-mode kernel",
+        )?;
+        let align = u64::from(b.kernel_alignment).max(PAGE_SIZE);
+        let above_4g = b.xloadflags & XLF_CAN_BE_LOADED_ABOVE_4G != 0;
+        Ok(KernelLayout {
+            arch: Arch::X86_64,
+            pieces: vec![Blob {
+                what: "kernel".to_string(),
+                data: if with_bytes {
+                    data.to_vec()
+                } else {
+                    Vec::new()
+                },
+                memsz: u64::from(b.init_size).max(b.kernel_size),
+                placement: Placement {
+                    align,
+                    min: b.pref_address.max(MIB),
+                    max: if above_4g { u64::MAX } else { 1 << 32 },
+                    top_down: true,
+                    near_kernel: false,
+                },
+            }],
+            entry_piece: 0,
+            entry_offset: 0x200,
+            initrd: x86_initrd_placement(b.initrd_addr_max, above_4g),
+        })
     }
 
     /// The layout of a parsed arm64 Image, built from a borrow: callers holding an
@@ -345,6 +361,12 @@ mod tests {
             (0x200000, 0x1000000, u64::MAX)
         );
         assert_eq!(l.entry_offset, 0x200);
+        // Without bytes: the same layout, an empty kernel piece, the same checks.
+        let mut bare = KernelLayout::from_bzimage(&b, &file, false).unwrap();
+        assert!(bare.pieces[0].data.is_empty());
+        bare.pieces[0].data = k.data.clone();
+        assert_eq!(bare, l);
+        assert!(KernelLayout::from_bzimage(&b, &file[..file.len() - 1], false).is_err());
         // Truncated file: the protected-mode part runs past the end.
         assert!(KernelLayout::from_image(&image, &file[..file.len() - 1]).is_err());
         let mut fixed = b;

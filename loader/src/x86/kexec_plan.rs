@@ -20,7 +20,6 @@ use crate::crash::elfcore;
 use crate::error::{Error, Result};
 use crate::host::HostRoot;
 use crate::image::bzimage::BzImage;
-use crate::image::KernelImage;
 use crate::layout::{Blob, KernelLayout, Placement};
 use crate::memmap::{MemoryMap, Mode, Range, PAGE_SIZE};
 use crate::plan::Plan;
@@ -166,7 +165,9 @@ fn kernel_part(
     map: &MemoryMap,
     entry: KernelEntry,
 ) -> Result<(KernelLayout, u64, Option<bool>, String)> {
-    let mut layout = KernelLayout::from_image(&KernelImage::BzImage(image.clone()), file)?;
+    // The decompressed entry replaces the kernel piece's bytes: its layout has none.
+    let with_bytes = matches!(entry, KernelEntry::BzImage(_));
+    let mut layout = KernelLayout::from_bzimage(image, file, with_bytes)?;
     let (proper, random) = match entry {
         KernelEntry::BzImage(reason) => {
             return Ok((
@@ -217,9 +218,7 @@ fn kernel_part(
         .pieces
         .first_mut()
         .ok_or_else(|| Error::invalid("x86 plan", "no kernel"))?;
-    // The bzImage's protected-mode code goes before the relocated kernel proper arrives,
-    // which is relocated in its own buffer: one copy of the kernel at a time.
-    piece.data = Vec::new();
+    // Relocated in its own buffer: one copy of the kernel proper at a time.
     piece.data = proper.into_relocated(signed)?;
     piece.memsz = image_len;
     piece.placement.align = align;
