@@ -138,6 +138,20 @@ impl KernelLayout {
         }
     }
 
+    /// The memory the kernel's pieces need in all (what [`KernelLayout::from_image`]'s
+    /// pieces' memsz add up to, with the same checks), without copying the kernel.
+    pub fn kernel_memsz(image: &KernelImage, file: &[u8]) -> Result<u64> {
+        let layout = match image {
+            KernelImage::BzImage(b) => KernelLayout::from_bzimage(b, file, false)?,
+            KernelImage::Arm64(a) => return arm64_memsz(a),
+            _ => KernelLayout::from_image(image, file)?,
+        };
+        Ok(layout
+            .pieces
+            .iter()
+            .fold(0u64, |a, p| a.saturating_add(p.memsz)))
+    }
+
     /// A bzImage's layout; without `with_bytes` the kernel piece has the same checks,
     /// size and placement but no bytes, for a caller that loads other bytes there (the
     /// decompressed kernel proper) and need not copy the protected-mode code first.
@@ -372,6 +386,36 @@ mod tests {
         let mut fixed = b;
         fixed.relocatable = false;
         assert!(KernelLayout::from_image(&KernelImage::BzImage(fixed), &file).is_err());
+    }
+
+    /// kernel_memsz adds up from_image's pieces for each format, and refuses what
+    /// from_image refuses.
+    #[test]
+    fn kernel_memsz_is_the_layouts_total() {
+        let files = [
+            BzImageBuilder::new().build(),
+            Arm64Builder {
+                image_size: Some(0x2010000),
+                ..Arm64Builder::default()
+            }
+            .build(),
+            ElfBuilder::x86_64().entry(0x1000000).build(),
+        ];
+        for file in &files {
+            let image = KernelImage::parse(file).unwrap();
+            let total: u64 = KernelLayout::from_image(&image, file)
+                .unwrap()
+                .pieces
+                .iter()
+                .map(|p| p.memsz)
+                .sum();
+            assert_eq!(KernelLayout::kernel_memsz(&image, file).unwrap(), total);
+        }
+        let KernelImage::Arm64(mut a) = KernelImage::parse(&files[1]).unwrap() else {
+            panic!("not an arm64 Image");
+        };
+        a.header.image_size = 0;
+        assert!(KernelLayout::kernel_memsz(&KernelImage::Arm64(a), &files[1]).is_err());
     }
 
     #[test]

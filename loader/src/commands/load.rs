@@ -468,11 +468,8 @@ fn check_capture_fits(
     let Some(crash) = map.crash else {
         return Ok(());
     };
-    let kernel_memsz = KernelLayout::from_image(image, data)
-        .map_err(|e| e.in_file(&opts.kernel))?
-        .pieces
-        .iter()
-        .fold(0u64, |a, p| a.saturating_add(p.memsz));
+    let kernel_memsz =
+        KernelLayout::kernel_memsz(image, data).map_err(|e| e.in_file(&opts.kernel))?;
     let cmdline_len = cmdline.len() as u64 + 1;
     let boot_data = match image.arch() {
         // boot_params, the command line, setup_data (e820 ext, EFI)
