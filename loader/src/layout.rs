@@ -7,6 +7,8 @@
 
 use crate::arch::Arch;
 use crate::error::{Error, Result};
+use crate::image::arm64::Arm64Kernel;
+use crate::image::bzimage::BzImage;
 use crate::image::KernelImage;
 use crate::memmap::{align_up, PAGE_SIZE};
 use serde::Serialize;
@@ -85,37 +87,7 @@ impl KernelLayout {
     /// ranges of it; an arm64 Image comes decompressed from the parser).
     pub fn from_image(image: &KernelImage, file: &[u8]) -> Result<KernelLayout> {
         match image {
-            KernelImage::BzImage(b) => {
-                // Documentation/arch/x86/boot.rst: the protected-mode kernel starts at
-                // (setup_sects+1)*512 and needs init_size bytes from a kernel_alignment-
-                // aligned address; the 64-bit entry is at +0x200.
-                if !b.relocatable {
-                    return Err(Error::Unsupported(
-                        "this bzImage is not relocatable; warmboot loads relocatable kernels only".to_string(),
-                    ));
-                }
-                let data = crate::fields::slice(file, b.kernel_offset, b.kernel_size, "bzImage protected-mode kernel")?;
-                let align = u64::from(b.kernel_alignment).max(PAGE_SIZE);
-                let above_4g = b.xloadflags & XLF_CAN_BE_LOADED_ABOVE_4G != 0;
-                Ok(KernelLayout {
-                    arch: Arch::X86_64,
-                    pieces: vec![Blob {
-                        what: "kernel".to_string(),
-                        data: data.to_vec(),
-                        memsz: u64::from(b.init_size).max(b.kernel_size),
-                        placement: Placement {
-                            align,
-                            min: b.pref_address.max(MIB),
-                            max: if above_4g { u64::MAX } else { 1 << 32 },
-                            top_down: true,
-                            near_kernel: false,
-                        },
-                    }],
-                    entry_piece: 0,
-                    entry_offset: 0x200,
-                    initrd: x86_initrd_placement(b.initrd_addr_max, above_4g),
-                })
-            }
+            KernelImage::BzImage(b) => KernelLayout::from_bzimage(b, file, true),
             KernelImage::Elf(e) => {
                 let mut pieces = Vec::new();
                 let mut entry = None;
@@ -159,42 +131,142 @@ impl KernelLayout {
                     },
                 })
             }
-            KernelImage::Arm64(a) => {
-                let h = &a.header;
-                if h.big_endian {
-                    return Err(Error::Unsupported("big-endian arm64 kernels are not supported".to_string()));
-                }
-                // Documentation/arch/arm64/booting.rst: image_size 0 means a pre-3.17
-                // kernel with text_offset 0x80000 and unknown size.
-                if h.image_size == 0 {
-                    return Err(Error::Unsupported(
-                        "arm64 Image with image_size 0 (pre-3.17 kernel) cannot be placed safely".to_string(),
-                    ));
-                }
-                // text_offset is an offset from a 2 MiB-aligned base, so it is below 2 MiB;
-                // checking it also bounds the zero prefix allocated below.
-                if h.text_offset >= 2 * MIB {
-                    return Err(Error::invalid(
-                        "arm64 text_offset",
-                        format!("{:#x} is not below 2 MiB", h.text_offset),
-                    ));
-                }
-                if a.image.len() as u64 > h.image_size {
-                    return Err(Error::invalid(
-                        "arm64 image_size",
-                        format!("{:#x} is smaller than the Image itself ({:#x} bytes)", h.image_size, a.image.len()),
-                    ));
-                }
-                let memsz = crate::fields::add(h.text_offset, h.image_size, "arm64 text_offset + image_size")?;
-                let mut data = vec![0u8; h.text_offset as usize];
-                data.extend_from_slice(&a.image);
-                Ok(arm64_layout(data, memsz, h.text_offset))
-            }
+            KernelImage::Arm64(a) => KernelLayout::from_arm64(a),
             KernelImage::Uki(_) => Err(Error::Unsupported(
                 "warmboot does not load unified kernel images yet; load its .linux section (and .initrd, .cmdline) instead".to_string(),
             )),
         }
     }
+
+    /// The memory the kernel's pieces need in all (what [`KernelLayout::from_image`]'s
+    /// pieces' memsz add up to, with the same checks), without copying the kernel.
+    pub fn kernel_memsz(image: &KernelImage, file: &[u8]) -> Result<u64> {
+        let layout = match image {
+            KernelImage::BzImage(b) => KernelLayout::from_bzimage(b, file, false)?,
+            KernelImage::Arm64(a) => return arm64_memsz(a),
+            _ => KernelLayout::from_image(image, file)?,
+        };
+        Ok(layout
+            .pieces
+            .iter()
+            .fold(0u64, |a, p| a.saturating_add(p.memsz)))
+    }
+
+    /// A bzImage's layout; without `with_bytes` the kernel piece has the same checks,
+    /// size and placement but no bytes, for a caller that loads other bytes there (the
+    /// decompressed kernel proper) and need not copy the protected-mode code first.
+    pub fn from_bzimage(b: &BzImage, file: &[u8], with_bytes: bool) -> Result<KernelLayout> {
+        // Documentation/arch/x86/boot.rst: the protected-mode kernel starts at
+        // (setup_sects+1)*512 and needs init_size bytes from a kernel_alignment-
+        // aligned address; the 64-bit entry is at +0x200.
+        if !b.relocatable {
+            return Err(Error::Unsupported(
+                "this bzImage is not relocatable; warmboot loads relocatable kernels only"
+                    .to_string(),
+            ));
+        }
+        let data = crate::fields::slice(
+            file,
+            b.kernel_offset,
+            b.kernel_size,
+            "bzImage protected-mode kernel",
+        )?;
+        let align = u64::from(b.kernel_alignment).max(PAGE_SIZE);
+        let above_4g = b.xloadflags & XLF_CAN_BE_LOADED_ABOVE_4G != 0;
+        Ok(KernelLayout {
+            arch: Arch::X86_64,
+            pieces: vec![Blob {
+                what: "kernel".to_string(),
+                data: if with_bytes {
+                    data.to_vec()
+                } else {
+                    Vec::new()
+                },
+                memsz: u64::from(b.init_size).max(b.kernel_size),
+                placement: Placement {
+                    align,
+                    min: b.pref_address.max(MIB),
+                    max: if above_4g { u64::MAX } else { 1 << 32 },
+                    top_down: true,
+                    near_kernel: false,
+                },
+            }],
+            entry_piece: 0,
+            entry_offset: 0x200,
+            initrd: x86_initrd_placement(b.initrd_addr_max, above_4g),
+        })
+    }
+
+    /// The layout of a parsed arm64 Image, built from a borrow: callers holding an
+    /// [`Arm64Kernel`] need not clone the (tens of MiB) Image into a [`KernelImage`] first.
+    pub fn from_arm64(a: &Arm64Kernel) -> Result<KernelLayout> {
+        let memsz = arm64_memsz(a)?;
+        let h = &a.header;
+        // One allocation of the final size: the zero prefix, then the Image.
+        let mut data = Vec::with_capacity(h.text_offset as usize + a.image.len());
+        data.resize(h.text_offset as usize, 0);
+        data.extend_from_slice(&a.image);
+        Ok(arm64_layout(data, memsz, h.text_offset))
+    }
+
+    /// [`KernelLayout::from_arm64`] that moves the Image's bytes into the layout instead of
+    /// copying them (with text_offset 0, as in current kernels), leaving `a.image` empty:
+    /// for a caller that needs only the header, container and version afterwards.
+    pub fn take_arm64(a: &mut Arm64Kernel) -> Result<KernelLayout> {
+        let memsz = arm64_memsz(a)?;
+        let text_offset = a.header.text_offset;
+        let image = std::mem::take(&mut a.image);
+        let data = if text_offset == 0 {
+            image
+        } else {
+            let mut data = Vec::with_capacity(text_offset as usize + image.len());
+            data.resize(text_offset as usize, 0);
+            data.extend_from_slice(&image);
+            data
+        };
+        Ok(arm64_layout(data, memsz, text_offset))
+    }
+}
+
+/// Checks an arm64 Image's header for placement and returns the memory it needs
+/// (text_offset + image_size).
+fn arm64_memsz(a: &Arm64Kernel) -> Result<u64> {
+    let h = &a.header;
+    if h.big_endian {
+        return Err(Error::Unsupported(
+            "big-endian arm64 kernels are not supported".to_string(),
+        ));
+    }
+    // Documentation/arch/arm64/booting.rst: image_size 0 means a pre-3.17
+    // kernel with text_offset 0x80000 and unknown size.
+    if h.image_size == 0 {
+        return Err(Error::Unsupported(
+            "arm64 Image with image_size 0 (pre-3.17 kernel) cannot be placed safely".to_string(),
+        ));
+    }
+    // text_offset is an offset from a 2 MiB-aligned base, so it is below 2 MiB;
+    // checking it also bounds the zero prefix the layout allocates.
+    if h.text_offset >= 2 * MIB {
+        return Err(Error::invalid(
+            "arm64 text_offset",
+            format!("{:#x} is not below 2 MiB", h.text_offset),
+        ));
+    }
+    if a.image.len() as u64 > h.image_size {
+        return Err(Error::invalid(
+            "arm64 image_size",
+            format!(
+                "{:#x} is smaller than the Image itself ({:#x} bytes)",
+                h.image_size,
+                a.image.len()
+            ),
+        ));
+    }
+    crate::fields::add(
+        h.text_offset,
+        h.image_size,
+        "arm64 text_offset + image_size",
+    )
 }
 
 /// `XLF_CAN_BE_LOADED_ABOVE_4G` (arch/x86/include/uapi/asm/bootparam.h).
@@ -303,11 +375,47 @@ mod tests {
             (0x200000, 0x1000000, u64::MAX)
         );
         assert_eq!(l.entry_offset, 0x200);
+        // Without bytes: the same layout, an empty kernel piece, the same checks.
+        let mut bare = KernelLayout::from_bzimage(&b, &file, false).unwrap();
+        assert!(bare.pieces[0].data.is_empty());
+        bare.pieces[0].data = k.data.clone();
+        assert_eq!(bare, l);
+        assert!(KernelLayout::from_bzimage(&b, &file[..file.len() - 1], false).is_err());
         // Truncated file: the protected-mode part runs past the end.
         assert!(KernelLayout::from_image(&image, &file[..file.len() - 1]).is_err());
         let mut fixed = b;
         fixed.relocatable = false;
         assert!(KernelLayout::from_image(&KernelImage::BzImage(fixed), &file).is_err());
+    }
+
+    /// kernel_memsz adds up from_image's pieces for each format, and refuses what
+    /// from_image refuses.
+    #[test]
+    fn kernel_memsz_is_the_layouts_total() {
+        let files = [
+            BzImageBuilder::new().build(),
+            Arm64Builder {
+                image_size: Some(0x2010000),
+                ..Arm64Builder::default()
+            }
+            .build(),
+            ElfBuilder::x86_64().entry(0x1000000).build(),
+        ];
+        for file in &files {
+            let image = KernelImage::parse(file).unwrap();
+            let total: u64 = KernelLayout::from_image(&image, file)
+                .unwrap()
+                .pieces
+                .iter()
+                .map(|p| p.memsz)
+                .sum();
+            assert_eq!(KernelLayout::kernel_memsz(&image, file).unwrap(), total);
+        }
+        let KernelImage::Arm64(mut a) = KernelImage::parse(&files[1]).unwrap() else {
+            panic!("not an arm64 Image");
+        };
+        a.header.image_size = 0;
+        assert!(KernelLayout::kernel_memsz(&KernelImage::Arm64(a), &files[1]).is_err());
     }
 
     #[test]
@@ -367,5 +475,35 @@ mod tests {
         assert!(with(&|k| k.header.big_endian = true).is_err());
         assert!(with(&|k| k.header.image_size = 0x800).is_err());
         assert!(with(&|k| k.header.text_offset = u64::MAX).is_err());
+    }
+
+    /// take_arm64 gives from_arm64's layout, moving the Image out (with a zero prefix
+    /// when text_offset is not 0), and takes nothing when the header is refused.
+    #[test]
+    fn take_arm64_moves_the_image_into_the_same_layout() {
+        let file = Arm64Builder {
+            image_size: Some(0x2010000),
+            ..Arm64Builder::default()
+        }
+        .build();
+        let KernelImage::Arm64(a) = KernelImage::parse(&file).unwrap() else {
+            panic!("not an arm64 Image");
+        };
+        for text_offset in [0, 0x80000] {
+            let mut k = a.clone();
+            k.header.text_offset = text_offset;
+            let copied = KernelLayout::from_arm64(&k).unwrap();
+            let moved = KernelLayout::take_arm64(&mut k).unwrap();
+            assert_eq!(moved, copied);
+            assert_eq!(
+                moved.pieces[0].data.len(),
+                text_offset as usize + a.image.len()
+            );
+            assert!(k.image.is_empty());
+        }
+        let mut k = a.clone();
+        k.header.image_size = 0;
+        assert!(KernelLayout::take_arm64(&mut k).is_err());
+        assert_eq!(k.image, a.image);
     }
 }

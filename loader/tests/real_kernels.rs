@@ -217,6 +217,26 @@ fn amd64_kernel_proper_decompresses_and_relocates() {
     let mut back = moved;
     k.relocs.apply(&mut back, -delta).unwrap();
     assert!(back == k.image, "relocating by d then -d changed the image");
+    // from_bzimage lays the PT_LOADs out inside the decompressed buffer itself; the
+    // copying layout of the same payload gives the same image.
+    let start = bz.kernel_offset + u64::from(bz.payload_offset);
+    let payload = &data[start as usize..][..bz.payload_length as usize];
+    let decompressed = warmboot::compression::decompress(
+        bz.payload_compression,
+        payload,
+        warmboot::compression::MAX_DECOMPRESSED,
+        "bzImage payload",
+    )
+    .unwrap();
+    let format = warmboot::x86::vmlinux_payload::table_format(bz.version.as_deref()).unwrap();
+    let copied =
+        warmboot::x86::vmlinux_payload::from_payload(&decompressed, format, bz.pref_address)
+            .unwrap();
+    assert!(
+        copied.image == k.image,
+        "in-place and copied layouts differ"
+    );
+    assert_eq!(copied.relocs.r64, k.relocs.r64);
 }
 
 /// `--x86-entry` on the amd64 kernel, one fixture machine: nokaslr keeps the link

@@ -14,7 +14,6 @@ use crate::arm64::trampoline;
 use crate::crash::elfcore;
 use crate::error::{Error, Result};
 use crate::image::arm64::Arm64Kernel;
-use crate::image::KernelImage;
 use crate::layout::{Blob, KernelLayout, Placement};
 use crate::memmap::{MemoryMap, Mode, PAGE_SIZE};
 use crate::plan::Plan;
@@ -71,9 +70,11 @@ pub fn machine_facts(
 /// `seeds` gives the random kaslr-seed (None under `nokaslr`) and rng-seed. With `verify`
 /// (`load --verify`) the plan also gets warmboot's purgatory ([`crate::purgatory`]) as its
 /// entry, which checks the SHA-256 of the other segments before running the stub.
+/// The Image's bytes move into the plan (`image.image` is left empty; its header,
+/// container and version stay), so the kernel is not held twice while planning.
 #[allow(clippy::too_many_arguments)]
 pub fn plan_image(
-    image: &Arm64Kernel,
+    image: &mut Arm64Kernel,
     initrd: Option<Vec<u8>>,
     cmdline: &str,
     mode: Mode,
@@ -82,7 +83,7 @@ pub fn plan_image(
     seeds: (Option<u64>, Vec<u8>),
     verify: bool,
 ) -> Result<Plan> {
-    let layout = KernelLayout::from_image(&KernelImage::Arm64(image.clone()), &[])?;
+    let layout = KernelLayout::take_arm64(image)?;
     let initrd_len = initrd.as_ref().map(|i| i.len() as u64);
     let (kaslr_seed, rng_seed) = seeds;
     let crash = match mode {

@@ -176,7 +176,7 @@ pub fn dry_run(
     check_report(p, map, syscall, reason)
 }
 
-/// Runs a complete plan through the [`DryRun`] backend (the checks every backend runs)
+/// Runs a complete plan through the checks every backend runs (those of [`DryRun`])
 /// and wraps it for display.
 pub fn check_report(
     mut p: Plan,
@@ -186,7 +186,9 @@ pub fn check_report(
 ) -> Result<DryRunReport> {
     let mode = p.mode;
     let arch = p.arch;
-    DryRun::new(map.clone()).kexec_load(&p)?;
+    // The checks DryRun::kexec_load runs, without its record of the plan: that record is a
+    // copy of every segment (kernel and initrd) and would double the peak memory here.
+    crate::plan_check::check_plan(&p, map)?;
     let flags = match syscall {
         SyscallChoice::File => {
             kexec_file_flags(mode, p.segments.iter().any(|s| s.what == "initrd"))
@@ -209,6 +211,8 @@ pub fn check_report(
 /// A load planned and checked, ready to be dry-run or loaded.
 pub struct Prepared {
     pub report: DryRunReport,
+    /// The parsed kernel, for its name and version; an arm64 Image's bytes have moved
+    /// into the plan ([`crate::arm64::kexec_plan::plan_image`]).
     pub image: KernelImage,
     pub cmdline: String,
     /// What `--syscall` asked for (the report holds what was chosen).
@@ -267,7 +271,7 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         Some(want) => Some(want.check(&data).map_err(|e| e.in_file(&opts.kernel))?),
         None => None,
     };
-    let image = KernelImage::parse(&data).map_err(|e| e.in_file(&opts.kernel))?;
+    let mut image = KernelImage::parse(&data).map_err(|e| e.in_file(&opts.kernel))?;
     if image.arch() != arch {
         return Err(Error::ArchMismatch {
             kernel: image.arch(),
@@ -275,6 +279,16 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         }
         .in_file(&opts.kernel));
     }
+    // An arm64 kernel's Image now lives in `image` (copied or decompressed by the parser);
+    // the file's bytes are needed again only for kexec_file_load with --sha256. Freeing
+    // them here keeps one copy of the kernel alive while planning instead of two.
+    let data = match (&image, &verified) {
+        (KernelImage::Arm64(_), None) => {
+            drop(data);
+            Vec::new()
+        }
+        _ => data,
+    };
     // x86: the kernel proper, decompressed once here where the entry may use it (not for
     // kexec_file_load: asked for, or auto's only choice under lockdown).
     let lockdown = host.lockdown()?;
@@ -334,7 +348,7 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     if opts.mode == Mode::Panic {
         check_capture_fits(&host, &image, &data, &map, initrd_len, &cmdline, opts)?;
     }
-    let (plan, bootable) = match &image {
+    let (plan, bootable) = match &mut image {
         KernelImage::BzImage(bz) => {
             let facts = crate::x86::kexec_plan::machine_facts(&host)?;
             let random = match opts.kaslr_random {
@@ -454,11 +468,8 @@ fn check_capture_fits(
     let Some(crash) = map.crash else {
         return Ok(());
     };
-    let kernel_memsz = KernelLayout::from_image(image, data)
-        .map_err(|e| e.in_file(&opts.kernel))?
-        .pieces
-        .iter()
-        .fold(0u64, |a, p| a.saturating_add(p.memsz));
+    let kernel_memsz =
+        KernelLayout::kernel_memsz(image, data).map_err(|e| e.in_file(&opts.kernel))?;
     let cmdline_len = cmdline.len() as u64 + 1;
     let boot_data = match image.arch() {
         // boot_params, the command line, setup_data (e820 ext, EFI)

@@ -20,7 +20,6 @@ use crate::crash::elfcore;
 use crate::error::{Error, Result};
 use crate::host::HostRoot;
 use crate::image::bzimage::BzImage;
-use crate::image::KernelImage;
 use crate::layout::{Blob, KernelLayout, Placement};
 use crate::memmap::{MemoryMap, Mode, Range, PAGE_SIZE};
 use crate::plan::Plan;
@@ -68,13 +67,13 @@ pub enum X86Entry {
 
 /// Which entry one plan uses.
 #[derive(Debug, Clone)]
-pub enum KernelEntry<'a> {
+pub enum KernelEntry {
     /// The bzImage's decompressor, and why.
     BzImage(String),
     /// The kernel proper decompressed by warmboot; two random numbers for the physical
     /// and the virtual KASLR slot.
     Decompressed {
-        proper: &'a KernelProper,
+        proper: Box<KernelProper>,
         random: [u64; 2],
     },
 }
@@ -98,7 +97,7 @@ pub struct EntryRequest {
 pub fn plan_x86(
     image: &BzImage,
     file: &[u8],
-    initrd: Option<Vec<u8>>,
+    mut initrd: Option<Vec<u8>>,
     cmdline: &str,
     mode: Mode,
     map: &MemoryMap,
@@ -111,7 +110,7 @@ pub fn plan_x86(
     } else if req.requested == X86Entry::Bzimage {
         "requested with --x86-entry bzimage".to_string()
     } else {
-        match &req.proper {
+        match req.proper {
             Some(Err(e)) => e.to_string(),
             _ if !req.kexec_load => {
                 "kexec_file_load: the kernel loads the bzImage itself".to_string()
@@ -119,13 +118,14 @@ pub fn plan_x86(
             None => "the kernel proper was not decompressed".to_string(),
             Some(Ok(proper)) => {
                 let entry = KernelEntry::Decompressed {
-                    proper,
+                    proper: Box::new(proper),
                     random: req.random,
                 };
-                match plan_bzimage(
+                // A failed attempt hands the initrd back for the bzImage plan below.
+                match plan_bzimage_keeping(
                     image,
                     file,
-                    initrd.clone(),
+                    &mut initrd,
                     cmdline,
                     mode,
                     map,
@@ -163,9 +163,11 @@ fn kernel_part(
     file: &[u8],
     cmdline: &str,
     map: &MemoryMap,
-    entry: &KernelEntry,
+    entry: KernelEntry,
 ) -> Result<(KernelLayout, u64, Option<bool>, String)> {
-    let mut layout = KernelLayout::from_image(&KernelImage::BzImage(image.clone()), file)?;
+    // The decompressed entry replaces the kernel piece's bytes: its layout has none.
+    let with_bytes = matches!(entry, KernelEntry::BzImage(_));
+    let mut layout = KernelLayout::from_bzimage(image, file, with_bytes)?;
     let (proper, random) = match entry {
         KernelEntry::BzImage(reason) => {
             return Ok((
@@ -175,7 +177,7 @@ fn kernel_part(
                 format!("{ENTRY_NOTE}bzImage decompressor ({reason})"),
             ))
         }
-        KernelEntry::Decompressed { proper, random } => (proper, *random),
+        KernelEntry::Decompressed { proper, random } => (proper, random),
     };
     if let Some(option) = kaslr::unmodelled_option(cmdline) {
         return Err(Error::Unsupported(format!(
@@ -211,14 +213,15 @@ fn kernel_part(
     let signed = i64::try_from(delta).map_err(|_| Error::Overflow {
         what: "KASLR delta",
     })?;
-    let data = proper.relocated(signed)?;
+    let (align, entry_offset) = (proper.align, proper.entry_offset);
     let piece = layout
         .pieces
         .first_mut()
         .ok_or_else(|| Error::invalid("x86 plan", "no kernel"))?;
-    piece.data = data;
+    // Relocated in its own buffer: one copy of the kernel proper at a time.
+    piece.data = proper.into_relocated(signed)?;
     piece.memsz = image_len;
-    piece.placement.align = proper.align;
+    piece.placement.align = align;
     let text = START_KERNEL_MAP + load + delta;
     let note = match choice {
         Kaslr::Off => {
@@ -231,7 +234,7 @@ fn kernel_part(
             format!("{DECOMPRESSED_NOTE}, physical {{phys}}, virtual _text {text:#018x}, KASLR offset {delta:#x}")
         }
     };
-    Ok((layout, proper.entry_offset, Some(!nokaslr), note))
+    Ok((layout, entry_offset, Some(!nokaslr), note))
 }
 
 /// What the running machine tells the next kernel, read once at the edge.
@@ -301,12 +304,50 @@ pub fn plan_bzimage(
     verify: bool,
     entry: KernelEntry,
 ) -> Result<Plan> {
+    let mut initrd = initrd;
+    plan_bzimage_keeping(
+        image,
+        file,
+        &mut initrd,
+        cmdline,
+        mode,
+        map,
+        facts,
+        verify,
+        entry,
+    )
+}
+
+/// [`plan_bzimage`] that leaves the initrd in `initrd` when it fails, so that a caller
+/// can plan again with it without holding a second copy. The initrd is placed by its
+/// length alone, first of the extra blobs (where the planner places an initrd, so the
+/// placement is the same); its bytes join the plan only once every other part is built.
+#[allow(clippy::too_many_arguments)]
+fn plan_bzimage_keeping(
+    image: &BzImage,
+    file: &[u8],
+    initrd: &mut Option<Vec<u8>>,
+    cmdline: &str,
+    mode: Mode,
+    map: &MemoryMap,
+    facts: &MachineFacts,
+    verify: bool,
+    entry: KernelEntry,
+) -> Result<Plan> {
     let (layout, entry_offset, kaslr_flag, entry_note) =
-        kernel_part(image, file, cmdline, map, &entry)?;
+        kernel_part(image, file, cmdline, map, entry)?;
     let setup_header = setup_header(file, image.header_end)?;
     let initrd_len = initrd.as_ref().map(|i| i.len() as u64);
 
     let mut extra = Vec::new();
+    if let Some(len) = initrd_len {
+        extra.push(Blob {
+            what: "initrd".to_string(),
+            data: Vec::new(),
+            memsz: len,
+            placement: layout.initrd,
+        });
+    }
     let elfcorehdr = match mode {
         Mode::Normal => None,
         Mode::Panic => {
@@ -373,7 +414,7 @@ pub fn plan_bzimage(
     let mut p = plan(
         PlanRequest {
             layout,
-            initrd,
+            initrd: None,
             cmdline: final_cmdline.clone(),
             extra,
             mode,
@@ -460,11 +501,31 @@ pub fn plan_bzimage(
     let kernel_mem = p.segments[kernel].mem;
     p.notes
         .push(entry_note.replace("{phys}", &format!("{kernel_mem:#018x}")));
-    if verify {
-        crate::purgatory::attach(&mut p)?;
-        crate::purgatory::check(&p)?;
+    // The initrd's bytes, now that the plan is complete; given back if a check fails.
+    if let Some(bytes) = initrd.take() {
+        match seg(&p, "initrd") {
+            Some(i) => p.segments[i].buf = bytes,
+            None => {
+                *initrd = Some(bytes);
+                return Err(Error::invalid("x86 plan", "no initrd"));
+            }
+        }
     }
-    crate::plan_check::check_plan(&p, map)?;
+    let checked = (|| {
+        if verify {
+            crate::purgatory::attach(&mut p)?;
+            crate::purgatory::check(&p)?;
+        }
+        crate::plan_check::check_plan(&p, map)
+    })();
+    if let Err(e) = checked {
+        if initrd_len.is_some() {
+            if let Some(i) = seg(&p, "initrd") {
+                *initrd = Some(std::mem::take(&mut p.segments[i].buf));
+            }
+        }
+        return Err(e);
+    }
     Ok(p)
 }
 
@@ -638,6 +699,39 @@ mod tests {
     fn zero_page(p: &Plan) -> crate::x86::bootparams::ZeroPageView {
         let bp = p.segments.iter().find(|s| s.what == BOOT_PARAMS).unwrap();
         crate::x86::bootparams::parse_zero_page(&bp.buf[0x1000..0x2000]).unwrap()
+    }
+
+    /// A failed plan leaves the initrd with the caller (plan_x86 then plans the bzImage
+    /// entry with it, without a second copy); a plan that works carries its bytes.
+    #[test]
+    fn a_failed_plan_hands_the_initrd_back() {
+        let (file, bz) = synth();
+        let (_, facts) = machine();
+        // 95 MiB of RAM: the synth kernel's 64 MiB init_size fits, a 32 MiB initrd then not.
+        let small = MemoryMap::parse("00100000-05ffffff : System RAM\n", Vec::new()).unwrap();
+        let (map, _) = machine();
+        let run = |initrd: &mut Option<Vec<u8>>, map: &MemoryMap| {
+            plan_bzimage_keeping(
+                &bz,
+                &file,
+                initrd,
+                "",
+                Mode::Normal,
+                map,
+                &facts,
+                false,
+                KernelEntry::BzImage("test".to_string()),
+            )
+        };
+        let mut initrd = Some(vec![7u8; 32 << 20]);
+        let err = run(&mut initrd, &small).unwrap_err().to_string();
+        assert!(err.contains("initrd"), "{err}");
+        assert_eq!(initrd, Some(vec![7u8; 32 << 20]), "handed back");
+        let mut initrd = Some(vec![7u8; 0x3000]);
+        let p = run(&mut initrd, &map).unwrap();
+        assert_eq!(initrd, None, "moved into the plan");
+        let seg = p.segments.iter().find(|s| s.what == "initrd").unwrap();
+        assert_eq!((seg.buf.clone(), seg.memsz), (vec![7u8; 0x3000], 0x3000));
     }
 
     #[test]

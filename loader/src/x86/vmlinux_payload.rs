@@ -85,7 +85,7 @@ impl KernelProper {
             compression::MAX_DECOMPRESSED,
             "bzImage payload",
         )?;
-        let mut k = from_payload(&data, format, bz.pref_address)?;
+        let mut k = from_payload_owned(data, format, bz.pref_address)?;
         k.align = u64::from(bz.kernel_alignment);
         k.compression = bz.payload_compression;
         Ok(k)
@@ -99,6 +99,14 @@ impl KernelProper {
     /// The image with its relocations applied for virtual delta `delta`.
     pub fn relocated(&self, delta: i64) -> Result<Vec<u8>> {
         let mut image = self.image.clone();
+        self.relocs.apply(&mut image, delta)?;
+        Ok(image)
+    }
+
+    /// [`KernelProper::relocated`] in place: the plan takes the buffer itself, so no
+    /// second copy of the (tens of MiB) kernel proper is alive while planning.
+    pub fn into_relocated(self, delta: i64) -> Result<Vec<u8>> {
+        let mut image = self.image;
         self.relocs.apply(&mut image, delta)?;
         Ok(image)
     }
@@ -129,7 +137,104 @@ pub fn table_format(version: Option<&str>) -> Result<TableFormat> {
 
 /// Lays out the decompressed payload `data` (vmlinux ELF + relocs) as parse_elf does.
 pub fn from_payload(data: &[u8], format: TableFormat, load: u64) -> Result<KernelProper> {
-    let bad = |detail: String| Error::invalid("decompressed x86 kernel", detail);
+    let c = check_payload(data, format, load)?;
+    let image = layout_copy(data, &c)?;
+    Ok(c.into_proper(image, data.len() as u64, load))
+}
+
+/// [`from_payload`] for a payload the caller gives away: the PT_LOADs are moved inside
+/// its own buffer (each moves down, as in a Debian kernel's payload), so the payload and
+/// the image are not both alive at once; the same bytes as [`from_payload`] result.
+pub fn from_payload_owned(
+    mut data: Vec<u8>,
+    format: TableFormat,
+    load: u64,
+) -> Result<KernelProper> {
+    let c = check_payload(&data, format, load)?;
+    let decompressed_len = data.len() as u64;
+    let in_place = c.moves.iter().all(|m| {
+        m.dst <= m.src
+            && m.src
+                .checked_add(m.len)
+                .is_some_and(|end| end <= decompressed_len)
+    });
+    if !in_place {
+        let image = layout_copy(&data, &c)?;
+        return Ok(c.into_proper(image, decompressed_len, load));
+    }
+    // Moves sorted by destination, each one down: a move never overwrites the source of
+    // a later one (that lies at or above its destination, which is above this one's
+    // end), and the zeroed gap below a destination holds no source still to move.
+    let mut end = 0usize;
+    for m in &c.moves {
+        let (dst, src, len) = (m.dst as usize, m.src as usize, m.len as usize);
+        data.get_mut(end..dst)
+            .ok_or_else(|| bad_payload("PT_LOADs out of order".to_string()))?
+            .fill(0);
+        data.copy_within(src..src + len, dst);
+        end = dst + len;
+    }
+    data.truncate(end);
+    data.shrink_to_fit();
+    if data.len() as u64 != c.image_len {
+        return Err(bad_payload("a PT_LOAD does not fit the image".to_string()));
+    }
+    Ok(c.into_proper(data, decompressed_len, load))
+}
+
+fn bad_payload(detail: String) -> Error {
+    Error::invalid("decompressed x86 kernel", detail)
+}
+
+/// One PT_LOAD's file bytes: `len` bytes from payload offset `src` to image offset `dst`.
+struct Move {
+    dst: u64,
+    src: u64,
+    len: u64,
+}
+
+/// A payload checked: where its PT_LOADs go (sorted by destination) and what the
+/// kernel proper needs besides its image.
+struct CheckedPayload {
+    moves: Vec<Move>,
+    image_len: u64,
+    mem_len: u64,
+    entry_offset: u64,
+    relocs: RelocTable,
+}
+
+impl CheckedPayload {
+    fn into_proper(self, image: Vec<u8>, decompressed_len: u64, load: u64) -> KernelProper {
+        KernelProper {
+            image,
+            mem_len: self.mem_len,
+            entry_offset: self.entry_offset,
+            relocs: self.relocs,
+            decompressed_len,
+            load_physical_addr: load,
+            align: 0x20_0000,
+            compression: Compression::None,
+        }
+    }
+}
+
+/// The image as a new zeroed buffer with each PT_LOAD's file bytes copied in.
+fn layout_copy(data: &[u8], c: &CheckedPayload) -> Result<Vec<u8>> {
+    let mut image = vec![0u8; c.image_len as usize];
+    for m in &c.moves {
+        let src = crate::fields::slice(data, m.src, m.len, "ELF PT_LOAD segment")?;
+        // In bounds: dst + len <= image_len by its definition.
+        let dst = image
+            .get_mut(m.dst as usize..(m.dst + m.len) as usize)
+            .ok_or_else(|| bad_payload("a PT_LOAD does not fit the image".to_string()))?;
+        dst.copy_from_slice(src);
+    }
+    Ok(image)
+}
+
+/// Checks the payload as parse_elf relies on and says where each PT_LOAD goes.
+fn check_payload(data: &[u8], format: TableFormat, load: u64) -> Result<CheckedPayload> {
+    let bad = bad_payload;
     let elf = ElfKernel::parse(data)?;
     if elf.arch != Arch::X86_64 {
         return Err(bad(format!("the payload is an ELF for {}", elf.arch)));
@@ -200,7 +305,7 @@ pub fn from_payload(data: &[u8], format: TableFormat, load: u64) -> Result<Kerne
     if relocs.is_empty() {
         return Err(bad("the relocation table is empty".to_string()));
     }
-    let mut image = vec![0u8; image_len as usize];
+    let mut moves = Vec::with_capacity(spans.len());
     for (off, _, s) in &spans {
         let file_end = crate::fields::add(s.offset, s.filesz, "PT_LOAD file end")?;
         if file_end > relocs.table_start {
@@ -209,22 +314,19 @@ pub fn from_payload(data: &[u8], format: TableFormat, load: u64) -> Result<Kerne
                 relocs.table_start
             )));
         }
-        let src = crate::fields::slice(data, s.offset, s.filesz, "ELF PT_LOAD segment")?;
-        // In bounds: off + filesz <= image_len by its definition.
-        let dst = image
-            .get_mut(*off as usize..(*off + s.filesz) as usize)
-            .ok_or_else(|| bad("a PT_LOAD does not fit the image".to_string()))?;
-        dst.copy_from_slice(src);
+        crate::fields::slice(data, s.offset, s.filesz, "ELF PT_LOAD segment")?;
+        moves.push(Move {
+            dst: *off,
+            src: s.offset,
+            len: s.filesz,
+        });
     }
-    Ok(KernelProper {
-        image,
+    Ok(CheckedPayload {
+        moves,
+        image_len,
         mem_len,
         entry_offset,
         relocs,
-        decompressed_len: data.len() as u64,
-        load_physical_addr: load,
-        align: 0x20_0000,
-        compression: Compression::None,
     })
 }
 
@@ -251,6 +353,48 @@ pub(crate) mod tests {
             data.extend_from_slice(&w.to_le_bytes());
         }
         (data, [0x10, 0x20, 0x30])
+    }
+
+    /// A payload given away is laid out in its own buffer with the bytes of the copying
+    /// layout, gaps between PT_LOADs zeroed: PT_LOADs that move down in the buffer (as a
+    /// real vmlinux's do: its file offsets lie above paddr - LOAD_PHYSICAL_ADDR), and the
+    /// preset's, which move up and are copied.
+    #[test]
+    fn owned_payload_lays_out_the_same_bytes_as_a_copy() {
+        let (up, _) = synth_payload();
+        let mut b = ElfBuilder::x86_64();
+        // File offsets 0x200, 0x400, 0x600 (512-byte steps); images offsets 0, 0x200 and
+        // 0x500, leaving a gap at 0x400..0x500 that holds rodata's old bytes until zeroed.
+        for (seg, paddr) in b
+            .segments
+            .iter_mut()
+            .zip([LOAD, LOAD + 0x200, LOAD + 0x500])
+        {
+            seg.paddr = paddr;
+            seg.vaddr = VIRT + paddr;
+        }
+        b.segments[1].data.fill(0xaa);
+        b.segments[2].data.fill(0xbb);
+        assert_eq!(b.layout()[..3], [0x200, 0x400, 0x600]);
+        let mut down = b.build();
+        for w in [0u32, 0, 0, 0x8100_0010] {
+            down.extend_from_slice(&w.to_le_bytes());
+        }
+        let k = from_payload_owned(down.clone(), TableFormat::WithInverse, LOAD).unwrap();
+        assert_eq!(k.image.len(), 0x600);
+        assert!(k.image[0x200..0x240].iter().all(|&b| b == 0xaa));
+        assert!(k.image[0x400..0x500].iter().all(|&b| b == 0), "gap zeroed");
+        assert!(k.image[0x500..].iter().all(|&b| b == 0xbb));
+        for data in [down, up] {
+            let copied = from_payload(&data, TableFormat::WithInverse, LOAD).unwrap();
+            let owned = from_payload_owned(data.clone(), TableFormat::WithInverse, LOAD).unwrap();
+            assert_eq!(owned.image, copied.image);
+            assert_eq!(
+                (owned.mem_len, owned.entry_offset, owned.decompressed_len),
+                (copied.mem_len, copied.entry_offset, copied.decompressed_len)
+            );
+            assert_eq!(owned.relocs.r32, copied.relocs.r32);
+        }
     }
 
     #[test]
