@@ -180,6 +180,9 @@ fn cases() -> Vec<Case> {
                 load_bytes(m, &BzImageBuilder::new().cmdline_size(255).build(), &["--syscall", "file", "--command-line", &long])
             },
             &["command line is 256 bytes but this kernel accepts at most 255"]),
+        case("a command line longer than an arm64 kernel's COMMAND_LINE_SIZE", Arm64, Normal,
+            |m| { let long = "z".repeat(2048); load_good(m, &["--command-line", &long]) },
+            &["command line is 2048 bytes but an arm64 kernel accepts at most 2047"]),
         case("--verify with --syscall file", X86_64, Normal,
             |m| load_good(m, &["--verify", "--syscall", "file"]),
             &["--verify checks warmboot's own kexec_load plan", "--syscall classic"]),

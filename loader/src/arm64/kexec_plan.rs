@@ -66,6 +66,11 @@ pub fn machine_facts(
     })
 }
 
+/// The most an arm64 kernel takes from /chosen/bootargs, NUL included
+/// (arch/arm64/include/uapi/asm/setup.h `COMMAND_LINE_SIZE`): early_init_dt_scan_chosen
+/// (drivers/of/fdt.c) silently cuts anything longer, so warmboot refuses it instead.
+pub const COMMAND_LINE_SIZE: usize = 2048;
+
 /// Plans an arm64 Image (raw, or decompressed from Image.gz / zboot) for kexec_load.
 /// `seeds` gives the random kaslr-seed (None under `nokaslr`) and rng-seed. With `verify`
 /// (`load --verify`) the plan also gets warmboot's purgatory ([`crate::purgatory`]) as its
@@ -83,6 +88,16 @@ pub fn plan_image(
     seeds: (Option<u64>, Vec<u8>),
     verify: bool,
 ) -> Result<Plan> {
+    if cmdline.len() >= COMMAND_LINE_SIZE {
+        return Err(Error::invalid(
+            "command line",
+            format!(
+                "command line is {} bytes but an arm64 kernel accepts at most {}",
+                cmdline.len(),
+                COMMAND_LINE_SIZE - 1
+            ),
+        ));
+    }
     let layout = KernelLayout::take_arm64(image)?;
     let initrd_len = initrd.as_ref().map(|i| i.len() as u64);
     let (kaslr_seed, rng_seed) = seeds;
