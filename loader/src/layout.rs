@@ -200,13 +200,8 @@ impl KernelLayout {
     /// The layout of a parsed arm64 Image, built from a borrow: callers holding an
     /// [`Arm64Kernel`] need not clone the (tens of MiB) Image into a [`KernelImage`] first.
     pub fn from_arm64(a: &Arm64Kernel) -> Result<KernelLayout> {
-        let memsz = arm64_memsz(a)?;
-        let h = &a.header;
-        // One allocation of the final size: the zero prefix, then the Image.
-        let mut data = Vec::with_capacity(h.text_offset as usize + a.image.len());
-        data.resize(h.text_offset as usize, 0);
-        data.extend_from_slice(&a.image);
-        Ok(arm64_layout(data, memsz, h.text_offset))
+        // One copy of the Image (the clone), then the same construction as take_arm64.
+        KernelLayout::take_arm64(&mut a.clone())
     }
 
     /// [`KernelLayout::from_arm64`] that moves the Image's bytes into the layout instead of
