@@ -342,6 +342,28 @@ pub fn cmdline(args: &Args) -> String {
     c
 }
 
+/// What a run must prove. On x86_64 with warmboot loading, the entry it was asked for
+/// (`auto` when none was), so that the verdict holds a kexec_load hop under the default to
+/// the decompressed entry; `None` for every other loader and architecture.
+pub fn expectation(args: &Args) -> Expectation {
+    match args.scenario {
+        Scenario::Warm => Expectation::Warm {
+            hops: args.hops,
+            x86_entry: match args.arch {
+                GuestArch::X86_64 if args.loader == Loader::Warmboot => {
+                    Some(args.x86_entry.unwrap_or(X86Entry::Auto))
+                }
+                _ => None,
+            },
+        },
+        Scenario::Panic => Expectation::Panic {
+            memory_mib: args.memory.into(),
+            crash_mib: crash_mib(args.arch, args.memory),
+        },
+        Scenario::Cold => Expectation::Cold,
+    }
+}
+
 /// Builds what the run needs and runs it, retrying once after a timeout (and only then).
 pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
     prepare(root)?;
@@ -376,20 +398,7 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
         no_reboot: args.scenario != Scenario::Cold,
         drive: None,
     };
-    let expect = match args.scenario {
-        Scenario::Warm => Expectation::Warm {
-            hops: args.hops,
-            x86_entry: match args.arch {
-                GuestArch::X86_64 if args.loader == Loader::Warmboot => args.x86_entry,
-                _ => None,
-            },
-        },
-        Scenario::Panic => Expectation::Panic {
-            memory_mib: args.memory.into(),
-            crash_mib: crash_mib(args.arch, args.memory),
-        },
-        Scenario::Cold => Expectation::Cold,
-    };
+    let expect = expectation(args);
     let label = label(args);
     let started = Instant::now();
     let mut attempts = 0;
@@ -570,6 +579,25 @@ mod tests {
         );
         a.x86_entry = Some(X86Entry::Decompressed);
         assert!(cmdline(&a).ends_with(" wb.x86entry=decompressed"));
+    }
+
+    #[test]
+    fn x86_warmboot_runs_expect_the_default_entry_unless_one_is_asked() {
+        let mut a = args(GuestArch::X86_64, Scenario::Warm);
+        a.loader = Loader::Warmboot;
+        let entry = |a: &Args| match expectation(a) {
+            Expectation::Warm { x86_entry, .. } => x86_entry,
+            e => panic!("{e:?}"),
+        };
+        assert_eq!(entry(&a), Some(X86Entry::Auto));
+        a.x86_entry = Some(X86Entry::Bzimage);
+        assert_eq!(entry(&a), Some(X86Entry::Bzimage));
+        // kexec-tools, and warmboot on arm64, have no x86 entry to check.
+        a.loader = Loader::KexecTools;
+        assert_eq!(entry(&a), None);
+        let mut arm = args(GuestArch::Arm64, Scenario::Warm);
+        arm.loader = Loader::Warmboot;
+        assert_eq!(entry(&arm), None);
     }
 
     #[test]

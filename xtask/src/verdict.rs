@@ -13,9 +13,10 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expectation {
     /// `hops` warm reboots in a row, each into a fresh kernel. `x86_entry` is the entry
-    /// warmboot was asked for on x86_64 (`None`: the loader's default, or not warmboot on
-    /// x86_64): whenever the loader says it placed the decompressed kernel itself, the new
-    /// kernel must run where it said, with KASLR (x86_entry.rs).
+    /// warmboot was asked for on x86_64 (`Some(Auto)`: the loader's default; `None`: not
+    /// warmboot on x86_64): whenever the loader says it placed the decompressed kernel
+    /// itself, the new kernel must run where it said, with KASLR; under the default, a
+    /// kexec_load hop must have taken the decompressed entry (x86_entry.rs).
     Warm {
         hops: u32,
         x86_entry: Option<X86Entry>,
@@ -136,11 +137,14 @@ pub fn judge(expect: Expectation, log: &[Stamped]) -> Verdict {
             x86_entry: asked, ..
         } = expect
         {
-            let entry = x86_entry::entry_in(&log[ms[pos].index..ms[req].index]);
+            let lines = &log[ms[pos].index..ms[req].index];
+            let load_done = ms[pos..req].iter().rev().find(|m| m.event == "load-done");
+            let syscall = x86_entry::syscall_in(lines, load_done);
+            let entry = x86_entry::entry_in(lines);
             let layout = ms[next..]
                 .iter()
                 .find(|m| m.event == "layout" && m.get("hop") == Some(&hop.to_string()));
-            if let Err(reason) = x86_entry::check_hop(hop, asked, entry, layout) {
+            if let Err(reason) = x86_entry::check_hop(hop, asked, syscall, entry, layout) {
                 return Verdict::fail(reason);
             }
         }
@@ -428,7 +432,7 @@ mod tests {
         let v = judge(
             Expectation::Warm {
                 hops: 2,
-                x86_entry: None,
+                x86_entry: Some(X86Entry::Auto),
             },
             &decompressed_run("0xffffffff8f800000"),
         );
@@ -462,6 +466,69 @@ mod tests {
             "{}",
             v.reason
         );
+    }
+
+    #[test]
+    fn a_default_x86_warm_run_fails_when_kexec_load_fell_back_to_the_bzimage() {
+        let default = Expectation::Warm {
+            hops: 2,
+            x86_entry: Some(X86Entry::Auto),
+        };
+        let loaded = "loaded /boot/next/vmlinuz (x86 bzImage 6.12.48+deb13-amd64) for the \
+            next reboot with kexec_load (auto: kexec_load with the kernel decompressed at load \
+            time (shorter reboot); kexec_file_load under lockdown)";
+        let with_loaded_lines = |l: Vec<Stamped>| -> Vec<Stamped> {
+            l.into_iter()
+                .flat_map(|s| {
+                    let mut out = Vec::new();
+                    if s.line.starts_with("x86 entry:") {
+                        out.push(Stamped {
+                            t: s.t,
+                            line: loaded.into(),
+                        });
+                    }
+                    out.push(s);
+                    out
+                })
+                .collect()
+        };
+        // Both hops entered the decompressed kernel: passes.
+        let good = with_loaded_lines(decompressed_run("0xffffffff8f600000"));
+        let v = judge(default, &good);
+        assert!(v.passed, "{}", v.reason);
+        // The second load fell back to the bzImage entry (6.12 before the loader's fix):
+        // the kernel booted, but the run fails and says why.
+        let fallback = "x86 entry: bzImage decompressor (invalid decompressed x86 kernel: \
+            its entry is not at _text)";
+        let mut bad = good.clone();
+        for s in bad.iter_mut() {
+            if s.line.contains("physical 0x0000000031200000") {
+                s.line = fallback.into();
+            }
+        }
+        let v = judge(default, &bad);
+        assert!(!v.passed);
+        assert_eq!(
+            v.reason,
+            "hop 1: warmboot's kexec_load fell back to the bzImage decompressor (invalid \
+             decompressed x86 kernel: its entry is not at _text) under the default x86 entry"
+        );
+        // Asked for the bzImage entry, the same log is what was asked for ... up to the
+        // first hop, which took the decompressed entry.
+        let bz = Expectation::Warm {
+            hops: 2,
+            x86_entry: Some(X86Entry::Bzimage),
+        };
+        assert!(judge(bz, &bad)
+            .reason
+            .starts_with("hop 0: --x86-entry bzimage"));
+        // kexec-tools (or arm64) runs are not judged on warmboot's x86 entry.
+        let other = Expectation::Warm {
+            hops: 2,
+            x86_entry: None,
+        };
+        let v = judge(other, &bad);
+        assert!(v.passed, "{}", v.reason);
     }
 
     #[test]

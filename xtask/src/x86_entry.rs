@@ -8,6 +8,12 @@
 //! decompressor would write for the same offsets is the loader's own test
 //! (loader/tests/real_kernels.rs); this check shows the running kernel agrees.
 //!
+//! Under the loader's default entry (no `--x86-entry`, or `auto`) a warm hop that warmboot
+//! loaded with `kexec_load` must have taken the decompressed entry: a bzImage line there is
+//! a silent fallback, and fails the run with the loader's reason. Only `--x86-entry
+//! bzimage` (asked for) and kexec_file_load hops (the kernel loads the bzImage itself) may
+//! enter through the bzImage's decompressor.
+//!
 //! Pure: console lines and markers in, a reason for a failure out.
 
 use crate::boot::X86Entry;
@@ -95,6 +101,43 @@ pub fn entry_in(lines: &[Stamped]) -> Option<Result<EntryLine, String>> {
     lines.iter().rev().find_map(|s| parse_entry_line(&s.line))
 }
 
+/// The kexec syscall a load went through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadSyscall {
+    KexecLoad,
+    KexecFileLoad,
+}
+
+/// The syscall `warmboot load` says it used: its `loaded … with kexec_load (…)` or
+/// `… with kexec_file_load (…)` line (the first of the two phrases on the line; the
+/// reason in brackets may name the other syscall).
+pub fn parse_loaded_line(line: &str) -> Option<LoadSyscall> {
+    let rest = &line[line.find("loaded ")?..];
+    let classic = rest.find(" with kexec_load (");
+    let file = rest.find(" with kexec_file_load (");
+    match (classic, file) {
+        (Some(c), Some(f)) if f < c => Some(LoadSyscall::KexecFileLoad),
+        (Some(_), _) => Some(LoadSyscall::KexecLoad),
+        (None, Some(_)) => Some(LoadSyscall::KexecFileLoad),
+        (None, None) => None,
+    }
+}
+
+/// The syscall of one load: warmboot's `loaded` line among `lines`, else (no such line)
+/// the syscall the guest asked for in its `load-done` marker when that names one
+/// (`classic`, `file`; `auto` says nothing).
+pub fn syscall_in(lines: &[Stamped], load_done: Option<&Marker>) -> Option<LoadSyscall> {
+    lines
+        .iter()
+        .rev()
+        .find_map(|s| parse_loaded_line(&s.line))
+        .or_else(|| match load_done?.get("syscall")? {
+            "classic" => Some(LoadSyscall::KexecLoad),
+            "file" => Some(LoadSyscall::KexecFileLoad),
+            _ => None,
+        })
+}
+
 /// The layout the new kernel's init reported: `text=0x… kernel_code=0x…` ("none" when the
 /// kernel does not show one).
 fn layout_value(m: &Marker, key: &str) -> Result<u64, String> {
@@ -102,12 +145,15 @@ fn layout_value(m: &Marker, key: &str) -> Result<u64, String> {
     hex(v).ok_or_else(|| format!("the layout marker has no {key} address ({key}={v})"))
 }
 
-/// Checks one warm hop: `asked` is what the run requested (`None` = the loader's
-/// default), `entry` what the loader printed before the reboot, `layout` the new
-/// kernel's layout marker. `hop` is the new kernel's hop number, for the messages.
+/// Checks one warm hop: `asked` is what the run requested of warmboot on x86_64
+/// (`Some(Auto)` = the loader's default, `None` = not warmboot on x86_64), `syscall` the
+/// syscall the load went through, `entry` what the loader printed before the reboot,
+/// `layout` the new kernel's layout marker. `hop` is the new kernel's hop number, for the
+/// messages.
 pub fn check_hop(
     hop: u32,
     asked: Option<X86Entry>,
+    syscall: Option<LoadSyscall>,
     entry: Option<Result<EntryLine, String>>,
     layout: Option<&Marker>,
 ) -> Result<(), String> {
@@ -116,6 +162,26 @@ pub fn check_hop(
         Some(Err(e)) => return Err(format!("hop {}: {e}", hop - 1)),
         None => None,
     };
+    // The default entry on a kexec_load hop is the decompressed kernel: anything else is
+    // a fallback the run must not hide.
+    if asked == Some(X86Entry::Auto) && syscall == Some(LoadSyscall::KexecLoad) {
+        match &entry {
+            Some(EntryLine::Bzimage { reason }) => {
+                return Err(format!(
+                    "hop {}: warmboot's kexec_load fell back to the bzImage decompressor \
+                     ({reason}) under the default x86 entry",
+                    hop - 1
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "hop {}: warmboot loaded with kexec_load but printed no \"x86 entry:\" line",
+                    hop - 1
+                ))
+            }
+            Some(EntryLine::Decompressed { .. }) => {}
+        }
+    }
     match (asked, &entry) {
         (Some(want @ (X86Entry::Decompressed | X86Entry::Bzimage)), got)
             if got.as_ref().map(EntryLine::kind) != Some(want) =>
@@ -181,6 +247,8 @@ mod tests {
     const DECOMPRESSED: &str = "x86 entry: kernel proper decompressed at load, physical \
         0x000000000e600000, virtual _text 0xffffffffa5200000, KASLR offset 0x24200000";
 
+    const CLASSIC: Option<LoadSyscall> = Some(LoadSyscall::KexecLoad);
+
     fn layout(line: &str) -> Marker {
         let (event, fields) = parse_marker(line).unwrap();
         Marker {
@@ -233,11 +301,21 @@ mod tests {
         let l = layout("@@WB layout text=0xffffffffa5200000 kernel_code=0xe600000 hop=1");
         let e = parse_entry_line(DECOMPRESSED);
         assert_eq!(
-            check_hop(1, Some(X86Entry::Decompressed), e.clone(), Some(&l)),
+            check_hop(
+                1,
+                Some(X86Entry::Decompressed),
+                CLASSIC,
+                e.clone(),
+                Some(&l)
+            ),
             Ok(())
         );
         // The loader's default choosing the decompressed entry is checked the same way.
-        assert_eq!(check_hop(1, None, e, Some(&l)), Ok(()));
+        assert_eq!(
+            check_hop(1, Some(X86Entry::Auto), CLASSIC, e.clone(), Some(&l)),
+            Ok(())
+        );
+        assert_eq!(check_hop(1, None, CLASSIC, e, Some(&l)), Ok(()));
     }
 
     #[test]
@@ -245,31 +323,31 @@ mod tests {
         let e = || parse_entry_line(DECOMPRESSED);
         let asked = Some(X86Entry::Decompressed);
         let moved = layout("@@WB layout text=0xffffffffa5400000 kernel_code=0xe600000 hop=1");
-        let r = check_hop(1, asked, e(), Some(&moved)).unwrap_err();
+        let r = check_hop(1, asked, CLASSIC, e(), Some(&moved)).unwrap_err();
         assert_eq!(
             r,
             "hop 1: the new kernel's _text is 0xffffffffa5400000, the loader said \
              0xffffffffa5200000"
         );
         let phys = layout("@@WB layout text=0xffffffffa5200000 kernel_code=0x1000000 hop=1");
-        let r = check_hop(1, asked, e(), Some(&phys)).unwrap_err();
+        let r = check_hop(1, asked, CLASSIC, e(), Some(&phys)).unwrap_err();
         assert!(r.contains("code starts at physical 0x1000000"), "{r}");
-        let r = check_hop(1, asked, e(), None).unwrap_err();
+        let r = check_hop(1, asked, CLASSIC, e(), None).unwrap_err();
         assert!(r.contains("printed no layout marker"), "{r}");
         let none = layout("@@WB layout text=none kernel_code=0xe600000 hop=1");
-        let r = check_hop(1, asked, e(), Some(&none)).unwrap_err();
+        let r = check_hop(1, asked, CLASSIC, e(), Some(&none)).unwrap_err();
         assert!(r.contains("no text address (text=none)"), "{r}");
         // KASLR on, but the kernel (and the loader's claim) at the link-time address.
         let claim = "x86 entry: kernel proper decompressed at load, physical \
             0x0000000001000000, virtual _text 0xffffffff81000000, KASLR offset 0x0";
         let linked = layout("@@WB layout text=0xffffffff81000000 kernel_code=0x1000000 hop=2");
-        let r = check_hop(2, asked, parse_entry_line(claim), Some(&linked)).unwrap_err();
+        let r = check_hop(2, asked, CLASSIC, parse_entry_line(claim), Some(&linked)).unwrap_err();
         assert!(r.starts_with("hop 2: KASLR was on but"), "{r}");
         // The same place with nokaslr is right.
         let nokaslr = "x86 entry: kernel proper decompressed at load, physical \
             0x0000000001000000, virtual _text 0xffffffff81000000, KASLR off (nokaslr)";
         assert_eq!(
-            check_hop(2, asked, parse_entry_line(nokaslr), Some(&linked)),
+            check_hop(2, asked, CLASSIC, parse_entry_line(nokaslr), Some(&linked)),
             Ok(())
         );
     }
@@ -277,27 +355,128 @@ mod tests {
     #[test]
     fn the_entry_asked_for_must_be_the_entry_taken() {
         let bz = || parse_entry_line("x86 entry: bzImage decompressor (panic load)");
-        let r = check_hop(1, Some(X86Entry::Decompressed), bz(), None).unwrap_err();
+        let r = check_hop(1, Some(X86Entry::Decompressed), CLASSIC, bz(), None).unwrap_err();
         assert_eq!(
             r,
             "hop 0: --x86-entry decompressed was asked but the loader took the bzImage \
              decompressor (panic load)"
         );
-        let r = check_hop(1, Some(X86Entry::Decompressed), None, None).unwrap_err();
+        let r = check_hop(1, Some(X86Entry::Decompressed), CLASSIC, None, None).unwrap_err();
         assert!(r.contains("printed no \"x86 entry:\" line"), "{r}");
         let r = check_hop(
             3,
             Some(X86Entry::Bzimage),
+            CLASSIC,
             parse_entry_line(DECOMPRESSED),
             None,
         )
         .unwrap_err();
         assert!(r.starts_with("hop 2: --x86-entry bzimage was asked"), "{r}");
-        // The bzImage path needs no layout; auto and no request accept either entry.
-        assert_eq!(check_hop(1, Some(X86Entry::Bzimage), bz(), None), Ok(()));
-        assert_eq!(check_hop(1, Some(X86Entry::Auto), bz(), None), Ok(()));
-        assert_eq!(check_hop(1, None, None, None), Ok(()));
+        // The bzImage path needs no layout; a run that is not warmboot on x86_64 checks
+        // nothing it did not print.
+        assert_eq!(
+            check_hop(1, Some(X86Entry::Bzimage), CLASSIC, bz(), None),
+            Ok(())
+        );
+        assert_eq!(check_hop(1, None, CLASSIC, bz(), None), Ok(()));
+        assert_eq!(check_hop(1, None, CLASSIC, None, None), Ok(()));
         let malformed = parse_entry_line("x86 entry: ???");
-        assert!(check_hop(1, None, malformed, None).is_err());
+        assert!(check_hop(1, None, CLASSIC, malformed, None).is_err());
+    }
+
+    #[test]
+    fn the_default_entry_on_kexec_load_must_not_fall_back_to_the_bzimage() {
+        let fallback = || {
+            parse_entry_line(
+                "x86 entry: bzImage decompressor (invalid decompressed x86 kernel: its entry \
+                 is not at _text)",
+            )
+        };
+        let auto = Some(X86Entry::Auto);
+        let r = check_hop(2, auto, CLASSIC, fallback(), None).unwrap_err();
+        assert_eq!(
+            r,
+            "hop 1: warmboot's kexec_load fell back to the bzImage decompressor (invalid \
+             decompressed x86 kernel: its entry is not at _text) under the default x86 entry"
+        );
+        // A kexec_load hop must say how it entered the kernel.
+        let r = check_hop(1, auto, CLASSIC, None, None).unwrap_err();
+        assert_eq!(
+            r,
+            "hop 0: warmboot loaded with kexec_load but printed no \"x86 entry:\" line"
+        );
+        // kexec_file_load: the kernel loads the bzImage itself, that is no fallback.
+        let file = parse_entry_line(
+            "x86 entry: bzImage decompressor (kexec_file_load: the kernel loads the bzImage \
+             itself)",
+        );
+        let as_file = Some(LoadSyscall::KexecFileLoad);
+        assert_eq!(check_hop(1, auto, as_file, file, None), Ok(()));
+        assert_eq!(check_hop(1, auto, as_file, None, None), Ok(()));
+        // Asked for explicitly, the bzImage entry on kexec_load passes.
+        assert_eq!(
+            check_hop(1, Some(X86Entry::Bzimage), CLASSIC, fallback(), None),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_syscall_of_a_load_comes_from_its_loaded_line_or_its_marker() {
+        let line = |l: &str| Stamped {
+            t: Duration::ZERO,
+            line: l.into(),
+        };
+        assert_eq!(
+            parse_loaded_line(
+                "loaded /boot/next/vmlinuz (x86 bzImage 6.12.48+deb13-amd64) for the next \
+                 reboot with kexec_load (auto: kexec_load with the kernel decompressed at load \
+                 time (shorter reboot); kexec_file_load under lockdown)"
+            ),
+            Some(LoadSyscall::KexecLoad)
+        );
+        // The reason of a kexec_file_load line names kexec_load: the first phrase counts.
+        assert_eq!(
+            parse_loaded_line(
+                "loaded /boot/next/vmlinuz (x86 bzImage 6.1.0-56-amd64) for the next reboot \
+                 with kexec_file_load (auto: kexec_file_load preferred (the kernel verifies \
+                 and places the image); kexec_load if the kernel lacks it)"
+            ),
+            Some(LoadSyscall::KexecFileLoad)
+        );
+        // The fallback after ENOSYS went through kexec_load.
+        assert_eq!(
+            parse_loaded_line(
+                "loaded /boot/next/vmlinuz (arm64 Image 6.1.0-56-arm64) for the next reboot \
+                 with kexec_load (kexec_file_load(kernel_fd=3, initrd_fd=4, cmdline_len=140, \
+                 flags=0x0) failed: ENOSYS; fell back to kexec_load)"
+            ),
+            Some(LoadSyscall::KexecLoad)
+        );
+        assert_eq!(parse_loaded_line("@@WB load-done syscall=classic"), None);
+        let done = |sys: &str| {
+            layout(&format!(
+                "@@WB load-done kind=normal loader=warmboot syscall={sys}"
+            ))
+        };
+        let quiet = [line("x86 entry: bzImage decompressor (panic load)")];
+        assert_eq!(
+            syscall_in(&quiet, Some(&done("classic"))),
+            Some(LoadSyscall::KexecLoad)
+        );
+        assert_eq!(
+            syscall_in(&quiet, Some(&done("file"))),
+            Some(LoadSyscall::KexecFileLoad)
+        );
+        assert_eq!(syscall_in(&quiet, Some(&done("auto"))), None);
+        assert_eq!(syscall_in(&quiet, None), None);
+        // The loaded line wins over what was asked for.
+        let told = [line(
+            "loaded /boot/next/vmlinuz (x86 bzImage) for the next reboot with \
+             kexec_file_load (requested with --syscall file)",
+        )];
+        assert_eq!(
+            syscall_in(&told, Some(&done("classic"))),
+            Some(LoadSyscall::KexecFileLoad)
+        );
     }
 }
