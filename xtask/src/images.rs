@@ -11,7 +11,7 @@ use crate::cache::{deb_file_name, Cache};
 use crate::cmd::Cmd;
 use crate::error::{Error, Result};
 use crate::host;
-use crate::index::{KernelEntry, KernelIndex};
+use crate::index::{release_of, series_of, KernelEntry, KernelIndex};
 use crate::manifest::{self, DebArch, Package};
 use crate::shared_libs;
 use sha2::{Digest, Sha256};
@@ -92,7 +92,12 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
 
     let mut apt = Apt::new(cache.apt_state());
     let index_path = cache.kernels_index();
-    let old_index = KernelIndex::load_or_default(&index_path)?;
+    // An index this run cannot read (an older layout, written by an older checkout) is
+    // rebuilt from the packages instead of stopping the run.
+    let old_index = KernelIndex::load_or_default(&index_path).unwrap_or_else(|e| {
+        eprintln!("xtask images: warning: {e}; writing it anew");
+        KernelIndex::default()
+    });
     let mut index = old_index.clone();
     let mut work_done = false;
     let mut replacements = Vec::new();
@@ -126,13 +131,23 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         }
         if let Some(pattern) = &pkg.kernel {
             let path = single_match(&dir, pattern, &deb.name)?;
-            index.0.insert(
-                pkg.arch.warmboot().to_owned(),
+            let release = release_of(&path).ok_or_else(|| Error::Package {
+                package: deb.name.clone(),
+                reason: format!(
+                    "kernel file {} is not named vmlinuz-<release>",
+                    path.display()
+                ),
+            })?;
+            index.insert(
+                pkg.arch.warmboot(),
                 KernelEntry {
                     path,
                     package: deb.name.clone(),
                     version: deb.version.clone(),
                     sha256: deb.sha256.clone(),
+                    // release_of only returns releases with a series.
+                    series: series_of(&release).unwrap_or_default(),
+                    release,
                 },
             );
         }
