@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::guest::{Ending, Flow, Guest, SERIAL_LOG, STDERR_LOG};
 use crate::qemu::{Accel, Firmware, GuestArch, GuestConfig};
 use crate::serial::parse_marker;
-use crate::verdict::{judge, Expectation, Verdict};
+use crate::verdict::{check_kernels, judge, Expectation, Verdict};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -71,12 +71,22 @@ pub struct Args {
     pub syscall: Vec<Syscall>,
     #[arg(long, value_enum, default_value = "kexec-tools")]
     pub loader: Loader,
-    /// The kernel QEMU boots first (default: the pinned Debian kernel).
-    #[arg(long, value_name = "PATH")]
+    /// The kernel QEMU boots first: any kernel file (default: the pinned Debian kernel of
+    /// --kernel-series).
+    #[arg(long, value_name = "PATH", conflicts_with = "kernel_series")]
     pub kernel: Option<PathBuf>,
-    /// The kernel the guest loads for the next boot (default: the same as --kernel).
-    #[arg(long, value_name = "PATH")]
+    /// The pinned kernel series QEMU boots first (`6.1`, `6.12`: the series of
+    /// <cache>/kernels.json; default the oldest).
+    #[arg(long, value_name = "SERIES")]
+    pub kernel_series: Option<String>,
+    /// The kernel the guest loads for the next boot: any kernel file (default: the
+    /// pinned kernel of --next-kernel-series, else the first kernel).
+    #[arg(long, value_name = "PATH", conflicts_with = "next_kernel_series")]
     pub next_kernel: Option<PathBuf>,
+    /// The pinned kernel series the guest loads for the next boot (default: the first
+    /// kernel's): `--kernel-series 6.1 --next-kernel-series 6.12` is an upgrade.
+    #[arg(long, value_name = "SERIES")]
+    pub next_kernel_series: Option<String>,
     /// A prebuilt initramfs to boot instead of building one with `xtask initramfs`.
     #[arg(long, value_name = "PATH")]
     pub initrd: Option<PathBuf>,
@@ -131,7 +141,9 @@ impl Args {
             syscall: vec![Syscall::Auto],
             loader: Loader::KexecTools,
             kernel: None,
+            kernel_series: None,
             next_kernel: None,
+            next_kernel_series: None,
             initrd: None,
             memory: 1024,
             hops: 1,
@@ -153,6 +165,80 @@ pub enum AccelChoice {
     Auto,
     Tcg,
     Kvm,
+}
+
+/// One kernel of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kernel {
+    pub path: PathBuf,
+    /// Its release, what `uname -r` prints once it runs (kernels.json for a pinned kernel,
+    /// else the `vmlinuz-<release>` file name or the image's own version string); `None`
+    /// when none of them says.
+    pub release: Option<String>,
+}
+
+impl Kernel {
+    /// Any kernel file: its release from its name or its content.
+    pub fn file(path: PathBuf) -> Kernel {
+        let release = crate::index::release_of(&path).or_else(|| release_in_image(&path));
+        Kernel { path, release }
+    }
+
+    /// How labels name it: the release, with the file name first when that is not the
+    /// Debian `vmlinuz-<release>` (`Image.gz@6.1.0-56-arm64`).
+    pub fn tag(&self) -> String {
+        let file = self
+            .path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.path.display().to_string());
+        match &self.release {
+            Some(r) if file == format!("vmlinuz-{r}") => r.clone(),
+            Some(r) => format!("{file}@{r}"),
+            None => file,
+        }
+    }
+}
+
+/// The release in a kernel image's version string (`6.1.0-56-amd64 (debian-kernel@…) #1
+/// SMP …` -> `6.1.0-56-amd64`), parsed by warmboot itself; `None` if the file cannot be
+/// read or parsed or carries no version.
+fn release_in_image(path: &Path) -> Option<String> {
+    let data = std::fs::read(path).ok()?;
+    let image = warmboot::image::KernelImage::parse(&data).ok()?;
+    image
+        .version()?
+        .split_whitespace()
+        .next()
+        .map(str::to_string)
+}
+
+/// The kernel QEMU boots first and the one the guest loads next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kernels {
+    pub first: Kernel,
+    pub next: Kernel,
+}
+
+/// The kernels `args` names: `--kernel PATH` or the pinned kernel of `--kernel-series`
+/// (the oldest without either); `--next-kernel PATH` (relative to the workspace root), the
+/// pinned kernel of `--next-kernel-series`, or the first kernel again.
+pub fn resolve_kernels(root: &Path, cache: &Cache, args: &Args) -> Result<Kernels> {
+    let first = match &args.kernel {
+        Some(p) => Kernel::file(p.clone()),
+        None => pinned(cache, args.arch, args.kernel_series.as_deref())?,
+    };
+    let mut next = match (&args.next_kernel, &args.next_kernel_series) {
+        (Some(p), _) if p.is_relative() => Kernel::file(root.join(p)),
+        (Some(p), _) => Kernel::file(p.clone()),
+        (None, Some(s)) => pinned(cache, args.arch, Some(s))?,
+        (None, None) => first.clone(),
+    };
+    if args.initrd.is_some() && args.next_kernel.is_none() && args.next_kernel_series.is_none() {
+        // A prebuilt initramfs carries a next kernel of its own.
+        next.release = None;
+    }
+    Ok(Kernels { first, next })
 }
 
 /// The result of one scenario, for summaries.
@@ -207,17 +293,29 @@ pub fn print_outcome(o: &Outcome) {
 /// The pinned kernel for `arch` and `series` ("6.1") from `<cache>/kernels.json`; `None`
 /// takes the oldest series pinned for `arch`.
 pub fn pinned_kernel(cache: &Cache, arch: GuestArch, series: Option<&str>) -> Result<PathBuf> {
-    let index_path = cache.root().join("kernels.json");
-    let index = crate::index::KernelIndex::load_or_default(&index_path)?;
-    let key = match arch {
+    pinned(cache, arch, series).map(|k| k.path)
+}
+
+fn arch_key(arch: GuestArch) -> &'static str {
+    match arch {
         GuestArch::X86_64 => "x86_64",
         GuestArch::Arm64 => "arm64",
-    };
+    }
+}
+
+/// [`pinned_kernel`] with its release from kernels.json.
+pub fn pinned(cache: &Cache, arch: GuestArch, series: Option<&str>) -> Result<Kernel> {
+    let index_path = cache.root().join("kernels.json");
+    let index = crate::index::KernelIndex::load_or_default(&index_path)?;
+    let key = arch_key(arch);
     let pinned = index.series(key);
     let wanted = series.or(pinned.first().map(String::as_str));
     wanted
         .and_then(|s| index.get(key, s))
-        .map(|e| e.path.clone())
+        .map(|e| Kernel {
+            path: e.path.clone(),
+            release: Some(e.release.clone()),
+        })
         .ok_or_else(|| Error::Boot {
             reason: format!(
                 "no {key} kernel{} in {} (pinned: {}) — run `cargo xtask images`",
@@ -259,7 +357,8 @@ pub fn crash_mib(arch: GuestArch, memory_mib: u32) -> u64 {
     }
 }
 
-pub fn label(args: &Args) -> String {
+/// The run's name: every dimension of `args`, and the kernels booted first and next.
+pub fn label(args: &Args, kernels: &Kernels) -> String {
     let arch = match args.arch {
         GuestArch::X86_64 => "x86_64",
         GuestArch::Arm64 => "arm64",
@@ -293,8 +392,9 @@ pub fn label(args: &Args) -> String {
     if args.hops > 1 {
         l += &format!("/{}hops", args.hops);
     }
-    if let Some(name) = args.next_kernel.as_deref().and_then(|p| p.file_name()) {
-        l += &format!("/next={}", name.to_string_lossy());
+    l += &format!("/{}", kernels.first.tag());
+    if kernels.next != kernels.first {
+        l += &format!("/next={}", kernels.next.tag());
     }
     if args.break_next {
         l += "/broken-next";
@@ -378,21 +478,15 @@ pub fn expectation(args: &Args) -> Expectation {
 pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
     prepare(root)?;
     let cache = Cache::from_env()?;
-    let kernel = match &args.kernel {
-        Some(k) => k.clone(),
-        None => pinned_kernel(&cache, args.arch, None)?,
-    };
+    let kernels = resolve_kernels(root, &cache, args)?;
+    let kernel = kernels.first.path.clone();
     let initrd = match &args.initrd {
         Some(i) => i.clone(),
         None => {
-            let next = match &args.next_kernel {
-                Some(p) if p.is_relative() => root.join(p),
-                Some(p) => p.clone(),
-                None => kernel.clone(),
-            };
+            let next = &kernels.next.path;
             let out = crate::initramfs::default_path(root, args.arch)
-                .with_extension(format!("{}.cpio", short_hash(&next)));
-            crate::initramfs::build(root, args.arch, Some(&next), &out)?;
+                .with_extension(format!("{}.cpio", short_hash(next)));
+            crate::initramfs::build(root, args.arch, Some(next), &out)?;
             out
         }
     };
@@ -409,7 +503,7 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
         drive: None,
     };
     let expect = expectation(args);
-    let label = label(args);
+    let label = label(args, &kernels);
     let started = Instant::now();
     let mut attempts = 0;
     loop {
@@ -420,6 +514,15 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
         }
         let (ending, log) = attempt(&config, &run_dir, Duration::from_secs(args.timeout))?;
         let mut verdict = judge(expect, &log);
+        if verdict.passed {
+            verdict = check_kernels(
+                verdict,
+                expect,
+                &log,
+                kernels.first.release.as_deref(),
+                kernels.next.release.as_deref(),
+            );
+        }
         if ending == Ending::TimedOut && !verdict.passed {
             verdict.reason = format!("timed out after {}s: {}", args.timeout, verdict.reason);
             if attempts == 1 {
@@ -538,6 +641,21 @@ mod tests {
         }
     }
 
+    fn pinned(release: &str) -> Kernel {
+        Kernel {
+            path: PathBuf::from(format!("/c/pkgs/k/boot/vmlinuz-{release}")),
+            release: Some(release.into()),
+        }
+    }
+
+    /// The same pinned kernel first and next.
+    fn one(release: &str) -> Kernels {
+        Kernels {
+            first: pinned(release),
+            next: pinned(release),
+        }
+    }
+
     #[test]
     fn command_lines_carry_the_scenario_and_reserve_crash_memory_only_for_panic() {
         let warm = cmdline(&args(GuestArch::X86_64, Scenario::Warm));
@@ -566,13 +684,14 @@ mod tests {
         verify.loader = Loader::Warmboot;
         verify.verify = true;
         assert!(cmdline(&verify).ends_with(" wb.hops=1 wb.verify=1"));
+        let k = one("6.1.0-56-arm64");
         assert_eq!(
-            label(&verify),
-            "arm64/direct/1024M/warm/warmboot/classic/verify"
+            label(&verify, &k),
+            "arm64/direct/1024M/warm/warmboot/classic/verify/6.1.0-56-arm64"
         );
         verify.corrupt_digest = true;
         assert!(cmdline(&verify).ends_with(" wb.hops=1 wb.verify=corrupt"));
-        assert!(label(&verify).ends_with("/verify/corrupt-digest"));
+        assert!(label(&verify, &k).ends_with("/verify/corrupt-digest/6.1.0-56-arm64"));
     }
 
     #[test]
@@ -580,12 +699,16 @@ mod tests {
         let mut a = args(GuestArch::X86_64, Scenario::Warm);
         a.loader = Loader::Warmboot;
         assert!(!cmdline(&a).contains("x86entry"));
-        assert_eq!(label(&a), "x86_64/bios/1024M/warm/warmboot/classic");
+        let k = one("6.12.57+deb13-amd64");
+        assert_eq!(
+            label(&a, &k),
+            "x86_64/bios/1024M/warm/warmboot/classic/6.12.57+deb13-amd64"
+        );
         a.x86_entry = Some(X86Entry::Bzimage);
         assert!(cmdline(&a).ends_with(" wb.hops=1 wb.x86entry=bzimage"));
         assert_eq!(
-            label(&a),
-            "x86_64/bios/1024M/warm/warmboot/classic/x86-entry=bzimage"
+            label(&a, &k),
+            "x86_64/bios/1024M/warm/warmboot/classic/x86-entry=bzimage/6.12.57+deb13-amd64"
         );
         a.x86_entry = Some(X86Entry::Decompressed);
         assert!(cmdline(&a).ends_with(" wb.x86entry=decompressed"));
@@ -615,10 +738,95 @@ mod tests {
         let mut a = args(GuestArch::Arm64, Scenario::Warm);
         a.firmware = Firmware::Uefi;
         a.hops = 2;
-        assert_eq!(label(&a), "arm64/uefi/1024M/warm/kexec-tools/classic/2hops");
+        let k = one("6.1.0-56-arm64");
         assert_eq!(
-            label(&args(GuestArch::X86_64, Scenario::Cold)),
-            "x86_64/bios/1024M/cold"
+            label(&a, &k),
+            "arm64/uefi/1024M/warm/kexec-tools/classic/2hops/6.1.0-56-arm64"
         );
+        assert_eq!(
+            label(
+                &args(GuestArch::X86_64, Scenario::Cold),
+                &one("6.1.0-56-amd64")
+            ),
+            "x86_64/bios/1024M/cold/6.1.0-56-amd64"
+        );
+        // An upgrade names both kernels; a file that is not vmlinuz-<release> keeps its
+        // name beside the release, and a kernel without a known release its name only.
+        let up = Kernels {
+            first: pinned("6.1.0-56-arm64"),
+            next: pinned("6.12.57+deb13-arm64"),
+        };
+        assert!(label(&a, &up).ends_with("/2hops/6.1.0-56-arm64/next=6.12.57+deb13-arm64"));
+        let derived = Kernels {
+            first: pinned("6.1.0-56-arm64"),
+            next: Kernel {
+                path: PathBuf::from("target/xtask/derived/Image.gz"),
+                release: Some("6.1.0-56-arm64".into()),
+            },
+        };
+        assert!(label(&a, &derived).ends_with("/6.1.0-56-arm64/next=Image.gz@6.1.0-56-arm64"));
+        let unknown = Kernels {
+            first: Kernel {
+                path: PathBuf::from("/tmp/bzImage"),
+                release: None,
+            },
+            next: pinned("6.1.0-56-amd64"),
+        };
+        assert!(label(&a, &unknown).ends_with("/bzImage/next=6.1.0-56-amd64"));
+    }
+
+    #[test]
+    fn kernels_come_from_the_series_or_any_file() {
+        use crate::index::{KernelEntry, KernelIndex};
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().to_owned());
+        let mut index = KernelIndex::default();
+        for (series, release) in [("6.1", "6.1.0-56-amd64"), ("6.12", "6.12.57+deb13-amd64")] {
+            index.insert(
+                "x86_64",
+                KernelEntry {
+                    path: PathBuf::from(format!("/c/vmlinuz-{release}")),
+                    package: format!("linux-image-{release}"),
+                    version: "1".into(),
+                    sha256: "0".repeat(64),
+                    series: series.into(),
+                    release: release.into(),
+                },
+            );
+        }
+        index.store(&dir.path().join("kernels.json")).unwrap();
+        let root = Path::new("/w");
+        let mut a = args(GuestArch::X86_64, Scenario::Warm);
+        let k = resolve_kernels(root, &cache, &a).unwrap();
+        assert_eq!(k.first.release.as_deref(), Some("6.1.0-56-amd64"));
+        assert_eq!(k.next, k.first);
+        a.kernel_series = Some("6.12".into());
+        let k = resolve_kernels(root, &cache, &a).unwrap();
+        assert_eq!(
+            k.first.path,
+            PathBuf::from("/c/vmlinuz-6.12.57+deb13-amd64")
+        );
+        assert_eq!(k.next, k.first);
+        a.next_kernel_series = Some("6.1".into());
+        let k = resolve_kernels(root, &cache, &a).unwrap();
+        assert_eq!(k.next.release.as_deref(), Some("6.1.0-56-amd64"));
+        // Any file: its release from its name; the next kernel relative to the root.
+        a.kernel = Some(PathBuf::from("/debs/x/boot/vmlinuz-6.12.99+deb13-amd64"));
+        a.kernel_series = None;
+        a.next_kernel_series = None;
+        a.next_kernel = Some(PathBuf::from("target/k/vmlinuz-6.1.0-99-amd64"));
+        let k = resolve_kernels(root, &cache, &a).unwrap();
+        assert_eq!(k.first.release.as_deref(), Some("6.12.99+deb13-amd64"));
+        assert_eq!(
+            k.next.path,
+            PathBuf::from("/w/target/k/vmlinuz-6.1.0-99-amd64")
+        );
+        assert_eq!(k.next.release.as_deref(), Some("6.1.0-99-amd64"));
+        // A series that is not pinned names the pinned ones.
+        let mut b = args(GuestArch::X86_64, Scenario::Warm);
+        b.kernel_series = Some("5.10".into());
+        let e = resolve_kernels(root, &cache, &b).unwrap_err().to_string();
+        assert!(e.contains("no x86_64 kernel of series 5.10"), "{e}");
+        assert!(e.contains("(pinned: 6.1, 6.12)"), "{e}");
     }
 }

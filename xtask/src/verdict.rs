@@ -174,6 +174,58 @@ pub fn judge(expect: Expectation, log: &[Stamped]) -> Verdict {
     }
 }
 
+/// Checks that every boot of a passed run ran the kernel it should: hop 0 the first
+/// kernel, every later hop the next one (after a cold reset the first again: the firmware
+/// boots QEMU's kernel). `first` and `next` are the releases expected (`uname -r`, which
+/// the ready marker carries as `kernel=`); `None` is not checked. The passing reason gains
+/// the kernels that booted first and last (`6.1.0-56-amd64 → 6.12.57+deb13-amd64`).
+pub fn check_kernels(
+    v: Verdict,
+    expect: Expectation,
+    log: &[Stamped],
+    first: Option<&str>,
+    next: Option<&str>,
+) -> Verdict {
+    if !v.passed {
+        return v;
+    }
+    let ms = markers(log);
+    let mut booted: Vec<&str> = Vec::new();
+    for m in ms.iter().filter(|m| m.event == "ready") {
+        let hop: u32 = m.get("hop").and_then(|h| h.parse().ok()).unwrap_or(0);
+        let want = if hop == 0 || expect == Expectation::Cold {
+            first
+        } else {
+            next
+        };
+        let got = m.get("kernel");
+        match (want, got) {
+            (Some(w), Some(g)) if w != g => {
+                return Verdict::fail(format!(
+                    "hop {hop}: kernel {g} booted, expected {w} ({} kernel)",
+                    if hop == 0 || expect == Expectation::Cold {
+                        "first"
+                    } else {
+                        "next"
+                    }
+                ))
+            }
+            (Some(w), None) => {
+                return Verdict::fail(format!(
+                    "hop {hop}: the ready marker names no kernel, expected {w}"
+                ))
+            }
+            _ => {}
+        }
+        booted.push(got.unwrap_or("?"));
+    }
+    let mut v = v;
+    if let (Some(a), Some(b)) = (booted.first(), booted.last()) {
+        v.reason = format!("{}: {a} → {b}", v.reason);
+    }
+    v
+}
+
 fn load_duration(m: &Marker) -> Option<f64> {
     let start: f64 = m.get("start")?.parse().ok()?;
     let end: f64 = m.get("end")?.parse().ok()?;
@@ -529,6 +581,75 @@ mod tests {
         };
         let v = judge(other, &bad);
         assert!(v.passed, "{}", v.reason);
+    }
+
+    #[test]
+    fn every_boot_must_run_the_kernel_it_should() {
+        let run = |k0: &str, k1: &str| -> Vec<Stamped> {
+            [
+                format!("@@WB ready hop=0 boot_id=a kernel={k0}"),
+                "@@WB reboot-request hop=0 how=kexec".into(),
+                format!("@@WB ready hop=1 boot_id=b kernel={k1}"),
+            ]
+            .into_iter()
+            .map(|line| Stamped {
+                t: Duration::ZERO,
+                line,
+            })
+            .collect()
+        };
+        let warm = Expectation::Warm {
+            hops: 1,
+            x86_entry: None,
+        };
+        let (old, new) = ("6.1.0-56-amd64", "6.12.57+deb13-amd64");
+        let up = run(old, new);
+        let v = check_kernels(judge(warm, &up), warm, &up, Some(old), Some(new));
+        assert!(v.passed, "{}", v.reason);
+        assert_eq!(
+            v.reason,
+            "1 warm reboot(s) reached a new kernel: 6.1.0-56-amd64 → 6.12.57+deb13-amd64"
+        );
+        // The upgrade booted the old kernel again: the boot-id check cannot see that.
+        let same = run(old, old);
+        let v = check_kernels(judge(warm, &same), warm, &same, Some(old), Some(new));
+        assert_eq!(
+            v.reason,
+            "hop 1: kernel 6.1.0-56-amd64 booted, expected 6.12.57+deb13-amd64 (next kernel)"
+        );
+        let v = check_kernels(judge(warm, &up), warm, &up, Some(new), Some(new));
+        assert!(v.reason.starts_with("hop 0: kernel 6.1.0-56-amd64 booted"));
+        // Unknown releases are not checked; a failed run stays failed as it was.
+        let v = check_kernels(judge(warm, &same), warm, &same, None, None);
+        assert!(v.passed, "{}", v.reason);
+        let failed = Verdict::fail("hop 1: no");
+        assert_eq!(
+            check_kernels(failed.clone(), warm, &up, Some(new), Some(old)),
+            failed
+        );
+        // A cold reset boots the first kernel again.
+        let cold = run(old, old);
+        let v = check_kernels(
+            Verdict {
+                passed: true,
+                reason: "reset".into(),
+                downtimes: vec![],
+                load_secs: vec![],
+            },
+            Expectation::Cold,
+            &cold,
+            Some(old),
+            Some(new),
+        );
+        assert!(v.passed, "{}", v.reason);
+        // A ready marker without kernel= cannot prove anything.
+        let mut bare = up.clone();
+        bare[2].line = "@@WB ready hop=1 boot_id=b".into();
+        let v = check_kernels(judge(warm, &bare), warm, &bare, Some(old), Some(new));
+        assert_eq!(
+            v.reason,
+            "hop 1: the ready marker names no kernel, expected 6.12.57+deb13-amd64"
+        );
     }
 
     #[test]
