@@ -116,6 +116,7 @@ fn bench_smoke(root: &Path) -> Result<()> {
         warmup: 0,
         out: Some(root.join(BENCH_SMOKE_OUT)),
         variants: Vec::new(),
+        kernel_series: Vec::new(),
         check: true,
     };
     crate::bench::run(root, &args)

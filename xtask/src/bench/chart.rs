@@ -2,7 +2,7 @@
 //! boot phases), drawn with plotters' SVG backend. Text goes into the SVG as `<text>`
 //! elements sized by plotters' built-in estimate, so no font files are needed.
 
-use super::report::{field_summary, Sample};
+use super::report::{field_summary, Sample, Set};
 use plotters::prelude::*;
 
 /// One bar: its label and median phases in seconds.
@@ -16,18 +16,19 @@ pub struct Bar {
 
 /// The bars of every variant with passing samples, in report order.
 pub fn bars(samples: &[Sample]) -> Vec<Bar> {
-    let mut seen: Vec<(String, String)> = Vec::new();
+    let mut seen: Vec<(Set, String)> = Vec::new();
     let mut out = Vec::new();
     let mut sorted: Vec<&Sample> = samples.iter().collect();
     sorted.sort_by_key(|s| s.run);
     for s in sorted {
-        let key = (s.arch.clone(), s.id.clone());
+        let set = Set::of(s);
+        let key = (set.clone(), s.id.clone());
         if seen.contains(&key) {
             continue;
         }
         seen.push(key);
         let med = |f: fn(&Sample) -> Option<f64>| {
-            field_summary(samples, &s.arch, &s.id, f).map(|x| x.median)
+            field_summary(samples, &set, &s.id, f).map(|x| x.median)
         };
         if let (Some(shutdown), Some(handoff), Some(boot)) = (
             med(|s| s.shutdown_s),
@@ -35,7 +36,7 @@ pub fn bars(samples: &[Sample]) -> Vec<Bar> {
             med(|s| s.boot_s),
         ) {
             out.push(Bar {
-                label: format!("{} {}", s.arch, s.id),
+                label: format!("{} {}", set.name(), s.id),
                 shutdown,
                 handoff,
                 boot,
@@ -140,10 +141,12 @@ mod tests {
         assert_eq!(
             labels,
             [
-                "arm64 cold-direct",
-                "arm64 warm-warmboot-classic",
-                "arm64 warm-warmboot-classic-verify",
-                "arm64 warm-kexec-tools"
+                "arm64 6.1 cold-direct",
+                "arm64 6.1 warm-warmboot-classic",
+                "arm64 6.1 warm-warmboot-classic-verify",
+                "arm64 6.1 warm-kexec-tools",
+                "arm64 6.12 cold-direct",
+                "arm64 6.12 warm-warmboot-classic"
             ]
         );
         assert!((b[0].handoff - 0.55).abs() < 1e-9, "{:?}", b[0]);
@@ -154,8 +157,9 @@ mod tests {
         let svg = render(&bars(&fixed_results().samples)).unwrap();
         assert!(svg.starts_with("<svg"), "{}", &svg[..80.min(svg.len())]);
         for text in [
-            "arm64 warm-kexec-tools  23.35 s",
-            "arm64 cold-direct  3.15 s",
+            "arm64 6.1 warm-kexec-tools  23.35 s",
+            "arm64 6.1 cold-direct  3.15 s",
+            "arm64 6.12 cold-direct  3.65 s",
             "shutdown (old kernel)",
             "boot (new kernel to init)",
         ] {

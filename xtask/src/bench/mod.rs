@@ -13,6 +13,7 @@ pub mod variants;
 use crate::boot::{self, Outcome};
 use crate::cmd::Cmd;
 use crate::error::{Error, Result};
+use crate::matrix::Pinned;
 use crate::qemu::{Accel, GuestArch};
 use crate::serial::markers;
 use report::{Environment, Results, Sample};
@@ -43,11 +44,17 @@ pub struct Args {
     /// Where report.md, results.json and downtime.svg go (default: target/bench).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Only these variants (ids such as warm-warmboot-classic, or arch/id), comma-separated.
+    /// Only these variants (ids such as warm-warmboot-classic on every series, arch/id, or
+    /// arch/series/id), comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub variants: Vec<String>,
+    /// The pinned kernel series to measure (`6.1,6.12`), comma-separated; default every
+    /// series kernels.json pins for the architecture. Every variant runs on each.
+    #[arg(long, value_name = "SERIES", value_delimiter = ',')]
+    pub kernel_series: Vec<String>,
     /// CI's smoke test: after writing, fail unless the three files are there, results.json
-    /// parses and every variant has a passing sample (a known-broken one may fail).
+    /// parses and every variant has a passing sample on every series it ran (a
+    /// known-broken one may fail).
     #[arg(long)]
     pub check: bool,
 }
@@ -62,11 +69,39 @@ impl ArchChoice {
     }
 }
 
-/// The variants `args` selects, over every architecture it names.
-pub fn selected(args: &Args) -> Result<Vec<Variant>> {
+/// The series `args` measures on `arch`: `--kernel-series` (each must be pinned for it),
+/// else every pinned series.
+pub fn series_for(args: &Args, arch: GuestArch, pinned: &Pinned) -> Result<Vec<String>> {
+    let have = pinned.of(arch);
+    if args.kernel_series.is_empty() {
+        return Ok(have.to_vec());
+    }
+    for s in &args.kernel_series {
+        if !have.contains(s) {
+            return Err(Error::Bench {
+                reason: format!(
+                    "{} has no pinned kernel series {s} (pinned: {})",
+                    arch_name(arch),
+                    have.join(", ")
+                ),
+            });
+        }
+    }
+    // In the order kernels.json pins them (oldest first), whatever the command line's.
+    Ok(have
+        .iter()
+        .filter(|s| args.kernel_series.contains(s))
+        .cloned()
+        .collect())
+}
+
+/// The variants `args` selects, over every architecture and series it names.
+pub fn selected(args: &Args, pinned: &Pinned) -> Result<Vec<Variant>> {
     let mut all = Vec::new();
     for arch in args.arch.arches() {
-        all.extend(variants::variants(arch));
+        for series in series_for(args, arch, pinned)? {
+            all.extend(variants::variants(arch, &series));
+        }
     }
     variants::select(all, &args.variants).map_err(|reason| Error::Bench { reason })
 }
@@ -77,12 +112,22 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
             reason: "--runs must be at least 1".into(),
         });
     }
-    let list = selected(args)?;
+    boot::prepare(root)?;
+    let cache = crate::cache::Cache::from_env()?;
+    let list = selected(args, &Pinned::load(&cache)?)?;
+    // The release of every series measured, for the samples and the report.
+    let mut kernels = BTreeMap::new();
+    for v in &list {
+        let key = format!("{}/{}", arch_name(v.arch), v.series);
+        if let std::collections::btree_map::Entry::Vacant(e) = kernels.entry(key) {
+            let k = boot::pinned(&cache, v.arch, Some(&v.series))?;
+            e.insert(k.release.unwrap_or_default());
+        }
+    }
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| root.join("target/bench"));
-    boot::prepare(root)?;
     let load_at_start = load_average();
     let rounds = args.warmup + args.runs;
     let total = u64::from(rounds) * list.len() as u64;
@@ -96,7 +141,6 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(500));
     let mut samples = Vec::new();
-    let mut kernels = BTreeMap::new();
     for round in 0..rounds {
         let warmup = round < args.warmup;
         for v in variants::round_order(&list, round as usize) {
@@ -106,19 +150,14 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
                 if warmup { " (warm-up)" } else { "" },
                 v.label()
             ));
-            let sample = match boot::run_scenario(root, &v.args()) {
-                Ok(outcome) => {
-                    if let Some(k) = markers(&outcome.log)
-                        .iter()
-                        .find(|m| m.event == "ready")
-                        .and_then(|m| m.get("kernel"))
-                    {
-                        kernels.insert(arch_name(v.arch).to_string(), k.to_string());
-                    }
-                    sample_of(root, &v, round, warmup, &outcome)
-                }
+            let mut sample = match boot::run_scenario(root, &v.args()) {
+                Ok(outcome) => sample_of(root, &v, round, warmup, &outcome),
                 Err(e) => failed_sample(&v, round, warmup, e.to_string()),
             };
+            sample.kernel = kernels
+                .get(&format!("{}/{}", arch_name(v.arch), v.series))
+                .cloned()
+                .unwrap_or_default();
             let line = progress_line(&sample);
             // A hidden bar (output not a terminal, as in CI) prints nothing: print plainly.
             if bar.is_hidden() {
@@ -141,14 +180,12 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         samples,
     };
     write_outputs(&out, &results)?;
-    for arch in args.arch.arches() {
-        if list.iter().any(|v| v.arch == arch) {
-            println!(
-                "\n{} summary\n\n{}",
-                arch_name(arch),
-                report::table(&results.samples, arch_name(arch))
-            );
-        }
+    for set in report::sets(&results.samples) {
+        println!(
+            "\n{} summary\n\n{}",
+            set.name(),
+            report::table(&results.samples, &set)
+        );
     }
     println!("\n{}", ab::render(&results.optimisations, &results.goals));
     println!("bench: wrote {}", out.display());
@@ -169,8 +206,9 @@ fn load_average() -> String {
 
 fn progress_line(s: &Sample) -> String {
     let what = format!(
-        "{}/{} run {}{}",
+        "{}/{}/{} run {}{}",
         s.arch,
+        s.series,
         s.id,
         s.run,
         if s.warmup { " (warm-up)" } else { "" }
@@ -206,6 +244,8 @@ fn progress_line(s: &Sample) -> String {
 fn base_sample(v: &Variant, round: u32, warmup: bool) -> Sample {
     Sample {
         arch: arch_name(v.arch).into(),
+        series: v.series.clone(),
+        kernel: String::new(),
         id: v.id.into(),
         scenario: scenario_name(v.scenario).into(),
         loader: v.loader_name().into(),
@@ -342,6 +382,9 @@ fn environment(
         args.runs,
         args.warmup
     );
+    if !args.kernel_series.is_empty() {
+        command += &format!(" --kernel-series {}", args.kernel_series.join(","));
+    }
     if !args.variants.is_empty() {
         command += &format!(" --variants {}", args.variants.join(","));
     }
@@ -412,7 +455,9 @@ pub fn check_samples(samples: &[Sample], expected: &[Variant]) -> Result<(), Str
     for v in expected {
         let mine: Vec<&Sample> = samples
             .iter()
-            .filter(|s| s.arch == arch_name(v.arch) && s.id == v.id && !s.warmup)
+            .filter(|s| {
+                s.arch == arch_name(v.arch) && s.series == v.series && s.id == v.id && !s.warmup
+            })
             .collect();
         if mine.is_empty() {
             return Err(format!("{} has no sample", v.label()));
@@ -453,7 +498,7 @@ mod tests {
     }
 
     fn variant(arch: GuestArch, id: &str) -> Variant {
-        variants::variants(arch)
+        variants::variants(arch, "6.1")
             .into_iter()
             .find(|v| v.id == id)
             .unwrap()
@@ -511,8 +556,9 @@ mod tests {
     }
 
     #[test]
-    fn the_smoke_check_wants_a_passing_sample_per_variant_except_known_broken_ones() {
-        let expected = variants::variants(GuestArch::Arm64);
+    fn the_smoke_check_wants_a_passing_sample_per_variant_and_series_except_known_broken_ones() {
+        let mut expected = variants::variants(GuestArch::Arm64, "6.1");
+        expected.extend(variants::variants(GuestArch::Arm64, "6.12"));
         let v = variant(GuestArch::Arm64, "warm-warmboot-classic");
         let o = outcome(
             "bench-arm64-direct-warm-warmboot",
@@ -526,28 +572,94 @@ mod tests {
             .map(|e| {
                 let mut s = sample_of(Path::new("/r"), &v, 1, false, &o);
                 s.id = e.id.into();
+                s.series = e.series.clone();
                 s
             })
             .collect();
         check_samples(&samples, &expected).unwrap();
-        // The known-broken kexec-tools arm64 panic may fail ...
+        // The known-broken kexec-tools arm64 panic on 6.1 may fail ...
         let broken = samples
             .iter_mut()
-            .find(|s| s.id == "panic-kexec-tools")
+            .find(|s| s.id == "panic-kexec-tools" && s.series == "6.1")
             .unwrap();
         broken.ok = false;
         check_samples(&samples, &expected).unwrap();
-        // ... no other variant may.
+        // ... no other variant may, on any series.
+        let mut newer = samples.clone();
+        let p = newer
+            .iter_mut()
+            .find(|s| s.id == "panic-kexec-tools" && s.series == "6.12")
+            .unwrap();
+        p.ok = false;
+        p.failure = Some("vmcore unreadable".into());
+        assert_eq!(
+            check_samples(&newer, &expected).unwrap_err(),
+            "arm64/6.12/panic-kexec-tools has no passing sample: vmcore unreadable"
+        );
         samples[0].ok = false;
         samples[0].failure = Some("timed out".into());
         assert_eq!(
             check_samples(&samples, &expected).unwrap_err(),
-            "arm64/cold-direct has no passing sample: timed out"
+            "arm64/6.1/cold-direct has no passing sample: timed out"
         );
         samples.remove(0);
         assert_eq!(
             check_samples(&samples, &expected).unwrap_err(),
-            "arm64/cold-direct has no sample"
+            "arm64/6.1/cold-direct has no sample"
+        );
+        // A sample of the other series does not stand in for a missing one.
+        let mut only_old: Vec<Sample> = newer
+            .iter()
+            .filter(|s| s.series == "6.1")
+            .cloned()
+            .collect();
+        for s in &mut only_old {
+            s.ok = true;
+        }
+        assert_eq!(
+            check_samples(&only_old, &expected).unwrap_err(),
+            "arm64/6.12/cold-direct has no sample"
+        );
+    }
+
+    #[test]
+    fn every_pinned_series_unless_some_are_named() {
+        let pinned = Pinned {
+            x86_64: vec!["6.1".into(), "6.12".into()],
+            arm64: vec!["6.1".into(), "6.12".into()],
+        };
+        let mut args = Args {
+            arch: ArchChoice::Arm64,
+            runs: 1,
+            warmup: 0,
+            out: None,
+            variants: vec!["cold-uefi".into()],
+            kernel_series: Vec::new(),
+            check: false,
+        };
+        let series = |args: &Args| -> Vec<String> {
+            selected(args, &pinned)
+                .unwrap()
+                .iter()
+                .map(|v| v.label())
+                .collect()
+        };
+        assert_eq!(
+            series(&args),
+            ["arm64/6.1/cold-uefi", "arm64/6.12/cold-uefi"]
+        );
+        args.kernel_series = vec!["6.12".into(), "6.1".into()];
+        assert_eq!(
+            series(&args),
+            ["arm64/6.1/cold-uefi", "arm64/6.12/cold-uefi"]
+        );
+        args.kernel_series = vec!["6.12".into()];
+        assert_eq!(series(&args), ["arm64/6.12/cold-uefi"]);
+        args.kernel_series = vec!["5.10".into()];
+        let e = selected(&args, &pinned).unwrap_err().to_string();
+        assert!(
+            e.ends_with("arm64 has no pinned kernel series 5.10 (pinned: 6.1, 6.12)"),
+            "{e}"
         );
     }
 }

@@ -14,7 +14,8 @@ pub struct Environment {
     pub qemu: BTreeMap<String, String>,
     /// Accelerators the runs used (tcg, kvm).
     pub accel: Vec<String>,
-    /// Architecture -> the kernel release the guests ran (`uname -r` in the guest).
+    /// `arch/series` (`x86_64/6.12`) -> the kernel release of that series (kernels.json,
+    /// what `uname -r` prints in the guest).
     pub kernels: BTreeMap<String, String>,
     pub host: String,
     /// The host's load averages (/proc/loadavg) when the bench started and ended: other
@@ -32,6 +33,13 @@ pub struct Environment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     pub arch: String,
+    /// The pinned kernel series booted (`6.1`, `6.12`); empty in results written before
+    /// the bench ran per series.
+    #[serde(default)]
+    pub series: String,
+    /// The kernel release booted, first and next (`6.12.118+deb13-amd64`).
+    #[serde(default)]
+    pub kernel: String,
     /// The variant's id within its architecture (`--variants` takes it).
     pub id: String,
     /// cold | warm | panic
@@ -85,16 +93,61 @@ pub fn counted(s: &Sample) -> bool {
     s.ok && !s.warmup
 }
 
-/// The variants in the order they first appear (arch, id).
-fn groups(samples: &[Sample]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
+/// One architecture and kernel series: what a table, a ratio, an A/B pair or a goal
+/// compares within (same kernel, initrd and QEMU settings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Set {
+    pub arch: String,
+    pub series: String,
+}
+
+impl Set {
+    pub fn new(arch: &str, series: &str) -> Set {
+        Set {
+            arch: arch.into(),
+            series: series.into(),
+        }
+    }
+
+    pub fn of(s: &Sample) -> Set {
+        Set::new(&s.arch, &s.series)
+    }
+
+    pub fn has(&self, s: &Sample) -> bool {
+        s.arch == self.arch && s.series == self.series
+    }
+
+    /// `x86_64 6.12`, or the architecture alone for results without a series.
+    pub fn name(&self) -> String {
+        if self.series.is_empty() {
+            self.arch.clone()
+        } else {
+            format!("{} {}", self.arch, self.series)
+        }
+    }
+}
+
+/// The variants in the order they first appear (set, id).
+fn groups(samples: &[Sample]) -> Vec<(Set, String)> {
+    let mut out: Vec<(Set, String)> = Vec::new();
     let mut sorted: Vec<&Sample> = samples.iter().collect();
     // Round 0 runs every variant in the declared order, so (run, position) is that order.
     sorted.sort_by_key(|s| s.run);
     for s in sorted {
-        let k = (s.arch.clone(), s.id.clone());
+        let k = (Set::of(s), s.id.clone());
         if !out.contains(&k) {
             out.push(k);
+        }
+    }
+    out
+}
+
+/// Every architecture and series with samples, in the order they first appear.
+pub fn sets(samples: &[Sample]) -> Vec<Set> {
+    let mut out: Vec<Set> = Vec::new();
+    for (set, _) in groups(samples) {
+        if !out.contains(&set) {
+            out.push(set);
         }
     }
     out
@@ -103,13 +156,13 @@ fn groups(samples: &[Sample]) -> Vec<(String, String)> {
 /// Summary of one field over the counted samples of a variant.
 pub fn field_summary(
     samples: &[Sample],
-    arch: &str,
+    set: &Set,
     id: &str,
     f: impl Fn(&Sample) -> Option<f64>,
 ) -> Option<Summary> {
     let xs: Vec<f64> = samples
         .iter()
-        .filter(|s| s.arch == arch && s.id == id && counted(s))
+        .filter(|s| set.has(s) && s.id == id && counted(s))
         .filter_map(f)
         .collect();
     summarize(&xs)
@@ -133,23 +186,23 @@ fn spread(s: Option<Summary>) -> String {
 }
 
 /// The variant's first sample, for its descriptive columns.
-fn first<'a>(samples: &'a [Sample], arch: &str, id: &str) -> Option<&'a Sample> {
-    samples.iter().find(|s| s.arch == arch && s.id == id)
+fn first<'a>(samples: &'a [Sample], set: &Set, id: &str) -> Option<&'a Sample> {
+    samples.iter().find(|s| set.has(s) && s.id == id)
 }
 
-/// The summary table of one architecture (also pasted into the README).
-pub fn table(samples: &[Sample], arch: &str) -> String {
+/// The summary table of one architecture and series (also pasted into the README).
+pub fn table(samples: &[Sample], set: &Set) -> String {
     let mut t = String::from(
         "| variant | scenario | loader | option | firmware | ok/runs | downtime s (median) | min–max | sd | shutdown | handoff | boot | load s | loader peak MiB |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
-    for (a, id) in groups(samples).iter().filter(|(a, _)| a == arch) {
+    for (a, id) in groups(samples).iter().filter(|(a, _)| a == set) {
         let Some(s0) = first(samples, a, id) else {
             continue;
         };
         let measured: Vec<&Sample> = samples
             .iter()
-            .filter(|s| &s.arch == a && &s.id == id && !s.warmup)
+            .filter(|s| a.has(s) && &s.id == id && !s.warmup)
             .collect();
         let ok = measured.iter().filter(|s| s.ok).count();
         let sum = |f: fn(&Sample) -> Option<f64>| field_summary(samples, a, id, f);
@@ -174,28 +227,28 @@ pub fn table(samples: &[Sample], arch: &str) -> String {
     t
 }
 
-fn median_of(samples: &[Sample], arch: &str, id: &str) -> Option<f64> {
-    field_summary(samples, arch, id, |s| s.downtime_s).map(|s| s.median)
+fn median_of(samples: &[Sample], set: &Set, id: &str) -> Option<f64> {
+    field_summary(samples, set, id, |s| s.downtime_s).map(|s| s.median)
 }
 
-/// The ratios that matter, per architecture: each warm and panic variant against the cold
-/// reboot through the same firmware, and warmboot against kexec-tools for the same
-/// scenario and firmware.
-pub fn ratios(samples: &[Sample], arch: &str) -> String {
+/// The ratios that matter, per architecture and series: each warm and panic variant
+/// against the cold reboot through the same firmware, and warmboot against kexec-tools
+/// for the same scenario and firmware.
+pub fn ratios(samples: &[Sample], set: &Set) -> String {
     let mut out = String::new();
     let vs: Vec<&Sample> = groups(samples)
         .iter()
-        .filter(|(a, _)| a == arch)
+        .filter(|(a, _)| a == set)
         .filter_map(|(a, id)| first(samples, a, id))
         .collect();
     let colds: Vec<&&Sample> = vs.iter().filter(|s| s.scenario == "cold").collect();
     let warms: Vec<&&Sample> = vs.iter().filter(|s| s.scenario != "cold").collect();
     for c in &colds {
-        let Some(cm) = median_of(samples, arch, &c.id) else {
+        let Some(cm) = median_of(samples, set, &c.id) else {
             continue;
         };
         for w in warms.iter().filter(|w| w.firmware == c.firmware) {
-            if let Some(wm) = median_of(samples, arch, &w.id) {
+            if let Some(wm) = median_of(samples, set, &w.id) {
                 let _ = writeln!(
                     out,
                     "- {} ({}) / {} ({}): {:.2}",
@@ -213,8 +266,8 @@ pub fn ratios(samples: &[Sample], arch: &str) -> String {
             s.loader == "kexec-tools" && s.scenario == w.scenario && s.firmware == w.firmware
         }) {
             match (
-                median_of(samples, arch, &w.id),
-                median_of(samples, arch, &k.id),
+                median_of(samples, set, &w.id),
+                median_of(samples, set, &k.id),
             ) {
                 (Some(a), Some(b)) => {
                     let _ = writeln!(out, "- {} / {}: {:.2}", w.id, k.id, a / b);
@@ -243,7 +296,7 @@ fn failures(samples: &[Sample]) -> String {
         let _ = writeln!(
             out,
             "- {}/{} run {}{}{}: {}{} (log `{}`)",
-            s.arch,
+            Set::of(s).name().replace(' ', "/"),
             s.id,
             s.run,
             if s.warmup { " (warm-up)" } else { "" },
@@ -280,25 +333,17 @@ pub fn render(results: &Results) -> String {
          time measured in the guest; loader peak is its VmHWM.\n",
         env.runs, env.warmup
     );
-    let arches: Vec<String> = {
-        let mut a: Vec<String> = Vec::new();
-        for (arch, _) in groups(samples) {
-            if !a.contains(&arch) {
-                a.push(arch);
-            }
-        }
-        a
-    };
-    for arch in &arches {
-        let kernel = env
-            .kernels
-            .get(arch)
-            .map(String::as_str)
+    for set in sets(samples) {
+        let kernel = samples
+            .iter()
+            .find(|s| set.has(s) && !s.kernel.is_empty())
+            .map(|s| s.kernel.as_str())
+            .or_else(|| env.kernels.get(&set.arch).map(String::as_str))
             .unwrap_or("unknown kernel");
-        let _ = writeln!(r, "## {arch} ({kernel})\n");
-        r += &table(samples, arch);
+        let _ = writeln!(r, "## {} ({kernel})\n", set.name());
+        r += &table(samples, &set);
         r += "\nRatios of median downtimes:\n\n";
-        r += &ratios(samples, arch);
+        r += &ratios(samples, &set);
         r += "\n";
     }
     r += &super::ab::render(&results.optimisations, &results.goals);
@@ -336,8 +381,8 @@ pub fn render(results: &Results) -> String {
         let _ = writeln!(r, "- {bin}: {v}");
     }
     let _ = writeln!(r, "- accelerator: {}", env.accel.join(", "));
-    for (arch, k) in &env.kernels {
-        let _ = writeln!(r, "- {arch} kernel: {k}");
+    for (set, k) in &env.kernels {
+        let _ = writeln!(r, "- {set} kernel: {k}");
     }
     let _ = writeln!(r, "- host: {}", env.host);
     let _ = writeln!(r, "- host load: {}", env.host_load);
@@ -356,6 +401,8 @@ pub mod tests {
     pub fn sample(arch: &str, id: &str, scenario: &str, loader: &str, run: u32) -> Sample {
         Sample {
             arch: arch.into(),
+            series: "6.1".into(),
+            kernel: format!("6.1.0-56-{}", if arch == "x86_64" { "amd64" } else { arch }),
             id: id.into(),
             scenario: scenario.into(),
             loader: loader.into(),
@@ -443,6 +490,32 @@ pub mod tests {
             p.known_broken = Some("broken crash header".into());
             samples.push(p);
         }
+        // The same machine on the 6.12 series: a table of its own.
+        for run in 0..3u32 {
+            let d = run as f64 * 0.1;
+            let newer = |mut s: Sample| {
+                s.series = "6.12".into();
+                s.kernel = "6.12.118+deb13-arm64".into();
+                s.firmware = "direct".into();
+                s
+            };
+            let mut cold = newer(timed(
+                sample("arm64", "cold-direct", "cold", "firmware", run),
+                0.1,
+                0.5 + d,
+                2.9,
+            ));
+            cold.variant = "reset".into();
+            samples.push(cold);
+            let mut w = newer(timed(
+                sample("arm64", "warm-warmboot-classic", "warm", "warmboot", run),
+                0.2,
+                0.3,
+                3.4 + d,
+            ));
+            w.variant = "classic".into();
+            samples.push(w);
+        }
         Results {
             environment: Environment {
                 qemu: BTreeMap::from([(
@@ -450,7 +523,10 @@ pub mod tests {
                     "QEMU emulator version 7.2.19".to_string(),
                 )]),
                 accel: vec!["tcg".into()],
-                kernels: BTreeMap::from([("arm64".to_string(), "6.1.0-56-arm64".to_string())]),
+                kernels: BTreeMap::from([
+                    ("arm64/6.1".to_string(), "6.1.0-56-arm64".to_string()),
+                    ("arm64/6.12".to_string(), "6.12.118+deb13-arm64".to_string()),
+                ]),
                 host: "Linux 6.1, 2 CPUs".into(),
                 host_load: "start 1.00 0.50 0.25, end 1.10 1.00 0.80".into(),
                 git_revision: "0123456789ab".into(),
@@ -471,17 +547,45 @@ pub mod tests {
     }
 
     #[test]
+    fn one_table_per_architecture_and_series_named_with_its_release() {
+        let r = fixed_results();
+        let text = render(&r);
+        let headings: Vec<&str> = text.lines().filter(|l| l.starts_with("## arm64")).collect();
+        assert_eq!(
+            headings,
+            [
+                "## arm64 6.1 (6.1.0-56-arm64)",
+                "## arm64 6.12 (6.12.118+deb13-arm64)"
+            ]
+        );
+        // The 6.12 table holds the 6.12 samples only: (0.1 + 0.6 + 2.9) for cold.
+        let newer = table(&r.samples, &Set::new("arm64", "6.12"));
+        assert_eq!(newer.lines().count(), 4, "{newer}");
+        assert!(
+            newer.contains("| cold-direct | cold | firmware | reset | direct | 2/2 | **3.65**"),
+            "{newer}"
+        );
+        assert!(!newer.contains("kexec-tools"), "{newer}");
+        let older = table(&r.samples, &Set::new("arm64", "6.1"));
+        assert!(
+            older.contains("| cold-direct | cold | firmware | reset | direct | 2/2 | **3.15**"),
+            "{older}"
+        );
+    }
+
+    #[test]
     fn warm_up_and_failed_runs_stay_out_of_the_statistics() {
         let r = fixed_results();
-        let s = field_summary(&r.samples, "arm64", "cold-direct", |s| s.downtime_s).unwrap();
+        let arm = Set::new("arm64", "6.1");
+        let s = field_summary(&r.samples, &arm, "cold-direct", |s| s.downtime_s).unwrap();
         // Runs 1 and 2 only: 0.1 + 0.5 + 2.5 and 0.1 + 0.6 + 2.5.
         assert_eq!(s.n, 2);
         assert!((s.median - 3.15).abs() < 1e-9, "{}", s.median);
         assert_eq!(
-            field_summary(&r.samples, "arm64", "panic-kexec-tools", |s| s.downtime_s),
+            field_summary(&r.samples, &arm, "panic-kexec-tools", |s| s.downtime_s),
             None
         );
-        let ratios = ratios(&r.samples, "arm64");
+        let ratios = ratios(&r.samples, &arm);
         // 3.65 / 23.35
         assert!(
             ratios.contains("- warm-warmboot-classic / warm-kexec-tools: 0.16\n"),
@@ -506,7 +610,7 @@ pub mod tests {
         {
             s.firmware = "uefi".into();
         }
-        let ratios = ratios(&r.samples, "arm64");
+        let ratios = ratios(&r.samples, &Set::new("arm64", "6.1"));
         assert!(!ratios.contains("warm-warmboot-classic "), "{ratios}");
         assert!(
             ratios.contains("warm-warmboot-classic-verify (direct) / cold-direct"),
@@ -527,6 +631,8 @@ pub mod tests {
         let s = &v["samples"][6];
         for key in [
             "arch",
+            "series",
+            "kernel",
             "scenario",
             "loader",
             "variant",
@@ -544,6 +650,8 @@ pub mod tests {
         }
         assert_eq!(s["scenario"], "warm");
         assert_eq!(s["loader"], "warmboot");
+        assert_eq!(s["series"], "6.1");
+        assert_eq!(s["kernel"], "6.1.0-56-arm64");
         assert_eq!(s["variant"], "classic");
         assert_eq!(s["run"], 1);
         assert!((s["downtime_s"].as_f64().unwrap() - 3.6).abs() < 1e-9);
