@@ -33,38 +33,47 @@ fn case(arch: GuestArch, scenario: Scenario, firmware: Firmware, syscall: Syscal
     }
 }
 
-/// Where `derived_kernels` writes the re-wrapped arm64 kernels.
-fn derived_path(name: &str) -> std::path::PathBuf {
-    std::path::PathBuf::from("target/xtask/derived").join(name)
+/// Where `derived_kernels` writes the re-wrapped arm64 kernels of a series
+/// (`target/xtask/derived/6.12/Image.gz`).
+fn derived_path(series: &str, name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from("target/xtask/derived")
+        .join(series)
+        .join(name)
 }
 
-fn derived(arch: GuestArch, firmware: Firmware, name: &str) -> Case {
-    let mut c = case(arch, Scenario::Warm, firmware, Syscall::Auto);
+/// A warm reboot from the pinned arm64 kernel of `series` into the same Image re-wrapped
+/// as `name`.
+fn derived(firmware: Firmware, series: &str, name: &str) -> Case {
+    let mut c = case(GuestArch::Arm64, Scenario::Warm, firmware, Syscall::Auto);
     c.args.loader = Loader::Warmboot;
-    c.args.next_kernel = Some(derived_path(name));
+    c.args.kernel_series = Some(series.to_string());
+    c.args.next_kernel = Some(derived_path(series, name));
     c
 }
 
-/// Writes the pinned arm64 Image as Image.gz (gzip) and as an EFI zboot image (gzip
-/// payload, built with the loader's synth builder the way drivers/firmware/efi/libstub's
-/// Makefile.zboot lays it out), for the matrix's decompression cases.
+/// Writes the pinned arm64 Image of every series (Debian ships a raw Image on 6.1 and
+/// 6.12) as Image.gz (gzip) and as an EFI zboot image (gzip payload, built with the
+/// loader's synth builder the way drivers/firmware/efi/libstub's Makefile.zboot lays it
+/// out), for the matrix's decompression cases.
 pub fn derived_kernels(root: &Path) -> Result<()> {
     use warmboot::compression::Compression;
     use warmboot::synth::arm64::{gzip, zboot};
     let cache = crate::cache::Cache::from_env()?;
-    let image_path = boot::pinned_kernel(&cache, GuestArch::Arm64, None)?;
-    let image = std::fs::read(&image_path).map_err(crate::error::Error::io(&image_path))?;
-    let dir = root.join(derived_path(""));
-    std::fs::create_dir_all(&dir).map_err(crate::error::Error::io(&dir))?;
-    for (name, bytes) in [
-        ("Image.gz", gzip(&image)),
-        (
-            "Image.zboot",
-            zboot(&image, Compression::Gzip, "gzip", 0, false),
-        ),
-    ] {
-        let p = dir.join(name);
-        std::fs::write(&p, bytes).map_err(crate::error::Error::io(&p))?;
+    for series in Pinned::load(&cache)?.arm64 {
+        let image_path = boot::pinned_kernel(&cache, GuestArch::Arm64, Some(&series))?;
+        let image = std::fs::read(&image_path).map_err(crate::error::Error::io(&image_path))?;
+        let dir = root.join(derived_path(&series, ""));
+        std::fs::create_dir_all(&dir).map_err(crate::error::Error::io(&dir))?;
+        for (name, bytes) in [
+            ("Image.gz", gzip(&image)),
+            (
+                "Image.zboot",
+                zboot(&image, Compression::Gzip, "gzip", 0, false),
+            ),
+        ] {
+            let p = dir.join(name);
+            std::fs::write(&p, bytes).map_err(crate::error::Error::io(&p))?;
+        }
     }
     Ok(())
 }
@@ -225,10 +234,11 @@ pub fn ci_matrix(pinned: &Pinned) -> Vec<Case> {
             }
         }
     }
-    // arm64 Image.gz and EFI zboot, decompressed by warmboot at load time: the oldest
-    // series' raw Image re-wrapped by `derived_kernels`.
-    m.push(on(derived(Arm64, Uefi, "Image.gz"), &oldest(arm)));
-    m.push(on(derived(Arm64, Bios, "Image.zboot"), &oldest(arm)));
+    // arm64 Image.gz and EFI zboot, decompressed by warmboot at load time: a series' raw
+    // Image re-wrapped by `derived_kernels`, the two formats split between the series.
+    for ((fw, name), s) in spread(&[(Uefi, "Image.gz"), (Bios, "Image.zboot")], arm) {
+        m.push(derived(fw, &s, name));
+    }
     // load --verify: warmboot's purgatory checks the segments' SHA-256 first (x86_64 on
     // the oldest series, arm64 on the newest).
     let verified = |arch| {
@@ -548,10 +558,15 @@ mod tests {
                 && c.args.loader == Loader::Warmboot
                 && c.must_fail.is_none()));
         }
-        // The re-wrapped arm64 Images as next kernels.
+        // The re-wrapped arm64 Images as next kernels, each from its own series' Image.
         for name in ["Image.gz", "Image.zboot"] {
             assert!(m.iter().any(|c| c.args.arch == GuestArch::Arm64
-                && c.args.next_kernel.as_deref() == Some(derived_path(name).as_path())
+                && c.args.next_kernel.as_deref()
+                    == c.args
+                        .kernel_series
+                        .as_deref()
+                        .map(|s| derived_path(s, name))
+                        .as_deref()
                 && c.must_fail.is_none()));
         }
         // The reference loader warm on every arch and series.
