@@ -117,6 +117,7 @@ fn bench_smoke(root: &Path) -> Result<()> {
         out: Some(root.join(BENCH_SMOKE_OUT)),
         variants: Vec::new(),
         kernel_series: Vec::new(),
+        kernel: None,
         check: true,
     };
     crate::bench::run(root, &args)

@@ -52,6 +52,11 @@ pub struct Args {
     /// series kernels.json pins for the architecture. Every variant runs on each.
     #[arg(long, value_name = "SERIES", value_delimiter = ',')]
     pub kernel_series: Vec<String>,
+    /// Measure this kernel file (any Debian kernel, e.g. boot/vmlinuz-<release> from a
+    /// linux-image .deb) instead of the pinned series: every variant of its architecture
+    /// boots it first and next; the report names it by its release.
+    #[arg(long, value_name = "PATH", conflicts_with = "kernel_series")]
+    pub kernel: Option<PathBuf>,
     /// CI's smoke test: after writing, fail unless the three files are there, results.json
     /// parses and every variant has a passing sample on every series it ran (a
     /// known-broken one may fail).
@@ -95,8 +100,51 @@ pub fn series_for(args: &Args, arch: GuestArch, pinned: &Pinned) -> Result<Vec<S
         .collect())
 }
 
-/// The variants `args` selects, over every architecture and series it names.
+/// The architecture of the kernel file `path`, read by warmboot's own parser.
+pub fn kernel_arch(path: &Path) -> Result<GuestArch> {
+    let data = std::fs::read(path).map_err(Error::io(path))?;
+    let image = warmboot::image::KernelImage::parse(&data).map_err(|e| Error::Bench {
+        reason: format!("{}: {e}", path.display()),
+    })?;
+    Ok(match image.arch() {
+        warmboot::arch::Arch::X86_64 => GuestArch::X86_64,
+        warmboot::arch::Arch::Arm64 => GuestArch::Arm64,
+    })
+}
+
+/// The variants of `arch` on the kernel file `path`, named by the series of its release
+/// (`custom` when it has none).
+pub fn file_variants(arch: GuestArch, path: &Path) -> Vec<Variant> {
+    let series = boot::Kernel::file(path.to_path_buf())
+        .release
+        .and_then(|r| crate::index::series_of(&r))
+        .unwrap_or_else(|| "custom".into());
+    variants::variants(arch, &series)
+        .into_iter()
+        .map(|v| Variant {
+            kernel: Some(path.to_path_buf()),
+            ..v
+        })
+        .collect()
+}
+
+/// The variants `args` selects, over every architecture and series it names (or, with
+/// `--kernel`, of that file's architecture on that file).
 pub fn selected(args: &Args, pinned: &Pinned) -> Result<Vec<Variant>> {
+    if let Some(path) = &args.kernel {
+        let arch = kernel_arch(path)?;
+        if !args.arch.arches().contains(&arch) {
+            return Err(Error::Bench {
+                reason: format!(
+                    "{} is an {} kernel, not one of --arch",
+                    path.display(),
+                    arch_name(arch)
+                ),
+            });
+        }
+        return variants::select(file_variants(arch, path), &args.variants)
+            .map_err(|reason| Error::Bench { reason });
+    }
     let mut all = Vec::new();
     for arch in args.arch.arches() {
         for series in series_for(args, arch, pinned)? {
@@ -120,7 +168,10 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
     for v in &list {
         let key = format!("{}/{}", arch_name(v.arch), v.series);
         if let std::collections::btree_map::Entry::Vacant(e) = kernels.entry(key) {
-            let k = boot::pinned(&cache, v.arch, Some(&v.series))?;
+            let k = match &v.kernel {
+                Some(path) => boot::Kernel::file(path.clone()),
+                None => boot::pinned(&cache, v.arch, Some(&v.series))?,
+            };
             e.insert(k.release.unwrap_or_default());
         }
     }
@@ -385,6 +436,9 @@ fn environment(
     if !args.kernel_series.is_empty() {
         command += &format!(" --kernel-series {}", args.kernel_series.join(","));
     }
+    if let Some(k) = &args.kernel {
+        command += &format!(" --kernel {}", k.display());
+    }
     if !args.variants.is_empty() {
         command += &format!(" --variants {}", args.variants.join(","));
     }
@@ -635,6 +689,7 @@ mod tests {
             out: None,
             variants: vec!["cold-uefi".into()],
             kernel_series: Vec::new(),
+            kernel: None,
             check: false,
         };
         let series = |args: &Args| -> Vec<String> {
@@ -661,5 +716,49 @@ mod tests {
             e.ends_with("arm64 has no pinned kernel series 5.10 (pinned: 6.1, 6.12)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_kernel_file_runs_every_variant_of_its_architecture_on_that_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vmlinuz-6.12.119+deb13-arm64");
+        let image = warmboot::synth::arm64::Arm64Builder::default().build();
+        std::fs::write(&path, &image).unwrap();
+        let pinned = Pinned {
+            x86_64: vec!["6.1".into()],
+            arm64: vec!["6.1".into()],
+        };
+        let mut args = Args {
+            arch: ArchChoice::All,
+            runs: 1,
+            warmup: 0,
+            out: None,
+            variants: Vec::new(),
+            kernel_series: Vec::new(),
+            kernel: Some(path.clone()),
+            check: false,
+        };
+        let list = selected(&args, &pinned).unwrap();
+        assert_eq!(
+            list.len(),
+            variants::variants(GuestArch::Arm64, "6.12").len()
+        );
+        for v in &list {
+            assert_eq!((v.arch, v.series.as_str()), (GuestArch::Arm64, "6.12"));
+            let a = v.args();
+            assert_eq!(a.kernel.as_deref(), Some(path.as_path()));
+            assert_eq!((a.kernel_series, a.next_kernel_series), (None, None));
+        }
+        // Without a vmlinuz-<release> name, the release in the image names the series.
+        let other = dir.path().join("Image");
+        std::fs::write(&other, &image).unwrap();
+        assert!(file_variants(GuestArch::Arm64, &other)
+            .iter()
+            .all(|v| v.series == "6.1"));
+        args.arch = ArchChoice::X86_64;
+        let e = selected(&args, &pinned).unwrap_err().to_string();
+        assert!(e.contains("is an arm64 kernel, not one of --arch"), "{e}");
+        args.kernel = Some(dir.path().join("missing"));
+        assert!(selected(&args, &pinned).is_err());
     }
 }

@@ -17,8 +17,12 @@ pub const ARM64_KEXEC_TOOLS_PANIC: &str =
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Variant {
     pub arch: GuestArch,
-    /// The pinned kernel series the variant boots (`6.1`, `6.12`), first and next.
+    /// The pinned kernel series the variant boots (`6.1`, `6.12`), first and next; for a
+    /// kernel file ([`Variant::kernel`]), the series of its release.
     pub series: String,
+    /// A kernel file to boot, first and next, instead of the pinned kernel of `series`
+    /// (`bench --kernel`).
+    pub kernel: Option<std::path::PathBuf>,
     /// Unique within an architecture, e.g. `warm-warmboot-file`; `--variants` takes these.
     pub id: &'static str,
     pub scenario: Scenario,
@@ -98,7 +102,11 @@ impl Variant {
     /// measured (early console, loglevel=6, the loader's VmHWM), silent.
     pub fn args(&self) -> Args {
         Args {
-            kernel_series: Some(self.series.clone()),
+            kernel: self.kernel.clone(),
+            kernel_series: match self.kernel {
+                Some(_) => None,
+                None => Some(self.series.clone()),
+            },
             firmware: self.firmware,
             syscall: vec![self.syscall],
             loader: self.loader.unwrap_or(Loader::KexecTools),
@@ -121,6 +129,7 @@ pub fn variants(arch: GuestArch, series: &str) -> Vec<Variant> {
     let v = |id, scenario, loader, name, firmware, syscall, no_verify| Variant {
         arch,
         series: series.to_string(),
+        kernel: None,
         id,
         scenario,
         loader,
