@@ -25,6 +25,7 @@ mod qemu;
 mod serial;
 mod shared_libs;
 mod tidy;
+mod validate;
 mod verdict;
 mod x86_entry;
 
@@ -56,8 +57,12 @@ enum Job {
     /// Measure reboot downtime (cold, warm with warmboot and kexec-tools, panic) on real
     /// kernels in QEMU; writes report.md, results.json and downtime.svg.
     Bench(bench::Args),
-    /// Run the CI boot matrix: every scenario on both architectures, with a summary table.
+    /// Run the CI boot matrix: every scenario on both architectures and every pinned kernel
+    /// series, upgrades and downgrades between the series, with a summary table.
     Matrix,
+    /// Validate a new kernel file: the boot scenarios on it (warm, panic, cold, kexec-tools),
+    /// upgrades and downgrades against every pinned series, and a short bench of it.
+    Validate(validate::Args),
     /// Generate the man pages and shell completions from warmboot's clap definitions, and
     /// collect the systemd units (into target/dist).
     Dist(dist::Args),
@@ -84,6 +89,7 @@ fn main() -> ExitCode {
         Job::DerivedKernels => matrix::derived_kernels(&root),
         Job::Bench(args) => bench::run(&root, &args),
         Job::Matrix => matrix::run_ci(&root),
+        Job::Validate(args) => validate::run(&root, &args),
         Job::Dist(args) => dist::run(&root, &args),
         Job::E2e(args) => e2e::run(&root, &args),
         Job::Fuzz(args) => fuzz::run(&root, &args),
