@@ -55,8 +55,17 @@ impl Verdict {
 pub fn judge(expect: Expectation, log: &[Stamped]) -> Verdict {
     let ms = markers(log);
     if let Some(f) = ms.iter().find(|m| m.event == "fail") {
+        // warmboot's own one-line error, when it printed one before the failure.
+        let said = log[..f.index]
+            .iter()
+            .rev()
+            .take_while(|s| !s.line.contains("@@WB "))
+            .map(|s| crate::serial::clean_line(&s.line))
+            .find(|l| l.starts_with("warmboot: ") && !l.starts_with("warmboot: warning:"))
+            .map(|l| format!(" ({l})"))
+            .unwrap_or_default();
         return Verdict::fail(format!(
-            "the guest reported a failure at hop {}: {}",
+            "the guest reported a failure at hop {}: {}{said}",
             f.get("hop").unwrap_or("?"),
             f.get("reason")
                 .unwrap_or("no reason given")
@@ -668,6 +677,41 @@ mod tests {
         assert_eq!(
             v.reason,
             "the guest reported a failure at hop 0: kexec-tools load failed"
+        );
+        // warmboot's error line goes with the reason; its warnings and lines of an
+        // earlier hop do not.
+        let lines = [
+            "warmboot: /boot/next/vmlinuz: an earlier hop's error",
+            "@@WB ready hop=1 boot_id=b",
+            "warmboot: warning: /run/warmboot.lock: cannot lock (No such file or directory)",
+            "warmboot: /boot/next/vmlinuz: --x86-entry decompressed cannot be honoured: \
+             invalid decompressed x86 kernel: its entry is not at _text",
+            "@@WB fail hop=1 reason=warmboot_load_failed",
+        ];
+        let l: Vec<Stamped> = lines
+            .iter()
+            .map(|line| Stamped {
+                t: Duration::ZERO,
+                line: line.to_string(),
+            })
+            .collect();
+        let warm = Expectation::Warm {
+            hops: 2,
+            x86_entry: None,
+        };
+        assert_eq!(
+            judge(warm, &l).reason,
+            "the guest reported a failure at hop 1: warmboot load failed (warmboot: \
+             /boot/next/vmlinuz: --x86-entry decompressed cannot be honoured: invalid \
+             decompressed x86 kernel: its entry is not at _text)"
+        );
+        let l: Vec<Stamped> = l
+            .into_iter()
+            .filter(|s| !s.line.contains("honoured"))
+            .collect();
+        assert_eq!(
+            judge(warm, &l).reason,
+            "the guest reported a failure at hop 1: warmboot load failed"
         );
     }
 
