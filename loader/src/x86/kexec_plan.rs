@@ -49,6 +49,9 @@ const GIB4: u64 = 1 << 32;
 pub const ENTRY_NOTE: &str = "x86 entry: ";
 /// The note of the decompressed path starts with this.
 pub const DECOMPRESSED_NOTE: &str = "x86 entry: kernel proper decompressed at load";
+/// A decompressed entry whose e_entry is not `_text` ends its note with this and the
+/// offset (hex), which [`verify`] holds the trampoline to.
+pub const ENTRY_OFFSET_NOTE: &str = ", entered at _text + ";
 /// loadflags in the zero page (boot.rst; bootparam.h KASLR_FLAG is bit 1).
 const LOADFLAGS_OFFSET: usize = 0x211;
 
@@ -184,12 +187,6 @@ fn kernel_part(
             "the command line has {option}=, which changes where the kernel's own decompressor places the kernel"
         )));
     }
-    if proper.entry_offset != 0 {
-        return Err(Error::invalid(
-            "decompressed x86 kernel",
-            "its entry is not at _text",
-        ));
-    }
     let load = proper.load_physical_addr;
     let image_len = proper.mem_len;
     let input = KaslrInput {
@@ -223,7 +220,7 @@ fn kernel_part(
     piece.memsz = image_len;
     piece.placement.align = align;
     let text = START_KERNEL_MAP + load + delta;
-    let note = match choice {
+    let mut note = match choice {
         Kaslr::Off => {
             format!("{DECOMPRESSED_NOTE}, physical {{phys}}, virtual _text {text:#018x}, KASLR off (nokaslr)")
         }
@@ -234,6 +231,9 @@ fn kernel_part(
             format!("{DECOMPRESSED_NOTE}, physical {{phys}}, virtual _text {text:#018x}, KASLR offset {delta:#x}")
         }
     };
+    if entry_offset != 0 {
+        note += &format!("{ENTRY_OFFSET_NOTE}{entry_offset:#x}");
+    }
     Ok((layout, entry_offset, Some(!nokaslr), note))
 }
 
@@ -289,7 +289,8 @@ fn cmdline_with_elfcorehdr(cmdline: &str, elfcorehdr: u64) -> String {
 ///
 /// `entry` says what the kernel segment holds: the bzImage's protected-mode code (entered
 /// at +0x200, the kernel decompresses itself), or the kernel proper warmboot decompressed
-/// and relocated ([`crate::x86::vmlinux_payload`]), entered at startup_64 (`_text`) with
+/// and relocated ([`crate::x86::vmlinux_payload`]), entered at startup_64 (e_entry, at or
+/// after `_text`) with
 /// the same 64-bit boot protocol state, KASLR_FLAG set in loadflags when randomised as
 /// the decompressor's choose_random_location does.
 #[allow(clippy::too_many_arguments)]
@@ -612,10 +613,25 @@ pub fn verify(plan: &Plan) -> Result<()> {
         .iter()
         .find(|s| s.what == "kernel")
         .ok_or_else(|| bad("no kernel segment".to_string()))?;
-    // The decompressed kernel proper is entered at startup_64 = _text, the start of its
-    // segment; a bzImage at its 64-bit entry, +0x200.
-    let decompressed = plan.notes.iter().any(|n| n.starts_with(DECOMPRESSED_NOTE));
-    let want = kernel.mem + if decompressed { 0 } else { 0x200 };
+    // The decompressed kernel proper is entered at startup_64: _text, the start of its
+    // segment, or where its note says (inside the segment's bytes); a bzImage at its
+    // 64-bit entry, +0x200.
+    let offset = match plan.notes.iter().find(|n| n.starts_with(DECOMPRESSED_NOTE)) {
+        None => 0x200,
+        Some(note) => match note.rsplit_once(ENTRY_OFFSET_NOTE) {
+            None => 0,
+            Some((_, hex)) => hex
+                .strip_prefix("0x")
+                .and_then(|h| u64::from_str_radix(h, 16).ok())
+                .filter(|&o| o < kernel.bufsz())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "the entry offset {hex:?} in the plan's note is not inside the kernel's bytes"
+                    ))
+                })?,
+        },
+    };
+    let want = kernel.mem + offset;
     if kernel_entry != want {
         return Err(bad(format!(
             "the trampoline jumps to {kernel_entry:#x}, not the kernel's 64-bit entry {want:#x}"
