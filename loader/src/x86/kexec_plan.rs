@@ -28,6 +28,7 @@ use crate::x86::bootparams::{
     build_zero_page, e820_ext_node, setup_header, split_e820, ZeroPageInput,
 };
 use crate::x86::e820::{crash_e820, normal_e820, E820Entry};
+use crate::x86::early_setup::{self, EarlySetupFacts};
 use crate::x86::efi::{self, EfiFirmware};
 use crate::x86::kaslr::{self, Kaslr, KaslrInput};
 use crate::x86::relocs::START_KERNEL_MAP;
@@ -166,6 +167,7 @@ fn kernel_part(
     file: &[u8],
     cmdline: &str,
     map: &MemoryMap,
+    early: &EarlySetupFacts,
     entry: KernelEntry,
 ) -> Result<(KernelLayout, u64, Option<bool>, String)> {
     // The decompressed entry replaces the kernel piece's bytes: its layout has none.
@@ -186,6 +188,9 @@ fn kernel_part(
         return Err(Error::Unsupported(format!(
             "the command line has {option}=, which changes where the kernel's own decompressor places the kernel"
         )));
+    }
+    if let Some(why) = early_setup::difference(early, cmdline) {
+        return Err(Error::Unsupported(why));
     }
     let load = proper.load_physical_addr;
     let image_len = proper.mem_len;
@@ -250,6 +255,8 @@ pub struct MachineFacts {
     /// Crash: each CPU's crash_notes (address, size) and the vmcoreinfo note.
     pub cpu_notes: Vec<(u64, u64)>,
     pub vmcoreinfo: Option<(u64, u64)>,
+    /// The CPU flags and command line the decompressed entry's early-setup check needs.
+    pub early: EarlySetupFacts,
 }
 
 /// Reads the facts of the machine at `host`.
@@ -266,12 +273,20 @@ pub fn machine_facts(host: &HostRoot) -> Result<MachineFacts> {
     let acpi_rsdp = efi::acpi_rsdp(running.as_ref(), &systab);
     let efi = EfiFirmware::from_host(host)?;
     let cpu_notes = crate::crash::cpu_notes(host, crate::Arch::X86_64)?;
+    let early = EarlySetupFacts {
+        cpu_flags: host
+            .read_optional("/proc/cpuinfo")?
+            .map(|c| EarlySetupFacts::cpu_flags_from_cpuinfo(&c))
+            .unwrap_or_default(),
+        running_cmdline: host.read_optional("/proc/cmdline")?.unwrap_or_default(),
+    };
     Ok(MachineFacts {
         e820,
         acpi_rsdp,
         efi,
         cpu_notes,
         vmcoreinfo: host.vmcoreinfo()?,
+        early,
     })
 }
 
@@ -336,7 +351,7 @@ fn plan_bzimage_keeping(
     entry: KernelEntry,
 ) -> Result<Plan> {
     let (layout, entry_offset, kaslr_flag, entry_note) =
-        kernel_part(image, file, cmdline, map, entry)?;
+        kernel_part(image, file, cmdline, map, &facts.early, entry)?;
     let setup_header = setup_header(file, image.header_end)?;
     let initrd_len = initrd.as_ref().map(|i| i.len() as u64);
 
@@ -862,6 +877,23 @@ mod tests {
             assert_eq!(kernel.bufsz(), bz.kernel_size, "the protected-mode code");
             verify(&p).unwrap();
         }
+        // A machine whose decompressor would change the paging mode (running 5-level,
+        // the next command line asks for 4-level): the bzImage path, saying so.
+        let (map, mut facts) = machine();
+        facts.early.cpu_flags = ["la57".to_string()].into();
+        let p = plan_x86(
+            &bz,
+            &file,
+            None,
+            "console=ttyS0 no5lvl",
+            Mode::Normal,
+            &map,
+            &facts,
+            false,
+            request(&file, &bz, X86Entry::Auto, [0, 0]),
+        )
+        .unwrap();
+        assert_eq!(entry_note(&p), "x86 entry: bzImage decompressor (the command line has no5lvl: the kernel's decompressor would switch to 4-level paging, the decompressed entry keeps the running kernel's 5-level paging)");
         // A payload that does not decompress: auto falls back with the error...
         let mut req = request(&file, &bz, X86Entry::Auto, [0, 0]);
         req.proper = Some(Err(Error::UnsupportedCompression {
