@@ -42,6 +42,17 @@ pub const SEGMENT: &str = "purgatory";
 /// The purgatory's stack (SHA-256 needs well under 1 KiB).
 pub const STACK_SIZE: u64 = 16 << 10;
 
+/// Refuses `load --verify` in a warmboot built without the purgatory (its bare-metal
+/// rustup targets were missing at build time; loader/build.rs), saying how to get it.
+pub fn available() -> Result<()> {
+    match MISSING_TARGETS {
+        None => Ok(()),
+        Some(install) => Err(Error::Unsupported(format!(
+            "this warmboot was built without the --verify purgatory; run `{install}` and build it again"
+        ))),
+    }
+}
+
 /// The purgatory for `arch`.
 pub fn image(arch: Arch) -> &'static Image {
     match arch {

@@ -23,6 +23,7 @@ mod manifest;
 mod matrix;
 mod qemu;
 mod serial;
+mod setup;
 mod shared_libs;
 mod tidy;
 mod verdict;

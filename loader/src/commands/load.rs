@@ -305,6 +305,9 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         _ => None,
     };
     let decompressed = matches!(proper, Some(Ok(_)));
+    if opts.verify {
+        crate::purgatory::available()?;
+    }
     let (syscall, reason) = if opts.verify {
         match opts.syscall {
             SyscallChoice::File => {
