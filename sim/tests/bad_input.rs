@@ -523,14 +523,19 @@ fn cuts(arch: Arch, data: &[u8]) -> Vec<usize> {
     v
 }
 
-/// Each real kernel cut at ≥10 places: every load fails with one line naming the file,
-/// and the kernel and crash kernel loaded before are still there, unchanged.
+/// Each real kernel (every pinned series) cut at ≥10 places: every load fails with one
+/// line naming the file, and the kernel and crash kernel loaded before are still there,
+/// unchanged.
 #[test]
 fn truncated_real_kernels_are_refused_and_change_nothing() {
-    for (arch, name) in [(Arch::X86_64, "x86_64"), (Arch::Arm64, "arm64")] {
-        let Some((_, data)) = common::cli::real_kernel(name) else {
-            continue;
-        };
+    let kernels = [(Arch::X86_64, "x86_64"), (Arch::Arm64, "arm64")]
+        .into_iter()
+        .flat_map(|(arch, name)| {
+            common::pinned::real_kernels(name)
+                .into_iter()
+                .map(move |(series, _, data)| (arch, format!("{name} {series}"), data))
+        });
+    for (arch, name, data) in kernels {
         let m = match arch {
             Arch::X86_64 => Machine::x86(),
             Arch::Arm64 => Machine::arm64(),
@@ -539,12 +544,12 @@ fn truncated_real_kernels_are_refused_and_change_nothing() {
         // The whole kernel loads (so the cuts are what fails).
         let full = m.file("vmlinuz-full", &data);
         let r = run(&mut sim.clone(), &load(&m, &full, &[]));
-        assert_eq!(r.code, 0, "{r:?}");
+        assert_eq!(r.code, 0, "{name}: {r:?}");
         m.preload(&mut sim, "prev", false);
         m.preload(&mut sim, "prev-crash", true);
         let before = images(&sim);
         let cuts = cuts(arch, &data);
-        assert!(cuts.len() >= 10);
+        assert!(cuts.len() >= 10, "{name}");
         for (i, cut) in cuts.into_iter().enumerate() {
             let k = m.file("vmlinuz-cut", &data[..cut]);
             let extra: &[&str] = if i % 2 == 0 { &[] } else { &["--panic"] };

@@ -1,13 +1,45 @@
 //! apt with a private state directory, so xtask can fetch packages of any architecture
-//! without `dpkg --add-architecture` or touching the host's package lists.
+//! and of every Debian release the manifest names, without `dpkg --add-architecture` and
+//! without touching the host's package lists or sources.
 //!
-//! Every call passes `-o Dir::State::Lists=<state>/lists -o Dir::Cache=<state>/cache` and
-//! both architectures; the host's sources.list and dpkg status are only read.
+//! Every call passes `-o Dir::State::Lists=<state>/lists -o Dir::Cache=<state>/cache`, its
+//! own sources list `<state>/sources.list` (written by [`Apt::ensure_updated`], see
+//! [`sources_list`]) with an empty parts directory, and both architectures. A fresh Debian
+//! 12 host lists only bookworm; Debian 13's kernels need trixie, and the archive keyring of
+//! Debian 12 (debian-archive-keyring 2023.3+deb12u1 and later) already holds trixie's keys.
+//! Only the host's dpkg status and keyrings are read.
 
 use crate::cmd::Cmd;
 use crate::error::{Error, Result};
-use crate::manifest::DebArch;
+use crate::manifest::{DebArch, SUITES};
 use std::path::{Path, PathBuf};
+
+/// Where the Debian archive and its security archive are (as in a default Debian install).
+const MIRROR: &str = "http://deb.debian.org/debian";
+const SECURITY_MIRROR: &str = "http://deb.debian.org/debian-security";
+/// The keyring of Debian's archive signing keys, from the package debian-archive-keyring.
+const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
+
+/// The private sources list: for every release of [`SUITES`], the release, its
+/// `-updates` and its `-security` suite, component main, both architectures.
+pub fn sources_list() -> String {
+    let archs: Vec<&str> = DebArch::ALL.iter().map(|a| a.debian()).collect();
+    let options = format!("[arch={} signed-by={KEYRING}]", archs.join(","));
+    let mut text = String::from(
+        "# Written by `cargo xtask images` (xtask/src/apt.rs) for its private apt state;\n\
+         # the host's sources are not read. Rewritten before every `apt-get update`.\n",
+    );
+    for suite in SUITES {
+        for (mirror, suite) in [
+            (MIRROR, suite.to_owned()),
+            (MIRROR, format!("{suite}-updates")),
+            (SECURITY_MIRROR, format!("{suite}-security")),
+        ] {
+            text += &format!("deb {options} {mirror} {suite} main\n");
+        }
+    }
+    text
+}
 
 pub struct Apt {
     state: PathBuf,
@@ -26,6 +58,8 @@ impl Apt {
         let mut opts = vec![
             format!("Dir::State::Lists={}/lists", self.state.display()),
             format!("Dir::Cache={}/cache", self.state.display()),
+            format!("Dir::Etc::SourceList={}", self.sources().display()),
+            format!("Dir::Etc::SourceParts={}", self.source_parts().display()),
         ];
         opts.extend(
             DebArch::ALL
@@ -35,6 +69,15 @@ impl Apt {
         opts.into_iter()
             .flat_map(|o| ["-o".to_string(), o])
             .collect()
+    }
+
+    fn sources(&self) -> PathBuf {
+        self.state.join("sources.list")
+    }
+
+    /// Kept empty, so that no other sources file is read.
+    fn source_parts(&self) -> PathBuf {
+        self.state.join("sources.list.d")
     }
 
     fn apt_get(&self) -> Cmd {
@@ -51,46 +94,67 @@ impl Apt {
         if self.updated {
             return Ok(());
         }
-        for dir in ["lists/partial", "cache/archives/partial"] {
+        for dir in ["lists/partial", "cache/archives/partial", "sources.list.d"] {
             let d = self.state.join(dir);
             std::fs::create_dir_all(&d).map_err(Error::io(&d))?;
         }
+        let sources = self.sources();
+        std::fs::write(&sources, sources_list()).map_err(Error::io(&sources))?;
         self.apt_get().arg("update").run()?;
         self.updated = true;
         Ok(())
     }
 
-    /// Whether the archive still has exactly this version. (`apt-cache show pkg=version`
-    /// cannot tell: it exits 0 with no output for a missing version.)
-    pub fn has_version(&mut self, name: &str, arch: DebArch, version: &str) -> Result<bool> {
+    /// Whether the archive still has exactly this version in one of `suites`. (`apt-cache
+    /// show pkg=version` cannot tell: it exits 0 with no output for a missing version.)
+    pub fn has_version(
+        &mut self,
+        name: &str,
+        arch: DebArch,
+        version: &str,
+        suites: &[String],
+    ) -> Result<bool> {
+        Ok(self
+            .madison(name, arch)?
+            .iter()
+            .any(|(v, suite)| v == version && suites.contains(suite)))
+    }
+
+    /// The newest version of the package in `suites`, if the archive has it there at all.
+    /// (apt's own candidate would be the newest of every suite in the sources: a trixie
+    /// libc6 for a bookworm pin.)
+    pub fn newest_in(
+        &mut self,
+        name: &str,
+        arch: DebArch,
+        suites: &[String],
+    ) -> Result<Option<String>> {
+        Ok(self
+            .madison(name, arch)?
+            .into_iter()
+            .find(|(_, suite)| suites.contains(suite))
+            .map(|(v, _)| v))
+    }
+
+    /// `(version, suite)` of every binary package of `arch` in the lists, newest first.
+    fn madison(&mut self, name: &str, arch: DebArch) -> Result<Vec<(String, String)>> {
         self.ensure_updated()?;
         let out = self
             .apt_cache()
             .arg("madison")
             .arg(format!("{name}:{arch}"))
             .read()?;
-        Ok(madison_has(&out, arch, version))
+        Ok(parse_madison(&out, arch))
     }
 
-    /// The version apt would download now, if the archive has the package at all.
-    pub fn candidate(&mut self, name: &str, arch: DebArch) -> Result<Option<String>> {
-        self.ensure_updated()?;
-        let out = self
-            .apt_cache()
-            .arg("policy")
-            .arg(format!("{name}:{arch}"))
-            .read()?;
-        Ok(parse_candidate(&out))
-    }
-
-    /// The packages a metapackage depends on (e.g. `linux-image-amd64` -> the current
-    /// `linux-image-6.1.0-NN-amd64`), in apt's order.
-    pub fn depends(&mut self, meta: &str, arch: DebArch) -> Result<Vec<String>> {
+    /// The packages one version of a metapackage depends on (e.g. bookworm's
+    /// `linux-image-amd64` -> the current `linux-image-6.1.0-NN-amd64`), in apt's order.
+    pub fn depends(&mut self, meta: &str, arch: DebArch, version: &str) -> Result<Vec<String>> {
         self.ensure_updated()?;
         let out = self
             .apt_cache()
             .arg("depends")
-            .arg(format!("{meta}:{arch}"))
+            .arg(format!("{meta}:{arch}={version}"))
             .read()?;
         Ok(parse_depends(&out))
     }
@@ -104,24 +168,27 @@ impl Apt {
     }
 }
 
-/// Whether `apt-cache madison` output (`name | version | source`) lists `version` in a
-/// binary-package index of `arch`.
-pub fn madison_has(madison: &str, arch: DebArch, version: &str) -> bool {
+/// `(version, suite)` of each line of `apt-cache madison` output (`name | version |
+/// mirror suite/component arch Packages`) that is a binary-package index of `arch`, in
+/// madison's order. That order is newest first: apt keeps each package's versions sorted,
+/// highest first (apt-pkg/pkgcachegen.cc, NewVersion's insertion by CmpVersion), and madison
+/// walks them in that order (cmdline/apt-cache.cc's Madison). A version in two suites is
+/// listed once per suite.
+pub fn parse_madison(madison: &str, arch: DebArch) -> Vec<(String, String)> {
     let index = format!("{} Packages", arch.debian());
-    madison.lines().any(|l| {
-        let cols: Vec<&str> = l.split('|').map(str::trim).collect();
-        matches!(cols.as_slice(), [_, v, source] if *v == version && source.ends_with(&index))
-    })
-}
-
-/// The `Candidate:` line of `apt-cache policy` output; `(none)` means not installable.
-pub fn parse_candidate(policy: &str) -> Option<String> {
-    policy
+    madison
         .lines()
-        .find_map(|l| l.trim().strip_prefix("Candidate:"))
-        .map(str::trim)
-        .filter(|v| !v.is_empty() && *v != "(none)")
-        .map(str::to_owned)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split('|').map(str::trim).collect();
+            let [_, version, source] = cols.as_slice() else {
+                return None;
+            };
+            let source = source.strip_suffix(&index)?;
+            // "http://deb.debian.org/debian bookworm/main " -> "bookworm"
+            let suite = source.split_whitespace().nth(1)?.split('/').next()?;
+            Some((version.to_string(), suite.to_owned()))
+        })
+        .collect()
 }
 
 /// The `Depends:` targets of `apt-cache depends` output, without `:arch` suffixes or
@@ -141,25 +208,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn madison_lists_only_present_binary_versions() {
+    fn madison_lists_binary_versions_with_their_suite() {
         let out = "busybox-static | 1:1.35.0-4+deb12u1+b1 | http://deb.debian.org/debian bookworm/main arm64 Packages\n\
                    busybox | 1:1.35.0-4 | http://deb.debian.org/debian bookworm/main Sources\n";
-        assert!(madison_has(out, DebArch::Arm64, "1:1.35.0-4+deb12u1+b1"));
-        assert!(!madison_has(out, DebArch::Amd64, "1:1.35.0-4+deb12u1+b1"));
-        assert!(!madison_has(out, DebArch::Arm64, "1:1.35.0-4"));
-        assert!(!madison_has(out, DebArch::Arm64, "1:1.35.0-4+deb12u1"));
-        assert!(!madison_has("", DebArch::Arm64, "1"));
+        assert_eq!(
+            parse_madison(out, DebArch::Arm64),
+            [("1:1.35.0-4+deb12u1+b1".to_owned(), "bookworm".to_owned())]
+        );
+        assert!(parse_madison(out, DebArch::Amd64).is_empty());
+        assert!(parse_madison("", DebArch::Arm64).is_empty());
+        // As apt-cache printed it (with sid added to the sources), newest first.
+        let out = "linux-image-amd64 |   7.2.13-1 | http://deb.debian.org/debian sid/main amd64 Packages\n\
+                   linux-image-amd64 | 6.12.118-1 | http://deb.debian.org/debian-security trixie-security/main amd64 Packages\n\
+                   linux-image-amd64 | 6.12.117-1 | http://deb.debian.org/debian trixie/main amd64 Packages\n\
+                   linux-image-amd64 |  6.1.192-2 | http://deb.debian.org/debian bookworm/main amd64 Packages\n";
+        let all = parse_madison(out, DebArch::Amd64);
+        let suites: Vec<&str> = all.iter().map(|(_, s)| s.as_str()).collect();
+        assert_eq!(suites, ["sid", "trixie-security", "trixie", "bookworm"]);
+        assert_eq!(all[1].0, "6.12.118-1");
+        assert_eq!(all[3].0, "6.1.192-2");
     }
 
     #[test]
-    fn candidate_from_policy() {
-        let out = "linux-image-amd64:\n  Installed: (none)\n  Candidate: 6.1.192-2\n  Version table:\n     6.1.192-2 500\n";
-        assert_eq!(parse_candidate(out).as_deref(), Some("6.1.192-2"));
+    fn sources_list_names_both_releases_and_their_updates() {
+        let text = sources_list();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        let opts = "[arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]";
+        let debian = "http://deb.debian.org/debian";
+        let security = "http://deb.debian.org/debian-security";
         assert_eq!(
-            parse_candidate("x:\n  Installed: (none)\n  Candidate: (none)\n"),
-            None
+            lines,
+            [
+                format!("deb {opts} {debian} bookworm main"),
+                format!("deb {opts} {debian} bookworm-updates main"),
+                format!("deb {opts} {security} bookworm-security main"),
+                format!("deb {opts} {debian} trixie main"),
+                format!("deb {opts} {debian} trixie-updates main"),
+                format!("deb {opts} {security} trixie-security main"),
+            ]
         );
-        assert_eq!(parse_candidate(""), None);
     }
 
     #[test]
@@ -176,6 +263,8 @@ mod tests {
         assert_eq!(
             apt.apt_get().arg("update").display(),
             "apt-get -q -o Dir::State::Lists=/c/apt/lists -o Dir::Cache=/c/apt/cache \
+             -o Dir::Etc::SourceList=/c/apt/sources.list \
+             -o Dir::Etc::SourceParts=/c/apt/sources.list.d \
              -o APT::Architectures::=amd64 -o APT::Architectures::=arm64 update"
         );
     }

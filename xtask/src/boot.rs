@@ -204,22 +204,32 @@ pub fn print_outcome(o: &Outcome) {
     );
 }
 
-/// The pinned kernel for `arch` from `<cache>/kernels.json`.
-pub fn pinned_kernel(cache: &Cache, arch: GuestArch) -> Result<PathBuf> {
+/// The pinned kernel for `arch` and `series` ("6.1") from `<cache>/kernels.json`; `None`
+/// takes the oldest series pinned for `arch`.
+pub fn pinned_kernel(cache: &Cache, arch: GuestArch, series: Option<&str>) -> Result<PathBuf> {
     let index_path = cache.root().join("kernels.json");
     let index = crate::index::KernelIndex::load_or_default(&index_path)?;
     let key = match arch {
         GuestArch::X86_64 => "x86_64",
         GuestArch::Arm64 => "arm64",
     };
-    index
-        .0
-        .get(key)
+    let pinned = index.series(key);
+    let wanted = series.or(pinned.first().map(String::as_str));
+    wanted
+        .and_then(|s| index.get(key, s))
         .map(|e| e.path.clone())
         .ok_or_else(|| Error::Boot {
             reason: format!(
-                "no {key} kernel in {} — run `cargo xtask images`",
-                index_path.display()
+                "no {key} kernel{} in {} (pinned: {}) — run `cargo xtask images`",
+                series
+                    .map(|s| format!(" of series {s}"))
+                    .unwrap_or_default(),
+                index_path.display(),
+                if pinned.is_empty() {
+                    "none".to_owned()
+                } else {
+                    pinned.join(", ")
+                }
             ),
         })
 }
@@ -348,7 +358,7 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
     let cache = Cache::from_env()?;
     let kernel = match &args.kernel {
         Some(k) => k.clone(),
-        None => pinned_kernel(&cache, args.arch)?,
+        None => pinned_kernel(&cache, args.arch, None)?,
     };
     let initrd = match &args.initrd {
         Some(i) => i.clone(),

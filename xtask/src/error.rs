@@ -40,6 +40,10 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// `<cache>/kernels.json` parses but is inconsistent.
+    #[error("{}: {reason}", path.display())]
+    Index { path: PathBuf, reason: String },
+
     #[error("{}: sha256 is {actual} but the manifest pins {expected}", path.display())]
     Sha256Mismatch {
         path: PathBuf,

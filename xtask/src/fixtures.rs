@@ -155,7 +155,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
 
 fn capture(root: &Path, machine: &Machine) -> Result<BTreeMap<String, Vec<u8>>> {
     let cache = crate::cache::Cache::from_env()?;
-    let kernel = boot::pinned_kernel(&cache, machine.arch)?;
+    let kernel = boot::pinned_kernel(&cache, machine.arch, None)?;
     let initrd = crate::initramfs::default_path(root, machine.arch);
     crate::initramfs::build(root, machine.arch, Some(&kernel), &initrd)?;
     let accel = crate::accel::choose(root, AccelChoice::Auto, machine.arch, &kernel, &initrd)?;

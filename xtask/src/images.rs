@@ -11,7 +11,7 @@ use crate::cache::{deb_file_name, Cache};
 use crate::cmd::Cmd;
 use crate::error::{Error, Result};
 use crate::host;
-use crate::index::{KernelEntry, KernelIndex};
+use crate::index::{release_of, series_of, series_order, KernelEntry, KernelIndex};
 use crate::manifest::{self, DebArch, Package};
 use crate::shared_libs;
 use sha2::{Digest, Sha256};
@@ -47,6 +47,11 @@ pub struct Args {
     /// Which architecture's packages to fetch.
     #[arg(long, value_enum, default_value = "all")]
     pub arch: ArchChoice,
+    /// Which kernel series to fetch (`6.1`, `6.12`; repeat or separate with commas);
+    /// default: every series of the manifest. The other packages of the architecture are
+    /// always fetched.
+    #[arg(long, value_name = "SERIES", value_delimiter = ',')]
+    pub series: Vec<String>,
     /// The manifest to use instead of images/manifest.toml.
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
@@ -56,9 +61,44 @@ impl Default for Args {
     fn default() -> Args {
         Args {
             arch: ArchChoice::All,
+            series: Vec::new(),
             manifest: None,
         }
     }
+}
+
+/// The packages of `manifest` a run with `arch` and `series` fetches: every package of the
+/// chosen architectures, except kernels of a series not asked for. A series no chosen
+/// architecture pins is an error, so a typo does not silently fetch nothing.
+fn wanted<'m>(
+    manifest: &'m manifest::Manifest,
+    arch: ArchChoice,
+    series: &[String],
+) -> Result<Vec<&'m Package>, String> {
+    let of_arch: Vec<&Package> = manifest
+        .packages
+        .iter()
+        .filter(|p| arch.includes(p.arch))
+        .collect();
+    for s in series {
+        if !of_arch.iter().any(|p| p.series.as_ref() == Some(s)) {
+            let mut pinned: Vec<&str> =
+                of_arch.iter().filter_map(|p| p.series.as_deref()).collect();
+            pinned.sort_by_key(|s| series_order(s));
+            pinned.dedup();
+            return Err(format!(
+                "no kernel of series {s:?} for the chosen architecture (pinned: {})",
+                pinned.join(", ")
+            ));
+        }
+    }
+    Ok(of_arch
+        .into_iter()
+        .filter(|p| match &p.series {
+            Some(s) => series.is_empty() || series.contains(s),
+            None => true,
+        })
+        .collect())
 }
 
 /// A `.deb` in the cache, and what it really is.
@@ -92,15 +132,30 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
 
     let mut apt = Apt::new(cache.apt_state());
     let index_path = cache.kernels_index();
-    let old_index = KernelIndex::load_or_default(&index_path)?;
+    // An index this run cannot read (an older layout, written by an older checkout) is
+    // rebuilt from the packages instead of stopping the run.
+    let old_index = KernelIndex::load_or_default(&index_path).unwrap_or_else(|e| {
+        eprintln!("xtask images: warning: {e}; writing it anew");
+        KernelIndex::default()
+    });
     let mut index = old_index.clone();
     let mut work_done = false;
     let mut replacements = Vec::new();
-    let wanted: Vec<&Package> = manifest
-        .packages
-        .iter()
-        .filter(|p| args.arch.includes(p.arch))
-        .collect();
+    let wanted = wanted(&manifest, args.arch, &args.series).map_err(|reason| Error::Manifest {
+        path: manifest_path.clone(),
+        reason,
+    })?;
+    // Series the manifest no longer pins leave the index (other architectures' and series'
+    // entries stay, as --arch and --series promise).
+    for (arch, kernels) in index.0.iter_mut() {
+        kernels.retain(|series, _| {
+            manifest
+                .packages
+                .iter()
+                .any(|p| p.arch.warmboot() == arch && p.series.as_ref() == Some(series))
+        });
+    }
+    index.0.retain(|_, kernels| !kernels.is_empty());
 
     let mut kept = Vec::new();
     for pkg in &wanted {
@@ -124,15 +179,21 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         if deb.replaced {
             replacements.push(replacement_notice(pkg, &deb));
         }
-        if let Some(pattern) = &pkg.kernel {
+        if let (Some(pattern), Some(series)) = (&pkg.kernel, &pkg.series) {
             let path = single_match(&dir, pattern, &deb.name)?;
-            index.0.insert(
-                pkg.arch.warmboot().to_owned(),
+            let release = kernel_release(&path, series).map_err(|reason| Error::Package {
+                package: format!("{} {} {}", deb.name, deb.version, pkg.arch),
+                reason,
+            })?;
+            index.insert(
+                pkg.arch.warmboot(),
                 KernelEntry {
                     path,
                     package: deb.name.clone(),
                     version: deb.version.clone(),
                     sha256: deb.sha256.clone(),
+                    series: series.clone(),
+                    release,
                 },
             );
         }
@@ -146,7 +207,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
     let libraries = check_shared_libraries(&kept);
     if libraries.is_ok() {
         eprintln!("xtask images: shared libraries of the kept ELF files: all present");
-        if !work_done {
+        if !work_done && replacements.is_empty() {
             eprintln!(
                 "xtask images: nothing to do: all {} packages present and verified",
                 wanted.len()
@@ -158,6 +219,24 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         eprintln!("{notice}");
     }
     libraries
+}
+
+/// The release of the kernel image at `path` (`vmlinuz-<release>`), checked to be of the
+/// series the manifest pins: a replacement resolved from a metapackage must not slip from
+/// one series into another.
+fn kernel_release(path: &Path, series: &str) -> Result<String, String> {
+    let release = release_of(path).ok_or_else(|| {
+        format!(
+            "kernel file {} is not named vmlinuz-<major>.<minor>…",
+            path.display()
+        )
+    })?;
+    match series_of(&release) {
+        Some(s) if s == series => Ok(release),
+        _ => Err(format!(
+            "kernel release {release} is not of the pinned series {series}"
+        )),
+    }
 }
 
 /// Runs the shared-library check per architecture over the kept package directories.
@@ -190,7 +269,8 @@ fn fetch(cache: &Cache, apt: &mut Apt, pkg: &Package) -> Result<(Deb, bool)> {
         std::fs::remove_file(&pinned).map_err(Error::io(&pinned))?;
     }
 
-    if apt.has_version(&pkg.name, pkg.arch, &pkg.version)? {
+    let suites = pkg.apt_suites();
+    if apt.has_version(&pkg.name, pkg.arch, &pkg.version, &suites)? {
         let got = download(cache, apt, &pkg.apt_spec())?;
         std::fs::rename(&got, &pinned).map_err(Error::io(&pinned))?;
         let actual = sha256_file(&pinned)?;
@@ -205,27 +285,27 @@ fn fetch(cache: &Cache, apt: &mut Apt, pkg: &Package) -> Result<(Deb, bool)> {
         return Ok((pinned_deb(pkg, pinned), true));
     }
 
-    // The pinned version has left the archive: take the current one and say so.
+    // The pinned version has left the archive: take the current one of the same Debian
+    // release and say so.
+    let gone = |reason: String| Error::Package {
+        package: pkg.label(),
+        reason: format!("pinned version is gone and {reason}"),
+    };
     let name = match &pkg.resolve {
-        Some(meta) => apt
-            .depends(meta, pkg.arch)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::Package {
-                package: pkg.label(),
-                reason: format!("pinned version is gone and {meta} depends on nothing"),
-            })?,
+        Some(meta) => {
+            let meta_version = apt
+                .newest_in(meta, pkg.arch, &suites)?
+                .ok_or_else(|| gone(format!("{meta}:{} is not in {}", pkg.arch, pkg.suite)))?;
+            apt.depends(meta, pkg.arch, &meta_version)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| gone(format!("{meta} {meta_version} depends on nothing")))?
+        }
         None => pkg.name.clone(),
     };
     let version = apt
-        .candidate(&name, pkg.arch)?
-        .ok_or_else(|| Error::Package {
-            package: pkg.label(),
-            reason: format!(
-                "pinned version is gone and {name}:{} has no candidate",
-                pkg.arch
-            ),
-        })?;
+        .newest_in(&name, pkg.arch, &suites)?
+        .ok_or_else(|| gone(format!("{name}:{} is not in {}", pkg.arch, pkg.suite)))?;
     eprintln!(
         "\n!!!!!! xtask images: PINNED VERSION GONE: {} is not in the archive any more; using {name} {version} instead\n",
         pkg.label()
@@ -417,6 +497,101 @@ mod tests {
         assert!(!ArchChoice::X86_64.includes(DebArch::Arm64));
         assert!(!ArchChoice::Arm64.includes(DebArch::Amd64));
         assert!(ArchChoice::All.includes(DebArch::Arm64));
+    }
+
+    #[test]
+    fn series_choose_kernels_and_keep_the_other_packages() {
+        let text = r#"
+[[package]]
+name = "linux-image-6.1.0-56-amd64"
+arch = "amd64"
+version = "6.1.192-2"
+sha256 = "a86e2049672f52354c4536a089203b6c82639420424d31c91cf31a181fd4d8f1"
+files = ["boot/vmlinuz-*"]
+kernel = "boot/vmlinuz-*"
+series = "6.1"
+
+[[package]]
+name = "linux-image-6.12.118+deb13-amd64"
+arch = "amd64"
+version = "6.12.118-1"
+sha256 = "a86e2049672f52354c4536a089203b6c82639420424d31c91cf31a181fd4d8f1"
+files = ["boot/vmlinuz-*"]
+kernel = "boot/vmlinuz-*"
+series = "6.12"
+suite = "trixie"
+
+[[package]]
+name = "busybox-static"
+arch = "amd64"
+version = "1:1.35.0-4+deb12u1+b1"
+sha256 = "3d3fdbe91d4660c873e14b092c213fe81c1da6362daa236eb25d0171eb108744"
+files = ["bin/busybox"]
+
+[[package]]
+name = "linux-image-6.12.118+deb13-arm64"
+arch = "arm64"
+version = "6.12.118-1"
+sha256 = "a86e2049672f52354c4536a089203b6c82639420424d31c91cf31a181fd4d8f1"
+files = ["boot/vmlinuz-*"]
+kernel = "boot/vmlinuz-*"
+series = "6.12"
+suite = "trixie"
+"#;
+        let m = manifest::parse(text).unwrap();
+        let names = |arch, series: &[&str]| -> Result<Vec<String>, String> {
+            let series: Vec<String> = series.iter().map(|s| s.to_string()).collect();
+            Ok(wanted(&m, arch, &series)?
+                .iter()
+                .map(|p| format!("{}:{}", p.name, p.arch))
+                .collect())
+        };
+        assert_eq!(names(ArchChoice::All, &[]).unwrap().len(), 4);
+        assert_eq!(
+            names(ArchChoice::X86_64, &["6.12"]).unwrap(),
+            [
+                "linux-image-6.12.118+deb13-amd64:amd64",
+                "busybox-static:amd64"
+            ]
+        );
+        assert_eq!(
+            names(ArchChoice::All, &["6.1"]).unwrap(),
+            ["linux-image-6.1.0-56-amd64:amd64", "busybox-static:amd64"]
+        );
+        assert_eq!(
+            names(ArchChoice::Arm64, &["6.1"]).unwrap_err(),
+            "no kernel of series \"6.1\" for the chosen architecture (pinned: 6.12)"
+        );
+        assert!(names(ArchChoice::All, &["6.2"])
+            .unwrap_err()
+            .contains("pinned: 6.1, 6.12"));
+    }
+
+    #[test]
+    fn a_kernel_of_another_series_is_refused() {
+        let p = Path::new("/c/boot/vmlinuz-6.12.118+deb13-amd64");
+        assert_eq!(kernel_release(p, "6.12").unwrap(), "6.12.118+deb13-amd64");
+        assert_eq!(
+            kernel_release(p, "6.1").unwrap_err(),
+            "kernel release 6.12.118+deb13-amd64 is not of the pinned series 6.1"
+        );
+        assert!(kernel_release(Path::new("/c/boot/Image"), "6.1")
+            .unwrap_err()
+            .contains("not named vmlinuz-"));
+    }
+
+    #[test]
+    fn the_series_option_takes_commas_and_repeats() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let a = Cli::parse_from(["x", "--series", "6.1,6.12", "--series", "7.2"]).args;
+        assert_eq!(a.series, ["6.1", "6.12", "7.2"]);
+        assert_eq!(a.arch, ArchChoice::All);
+        assert!(Cli::parse_from(["x"]).args.series.is_empty());
     }
 
     #[test]

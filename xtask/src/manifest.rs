@@ -4,6 +4,7 @@
 //! Parsing is pure (text in, validated [`Manifest`] out); `images.rs` does the fetching.
 
 use crate::error::{Error, Result};
+use crate::index::series_order;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -70,9 +71,27 @@ pub struct Package {
     #[serde(default)]
     pub kernel: Option<String>,
     /// A metapackage whose `Depends` names the current package when the pinned one has left
-    /// the archive (kernel ABI bumps rename the package, e.g. `linux-image-amd64`).
+    /// the archive (kernel ABI bumps rename the package, e.g. `linux-image-amd64`). It is
+    /// resolved within `suite`: trixie's `linux-image-amd64` is a 6.12 kernel, bookworm's a
+    /// 6.1 one, sid's a newer one still.
     #[serde(default)]
     pub resolve: Option<String>,
+    /// For a kernel package: the kernel series, `major.minor` of its release (`6.1`,
+    /// `6.12`); the key of its entry in `kernels.json`. At most one kernel per (arch, series).
+    #[serde(default)]
+    pub series: Option<String>,
+    /// The Debian release the package comes from (one of [`SUITES`]); its `-updates` and
+    /// `-security` suites count as the same release.
+    #[serde(default = "default_suite")]
+    pub suite: String,
+}
+
+/// The Debian releases packages may come from: Debian 12 and Debian 13. `cargo xtask
+/// images` writes its own apt sources for exactly these (see `apt.rs`).
+pub const SUITES: [&str; 2] = ["bookworm", "trixie"];
+
+fn default_suite() -> String {
+    SUITES[0].to_owned()
 }
 
 impl Package {
@@ -84,6 +103,13 @@ impl Package {
     /// `name version arch`, for messages.
     pub fn label(&self) -> String {
         format!("{} {} {}", self.name, self.version, self.arch)
+    }
+
+    /// The archive suites of the package's release: the release itself, its stable
+    /// updates and its security updates (`bookworm`, `bookworm-updates`, `bookworm-security`).
+    pub fn apt_suites(&self) -> [String; 3] {
+        let s = &self.suite;
+        [s.clone(), format!("{s}-updates"), format!("{s}-security")]
     }
 }
 
@@ -157,16 +183,44 @@ fn validate(manifest: &Manifest) -> Result<(), String> {
             }
             glob::Pattern::new(f).map_err(|e| format!("{}: file pattern {f:?}: {e}", what()))?;
         }
-        if let Some(k) = &p.kernel {
-            if !p.files.contains(k) {
+        if !SUITES.contains(&p.suite.as_str()) {
+            return Err(format!(
+                "{}: unknown suite {:?} (known: {})",
+                what(),
+                p.suite,
+                SUITES.join(", ")
+            ));
+        }
+        match (&p.kernel, &p.series) {
+            (Some(k), Some(series)) => {
+                if !p.files.contains(k) {
+                    return Err(format!(
+                        "{}: kernel pattern {k:?} is not one of `files`",
+                        what()
+                    ));
+                }
+                if series_order(series).is_none() {
+                    return Err(format!(
+                        "{}: series {series:?} must be major.minor, e.g. \"6.1\"",
+                        what()
+                    ));
+                }
+                if !kernels.insert((p.arch, series.clone())) {
+                    return Err(format!(
+                        "{}: a second kernel of series {series} for {}",
+                        what(),
+                        p.arch
+                    ));
+                }
+            }
+            (Some(_), None) => return Err(format!("{}: a kernel needs a `series`", what())),
+            (None, Some(_)) => {
                 return Err(format!(
-                    "{}: kernel pattern {k:?} is not one of `files`",
+                    "{}: `series` is only for kernel packages (with `kernel`)",
                     what()
-                ));
+                ))
             }
-            if !kernels.insert(p.arch) {
-                return Err(format!("{}: a second kernel for {}", what(), p.arch));
-            }
+            (None, None) => {}
         }
     }
     Ok(())
@@ -186,6 +240,7 @@ sha256 = "a86e2049672f52354c4536a089203b6c82639420424d31c91cf31a181fd4d8f1"
 files = ["boot/vmlinuz-*", "boot/config-*"]
 kernel = "boot/vmlinuz-*"
 resolve = "linux-image-amd64"
+series = "6.1"
 
 [[package]]
 name = "busybox-static"
@@ -203,6 +258,12 @@ files = ["bin/busybox"]
         assert_eq!(k.arch, DebArch::Amd64);
         assert_eq!(k.kernel.as_deref(), Some("boot/vmlinuz-*"));
         assert_eq!(k.resolve.as_deref(), Some("linux-image-amd64"));
+        assert_eq!(k.series.as_deref(), Some("6.1"));
+        assert_eq!(k.suite, "bookworm");
+        assert_eq!(
+            k.apt_suites(),
+            ["bookworm", "bookworm-updates", "bookworm-security"]
+        );
         let b = &m.packages[1];
         assert_eq!(b.apt_spec(), "busybox-static:arm64=1:1.35.0-4+deb12u1+b1");
         assert_eq!(b.kernel, None);
@@ -211,16 +272,17 @@ files = ["bin/busybox"]
     }
 
     #[test]
-    fn the_real_manifest_is_valid_and_pins_one_kernel_per_arch() {
+    fn the_real_manifest_is_valid_and_pins_debian_12_and_13_kernels_per_arch() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../images/manifest.toml");
         let m = load(&path).unwrap();
         for arch in DebArch::ALL {
-            let kernels = m
+            let kernels: Vec<(&str, &str)> = m
                 .packages
                 .iter()
                 .filter(|p| p.arch == arch && p.kernel.is_some())
-                .count();
-            assert_eq!(kernels, 1, "{arch}");
+                .map(|p| (p.series.as_deref().unwrap(), p.suite.as_str()))
+                .collect();
+            assert_eq!(kernels, [("6.1", "bookworm"), ("6.12", "trixie")], "{arch}");
         }
     }
 
@@ -233,7 +295,7 @@ files = ["bin/busybox"]
         assert!(err(&GOOD.replace("a86e20", "A86E20")).contains("64 lowercase hex"));
         assert!(err(&GOOD.replace("c82639420424d31c91", "")).contains("64 lowercase hex"));
         assert!(err(&GOOD.replace("\"arm64\"", "\"riscv64\""))
-            .starts_with("line 14: unknown variant `riscv64`"));
+            .starts_with("line 15: unknown variant `riscv64`"));
         assert!(err(&GOOD.replace("[\"bin/busybox\"]", "[]")).contains("`files` is empty"));
         assert!(err(&GOOD.replace("bin/busybox", "/bin/busybox")).contains("must be relative"));
         assert!(err(&GOOD.replace("bin/busybox", "../busybox")).contains("must be relative"));
@@ -243,6 +305,21 @@ files = ["bin/busybox"]
                 .contains("is not one of `files`")
         );
         assert!(err(&GOOD.replace("resolve =", "resolv =")).contains("unknown field"));
+        assert_eq!(
+            err(&GOOD.replace(
+                "files = [\"bin/busybox\"]",
+                "files = [\"bin/busybox\"]\nsuite = \"sid\""
+            )),
+            "package busybox-static (arm64): unknown suite \"sid\" (known: bookworm, trixie)"
+        );
+        assert!(err(&GOOD.replace("series = \"6.1\"", "series = \"6\"")).contains("major.minor"));
+        assert!(err(&GOOD.replace("series = \"6.1\"", ""))
+            .ends_with("linux-image-6.1.0-56-amd64 (amd64): a kernel needs a `series`"));
+        assert!(err(&GOOD.replace(
+            "files = [\"bin/busybox\"]",
+            "files = [\"bin/busybox\"]\nseries = \"6.1\""
+        ))
+        .contains("only for kernel packages"));
         assert!(err(&GOOD.replace("busybox-static", "Busybox")).contains("package name"));
         assert!(err("").contains("missing field"));
         assert_eq!(err("package = []"), "no [[package]] entries");
@@ -254,6 +331,15 @@ files = ["bin/busybox"]
         let twice = format!("{GOOD}[[package]]{second}");
         assert!(err(&twice).contains("listed twice"));
         let other = second.replace("linux-image-6.1.0-56-amd64", "linux-image-6.1.0-57-amd64");
-        assert!(err(&format!("{GOOD}[[package]]{other}")).contains("a second kernel for amd64"));
+        assert!(err(&format!("{GOOD}[[package]]{other}"))
+            .contains("a second kernel of series 6.1 for amd64"));
+        let trixie = other.replace("series = \"6.1\"", "series = \"6.12\"\nsuite = \"trixie\"");
+        let m = parse(&format!("{GOOD}[[package]]{trixie}")).unwrap();
+        assert_eq!(m.packages[2].suite, "trixie");
+        assert_eq!(m.packages[2].series.as_deref(), Some("6.12"));
+        assert_eq!(
+            m.packages[2].apt_suites(),
+            ["trixie", "trixie-updates", "trixie-security"]
+        );
     }
 }

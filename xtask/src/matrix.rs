@@ -52,7 +52,7 @@ pub fn derived_kernels(root: &Path) -> Result<()> {
     use warmboot::compression::Compression;
     use warmboot::synth::arm64::{gzip, zboot};
     let cache = crate::cache::Cache::from_env()?;
-    let image_path = boot::pinned_kernel(&cache, GuestArch::Arm64)?;
+    let image_path = boot::pinned_kernel(&cache, GuestArch::Arm64, None)?;
     let image = std::fs::read(&image_path).map_err(crate::error::Error::io(&image_path))?;
     let dir = root.join(derived_path(""));
     std::fs::create_dir_all(&dir).map_err(crate::error::Error::io(&dir))?;

@@ -223,33 +223,3 @@ pub fn assert_one_line_failure(r: &Run, what: &str) {
     assert_eq!(r.err.lines().count(), 1, "{what}: {r:?}");
     assert_eq!(r.out, "", "{what}: {r:?}");
 }
-
-/// The pinned Debian kernel for `arch` ("x86_64" or "arm64") from the cache `cargo xtask
-/// images` fills (as loader/tests/real_kernels.rs finds it), or None after a notice when
-/// the cache is absent. With WARMBOOT_REQUIRE_REAL_KERNELS=1 (`cargo xtask ci`) a missing
-/// kernel fails the test instead.
-pub fn real_kernel(arch: &str) -> Option<(PathBuf, Vec<u8>)> {
-    let required = std::env::var("WARMBOOT_REQUIRE_REAL_KERNELS").is_ok_and(|v| v == "1");
-    let cache = std::env::var_os("WARMBOOT_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/warmboot")));
-    let index = cache.map(|d| d.join("kernels.json"));
-    let entry = index
-        .as_ref()
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-        .and_then(|v| v.get(arch)?.get("path")?.as_str().map(PathBuf::from));
-    match entry.and_then(|p| std::fs::read(&p).ok().map(|d| (p, d))) {
-        Some(found) => Some(found),
-        None if required => {
-            panic!("the real {arch} kernel is missing from {index:?} (run `cargo xtask images`)")
-        }
-        None => {
-            eprintln!(
-                "NOTICE: real {arch} kernel not fetched ({index:?} missing); skipping its checks. \
-                 `cargo xtask images` fetches it; `cargo xtask ci` always does."
-            );
-            None
-        }
-    }
-}

@@ -2,6 +2,9 @@
 #![allow(dead_code)]
 
 pub mod cli;
+/// The pinned Debian kernels of every series, as loader/tests/real_kernels.rs finds them.
+#[path = "../../../loader/tests/support/pinned.rs"]
+pub mod pinned;
 
 use std::path::PathBuf;
 use warmboot::arch::Arch;
