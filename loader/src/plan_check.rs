@@ -13,7 +13,7 @@
 
 use crate::arch::Arch;
 use crate::error::{Error, Result};
-use crate::memmap::{align_up, MemoryMap, Mode, Range, PAGE_SIZE};
+use crate::memmap::{align_up, subtract, MemoryMap, Mode, Range, PAGE_SIZE};
 use crate::plan::Plan;
 use serde::Serialize;
 use std::fmt;
@@ -209,7 +209,7 @@ pub fn check_placement(plan: &Plan, map: &MemoryMap) -> Result<()> {
             ));
         }
     }
-    let half = map.total_ram() / PAGE_SIZE / 2;
+    let half = totalram_pages(map) / 2;
     let mut total_pages: u64 = 0;
     for (i, s) in segs.iter().enumerate() {
         let pages = align_up(s.memsz, PAGE_SIZE).unwrap_or(u64::MAX) / PAGE_SIZE;
@@ -299,4 +299,23 @@ pub fn control_page_hole(plan: &Plan, crash: Range) -> Option<Range> {
             Some(s) => hole_start = align_up(s.end(), size)?,
         }
     }
+}
+
+/// `totalram_pages()`, which the kernel's half-of-RAM rule divides, as far as /proc/iomem
+/// shows it: System RAM minus the memblock reservations the page allocator never gets —
+/// the crash reservations (reserve_crashkernel), the running kernel's image ("Kernel
+/// code/data/...", memblock_reserve'd at boot) and arm64's "reserved" ranges. The real
+/// value is a little smaller still (struct pages and other early allocations); all of
+/// System RAM, used before, let plans through that the kernel refuses with EINVAL, such as
+/// Debian's arm64 kernel (32 MiB) from a 96 MiB capture kernel.
+fn totalram_pages(map: &MemoryMap) -> u64 {
+    let mut holes = map.reserved.clone();
+    holes.extend(map.crash);
+    holes.extend(map.crash_low);
+    holes.extend(map.kernel.iter().map(|k| k.range));
+    subtract(&map.ram, &holes)
+        .iter()
+        .map(Range::len)
+        .sum::<u64>()
+        / PAGE_SIZE
 }
