@@ -214,9 +214,24 @@ fn crash_region_without_a_control_page_hole() {
         ),
         "{e}"
     );
-    // A 4 KiB gap is enough for arm64 (one page), not for x86 (8 KiB).
+    // arm64's control page is one page, but the kernel takes another one for the vmcoreinfo
+    // copy (kimage_crash_copy_vmcoreinfo): one free 4 KiB page is not enough, two are.
     let mut arm = p.clone();
     arm.arch = Arch::Arm64;
+    let e = Sim::new(Arch::Arm64, map.clone())
+        .kexec_load(&arm)
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Rejected {
+                rule: Rule::CrashControlPage,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    arm.segments[1].memsz = 0x6000;
     Sim::new(Arch::Arm64, map).kexec_load(&arm).unwrap();
 }
 
