@@ -21,7 +21,10 @@
 //!   kernel freed the old crash image leaves none).
 
 pub mod faults;
+pub mod kernel_rules;
+pub mod kernel_state;
 pub mod memory;
+pub mod refusal;
 
 use faults::{fails_before_any_change, Call, Faults};
 use memory::PhysMemory;
