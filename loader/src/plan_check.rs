@@ -1,9 +1,10 @@
 //! The kernel's acceptance rules for a `kexec_load` plan, as one function.
 //!
 //! Invariant: **the same validation runs before every real syscall**. The real backend
-//! ([`crate::kexec::linux`]), the dry run ([`crate::kexec::DryRun`]) and the simulator
-//! (`warmboot-sim`) all call [`check_plan`], so a plan the simulator accepts is a plan the
-//! real backend sends, and a plan that breaks a rule never reaches the kernel.
+//! ([`crate::kexec::linux`]), the dry run ([`crate::kexec::DryRun`]) and `load` call
+//! [`check_plan`], so a plan that breaks a rule never reaches the kernel. The simulator
+//! (`warmboot-sim`) does not call it: it has its own rules, written separately from the
+//! kernel's source.
 //!
 //! The rules follow kernel/kexec.c and kernel/kexec_core.c (`kimage_alloc_init`,
 //! `sanity_check_segment_list`) in the kernel's order, with the errno the kernel would
