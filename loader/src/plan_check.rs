@@ -4,7 +4,8 @@
 //! ([`crate::kexec::linux`]), the dry run ([`crate::kexec::DryRun`]) and `load` call
 //! [`check_plan`], so a plan that breaks a rule never reaches the kernel. The simulator
 //! (`warmboot-sim`) does not call it: it has its own rules, written separately from the
-//! kernel's source.
+//! kernel's source, and its differential test (sim/tests/differential.rs) holds this
+//! module against them.
 //!
 //! The rules follow kernel/kexec.c and kernel/kexec_core.c (`kimage_alloc_init`,
 //! `sanity_check_segment_list`) in the kernel's order, with the errno the kernel would
