@@ -241,12 +241,19 @@ mod tests {
         let mut u = unsafe { Pl011::new(regs.as_mut_ptr()) };
         assert!(write_line(&mut u, b"ok"));
         assert_eq!(regs[0], u32::from(b'\n'));
-        regs[6] = PL011_FR_TXFF;
+        // UARTFR.TXFF is bit 5 (PL011 TRM 3.3.3), spelled out, not the constant under test.
+        regs[6] = 0x20;
         regs[0] = 0;
         // SAFETY: as above.
         let mut u = unsafe { Pl011::new(regs.as_mut_ptr()) };
         assert!(!write_line(&mut u, b"full"));
         assert_eq!(regs[0], 0, "nothing written while the FIFO is full");
+        // Other flags (BUSY, bit 3; RXFE, bit 4) do not hold the transmitter back.
+        regs[6] = 0x18;
+        // SAFETY: as above.
+        let mut u = unsafe { Pl011::new(regs.as_mut_ptr()) };
+        assert!(write_line(&mut u, b"go"));
+        assert_eq!(regs[0], u32::from(b'\n'));
     }
 
     #[test]
