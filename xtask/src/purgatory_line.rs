@@ -217,5 +217,15 @@ mod tests {
         explain(&mut v, &quiet);
         assert_eq!(v.reason, before);
         assert_eq!(delay(&quiet), None);
+        // A passed verdict is never rewritten, whatever the log holds.
+        let mut passed = Verdict {
+            passed: true,
+            reason: "1 warm reboot(s) reached a new kernel".into(),
+            downtimes: Vec::new(),
+            load_secs: Vec::new(),
+        };
+        explain(&mut passed, &log);
+        assert!(passed.passed);
+        assert_eq!(passed.reason, "1 warm reboot(s) reached a new kernel");
     }
 }
