@@ -3,8 +3,9 @@
 //! tree, loader/src/console.rs) and the two polled transmit loops it needs.
 //!
 //! Nothing is initialised: the old kernel's console driver left the UART set up (baud
-//! rate, line control, enabled), as kexec-tools' purgatory also assumes
-//! (purgatory/arch/i386/console-x86.c). Each byte waits for the transmitter, at most
+//! rate, line control, enabled) and the line goes out the way it did. (kexec-tools' x86
+//! purgatory, purgatory/arch/i386/console-x86.c, rewrites LCR, IER, FCR and MCR first but
+//! keeps the baud rate; warmboot touches no setting.) Each byte waits for the transmitter, at most
 //! [`POLL_LIMIT`] polls, so a UART that never becomes ready (absent, or switched off)
 //! costs a bounded wait and the purgatory still halts.
 //!
@@ -13,8 +14,8 @@
 //! - PL011: wait while UARTFR.TXFF, write UARTDR (ARM PrimeCell UART (PL011) TRM, DDI 0183;
 //!   include/linux/amba/serial.h: UART01x_DR 0x00, UART01x_FR 0x18, UART01x_FR_TXFF 0x20),
 //!   32-bit volatile accesses. On arm64 the purgatory runs with the MMU off, where every
-//!   data access is Device-nGnRnE (Arm ARM D8.2.10), so plain volatile accesses reach the
-//!   device in order.
+//!   data access is Device-nGnRnE (Arm ARM, DDI 0487, "The effects of disabling an address
+//!   translation stage"), so plain volatile accesses reach the device in order.
 
 /// A UART the loader described in the parameter block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
