@@ -411,6 +411,7 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
         }
         let (ending, log) = attempt(&config, &run_dir, Duration::from_secs(args.timeout))?;
         let mut verdict = judge(expect, &log);
+        crate::purgatory_line::explain(&mut verdict, &log);
         if ending == Ending::TimedOut && !verdict.passed {
             verdict.reason = format!("timed out after {}s: {}", args.timeout, verdict.reason);
             if attempts == 1 {
@@ -491,6 +492,10 @@ fn attempt(
                 "done" | "fail" | "broken" => finished_at = Some(Instant::now()),
                 _ => {}
             }
+        }
+        // The --verify purgatory refused the plan and halted: nothing more will come.
+        if crate::purgatory_line::in_line(&line.line).is_some() {
+            return Flow::Stop;
         }
         // Let the guest power off by itself; if it lingers, stop it.
         match finished_at {

@@ -21,6 +21,7 @@ mod index;
 mod initramfs;
 mod manifest;
 mod matrix;
+mod purgatory_line;
 mod qemu;
 mod serial;
 mod setup;

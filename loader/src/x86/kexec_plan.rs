@@ -527,9 +527,11 @@ fn plan_bzimage_keeping(
             }
         }
     }
+    // The purgatory's console, from the new kernel's command line.
+    let console = crate::console::x86(&p.cmdline);
     let checked = (|| {
         if verify {
-            crate::purgatory::attach(&mut p)?;
+            crate::purgatory::attach(&mut p, console)?;
             crate::purgatory::check(&p)?;
         }
         crate::plan_check::check_plan(&p, map)
@@ -613,7 +615,7 @@ pub fn verify(plan: &Plan) -> Result<()> {
     }
     // With --verify the entry is the purgatory, which continues at the trampoline.
     let tramp_at = match crate::purgatory::read_block(plan)? {
-        Some((next, ..)) => next,
+        Some(block) => block.next,
         None => plan.entry,
     };
     let tramp = loaded(tramp_at, trampoline::SIZE as u64)
