@@ -43,6 +43,35 @@ fn run() -> Result<(), String> {
     let cargo = env("CARGO")?;
     let target_dir = out.join("purgatory-target");
     let mut code = String::new();
+    println!("cargo:rerun-if-env-changed={REQUIRE}");
+    let missing = missing_targets()?;
+    if !missing.is_empty() {
+        let install = format!("rustup target add {}", missing.join(" "));
+        if std::env::var(REQUIRE).is_ok_and(|v| v == "1") {
+            return Err(format!(
+                "the purgatory's targets are not installed ({REQUIRE}=1): {install}"
+            ));
+        }
+        // A warmboot without `load --verify`, which then says how to get it. Installing
+        // the targets reruns this script (rerun-if-changed on their directories).
+        println!(
+            "cargo:warning=building warmboot WITHOUT `load --verify`: its purgatory needs the bare-metal targets ({install})"
+        );
+        code.push_str("/// Built without the purgatory's targets.\npub const MISSING_TARGETS: Option<&str> = Some(");
+        let _ = writeln!(code, "{install:?});");
+        for (_, name, _) in TARGETS {
+            let _ = writeln!(
+                code,
+                "pub const {name}: Image = Image {{ bytes: &[], entry: 0, params: 0, relative: &[] }};"
+            );
+        }
+        let generated = out.join("purgatory_images.rs");
+        return std::fs::write(&generated, code)
+            .map_err(|e| format!("{}: {e}", generated.display()));
+    }
+    code.push_str(
+        "/// Built with both targets.\npub const MISSING_TARGETS: Option<&str> = None;\n",
+    );
     for (target, name, relative) in TARGETS {
         let mut cmd = Command::new(&cargo);
         cmd.current_dir(&workspace)
@@ -89,6 +118,36 @@ fn run() -> Result<(), String> {
     }
     let generated = out.join("purgatory_images.rs");
     std::fs::write(&generated, code).map_err(|e| format!("{}: {e}", generated.display()))
+}
+
+/// With this set to 1 (as `cargo xtask ci` does) missing targets fail the build instead
+/// of building without `--verify`.
+const REQUIRE: &str = "WARMBOOT_REQUIRE_PURGATORY";
+
+/// The purgatory's rustup targets whose standard library is not installed.
+fn missing_targets() -> Result<Vec<&'static str>, String> {
+    let rustc = env("RUSTC")?;
+    let mut missing = Vec::new();
+    for (target, _, _) in TARGETS {
+        let out = Command::new(&rustc)
+            .args(["--print", "target-libdir", "--target", target])
+            .output()
+            .map_err(|e| format!("cannot run {rustc}: {e}"))?;
+        let libdir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        // The target's directory (rustlib/<target>) changes when rustup adds it.
+        if let Some(dir) = libdir.parent() {
+            println!("cargo:rerun-if-changed={}", dir.display());
+        }
+        let has_core = std::fs::read_dir(&libdir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("libcore-"))
+        });
+        if !out.status.success() || !has_core {
+            missing.push(*target);
+        }
+    }
+    Ok(missing)
 }
 
 fn env(name: &str) -> Result<String, String> {

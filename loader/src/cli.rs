@@ -132,14 +132,16 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE")]
     pub dtb: Option<PathBuf>,
     /// Enter the new kernel through warmboot's purgatory, which checks the SHA-256 of the
-    /// loaded segments and halts instead of booting corrupted memory (kexec_load only).
+    /// loaded segments and halts instead of booting corrupted memory, saying which segment
+    /// on the new kernel's serial console (kexec_load only).
     #[arg(long)]
     pub verify: bool,
     /// Refuse to load unless the kernel image's SHA-256 is HEX (64 hex digits, as sha256sum
     /// prints them); the bytes checked are the bytes loaded.
     #[arg(long, value_name = "HEX")]
     pub sha256: Option<crate::file_trust::Sha256Digest>,
-    /// Test only: load a --verify plan with a wrong expected digest (must not boot).
+    /// Test only: load a --verify plan with a wrong expected digest for its last segment
+    /// (must not boot).
     #[arg(long = "x-corrupt-digest", hide = true, requires = "verify")]
     pub corrupt_digest: bool,
     /// x86_64: enter the kernel proper decompressed and relocated (KASLR) at load time,

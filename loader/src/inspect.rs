@@ -22,8 +22,72 @@ pub struct Report {
     pub version: Option<String>,
     /// The format-specific details; `format` tags which one.
     pub image: KernelImage,
+    /// x86 bzImages: whether `load` can enter the kernel proper decompressed at load time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x86_entry: Option<X86EntryReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub initrd: Option<InitrdReport>,
+}
+
+/// Whether warmboot can decompress, lay out and relocate an x86 bzImage's kernel proper
+/// ([`crate::x86::vmlinux_payload`]), so that `load` enters it directly (`--x86-entry`),
+/// and if not, why: the same check `load` makes, so inspect and load never disagree.
+/// Load-time conditions come on top (normal loads through kexec_load only; no
+/// `mem=`/`memmap=`-style options; room for the kernel in usable RAM).
+#[derive(Debug, Serialize)]
+pub struct X86EntryReport {
+    pub decompressed_entry_possible: bool,
+    /// Why not, when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// startup_64's offset from `_text` (e_entry - LOAD_PHYSICAL_ADDR).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry_offset: Option<u64>,
+    /// `_end - _text`: the memory the kernel proper occupies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relocations: Option<usize>,
+    /// The relocation table's layout, read from the data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relocation_layout: Option<&'static str>,
+}
+
+impl X86EntryReport {
+    /// Tries what `load` tries for `bz` (whose file is `file`).
+    pub fn new(bz: &crate::image::bzimage::BzImage, file: &[u8]) -> X86EntryReport {
+        match crate::x86::vmlinux_payload::KernelProper::from_bzimage(bz, file) {
+            Ok(k) => X86EntryReport {
+                decompressed_entry_possible: true,
+                reason: None,
+                entry_offset: Some(k.entry_offset),
+                image_size: Some(k.mem_len),
+                relocations: Some(k.relocs.len()),
+                relocation_layout: Some(k.relocs.format.describe()),
+            },
+            Err(e) => X86EntryReport {
+                decompressed_entry_possible: false,
+                reason: Some(e.to_string()),
+                entry_offset: None,
+                image_size: None,
+                relocations: None,
+                relocation_layout: None,
+            },
+        }
+    }
+
+    fn describe(&self) -> Field {
+        let value = match (&self.reason, self.entry_offset, self.relocations) {
+            (Some(why), ..) => format!("not possible: {why} (load uses the bzImage decompressor)"),
+            (None, Some(entry), Some(n)) => format!(
+                "possible (entry at _text + {entry:#x}, {} of memory, {n} relocations {})",
+                human_size(self.image_size.unwrap_or(0)),
+                self.relocation_layout.unwrap_or("")
+            ),
+            _ => "possible".to_string(),
+        };
+        Field::new("decompressed entry", value)
+    }
 }
 
 /// The initrd part of a report.
@@ -45,6 +109,10 @@ impl Report {
                 info: InitrdInfo::from_bytes(data).map_err(|e| e.in_file(iname))?,
             }),
         };
+        let x86_entry = match &image {
+            KernelImage::BzImage(bz) => Some(X86EntryReport::new(bz, kernel)),
+            _ => None,
+        };
         Ok(Report {
             file: name.to_string(),
             file_size: kernel.len() as u64,
@@ -52,6 +120,7 @@ impl Report {
             arch: image.arch(),
             version: image.version().map(str::to_string),
             image,
+            x86_entry,
             initrd,
         })
     }
@@ -60,6 +129,7 @@ impl Report {
     pub fn to_text(&self) -> String {
         let mut fields = vec![Field::new("file", self.file.clone())];
         fields.extend(self.image.describe());
+        fields.extend(self.x86_entry.as_ref().map(X86EntryReport::describe));
         let mut out = render_fields(&fields);
         if let Some(initrd) = &self.initrd {
             out.push('\n');
@@ -150,5 +220,54 @@ mod tests {
     fn fields_align_in_one_column() {
         let text = render_fields(&[Field::new("a", "1"), Field::new("longer", "2")]);
         assert_eq!(text, "a:      1\nlonger: 2\n");
+    }
+
+    /// inspect says what load would do with the x86 entry: possible for a payload
+    /// warmboot can lay out (entry offset, relocations and their layout), and the exact
+    /// reason load falls back otherwise.
+    #[test]
+    fn says_whether_the_decompressed_x86_entry_is_possible() {
+        let (payload, _) = crate::x86::vmlinux_payload::tests::synth_payload();
+        let good = crate::synth::x86::BzImageBuilder::new()
+            .payload_plain(payload)
+            .build();
+        let r = Report::new("good", &good, None).unwrap();
+        let text = r.to_text();
+        assert!(
+            text.lines().any(|l| l.starts_with("decompressed entry:")
+                && l.ends_with("possible (entry at _text + 0x0, 4259840 bytes (4.1 MiB) of memory, 3 relocations with an inverse 32-bit set (up to 6.14))")),
+            "{text}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
+        assert_eq!(json["x86_entry"]["decompressed_entry_possible"], true);
+        assert_eq!(json["x86_entry"]["relocations"], 3);
+        // A payload that is not a vmlinux: not possible, with load's own reason.
+        let bad = crate::synth::x86::BzImageBuilder::new()
+            .payload_plain(vec![0; 64])
+            .build();
+        let r = Report::new("bad", &bad, None).unwrap();
+        let why = crate::x86::vmlinux_payload::KernelProper::from_bzimage(
+            match &r.image {
+                KernelImage::BzImage(b) => b,
+                _ => unreachable!(),
+            },
+            &bad,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            r.to_text().contains(&format!(
+                "decompressed entry:  not possible: {why} (load uses the bzImage decompressor)"
+            )),
+            "{}",
+            r.to_text()
+        );
+        let json: serde_json::Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
+        assert_eq!(json["x86_entry"]["decompressed_entry_possible"], false);
+        assert_eq!(json["x86_entry"]["reason"], why.as_str());
+        // Other formats say nothing about it.
+        let elf = crate::synth::elf::ElfBuilder::x86_64().build();
+        assert!(Report::new("elf", &elf, None).unwrap().x86_entry.is_none());
     }
 }

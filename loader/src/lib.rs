@@ -11,6 +11,7 @@ pub mod capture;
 pub mod cli;
 pub mod commands;
 pub mod compression;
+pub mod console;
 pub mod crash;
 pub mod error;
 pub mod fields;

@@ -1,9 +1,11 @@
 //! The kernel's acceptance rules for a `kexec_load` plan, as one function.
 //!
 //! Invariant: **the same validation runs before every real syscall**. The real backend
-//! ([`crate::kexec::linux`]), the dry run ([`crate::kexec::DryRun`]) and the simulator
-//! (`warmboot-sim`) all call [`check_plan`], so a plan the simulator accepts is a plan the
-//! real backend sends, and a plan that breaks a rule never reaches the kernel.
+//! ([`crate::kexec::linux`]), the dry run ([`crate::kexec::DryRun`]) and `load` call
+//! [`check_plan`], so a plan that breaks a rule never reaches the kernel. The simulator
+//! (`warmboot-sim`) does not call it: it has its own rules, written separately from the
+//! kernel's source, and its differential test (sim/tests/differential.rs) holds this
+//! module against them.
 //!
 //! The rules follow kernel/kexec.c and kernel/kexec_core.c (`kimage_alloc_init`,
 //! `sanity_check_segment_list`) in the kernel's order, with the errno the kernel would
@@ -13,7 +15,7 @@
 
 use crate::arch::Arch;
 use crate::error::{Error, Result};
-use crate::memmap::{align_up, MemoryMap, Mode, Range, PAGE_SIZE};
+use crate::memmap::{align_up, subtract, MemoryMap, Mode, Range, PAGE_SIZE};
 use crate::plan::Plan;
 use serde::Serialize;
 use std::fmt;
@@ -41,7 +43,8 @@ pub enum Rule {
     HalfOfRam,
     /// A crash segment must lie inside crashk_res (EADDRNOTAVAIL).
     CrashRegion,
-    /// A crash image needs a free control-page hole in crashk_res (ENOMEM).
+    /// A crash image needs free holes in crashk_res for the kernel's own pages: the control
+    /// page, the x86_64 identity map, the vmcoreinfo copy (ENOMEM).
     CrashControlPage,
     /// warmboot's rule: a normal image's segments lie in usable RAM.
     UsableRam,
@@ -209,7 +212,7 @@ pub fn check_placement(plan: &Plan, map: &MemoryMap) -> Result<()> {
             ));
         }
     }
-    let half = map.total_ram() / PAGE_SIZE / 2;
+    let half = totalram_pages(map) / 2;
     let mut total_pages: u64 = 0;
     for (i, s) in segs.iter().enumerate() {
         let pages = align_up(s.memsz, PAGE_SIZE).unwrap_or(u64::MAX) / PAGE_SIZE;
@@ -246,6 +249,16 @@ pub fn check_placement(plan: &Plan, map: &MemoryMap) -> Result<()> {
                         "no free {:#x}-aligned hole of {:#x} bytes left in the crash reservation {crash} for the kernel's control page",
                         control_page_size(plan.arch),
                         control_page_size(plan.arch)
+                    ),
+                ));
+            }
+            let wanted = crash_extra_pages(plan, map);
+            let found = crash_extra_page_holes(plan, crash, wanted);
+            if found < wanted {
+                return Err(reject(
+                    Rule::CrashControlPage,
+                    format!(
+                        "after the control page, the kernel takes {wanted} more pages from the crash reservation {crash} (page tables and vmcoreinfo), and only {found} are free past it"
                     ),
                 ));
             }
@@ -299,4 +312,90 @@ pub fn control_page_hole(plan: &Plan, crash: Range) -> Option<Range> {
             Some(s) => hole_start = align_up(s.end(), size)?,
         }
     }
+}
+
+/// The pages the kernel takes from crashk_res for a crash image after its control page,
+/// one at a time: on x86_64 the identity map's page tables
+/// (arch/x86/kernel/machine_kexec_64.c init_pgtable → alloc_pgt_page →
+/// kimage_alloc_control_pages), then one page for the vmcoreinfo copy (kernel/crash_core.c,
+/// 6.1 kernel/kexec_core.c, kimage_crash_copy_vmcoreinfo). arm64 takes no page tables
+/// for a crash image (arch/arm64/kernel/machine_kexec.c machine_kexec_post_load returns
+/// early when no relocation is needed).
+///
+/// The x86_64 identity map covers System RAM with the ISA range below 1 MiB
+/// (pfn_mapped), the segments and the ACPI tables and NVS (map_acpi_tables). With 4-level
+/// paging arch/x86/mm/ident_map.c kernel_ident_mapping_init takes two pages for each
+/// 512 GiB PGD entry it fills and ident_pud_init one PMD page for each 1 GiB it maps,
+/// unless the CPU has 1 GiB pages, which iomem does not tell: counted as if it has not.
+fn crash_extra_pages(plan: &Plan, map: &MemoryMap) -> u64 {
+    const VMCOREINFO: u64 = 1;
+    if plan.arch != Arch::X86_64 {
+        return VMCOREINFO;
+    }
+    let mut ranges: Vec<Range> = vec![Range::new(0, 0x10_0000)];
+    ranges.extend(map.ram.iter().copied());
+    ranges.extend(
+        map.top_level
+            .iter()
+            .filter(|n| n.name == "ACPI Tables" || n.name == "ACPI Non-volatile Storage")
+            .map(|n| n.range),
+    );
+    ranges.extend(plan.segments.iter().map(|s| Range::new(s.mem, s.end())));
+    let mut pgd = std::collections::BTreeSet::new();
+    let mut gib = std::collections::BTreeSet::new();
+    for r in ranges.iter().filter(|r| !r.is_empty()) {
+        pgd.extend(r.start >> 39..=(r.end - 1) >> 39);
+        gib.extend(r.start >> 30..=(r.end - 1) >> 30);
+    }
+    2 * pgd.len() as u64 + gib.len() as u64 + VMCOREINFO
+}
+
+/// How many of `wanted` single pages the kernel finds free in `crash` after the control
+/// page, each the first page no segment covers past the previous one (the control_page
+/// cursor of kernel/kexec_core.c kimage_alloc_crash_control_pages).
+fn crash_extra_page_holes(plan: &Plan, crash: Range, wanted: u64) -> u64 {
+    let Some(mut at) = control_page_hole(plan, crash).map(|h| h.end) else {
+        return 0;
+    };
+    let mut found = 0;
+    while found < wanted {
+        let Some(end) = at.checked_add(PAGE_SIZE).filter(|&e| e <= crash.end) else {
+            break;
+        };
+        let page = Range::new(at, end);
+        match plan
+            .segments
+            .iter()
+            .find(|s| Range::new(s.mem, s.end()).overlaps(&page))
+        {
+            Some(s) => match align_up(s.end(), PAGE_SIZE) {
+                Some(next) if next > at => at = next,
+                _ => break,
+            },
+            None => {
+                found += 1;
+                at = end;
+            }
+        }
+    }
+    found
+}
+
+/// `totalram_pages()`, which the kernel's half-of-RAM rule divides, as far as /proc/iomem
+/// shows it: System RAM minus the memblock reservations the page allocator never gets —
+/// the crash reservations (reserve_crashkernel), the running kernel's image ("Kernel
+/// code/data/...", memblock_reserve'd at boot) and arm64's "reserved" ranges. The real
+/// value is a little smaller still (struct pages and other early allocations); all of
+/// System RAM, used before, let plans through that the kernel refuses with EINVAL, such as
+/// Debian's arm64 kernel (32 MiB) from a 96 MiB capture kernel.
+fn totalram_pages(map: &MemoryMap) -> u64 {
+    let mut holes = map.reserved.clone();
+    holes.extend(map.crash);
+    holes.extend(map.crash_low);
+    holes.extend(map.kernel.iter().map(|k| k.range));
+    subtract(&map.ram, &holes)
+        .iter()
+        .map(Range::len)
+        .sum::<u64>()
+        / PAGE_SIZE
 }

@@ -2,10 +2,12 @@
 //! one more segment holding warmboot's purgatory (the `warmboot-purgatory` crate, built for
 //! bare metal by build.rs and embedded here) followed by its parameter block and stack; the
 //! plan's entry becomes the purgatory, which hashes every other segment's
-//! `[mem, mem + bufsz)` with SHA-256 in plan order, compares the digest with the one
+//! `[mem, mem + bufsz)` with SHA-256 in plan order, compares each digest with the one
 //! computed here from the final segment bytes, and only then jumps to warmboot's
-//! trampoline; on a mismatch it halts for ever instead of booting corrupted memory, as
-//! kexec-tools' purgatory does (purgatory/purgatory.c, `verify_sha256_digest`).
+//! trampoline; on a mismatch it prints one line on the new kernel's serial console (which
+//! segment, both digests; the console found by [`crate::console`]) and halts for ever
+//! instead of booting corrupted memory, as kexec-tools' purgatory does
+//! (purgatory/purgatory.c, `verify_sha256_digest`, which halts without a word).
 //!
 //! Segment layout (the image runs wherever it is placed: PC-relative code, plus the
 //! R_*_RELATIVE slots build.rs lists, which [`build`] sets for the placed address):
@@ -13,10 +15,24 @@
 //! | offset | what |
 //! |---|---|
 //! | 0 | the purgatory image; its entry at [`Image::entry`] |
-//! | [`Image::params`] | parameter block (layout in `warmboot_purgatory`), sized for 16 segments |
+//! | [`Image::params`] | parameter block, sized for 16 segments |
 //! | after | [`STACK_SIZE`] bytes of stack, top = end of the segment (16-byte aligned) |
+//!
+//! Parameter block (little-endian u64 fields; the layout's source of truth is
+//! `warmboot_purgatory`, purgatory/src/lib.rs):
+//!
+//! | offset | what |
+//! |---|---|
+//! | 0x00 | magic `WBPURG02` |
+//! | 0x08 | where to continue: the trampoline's entry |
+//! | 0x10 | stack top |
+//! | 0x18 | number of segments checked (every segment but this one, plan order) |
+//! | 0x20 | console kind: 0 none, 1 8250 on I/O ports, 2 PL011 MMIO |
+//! | 0x28 | console base: I/O port or physical address |
+//! | 0x30 + 0x30·i | segment i: mem u64, bufsz u64, SHA-256 of its bytes (32 bytes) |
 
 use crate::arch::Arch;
+use crate::console::Console;
 use crate::error::{Error, Result};
 use crate::layout::{Blob, Placement};
 use crate::plan::{Plan, Segment};
@@ -39,8 +55,19 @@ include!(concat!(env!("OUT_DIR"), "/purgatory_images.rs"));
 
 /// Name of the purgatory segment.
 pub const SEGMENT: &str = "purgatory";
-/// The purgatory's stack (SHA-256 needs well under 1 KiB).
+/// The purgatory's stack (SHA-256 needs well under 1 KiB, the refusal line 320 bytes).
 pub const STACK_SIZE: u64 = 16 << 10;
+
+/// Refuses `load --verify` in a warmboot built without the purgatory (its bare-metal
+/// rustup targets were missing at build time; loader/build.rs), saying how to get it.
+pub fn available() -> Result<()> {
+    match MISSING_TARGETS {
+        None => Ok(()),
+        Some(install) => Err(Error::Unsupported(format!(
+            "this warmboot was built without the --verify purgatory; run `{install}` and build it again"
+        ))),
+    }
+}
 
 /// The purgatory for `arch`.
 pub fn image(arch: Arch) -> &'static Image {
@@ -63,14 +90,33 @@ pub fn blob(arch: Arch, placement: Placement) -> Blob {
     Blob::new(SEGMENT, vec![0; segment_len(arch) as usize], placement)
 }
 
-/// The SHA-256 the purgatory computes: every segment's bytes, in order.
-pub fn digest(segments: &[&Segment]) -> [u8; 32] {
-    block::digest(segments.iter().map(|s| s.buf.as_slice()))
+/// The SHA-256 the purgatory computes for one segment.
+pub fn digest(segment: &Segment) -> [u8; 32] {
+    block::digest(&segment.buf)
+}
+
+/// The parameter block as a plan holds it, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// Where the purgatory continues after a good check.
+    pub next: u64,
+    pub stack_top: u64,
+    /// Where a refusal is printed.
+    pub console: Console,
+    /// (mem, bufsz, SHA-256) of each checked segment, in order.
+    pub segments: Vec<(u64, u64, [u8; 32])>,
 }
 
 /// The purgatory segment's bytes for placement at `load_addr`: the image with its
-/// RELATIVE slots set, then the parameter block (continue at `next`, check `segments`).
-pub fn build(arch: Arch, load_addr: u64, next: u64, segments: &[&Segment]) -> Result<Vec<u8>> {
+/// RELATIVE slots set, then the parameter block (continue at `next`, print refusals on
+/// `console`, check `segments`).
+pub fn build(
+    arch: Arch,
+    load_addr: u64,
+    next: u64,
+    console: Console,
+    segments: &[&Segment],
+) -> Result<Vec<u8>> {
     let img = image(arch);
     if segments.is_empty() || segments.len() > block::MAX_SEGMENTS {
         return Err(Error::invalid(
@@ -100,13 +146,21 @@ pub fn build(arch: Arch, load_addr: u64, next: u64, segments: &[&Segment]) -> Re
         what: "purgatory stack",
     })?;
     let mut params = Vec::with_capacity(block::block_size(segments.len()));
-    for v in [block::MAGIC, next, stack_top, segments.len() as u64] {
+    let [kind, base] = console.encode();
+    for v in [
+        block::MAGIC,
+        next,
+        stack_top,
+        segments.len() as u64,
+        kind,
+        base,
+    ] {
         params.extend_from_slice(&v.to_le_bytes());
     }
-    params.extend_from_slice(&digest(segments));
     for s in segments {
         params.extend_from_slice(&s.mem.to_le_bytes());
         params.extend_from_slice(&s.bufsz().to_le_bytes());
+        params.extend_from_slice(&digest(s));
     }
     buf.extend_from_slice(&params);
     buf.resize(len as usize, 0);
@@ -114,8 +168,9 @@ pub fn build(arch: Arch, load_addr: u64, next: u64, segments: &[&Segment]) -> Re
 }
 
 /// Fills the plan's purgatory segment for its final segments and makes it the entry; the
-/// plan's current entry (warmboot's trampoline) is where the purgatory continues.
-pub fn attach(plan: &mut Plan) -> Result<()> {
+/// plan's current entry (warmboot's trampoline) is where the purgatory continues, and
+/// `console` where it prints a refusal.
+pub fn attach(plan: &mut Plan, console: Console) -> Result<()> {
     let at = plan
         .segments
         .iter()
@@ -126,20 +181,20 @@ pub fn attach(plan: &mut Plan) -> Result<()> {
     let load_addr = plan.segments[at].mem;
     let others: Vec<&Segment> = plan.segments.iter().filter(|s| s.what != SEGMENT).collect();
     let count = others.len();
-    let buf = build(plan.arch, load_addr, plan.entry, &others)?;
+    let buf = build(plan.arch, load_addr, plan.entry, console, &others)?;
     let next = plan.entry;
     plan.segments[at].buf = buf;
     plan.entry = load_addr + image(plan.arch).entry;
     plan.notes.push(format!(
-        "--verify: purgatory at {load_addr:#x} checks the SHA-256 of the other {count} segments, then continues at {next:#x}; on a mismatch it halts"
+        "--verify: purgatory at {load_addr:#x} checks the SHA-256 of the other {count} segments, then continues at {next:#x}; on a mismatch it halts, and {}",
+        crate::console::describe(console)
     ));
     Ok(())
 }
 
-/// The purgatory's parameter block in a plan, decoded: (next entry, stack top, digest,
-/// segments as (mem, bufsz)). None if the plan has no purgatory segment.
-#[allow(clippy::type_complexity)]
-pub fn read_block(plan: &Plan) -> Result<Option<(u64, u64, [u8; 32], Vec<(u64, u64)>)>> {
+/// The purgatory's parameter block in a plan, decoded. None if the plan has no purgatory
+/// segment.
+pub fn read_block(plan: &Plan) -> Result<Option<Block>> {
     let Some(seg) = plan.segments.iter().find(|s| s.what == SEGMENT) else {
         return Ok(None);
     };
@@ -164,33 +219,38 @@ pub fn read_block(plan: &Plan) -> Result<Option<(u64, u64, [u8; 32], Vec<(u64, u
             format!("{count} segments listed"),
         ));
     }
-    let digest = crate::fields::array::<32>(b, block::DIGEST_FIELD as u64, "purgatory digest")?;
     let list_at = crate::fields::add(
         img.params,
         block::SEGMENTS_FIELD as u64,
         "purgatory segments",
     )?;
-    let list = crate::fields::slice(&seg.buf, list_at, 16 * count, "purgatory segments")?;
+    let entry = block::SEGMENT_SIZE as u64;
+    let list = crate::fields::slice(&seg.buf, list_at, entry * count, "purgatory segments")?;
     let mut segments = Vec::new();
     for i in 0..count {
         segments.push((
-            crate::fields::le_u64(list, 16 * i, "purgatory segment")?,
-            crate::fields::le_u64(list, 16 * i + 8, "purgatory segment")?,
+            crate::fields::le_u64(list, entry * i, "purgatory segment")?,
+            crate::fields::le_u64(list, entry * i + 8, "purgatory segment")?,
+            crate::fields::array::<32>(
+                list,
+                entry * i + block::SEGMENT_DIGEST as u64,
+                "purgatory digest",
+            )?,
         ));
     }
-    Ok(Some((
-        u(block::NEXT_FIELD)?,
-        u(block::STACK_TOP_FIELD)?,
-        digest,
+    Ok(Some(Block {
+        next: u(block::NEXT_FIELD)?,
+        stack_top: u(block::STACK_TOP_FIELD)?,
+        console: Console::decode(u(block::CONSOLE_KIND_FIELD)?, u(block::CONSOLE_BASE_FIELD)?),
         segments,
-    )))
+    }))
 }
 
 /// Checks a plan's purgatory against the plan: it lists exactly the other segments in
-/// order, its digest is theirs, its stack ends at its segment's end and the entry is the
+/// order, each with its digest, its stack ends at its segment's end and the entry is the
 /// purgatory's. Plans without a purgatory pass.
 pub fn check(plan: &Plan) -> Result<()> {
-    let Some((_, stack_top, expected, listed)) = read_block(plan)? else {
+    let Some(block) = read_block(plan)? else {
         return Ok(());
     };
     let bad = |d: String| Error::invalid("purgatory", d);
@@ -200,20 +260,25 @@ pub fn check(plan: &Plan) -> Result<()> {
         .find(|s| s.what == SEGMENT)
         .ok_or_else(|| bad("no segment".into()))?;
     let others: Vec<&Segment> = plan.segments.iter().filter(|s| s.what != SEGMENT).collect();
+    let listed: Vec<(u64, u64)> = block.segments.iter().map(|&(m, l, _)| (m, l)).collect();
     let actual: Vec<(u64, u64)> = others.iter().map(|s| (s.mem, s.bufsz())).collect();
     if listed != actual {
         return Err(bad(format!(
             "it lists {listed:x?}, the plan has {actual:x?}"
         )));
     }
-    if expected != digest(&others) {
-        return Err(bad(
-            "its digest is not the SHA-256 of the plan's segments".into()
-        ));
+    for (i, (s, (_, _, expected))) in others.iter().zip(&block.segments).enumerate() {
+        if *expected != digest(s) {
+            return Err(bad(format!(
+                "its digest of segment {i} ({}) is not the SHA-256 of the plan's bytes",
+                s.what
+            )));
+        }
     }
-    if stack_top != seg.mem + seg.bufsz() || stack_top % 16 != 0 {
+    if block.stack_top != seg.mem + seg.bufsz() || block.stack_top % 16 != 0 {
         return Err(bad(format!(
-            "stack top {stack_top:#x} is not its segment's end"
+            "stack top {:#x} is not its segment's end",
+            block.stack_top
         )));
     }
     if plan.entry != seg.mem + image(plan.arch).entry {
@@ -226,9 +291,11 @@ pub fn check(plan: &Plan) -> Result<()> {
 }
 
 /// Test hook for the QEMU negative proof (`load --verify --x-corrupt-digest`): flips one
-/// bit of the expected digest so the purgatory must refuse to boot.
+/// bit of the last checked segment's expected digest, so the purgatory hashes every
+/// segment, accepts all but the last, and must refuse to boot naming that one.
 pub fn corrupt_digest(plan: &mut Plan) -> Result<()> {
     let params = image(plan.arch).params as usize;
+    let count = plan.segments.iter().filter(|s| s.what != SEGMENT).count();
     let seg = plan
         .segments
         .iter_mut()
@@ -236,9 +303,13 @@ pub fn corrupt_digest(plan: &mut Plan) -> Result<()> {
         .ok_or_else(|| {
             Error::invalid("purgatory", "the plan has no purgatory segment".to_string())
         })?;
+    let last = count
+        .checked_sub(1)
+        .ok_or_else(|| Error::invalid("purgatory", "no segment to check".to_string()))?;
+    let at = params + block::SEGMENTS_FIELD + block::SEGMENT_SIZE * last + block::SEGMENT_DIGEST;
     let b = seg
         .buf
-        .get_mut(params + block::DIGEST_FIELD)
+        .get_mut(at)
         .ok_or_else(|| Error::invalid("purgatory", "segment too short".to_string()))?;
     *b ^= 1;
     Ok(())
@@ -278,7 +349,13 @@ mod tests {
         let opts = LoadOptions {
             kernel,
             initrd: Some(initrd),
-            cmdline: CmdlineSource::Given("console=ttyS0".into()),
+            cmdline: CmdlineSource::Given(
+                match arch {
+                    Arch::X86_64 => "console=ttyS0",
+                    Arch::Arm64 => "console=ttyAMA0",
+                }
+                .into(),
+            ),
             mode,
             syscall: SyscallChoice::Classic,
             dry_run: true,
@@ -340,19 +417,28 @@ mod tests {
         ];
         let refs: Vec<&Segment> = segs.iter().collect();
         let load = 0x4000_0000;
-        let buf = build(Arch::X86_64, load, 0x1234_5000, &refs).unwrap();
+        let console = Console::Uart8250Io(0x2f8);
+        let buf = build(Arch::X86_64, load, 0x1234_5000, console, &refs).unwrap();
         let img = image(Arch::X86_64);
         assert_eq!(buf.len() as u64, segment_len(Arch::X86_64));
         let p = img.params as usize;
         let u = |o: usize| u64::from_le_bytes(buf[p + o..p + o + 8].try_into().unwrap());
+        // The documented offsets, spelled out rather than taken from the constants.
+        assert_eq!(buf[p..p + 8], *b"WBPURG02");
         assert_eq!(u(0), block::MAGIC);
         assert_eq!(u(0x08), 0x1234_5000);
         assert_eq!(u(0x10), load + buf.len() as u64);
         assert_eq!(u(0x18), 2);
-        assert_eq!(buf[p + 0x20..p + 0x40], digest(&refs));
+        assert_eq!([u(0x20), u(0x28)], [1, 0x2f8]);
+        assert_eq!([u(0x30), u(0x38)], [0x100_0000, 0x1800]);
+        assert_eq!(buf[p + 0x40..p + 0x60], block::digest(&[1; 0x1800]));
+        assert_eq!([u(0x60), u(0x68)], [0x200_0000, 3]);
+        // SHA-256("abc"), FIPS 180-2 appendix B.1.
+        assert_eq!(buf[p + 0x70..p + 0x74], [0xba, 0x78, 0x16, 0xbf]);
         assert_eq!(
-            [u(0x40), u(0x48), u(0x50), u(0x58)],
-            [0x100_0000, 0x1800, 0x200_0000, 3]
+            block::block_size(2),
+            0x90,
+            "the block ends after two entries"
         );
         // RELATIVE slots hold the placed address.
         for &(off, addend) in img.relative {
@@ -362,12 +448,25 @@ mod tests {
                 load + addend
             );
         }
-        // The digest is plain SHA-256 over the segments' bytes in order.
-        let mut all = vec![1u8; 0x1800];
-        all.extend_from_slice(b"abc");
-        assert_eq!(digest(&refs), block::digest([all.as_slice()]));
-        assert!(build(Arch::X86_64, load, 0, &[]).is_err());
-        assert!(build(Arch::X86_64, u64::MAX - 0x100, 0, &refs).is_err());
+        // The PL011 kind, for arm64.
+        let buf = build(Arch::Arm64, load, 0, Console::Pl011(0x900_0000), &refs).unwrap();
+        let p = image(Arch::Arm64).params as usize;
+        let u = |o: usize| u64::from_le_bytes(buf[p + o..p + o + 8].try_into().unwrap());
+        assert_eq!([u(0x20), u(0x28)], [2, 0x900_0000]);
+        assert!(build(Arch::X86_64, load, 0, console, &[]).is_err());
+        assert!(build(Arch::X86_64, u64::MAX - 0x100, 0, console, &refs).is_err());
+    }
+
+    /// The purgatory's own check run on a plan, on the bytes the plan holds.
+    fn run_purgatory_check(p: &Plan) -> std::result::Result<(), block::Refusal> {
+        let purg = p.segments.iter().find(|s| s.what == SEGMENT).unwrap();
+        let others: Vec<&[u8]> = p
+            .segments
+            .iter()
+            .filter(|s| s.what != SEGMENT)
+            .map(|s| s.buf.as_slice())
+            .collect();
+        block::check_with(&purg.buf[image(p.arch).params as usize..], &others)
     }
 
     #[test]
@@ -391,33 +490,35 @@ mod tests {
 
     #[test]
     fn with_verify_the_purgatory_is_the_entry_and_checks_every_other_segment() {
-        for (arch, mode) in [
-            (Arch::X86_64, Mode::Normal),
-            (Arch::Arm64, Mode::Normal),
-            (Arch::Arm64, Mode::Panic),
+        for (arch, mode, console) in [
+            (Arch::X86_64, Mode::Normal, Console::Uart8250Io(0x3f8)),
+            (Arch::Arm64, Mode::Normal, Console::Pl011(0x900_0000)),
+            (Arch::Arm64, Mode::Panic, Console::Pl011(0x900_0000)),
         ] {
             let p = plan(arch, mode, true);
             let purg = p.segments.iter().find(|s| s.what == SEGMENT).unwrap();
             assert_eq!(purg.mem % 4096, 0);
             assert_eq!(p.entry, purg.mem + image(arch).entry, "{arch:?}");
-            let (next, stack_top, expected, listed) = read_block(&p).unwrap().unwrap();
+            let b = read_block(&p).unwrap().unwrap();
             let tramp_seg = match arch {
                 Arch::X86_64 => crate::x86::kexec_plan::BOOT_PARAMS,
                 Arch::Arm64 => crate::arm64::kexec_plan::ENTRY,
             };
             let tramp = p.segments.iter().find(|s| s.what == tramp_seg).unwrap();
-            assert_eq!(next, tramp.mem, "{arch:?}: continues at the trampoline");
-            assert_eq!(stack_top, purg.mem + purg.bufsz());
+            assert_eq!(b.next, tramp.mem, "{arch:?}: continues at the trampoline");
+            assert_eq!(b.stack_top, purg.mem + purg.bufsz());
+            // The fixture machines' consoles: ttyS0; ttyAMA0 = QEMU virt's PL011.
+            assert_eq!(b.console, console, "{arch:?}");
             let others: Vec<&Segment> = p.segments.iter().filter(|s| s.what != SEGMENT).collect();
-            assert_eq!(listed.len(), p.segments.len() - 1);
+            assert_eq!(b.segments.len(), p.segments.len() - 1);
             assert!(others.iter().any(|s| s.what == "initrd"));
-            for (s, (mem, len)) in others.iter().zip(&listed) {
+            for (s, (mem, len, d)) in others.iter().zip(&b.segments) {
                 assert_eq!((s.mem, s.bufsz()), (*mem, *len), "{}", s.what);
+                assert_eq!(*d, block::digest(&s.buf), "{}", s.what);
             }
-            let all: Vec<&[u8]> = others.iter().map(|s| s.buf.as_slice()).collect();
-            assert_eq!(expected, block::digest(all));
             check(&p).unwrap();
-            // Any change to a checked segment after planning is caught.
+            assert_eq!(run_purgatory_check(&p), Ok(()), "{arch:?}");
+            // Any change to a checked segment after planning is caught, and named.
             let mut changed = p.clone();
             let i = changed
                 .segments
@@ -426,11 +527,36 @@ mod tests {
                 .unwrap();
             changed.segments[i].buf[0] ^= 1;
             let err = check(&changed).unwrap_err().to_string();
-            assert!(err.contains("digest is not the SHA-256"), "{err}");
-            // The test hook breaks the digest, and the check says so.
+            assert!(
+                err.contains("digest of segment") && err.contains("(kernel)"),
+                "{err}"
+            );
+            let kernel_index = others.iter().position(|s| s.what == "kernel").unwrap();
+            assert!(matches!(
+                run_purgatory_check(&changed),
+                Err(block::Refusal::Mismatch { index, .. }) if index == kernel_index
+            ));
+            // The test hook breaks the last segment's digest: the check says so, and the
+            // purgatory names that segment with its plan address and length.
             let mut broken = p.clone();
             corrupt_digest(&mut broken).unwrap();
             assert!(check(&broken).is_err());
+            let last = others.len() - 1;
+            match run_purgatory_check(&broken) {
+                Err(block::Refusal::Mismatch {
+                    index,
+                    len,
+                    actual,
+                    expected,
+                    ..
+                }) => {
+                    assert_eq!(index, last);
+                    assert_eq!(len, others[last].bufsz());
+                    assert_eq!(actual, block::digest(&others[last].buf));
+                    assert_eq!(actual[0] ^ expected[0], 1);
+                }
+                other => panic!("{arch:?}: {other:?}"),
+            }
         }
     }
 }

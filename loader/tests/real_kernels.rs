@@ -275,6 +275,67 @@ fn kernel_proper_decompresses_and_relocates(series: &str, data: &[u8]) {
 /// address, `bzimage` keeps today's plan, a panic load says it uses the bzImage path
 /// even when `decompressed` is asked for, and an unmodelled option makes `decompressed`
 /// fail in one line.
+/// Every pinned x86 series takes the decompressed entry when nothing asks otherwise:
+/// `load` (auto) on every x86 fixture machine plans it and says so on the `syscall:` and
+/// `x86 entry:` lines, and `inspect` says it is possible. A kernel series that silently
+/// falls back to the bzImage decompressor fails here, naming the series and the reason.
+#[test]
+fn pinned_amd64_kernels_take_the_decompressed_entry_unasked() {
+    for (series, kernel, data) in real_kernels("x86_64") {
+        let report = warmboot::inspect::Report::new("k", &data, None).unwrap();
+        let entry = report.x86_entry.as_ref().unwrap();
+        assert!(
+            entry.decompressed_entry_possible,
+            "{series}: inspect says the decompressed entry is not possible: {:?}",
+            entry.reason
+        );
+        for machine in [
+            "x86_64-bios-m1024",
+            "x86_64-ovmf-m1024",
+            "x86_64-bios-m4096",
+            "x86_64-ovmf-m4096",
+        ] {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/machines")
+                .join(machine);
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_warmboot"))
+                .env("WARMBOOT_NO_REAL_SYSCALLS", "1")
+                .arg("load")
+                .arg(&kernel)
+                .args([
+                    "--dry-run",
+                    "--arch",
+                    "x86_64",
+                    "--command-line",
+                    "console=ttyS0 quiet",
+                    "--root",
+                ])
+                .arg(&root)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "{series} on {machine}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let entry = text
+                .lines()
+                .find(|l| l.starts_with("note: x86 entry: "))
+                .unwrap_or_default();
+            assert!(
+                entry.starts_with("note: x86 entry: kernel proper decompressed at load"),
+                "{series} on {machine} fell back without being asked: {entry}"
+            );
+            assert!(
+                text.lines().any(|l| l.starts_with("syscall: kexec_load")
+                    && l.contains("with the kernel decompressed at load time")),
+                "{series} on {machine}: {text}"
+            );
+        }
+    }
+}
+
 #[test]
 fn dry_run_x86_entries_of_the_amd64_kernels() {
     for (series, kernel, _) in real_kernels("x86_64") {
@@ -312,22 +373,7 @@ fn dry_run_x86_entries(series: &str, kernel: &std::path::Path) {
         "--x86-entry",
         "decompressed",
     ]);
-    // Known gap, being fixed in loader/src/x86/: Debian's 6.12 has startup_64 0xc43 bytes
-    // past _text, which the decompressed entry does not handle yet, so an explicit
-    // `decompressed` is refused (in one line). Only that refusal is tolerated, and only
-    // for a series other than 6.1; the snapshot shows it until the fix makes it a plan.
-    let known_gap = !ok
-        && series != "6.1"
-        && nokaslr.lines().count() == 1
-        && nokaslr.ends_with(": --x86-entry decompressed cannot be honoured: invalid decompressed x86 kernel: its entry is not at _text\n");
-    assert!(ok || known_gap, "{series}: {nokaslr}");
-    let nokaslr = if ok {
-        nokaslr
-    } else {
-        // The error names the kernel; its path is the cache's, so not snapshotted.
-        let err = nokaslr.replacen(&format!("{}: ", kernel.display()), "<kernel>: ", 1);
-        format!("exit 1\n{err}")
-    };
+    assert!(ok, "{series}: {nokaslr}");
     insta::assert_snapshot!(format!("plan-x86_64-ovmf-m1024-nokaslr-{series}"), nokaslr);
     let (ok, bzimage) = run(&["--command-line", "console=ttyS0", "--x86-entry", "bzimage"]);
     assert!(ok, "{series}: {bzimage}");

@@ -1,7 +1,10 @@
 //! The purgatory binary (`warmboot load --verify`): entered instead of warmboot's trampoline,
 //! it sets up a stack inside its own segment, checks the SHA-256 of the loaded segments
-//! ([`warmboot_purgatory::verify_block`]) and then jumps to the trampoline; on a mismatch
-//! it halts for ever instead of booting corrupted memory (kexec-tools purgatory/purgatory.c).
+//! ([`warmboot_purgatory::check_block`]) and then jumps to the trampoline; on a mismatch
+//! it prints one line saying which segment and both digests on the console the loader
+//! named in the parameter block ([`warmboot_purgatory::console`]; nothing without one) and
+//! halts for ever instead of booting corrupted memory (kexec-tools purgatory/purgatory.c).
+//! The success path prints nothing: it is on every `--verify` reboot's downtime.
 //!
 //! Built by loader/build.rs for x86_64-unknown-none and aarch64-unknown-none-softfloat
 //! (+strict-align), linked by link.ld into one image from address 0 with the entry first;
@@ -12,12 +15,24 @@
 
 #[cfg(target_os = "none")]
 mod bare {
-    /// Called by the entry code with the parameter block; 1 = the digest matches.
+    use warmboot_purgatory::{block_console, check_block, console, line};
+
+    /// Called by the entry code with the parameter block; 1 = every digest matches, 0 =
+    /// refused (the reason printed on the block's console, if it names one).
     #[no_mangle]
     extern "C" fn purgatory_verify(block: *const u8) -> u64 {
         // SAFETY: the entry code passes the block the loader placed right after this
         // image (8-byte aligned by link.ld), and the loader listed only loaded segments.
-        u64::from(unsafe { warmboot_purgatory::verify_block(block) })
+        match unsafe { check_block(block) } {
+            Ok(()) => 1,
+            Err(refusal) => {
+                let text = line::refusal(&refusal);
+                // SAFETY: the block is readable (above); its console is the UART the loader
+                // found for the new kernel, reachable from here (console.rs).
+                unsafe { console::write(block_console(block), text.as_bytes()) };
+                0
+            }
+        }
     }
 
     #[panic_handler]

@@ -1,38 +1,49 @@
 //! `warmboot-sim`: a backend of warmboot's [`Kexec`] trait that never touches the kernel.
 //!
 //! It holds a simulated physical memory for a machine described by a [`MemoryMap`] and
-//! accepts or refuses loads the way the kernel does (kernel/kexec.c, kernel/kexec_core.c,
-//! kernel/kexec_file.c). The acceptance rules themselves are **not** here: they are
-//! [`warmboot::plan_check::check_plan`], the one function the real backend also runs
-//! before every syscall. The simulator adds what happens around them:
+//! accepts or refuses loads the way the kernel does. The acceptance rules are the
+//! simulator's own, written from the kernel's source in [`kernel_rules`] over the kernel
+//! state of [`kernel_state`]; they share no code with warmboot's `plan_check`, so the
+//! simulator is an independent second opinion on it (tests/differential.rs). warmboot
+//! runs `plan_check` itself before it calls any backend, so its stricter rules of its own
+//! still apply to loads through the simulator. A refusal comes back as the real syscall's
+//! would, `Error::Syscall` with the kernel's errno; [`Sim::last_refusal`] keeps the rule
+//! ([`refusal::Refusal`], the sim's error enum) for tests. Around the rules the simulator
+//! models:
 //!
-//! - the order of checks: lockdown (EPERM), the arch field (EINVAL) and the segment count
+//! - the order of checks: lockdown (EPERM), the segment count and the arch field (EINVAL)
 //!   come first; then, for a crash load, **the old crash image is freed before the new one
-//!   is validated**, so a failed crash load leaves no crash image (kexec-facts §2). A failed
-//!   normal load leaves the previous normal image as it was;
+//!   is validated**, so a failed crash load leaves no crash image (kernel/kexec.c
+//!   do_kexec_load). A failed normal load leaves the previous normal image as it was;
+//!   `kexec_load` with no segments unloads, as the kernel's does;
 //! - copying: a normal image is staged (the kernel copies it into fresh pages and moves them
 //!   into place only at reboot), and appears in [`Sim::memory`] on [`Kexec::exec`]; a crash
 //!   image is written straight into the reservation at load time. Bytes bufsz..memsz are
 //!   zero in both cases;
 //! - kexec_file_load: the kernel parses the image itself, which the simulator does not;
-//!   it checks what it can (CONFIG_KEXEC_FILE, flags, the command line) and records the load;
+//!   it checks what it can (CONFIG_KEXEC_FILE, empty files, the crash reservation) and
+//!   records the load;
 //! - injected faults ([`faults`]): any call, or the Nth step, fails with a chosen errno, with
 //!   the kernel's semantics for where that errno arises (a crash load that fails after the
 //!   kernel freed the old crash image leaves none).
 
 pub mod faults;
+pub mod kernel_rules;
+pub mod kernel_state;
 pub mod memory;
+pub mod refusal;
 
 use faults::{fails_before_any_change, Call, Faults};
+use kernel_state::KernelState;
 use memory::PhysMemory;
 use nix::errno::Errno;
+use refusal::Refusal;
 use std::cell::RefCell;
 use warmboot::arch::Arch;
 use warmboot::host::Lockdown;
 use warmboot::kexec::{kexec_file_flags, kexec_load_flags, FileLoad, Kexec, Status};
 use warmboot::memmap::{MemoryMap, Mode};
 use warmboot::plan::Plan;
-use warmboot::plan_check::{check_plan, KEXEC_SEGMENT_MAX};
 use warmboot::{Error, Result};
 
 /// One segment of a loaded image, as the kernel holds it.
@@ -77,14 +88,14 @@ impl LoadedImage {
 /// The simulated kernel.
 #[derive(Debug, Clone)]
 pub struct Sim {
-    arch: Arch,
+    kernel: KernelState,
     map: MemoryMap,
     memory: PhysMemory,
     normal: Option<LoadedImage>,
     crash: Option<LoadedImage>,
-    kexec_file: bool,
-    lockdown: Lockdown,
     executed: Option<u64>,
+    /// The rule behind the last refused call, for tests.
+    last_refusal: Option<Refusal>,
     faults: Faults,
     /// Every call seen since the faults were last set, in order (status reads included).
     steps: RefCell<Vec<String>>,
@@ -94,14 +105,13 @@ impl Sim {
     /// A machine of `arch` with memory `map`, kexec_file available, no lockdown.
     pub fn new(arch: Arch, map: MemoryMap) -> Sim {
         Sim {
-            arch,
+            kernel: KernelState::from_map(arch, &map),
             map,
             memory: PhysMemory::new(),
             normal: None,
             crash: None,
-            kexec_file: true,
-            lockdown: Lockdown::None,
             executed: None,
+            last_refusal: None,
             faults: Faults::none(),
             steps: RefCell::new(Vec::new()),
         }
@@ -144,16 +154,42 @@ impl Sim {
         errno(call, e)
     }
 
+    /// Refuses a call the way the real syscall fails: `call` failed with the rule's errno.
+    /// The rule is kept for [`Sim::last_refusal`].
+    fn refuse(&mut self, call: String, r: Refusal) -> Error {
+        let e = r.errno();
+        self.last_refusal = Some(r);
+        errno(call, e)
+    }
+
     /// A kernel built without CONFIG_KEXEC_FILE (Debian's arm64 6.1): kexec_file_load is ENOSYS.
     pub fn without_kexec_file(mut self) -> Sim {
-        self.kexec_file = false;
+        self.kernel.kexec_file = false;
         self
     }
 
     /// A kernel at lockdown level `level`.
     pub fn with_lockdown(mut self, level: Lockdown) -> Sim {
-        self.lockdown = level;
+        self.kernel.lockdown = level;
         self
+    }
+
+    /// A kernel whose totalram_pages() is `pages` (MemTotal in /proc/meminfo over 4 KiB),
+    /// instead of the estimate from the memory map ([`kernel_state::totalram_pages_estimate`]).
+    pub fn with_totalram_pages(mut self, pages: u64) -> Sim {
+        self.kernel.totalram_pages = pages;
+        self
+    }
+
+    /// The kernel state the rules read.
+    pub fn kernel(&self) -> &KernelState {
+        &self.kernel
+    }
+
+    /// The rule behind the most recent refusal of a kexec_load or kexec_file_load (not
+    /// injected faults), if any.
+    pub fn last_refusal(&self) -> Option<&Refusal> {
+        self.last_refusal.as_ref()
     }
 
     pub fn map(&self) -> &MemoryMap {
@@ -206,22 +242,25 @@ impl Kexec for Sim {
         if let Some(e) = self.enter(Call::KexecLoad, "") {
             return Err(self.fail_load(plan.mode, call, e));
         }
-        // kexec_load_check: permission and lockdown, flags, segment count.
-        if self.lockdown.blocks_kexec_load() {
-            return Err(errno(call, Errno::EPERM));
+        // SYSCALL kexec_load: kexec_load_check (lockdown, segment count), the arch field.
+        let k = &self.kernel;
+        let early = kernel_rules::kexec_load_check(k, plan.segments.len())
+            .and_then(|()| kernel_rules::arch_field(k, plan.arch));
+        if let Err(r) = early {
+            return Err(self.refuse(call, r));
         }
-        if plan.segments.len() > KEXEC_SEGMENT_MAX {
-            return check_plan(plan, &self.map);
-        }
-        // The arch field must be 0 or native.
-        if plan.arch != self.arch {
-            return Err(errno(call, Errno::EINVAL));
+        // do_kexec_load: no segments is an unload.
+        if plan.segments.is_empty() {
+            *self.slot(plan.mode) = None;
+            return Ok(());
         }
         // Crash loads free the old crash image before validating the new one.
         if plan.mode == Mode::Panic {
             self.crash = None;
         }
-        check_plan(plan, &self.map)?;
+        if let Err(r) = kernel_rules::kimage_checks(&self.kernel, plan) {
+            return Err(self.refuse(call, r));
+        }
         let mut staged = PhysMemory::new();
         let target = match plan.mode {
             Mode::Normal => &mut staged,
@@ -258,27 +297,39 @@ impl Kexec for Sim {
         if let Some(e) = self.enter(Call::KexecFileLoad, "") {
             return Err(self.fail_load(req.mode, call, e));
         }
-        if !self.kexec_file {
-            return Err(errno(call, Errno::ENOSYS));
+        if let Err(r) = kernel_rules::kexec_file_available(&self.kernel) {
+            return Err(self.refuse(call, r));
         }
+        // As the real backend: the command line goes to the kernel as a C string, so one
+        // with a NUL inside cannot be passed and is refused before the syscall. (The kernel
+        // itself only checks that the last of cmdline_len bytes is NUL,
+        // kernel/kexec_file.c kimage_file_prepare_segments, which the C string's is.)
         if req.cmdline.as_bytes().contains(&0) {
-            return Err(errno(call, Errno::EINVAL));
+            return Err(Error::Invalid {
+                what: "command line",
+                detail: "contains a NUL byte".to_string(),
+            });
         }
+        // kexec_file_load frees the old crash image before it reads the files.
         if req.mode == Mode::Panic {
-            if self.map.crash.is_none() {
-                return Err(errno(call, Errno::EADDRNOTAVAIL));
-            }
             self.crash = None;
         }
         // The kernel reads the whole file from offset 0 whatever the descriptor's position.
         let kernel_len = req.kernel.metadata().map_err(Error::Io)?.len();
-        if kernel_len == 0 {
-            return Err(errno(call, Errno::ENOEXEC));
-        }
         let initrd_len = match req.initrd {
             Some(f) => Some(f.metadata().map_err(Error::Io)?.len()),
             None => None,
         };
+        let mut checks = kernel_rules::read_file(kernel_len, "kernel");
+        if let Some(len) = initrd_len {
+            checks = checks.and_then(|()| kernel_rules::read_file(len, "initrd"));
+        }
+        if req.mode == Mode::Panic {
+            checks = checks.and_then(|()| kernel_rules::file_crash_reservation(&self.kernel));
+        }
+        if let Err(r) = checks {
+            return Err(self.refuse(call, r));
+        }
         let image = LoadedImage {
             entry: None,
             source: Source::File {
@@ -293,13 +344,13 @@ impl Kexec for Sim {
     }
 
     fn unload(&mut self, mode: Mode) -> Result<()> {
-        let flags = kexec_load_flags(self.arch, mode);
+        let flags = kexec_load_flags(self.kernel.arch, mode);
         let call = format!("kexec_load(entry=0x0, segments=0, flags={flags:#x})");
         if let Some(e) = self.enter(Call::Unload, "") {
             return Err(errno(call, e));
         }
-        if self.lockdown.blocks_kexec_load() {
-            return Err(errno(call, Errno::EPERM));
+        if let Err(r) = kernel_rules::kexec_load_check(&self.kernel, 0) {
+            return Err(self.refuse(call, r));
         }
         *self.slot(mode) = None;
         Ok(())

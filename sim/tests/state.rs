@@ -69,7 +69,7 @@ fn a_failed_normal_load_keeps_the_previous_image() {
     let mut s = sim();
     s.kexec_load(&plan(Mode::Normal, 0x1000000, 1)).unwrap();
     let mut bad = plan(Mode::Normal, 0x2000000, 2);
-    bad.entry = 0x9000000;
+    bad.segments[0].mem = 0x2000800;
     assert!(s.kexec_load(&bad).is_err());
     assert_eq!(s.image(Mode::Normal).unwrap().entry, Some(0x1000000));
 }
@@ -163,15 +163,26 @@ fn kexec_file_load_rules() {
         &s.image(Mode::Normal).unwrap().source,
         Source::File { kernel_len: 24, initrd_len: None, cmdline } if cmdline == "console=ttyS0"
     ));
+    // fs/kernel_read_file.c: an empty file is EINVAL, for the kernel and the initrd.
     let e = s.kexec_file_load(&req(empty.as_file())).unwrap_err();
-    assert!(e.to_string().contains("failed: ENOEXEC"), "{e}");
+    assert!(e.to_string().ends_with("failed: EINVAL"), "{e}");
+    let mut empty_initrd = req(kernel.as_file());
+    empty_initrd.initrd = Some(empty.as_file());
+    let e = s.kexec_file_load(&empty_initrd).unwrap_err();
+    assert!(e.to_string().ends_with("failed: EINVAL"), "{e}");
+    assert_eq!(
+        s.last_refusal().map(|r| r.to_string()),
+        Some("the initrd file is empty".to_string())
+    );
     let e = sim()
         .without_kexec_file()
         .kexec_file_load(&req(kernel.as_file()))
         .unwrap_err();
     assert!(e.to_string().contains("failed: ENOSYS"), "{e}");
+    // A NUL inside the command line cannot pass through the C string the syscall takes:
+    // refused before the syscall, as the real backend does.
     let mut nul = req(kernel.as_file());
     nul.cmdline = "a\0b";
     let e = sim().kexec_file_load(&nul).unwrap_err();
-    assert!(e.to_string().ends_with("failed: EINVAL"), "{e}");
+    assert_eq!(e.to_string(), "invalid command line: contains a NUL byte");
 }

@@ -523,6 +523,7 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
                 kernels.next.release.as_deref(),
             );
         }
+        crate::purgatory_line::explain(&mut verdict, &log);
         if ending == Ending::TimedOut && !verdict.passed {
             verdict.reason = format!("timed out after {}s: {}", args.timeout, verdict.reason);
             if attempts == 1 {
@@ -603,6 +604,10 @@ fn attempt(
                 "done" | "fail" | "broken" => finished_at = Some(Instant::now()),
                 _ => {}
             }
+        }
+        // The --verify purgatory refused the plan and halted: nothing more will come.
+        if crate::purgatory_line::in_line(&line.line).is_some() {
+            return Flow::Stop;
         }
         // Let the guest power off by itself; if it lingers, stop it.
         match finished_at {

@@ -76,6 +76,10 @@ pub enum Error {
     #[error("host packages missing: {missing} (run as root, or: apt-get install {missing})")]
     HostPackagesMissing { missing: String },
 
+    /// A tool CI needs could not be installed ([`crate::setup`]).
+    #[error("cannot set up this machine for CI: {what} failed: {reason}")]
+    Setup { what: String, reason: String },
+
     /// `cargo xtask fuzz` could not run, or a target crashed (the details are printed).
     #[error("fuzz: {reason}")]
     Fuzz { reason: String },

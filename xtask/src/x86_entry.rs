@@ -72,8 +72,18 @@ pub fn parse_entry_line(line: &str) -> Option<Result<EntryLine, String>> {
     };
     let bad = || Err(format!("malformed x86 entry line {rest:?}"));
     let parts: Vec<&str> = fields.split(", ").collect();
-    let [phys, text, kaslr] = parts.as_slice() else {
-        return Some(bad());
+    // A kernel whose startup_64 is not at _text (6.12 on) adds where it is entered.
+    let (phys, text, kaslr) = match parts.as_slice() {
+        [phys, text, kaslr] => (phys, text, kaslr),
+        [phys, text, kaslr, entry]
+            if entry
+                .strip_prefix("entered at _text + ")
+                .and_then(hex)
+                .is_some() =>
+        {
+            (phys, text, kaslr)
+        }
+        _ => return Some(bad()),
     };
     let (Some(physical), Some(text)) = (
         phys.strip_prefix("physical ").and_then(hex),
@@ -279,6 +289,20 @@ mod tests {
                 kaslr_offset: None,
             })
         );
+        let entered = "x86 entry: kernel proper decompressed at load, physical 0x0000000028000000, \
+                       virtual _text 0xffffffff92600000, KASLR offset 0x11600000, entered at _text + 0xc43";
+        assert_eq!(
+            parse_entry_line(entered).unwrap(),
+            Ok(EntryLine::Decompressed {
+                physical: 0x2800_0000,
+                text: 0xffff_ffff_9260_0000,
+                kaslr_offset: Some(0x1160_0000),
+            })
+        );
+        let e = parse_entry_line(&entered.replace("0xc43", "c43"))
+            .unwrap()
+            .unwrap_err();
+        assert!(e.starts_with("malformed x86 entry line"), "{e}");
         assert_eq!(
             parse_entry_line("x86 entry: bzImage decompressor (kexec_file_load)").unwrap(),
             Ok(EntryLine::Bzimage {

@@ -292,7 +292,7 @@ pub fn validate(dtb: &[u8]) -> Result<()> {
 
 /// Validates `dtb` and returns it cut to its header's `totalsize` (a file may carry
 /// trailing bytes; /sys/firmware/fdt does not).
-fn parse(dtb: &[u8]) -> Result<Fdt<'_>> {
+pub(crate) fn parse(dtb: &[u8]) -> Result<Fdt<'_>> {
     if dtb.is_empty() {
         return Err(Error::Empty);
     }

@@ -181,6 +181,8 @@ pub fn plan_image(
         ));
     }
     let dtb_addr = p.segments[dtb_i].mem;
+    // The purgatory's console, from what the new kernel gets: its command line and DTB.
+    let console = crate::console::arm64(cmdline, &final_dtb);
     p.segments[dtb_i].buf = final_dtb;
     let entry_i = seg(&p, ENTRY).ok_or_else(|| Error::invalid("arm64 plan", "no entry"))?;
     let entry_addr = p.segments[entry_i].mem;
@@ -190,7 +192,7 @@ pub fn plan_image(
         "entry: warmboot's trampoline at {entry_addr:#x} sets x0 = DTB ({dtb_addr:#x}), x1-x3 = 0 and branches to the Image at {kernel_entry:#x}"
     ));
     if verify {
-        crate::purgatory::attach(&mut p)?;
+        crate::purgatory::attach(&mut p, console)?;
         crate::purgatory::check(&p)?;
     }
     crate::plan_check::check_plan(&p, map)?;

@@ -305,6 +305,9 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         _ => None,
     };
     let decompressed = matches!(proper, Some(Ok(_)));
+    if opts.verify {
+        crate::purgatory::available()?;
+    }
     let (syscall, reason) = if opts.verify {
         match opts.syscall {
             SyscallChoice::File => {
@@ -419,6 +422,25 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
             (p, false)
         }
     };
+    // One truth per load: auto picked kexec_load for the decompressed x86 entry; when the
+    // plan had to fall back to the bzImage's own decompressor that reason is gone, and
+    // auto decides again as for any bzImage (the plan is the same bzImage plan), saying
+    // why the decompressed entry was not possible.
+    let (syscall, reason) = match bzimage_fallback(&plan) {
+        Some(why)
+            if opts.syscall == SyscallChoice::Auto
+                && !opts.verify
+                && decompressed
+                && syscall == SyscallChoice::Classic =>
+        {
+            let (s, r) = choose_syscall(opts.syscall, &image, lockdown, false);
+            (
+                s,
+                format!("{r}; the decompressed x86 entry is not possible: {why}"),
+            )
+        }
+        _ => (syscall, reason),
+    };
     let mut report = check_report(plan, &map, syscall, reason)?;
     if opts.corrupt_digest {
         crate::purgatory::corrupt_digest(&mut report.plan)?;
@@ -450,6 +472,16 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         requested: opts.syscall,
         bootable,
         pinned_kernel,
+    })
+}
+
+/// Why an x86 plan enters through the bzImage's own decompressor, from its
+/// [`crate::x86::kexec_plan::ENTRY_NOTE`] line; None for any other plan.
+pub fn bzimage_fallback(plan: &Plan) -> Option<&str> {
+    plan.notes.iter().find_map(|n| {
+        n.strip_prefix(crate::x86::kexec_plan::ENTRY_NOTE)?
+            .strip_prefix("bzImage decompressor (")?
+            .strip_suffix(')')
     })
 }
 
@@ -528,16 +560,25 @@ pub fn load_with(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> R
             .map(|v| format!(" {v}"))
             .unwrap_or_default()
     );
-    // x86: how the kernel is entered, one line after "loaded …".
+    let (loaded, fell_back) = load_syscall(p, opts, backend, &name, what)?;
+    // x86: how the kernel is entered, one line after "loaded …". A plan made for
+    // kexec_file_load and loaded with kexec_load after all says so, not the reason the
+    // kernel's file loader would have had.
     let entry = p
         .report
         .plan
         .notes
         .iter()
         .find(|n| n.starts_with(crate::x86::kexec_plan::ENTRY_NOTE))
-        .map(|n| format!("{n}\n"))
+        .map(|n| match bzimage_fallback(&p.report.plan) {
+            Some(_) if fell_back => format!(
+                "{}bzImage decompressor (the plan made for kexec_file_load, loaded with kexec_load)\n",
+                crate::x86::kexec_plan::ENTRY_NOTE
+            ),
+            _ => format!("{n}\n"),
+        })
         .unwrap_or_default();
-    load_syscall(p, opts, backend, &name, what).map(|loaded| loaded + &entry)
+    Ok(loaded + &entry)
 }
 
 fn load_syscall(
@@ -546,7 +587,7 @@ fn load_syscall(
     backend: &mut dyn Kexec,
     name: &str,
     what: &str,
-) -> Result<String> {
+) -> Result<(String, bool)> {
     match p.report.syscall {
         SyscallChoice::File | SyscallChoice::Auto => {
             backend.step("open the kernel and initrd")?;
@@ -558,9 +599,12 @@ fn load_syscall(
                 mode: opts.mode,
             };
             match backend.kexec_file_load(&req) {
-                Ok(()) => Ok(format!(
-                    "loaded {name} {what} with kexec_file_load ({})\n",
-                    p.report.reason
+                Ok(()) => Ok((
+                    format!(
+                        "loaded {name} {what} with kexec_file_load ({})\n",
+                        p.report.reason
+                    ),
+                    false,
                 )),
                 // auto falls back where the kernel has no kexec_file_load or its loader
                 // refuses the format; not under lockdown (kexec_load would be refused too).
@@ -577,16 +621,23 @@ fn load_syscall(
                         crate::kexec::errno_meaning(&call, errno)
                     );
                     backend.step("fall back to kexec_load")?;
-                    classic_load(p, backend)
-                        .map(|()| format!("loaded {name} {what} with kexec_load ({why})\n"))
+                    classic_load(p, backend).map(|()| {
+                        (
+                            format!("loaded {name} {what} with kexec_load ({why})\n"),
+                            true,
+                        )
+                    })
                 }
                 Err(e) => Err(e),
             }
         }
         SyscallChoice::Classic => classic_load(p, backend).map(|()| {
-            format!(
-                "loaded {name} {what} with kexec_load ({})\n",
-                p.report.reason
+            (
+                format!(
+                    "loaded {name} {what} with kexec_load ({})\n",
+                    p.report.reason
+                ),
+                false,
             )
         }),
     }
@@ -889,6 +940,82 @@ mod tests {
         assert!(
             err.starts_with("--x86-entry decompressed cannot be honoured: cannot decompress bzImage payload (xz)"),
             "{err}"
+        );
+    }
+
+    /// The "loaded …" line and the "x86 entry: …" line of a load's output tell one story:
+    /// the decompressed entry is claimed by both or by neither.
+    fn assert_one_truth(out: &str) {
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        let claims = lines[0].contains("decompressed at load time");
+        let entered = lines[1].starts_with("x86 entry: kernel proper decompressed at load");
+        assert_eq!(claims, entered, "the two lines disagree:\n{out}");
+        assert_eq!(
+            lines[0].contains("with kexec_file_load"),
+            lines[1].contains("bzImage decompressor") && !entered,
+            "kexec_file_load always loads the bzImage:\n{out}"
+        );
+    }
+
+    /// A bzImage that warmboot can decompress but whose decompressed plan cannot be made
+    /// (here memmap= on the command line): auto decides again as for any bzImage, and the
+    /// syscall reason, the entry line and the dry run all say the bzImage path, and why.
+    #[test]
+    fn auto_never_claims_the_decompressed_entry_it_fell_back_from() {
+        let (dir, mut opts, _) = prepared(SyscallChoice::Auto);
+        let (payload, _) = crate::x86::vmlinux_payload::tests::synth_payload();
+        let file = crate::synth::x86::BzImageBuilder::new()
+            .payload_plain(payload)
+            .build();
+        std::fs::write(dir.path().join("vmlinuz"), file).unwrap();
+        opts.cmdline = CmdlineSource::Given("console=ttyS0 memmap=64M$1G".into());
+        let p = prepare(&opts).unwrap();
+        assert_eq!(p.report.syscall, SyscallChoice::File);
+        let why = "the command line has memmap=, which changes where the kernel's own decompressor places the kernel";
+        assert_eq!(
+            p.report.reason,
+            format!("auto: kexec_file_load preferred (the kernel verifies and places the image); kexec_load if the kernel lacks it; the decompressed x86 entry is not possible: {why}")
+        );
+        assert_eq!(bzimage_fallback(&p.report.plan), Some(why));
+        let mut b = Scripted {
+            file_errno: None,
+            file_calls: 0,
+            classic_calls: 0,
+        };
+        let out = load_with(&p, &opts, &mut b).unwrap();
+        assert_eq!((b.file_calls, b.classic_calls), (1, 0));
+        assert_one_truth(&out);
+        assert!(
+            out.ends_with(&format!("\nx86 entry: bzImage decompressor ({why})\n")),
+            "{out}"
+        );
+        // Where the kernel lacks kexec_file_load, the plan goes to kexec_load, and the
+        // entry line says that, not the file loader's reason.
+        let mut b = Scripted {
+            file_errno: Some(nix::errno::Errno::ENOSYS),
+            file_calls: 0,
+            classic_calls: 0,
+        };
+        let out = load_with(&p, &opts, &mut b).unwrap();
+        assert_eq!((b.file_calls, b.classic_calls), (1, 1));
+        assert!(out.ends_with("\nx86 entry: bzImage decompressor (the plan made for kexec_file_load, loaded with kexec_load)\n"), "{out}");
+        // Without memmap= the same kernel takes the decompressed entry, and both lines say so.
+        opts.cmdline = CmdlineSource::Given("console=ttyS0".into());
+        let p = prepare(&opts).unwrap();
+        let mut b = Scripted {
+            file_errno: None,
+            file_calls: 0,
+            classic_calls: 0,
+        };
+        assert_one_truth(&load_with(&p, &opts, &mut b).unwrap());
+        // The dry run's JSON carries the same reason and entry note.
+        opts.cmdline = CmdlineSource::Given("console=ttyS0 memmap=64M$1G".into());
+        let p = prepare(&opts).unwrap();
+        let json = serde_json::to_string(&p.report.plan.notes).unwrap();
+        assert!(
+            json.contains("bzImage decompressor (the command line has memmap="),
+            "{json}"
         );
     }
 

@@ -49,6 +49,11 @@ pub struct ElfKernel {
     /// on arm64.
     pub entry: u64,
     pub file_size: u64,
+    /// Where the ELF's own bytes end: the furthest of the ELF header, the program header
+    /// table, the PT_LOADs' file bytes and the section header table (which objcopy and
+    /// ld write last). An x86 bzImage payload appends its relocation table right there
+    /// (arch/x86/boot/compressed/Makefile: `vmlinux.bin.all = vmlinux.bin + vmlinux.relocs`).
+    pub file_end: u64,
     /// The PT_LOAD segments, in program-header order.
     pub segments: Vec<ElfSegment>,
     /// The text after "Linux version " in the banner, e.g. "6.1.0-56-amd64 (…) …".
@@ -214,12 +219,27 @@ impl ElfKernel {
         let version = rodata(data, &header, ctx)
             .and_then(find_banner)
             .or_else(|| find_banner_in_segments(data, &segments));
+        // Every term lies inside the data (checked above, or here), so none wraps. Section
+        // headers are optional for loading: a table outside the file is left out.
+        let shlen = u64::from(header.e_shnum) * u64::from(header.e_shentsize);
+        let section_table_end = match header.e_shoff {
+            0 => 0,
+            off if slice(data, off, shlen, "ELF section headers").is_ok() => off + shlen,
+            _ => 0,
+        };
+        let file_end = segments
+            .iter()
+            .map(|s| s.offset + s.filesz)
+            .chain([EHDR64_SIZE, header.e_phoff + table_len, section_table_end])
+            .max()
+            .unwrap_or(EHDR64_SIZE);
         Ok(ElfKernel {
             arch,
             machine,
             elf_type: header.e_type,
             entry: header.e_entry,
             file_size: data.len() as u64,
+            file_end,
             segments,
             version,
         })

@@ -4,7 +4,10 @@
 //! [`DryRun`] (checks and records, used by `warmboot load --dry-run`) and `warmboot-sim`
 //! (checks like the kernel and keeps a simulated physical memory, used by tests).
 //!
-//! Invariant: every backend runs [`crate::plan_check::check_plan`] before accepting a plan.
+//! Invariant: warmboot's backends (the real one and [`DryRun`]) run
+//! [`crate::plan_check::check_plan`] before accepting a plan; `warmboot-sim` judges plans
+//! by its own rules from the kernel's source, and its differential test holds the two to
+//! agreement.
 
 pub mod linux;
 

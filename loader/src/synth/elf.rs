@@ -140,6 +140,18 @@ impl ElfBuilder {
         out
     }
 
+    /// [`ElfBuilder::build`] cut right after the last segment's bytes, as a bzImage
+    /// payload's `vmlinux.bin` ends (objcopy writes nothing past what it keeps): the x86
+    /// relocation table appended to it starts where the ELF ends.
+    pub fn vmlinux_bin(&self) -> Vec<u8> {
+        let mut out = self.build();
+        let end = crate::image::elf::ElfKernel::parse(&out)
+            .map(|e| e.file_end)
+            .unwrap_or(out.len() as u64);
+        out.truncate(end as usize);
+        out
+    }
+
     pub fn build(&self) -> Vec<u8> {
         let mut segments = self.segments.clone();
         if let Some(b) = &self.banner {

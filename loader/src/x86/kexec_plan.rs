@@ -28,6 +28,7 @@ use crate::x86::bootparams::{
     build_zero_page, e820_ext_node, setup_header, split_e820, ZeroPageInput,
 };
 use crate::x86::e820::{crash_e820, normal_e820, E820Entry};
+use crate::x86::early_setup::{self, EarlySetupFacts};
 use crate::x86::efi::{self, EfiFirmware};
 use crate::x86::kaslr::{self, Kaslr, KaslrInput};
 use crate::x86::relocs::START_KERNEL_MAP;
@@ -49,6 +50,9 @@ const GIB4: u64 = 1 << 32;
 pub const ENTRY_NOTE: &str = "x86 entry: ";
 /// The note of the decompressed path starts with this.
 pub const DECOMPRESSED_NOTE: &str = "x86 entry: kernel proper decompressed at load";
+/// A decompressed entry whose e_entry is not `_text` ends its note with this and the
+/// offset (hex), which [`verify`] holds the trampoline to.
+pub const ENTRY_OFFSET_NOTE: &str = ", entered at _text + ";
 /// loadflags in the zero page (boot.rst; bootparam.h KASLR_FLAG is bit 1).
 const LOADFLAGS_OFFSET: usize = 0x211;
 
@@ -163,6 +167,7 @@ fn kernel_part(
     file: &[u8],
     cmdline: &str,
     map: &MemoryMap,
+    early: &EarlySetupFacts,
     entry: KernelEntry,
 ) -> Result<(KernelLayout, u64, Option<bool>, String)> {
     // The decompressed entry replaces the kernel piece's bytes: its layout has none.
@@ -184,11 +189,8 @@ fn kernel_part(
             "the command line has {option}=, which changes where the kernel's own decompressor places the kernel"
         )));
     }
-    if proper.entry_offset != 0 {
-        return Err(Error::invalid(
-            "decompressed x86 kernel",
-            "its entry is not at _text",
-        ));
+    if let Some(why) = early_setup::difference(early, cmdline) {
+        return Err(Error::Unsupported(why));
     }
     let load = proper.load_physical_addr;
     let image_len = proper.mem_len;
@@ -223,7 +225,7 @@ fn kernel_part(
     piece.memsz = image_len;
     piece.placement.align = align;
     let text = START_KERNEL_MAP + load + delta;
-    let note = match choice {
+    let mut note = match choice {
         Kaslr::Off => {
             format!("{DECOMPRESSED_NOTE}, physical {{phys}}, virtual _text {text:#018x}, KASLR off (nokaslr)")
         }
@@ -234,6 +236,9 @@ fn kernel_part(
             format!("{DECOMPRESSED_NOTE}, physical {{phys}}, virtual _text {text:#018x}, KASLR offset {delta:#x}")
         }
     };
+    if entry_offset != 0 {
+        note += &format!("{ENTRY_OFFSET_NOTE}{entry_offset:#x}");
+    }
     Ok((layout, entry_offset, Some(!nokaslr), note))
 }
 
@@ -250,6 +255,8 @@ pub struct MachineFacts {
     /// Crash: each CPU's crash_notes (address, size) and the vmcoreinfo note.
     pub cpu_notes: Vec<(u64, u64)>,
     pub vmcoreinfo: Option<(u64, u64)>,
+    /// The CPU flags and command line the decompressed entry's early-setup check needs.
+    pub early: EarlySetupFacts,
 }
 
 /// Reads the facts of the machine at `host`.
@@ -266,12 +273,20 @@ pub fn machine_facts(host: &HostRoot) -> Result<MachineFacts> {
     let acpi_rsdp = efi::acpi_rsdp(running.as_ref(), &systab);
     let efi = EfiFirmware::from_host(host)?;
     let cpu_notes = crate::crash::cpu_notes(host, crate::Arch::X86_64)?;
+    let early = EarlySetupFacts {
+        cpu_flags: host
+            .read_optional("/proc/cpuinfo")?
+            .map(|c| EarlySetupFacts::cpu_flags_from_cpuinfo(&c))
+            .unwrap_or_default(),
+        running_cmdline: host.read_optional("/proc/cmdline")?.unwrap_or_default(),
+    };
     Ok(MachineFacts {
         e820,
         acpi_rsdp,
         efi,
         cpu_notes,
         vmcoreinfo: host.vmcoreinfo()?,
+        early,
     })
 }
 
@@ -289,7 +304,8 @@ fn cmdline_with_elfcorehdr(cmdline: &str, elfcorehdr: u64) -> String {
 ///
 /// `entry` says what the kernel segment holds: the bzImage's protected-mode code (entered
 /// at +0x200, the kernel decompresses itself), or the kernel proper warmboot decompressed
-/// and relocated ([`crate::x86::vmlinux_payload`]), entered at startup_64 (`_text`) with
+/// and relocated ([`crate::x86::vmlinux_payload`]), entered at startup_64 (e_entry, at or
+/// after `_text`) with
 /// the same 64-bit boot protocol state, KASLR_FLAG set in loadflags when randomised as
 /// the decompressor's choose_random_location does.
 #[allow(clippy::too_many_arguments)]
@@ -335,7 +351,7 @@ fn plan_bzimage_keeping(
     entry: KernelEntry,
 ) -> Result<Plan> {
     let (layout, entry_offset, kaslr_flag, entry_note) =
-        kernel_part(image, file, cmdline, map, entry)?;
+        kernel_part(image, file, cmdline, map, &facts.early, entry)?;
     let setup_header = setup_header(file, image.header_end)?;
     let initrd_len = initrd.as_ref().map(|i| i.len() as u64);
 
@@ -511,9 +527,11 @@ fn plan_bzimage_keeping(
             }
         }
     }
+    // The purgatory's console, from the new kernel's command line.
+    let console = crate::console::x86(&p.cmdline);
     let checked = (|| {
         if verify {
-            crate::purgatory::attach(&mut p)?;
+            crate::purgatory::attach(&mut p, console)?;
             crate::purgatory::check(&p)?;
         }
         crate::plan_check::check_plan(&p, map)
@@ -597,7 +615,7 @@ pub fn verify(plan: &Plan) -> Result<()> {
     }
     // With --verify the entry is the purgatory, which continues at the trampoline.
     let tramp_at = match crate::purgatory::read_block(plan)? {
-        Some((next, ..)) => next,
+        Some(block) => block.next,
         None => plan.entry,
     };
     let tramp = loaded(tramp_at, trampoline::SIZE as u64)
@@ -612,10 +630,25 @@ pub fn verify(plan: &Plan) -> Result<()> {
         .iter()
         .find(|s| s.what == "kernel")
         .ok_or_else(|| bad("no kernel segment".to_string()))?;
-    // The decompressed kernel proper is entered at startup_64 = _text, the start of its
-    // segment; a bzImage at its 64-bit entry, +0x200.
-    let decompressed = plan.notes.iter().any(|n| n.starts_with(DECOMPRESSED_NOTE));
-    let want = kernel.mem + if decompressed { 0 } else { 0x200 };
+    // The decompressed kernel proper is entered at startup_64: _text, the start of its
+    // segment, or where its note says (inside the segment's bytes); a bzImage at its
+    // 64-bit entry, +0x200.
+    let offset = match plan.notes.iter().find(|n| n.starts_with(DECOMPRESSED_NOTE)) {
+        None => 0x200,
+        Some(note) => match note.rsplit_once(ENTRY_OFFSET_NOTE) {
+            None => 0,
+            Some((_, hex)) => hex
+                .strip_prefix("0x")
+                .and_then(|h| u64::from_str_radix(h, 16).ok())
+                .filter(|&o| o < kernel.bufsz())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "the entry offset {hex:?} in the plan's note is not inside the kernel's bytes"
+                    ))
+                })?,
+        },
+    };
+    let want = kernel.mem + offset;
     if kernel_entry != want {
         return Err(bad(format!(
             "the trampoline jumps to {kernel_entry:#x}, not the kernel's 64-bit entry {want:#x}"
@@ -846,6 +879,23 @@ mod tests {
             assert_eq!(kernel.bufsz(), bz.kernel_size, "the protected-mode code");
             verify(&p).unwrap();
         }
+        // A machine whose decompressor would change the paging mode (running 5-level,
+        // the next command line asks for 4-level): the bzImage path, saying so.
+        let (map, mut facts) = machine();
+        facts.early.cpu_flags = ["la57".to_string()].into();
+        let p = plan_x86(
+            &bz,
+            &file,
+            None,
+            "console=ttyS0 no5lvl",
+            Mode::Normal,
+            &map,
+            &facts,
+            false,
+            request(&file, &bz, X86Entry::Auto, [0, 0]),
+        )
+        .unwrap();
+        assert_eq!(entry_note(&p), "x86 entry: bzImage decompressor (the command line has no5lvl: the kernel's decompressor would switch to 4-level paging, the decompressed entry keeps the running kernel's 5-level paging)");
         // A payload that does not decompress: auto falls back with the error...
         let mut req = request(&file, &bz, X86Entry::Auto, [0, 0]);
         req.proper = Some(Err(Error::UnsupportedCompression {

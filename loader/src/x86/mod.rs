@@ -5,6 +5,7 @@
 
 pub mod bootparams;
 pub mod e820;
+pub mod early_setup;
 pub mod efi;
 pub mod kaslr;
 pub mod kexec_plan;

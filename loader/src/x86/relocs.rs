@@ -26,10 +26,11 @@ use crate::error::{Error, Result};
 /// mapping of physical 0 starts.
 pub const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
 
-/// Which sets the table holds, from the kernel version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which sets the table holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TableFormat {
     /// 32-bit, inverse 32-bit, 64-bit (x86_64 kernels up to 6.14).
+    #[default]
     WithInverse,
     /// 32-bit, 64-bit (6.15 and later).
     WithoutInverse,
@@ -42,6 +43,22 @@ impl TableFormat {
             TableFormat::WithoutInverse
         } else {
             TableFormat::WithInverse
+        }
+    }
+
+    /// The other layout.
+    pub fn other(self) -> TableFormat {
+        match self {
+            TableFormat::WithInverse => TableFormat::WithoutInverse,
+            TableFormat::WithoutInverse => TableFormat::WithInverse,
+        }
+    }
+
+    /// How messages name the layout.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TableFormat::WithInverse => "with an inverse 32-bit set (up to 6.14)",
+            TableFormat::WithoutInverse => "without an inverse set (6.15 on)",
         }
     }
 }
@@ -59,6 +76,8 @@ pub struct RelocTable {
     /// Offset in the decompressed data where the table starts (its first word, which is
     /// the 64-bit set's terminator): everything before it is the ELF vmlinux.
     pub table_start: u64,
+    /// The layout it was read in.
+    pub format: TableFormat,
 }
 
 impl RelocTable {
@@ -141,6 +160,7 @@ impl RelocTable {
             inv32,
             r64,
             table_start,
+            format,
         })
     }
 
@@ -329,6 +349,7 @@ mod tests {
             inv32: vec![8],
             r64: vec![16],
             table_start: 0,
+            format: TableFormat::WithInverse,
         };
         (image, t)
     }

@@ -291,17 +291,25 @@ fn check_payload(data: &[u8], format: TableFormat, load: u64) -> Result<CheckedP
             compression::MAX_DECOMPRESSED
         )));
     }
+    // The decompressor enters at `output + (e_entry - LOAD_PHYSICAL_ADDR)` wherever that
+    // lies (extract_kernel's return value, since "x86/boot: Robustify calling
+    // startup_{32,64}() from the decompressor code", 7734a0f31e99, Linux 6.3 and 6.1.81;
+    // before it the decompressor jumped to `output` itself, and startup_64 was always
+    // first in .head.text, so e_entry was _text and both rules agree). 6.12 puts
+    // startup_64 after other .head.text code; 6.15 and later put it in .init.text, in
+    // the last PT_LOAD. warmboot only insists that the entry holds file bytes: an entry
+    // in .bss or between PT_LOADs would jump into zeros.
     let entry_offset = elf
         .entry
         .checked_sub(load)
-        .filter(|&o| o < text.memsz)
+        .filter(|&o| spans.iter().any(|s| o >= s.0 && o - s.0 < s.2.filesz))
         .ok_or_else(|| {
             bad(format!(
-                "e_entry {:#x} is not in the first PT_LOAD",
+                "e_entry {:#x} is not in any PT_LOAD's file bytes",
                 elf.entry
             ))
         })?;
-    let relocs = RelocTable::parse(data, format, image_len, load)?;
+    let relocs = relocation_table(data, format, image_len, load, elf.file_end)?;
     if relocs.is_empty() {
         return Err(bad("the relocation table is empty".to_string()));
     }
@@ -330,6 +338,39 @@ fn check_payload(data: &[u8], format: TableFormat, load: u64) -> Result<CheckedP
     })
 }
 
+/// The relocation table after the ELF, read in the layout that makes it start exactly
+/// where the ELF ends (`elf_end`), `hint` (from the kernel release) first.
+///
+/// The layout is the kernel's own choice (arch/x86/tools/relocs.c and misc.c's
+/// handle_relocations change together: three sets up to 6.14, two from 6.15), so the
+/// data decides, not the version string: a distribution kernel that backports the change
+/// still boots. Read in the wrong layout a table either ends inside the real one or runs
+/// into the ELF's section headers, so at most one layout fits; none fitting is an error.
+fn relocation_table(
+    data: &[u8],
+    hint: TableFormat,
+    image_len: u64,
+    load: u64,
+    elf_end: u64,
+) -> Result<RelocTable> {
+    let mut tried = Vec::new();
+    for format in [hint, hint.other()] {
+        match RelocTable::parse(data, format, image_len, load) {
+            Ok(t) if t.table_start == elf_end => return Ok(t),
+            Ok(t) => tried.push(format!(
+                "{} it would start at {:#x}",
+                format.describe(),
+                t.table_start
+            )),
+            Err(e) => tried.push(format!("{}: {e}", format.describe())),
+        }
+    }
+    Err(bad_payload(format!(
+        "no relocation-table layout starts where the ELF ends ({elf_end:#x}): {}",
+        tried.join("; ")
+    )))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -347,7 +388,7 @@ pub(crate) mod tests {
         text[0x10..0x14].copy_from_slice(&0x8100_0100u32.to_le_bytes());
         text[0x20..0x24].copy_from_slice(&0x10i32.to_le_bytes());
         text[0x30..0x38].copy_from_slice(&(VIRT + LOAD + 0x180).to_le_bytes());
-        let mut data = b.build();
+        let mut data = b.vmlinux_bin();
         // Read backwards: 32-bit set, 0, inverse set, 0, 64-bit set, 0.
         for w in [0u32, 0x8100_0030, 0, 0x8100_0020, 0, 0x8100_0010] {
             data.extend_from_slice(&w.to_le_bytes());
@@ -376,7 +417,7 @@ pub(crate) mod tests {
         b.segments[1].data.fill(0xaa);
         b.segments[2].data.fill(0xbb);
         assert_eq!(b.layout()[..3], [0x200, 0x400, 0x600]);
-        let mut down = b.build();
+        let mut down = b.vmlinux_bin();
         for w in [0u32, 0, 0, 0x8100_0010] {
             down.extend_from_slice(&w.to_le_bytes());
         }
@@ -448,7 +489,7 @@ pub(crate) mod tests {
             "invalid decompressed x86 kernel: the first PT_LOAD is at physical 0x1000000, not LOAD_PHYSICAL_ADDR 0x2000000"
         );
         // A relocation outside the image.
-        let mut d = ElfBuilder::x86_64().build();
+        let mut d = ElfBuilder::x86_64().vmlinux_bin();
         for w in [0u32, 0, 0, 0x9000_0000] {
             d.extend_from_slice(&w.to_le_bytes());
         }
@@ -469,7 +510,7 @@ pub(crate) mod tests {
         // Text not linked at __START_KERNEL_map.
         let mut b = ElfBuilder::x86_64();
         b.segments[0].vaddr = LOAD;
-        let mut d = b.build();
+        let mut d = b.vmlinux_bin();
         d.extend_from_slice(&[0; 12]);
         assert!(
             err(&d, LOAD).contains("__START_KERNEL_map"),
@@ -487,7 +528,7 @@ pub(crate) mod tests {
                 PF_R | PF_W,
             ),
         ]);
-        let mut d = b.build();
+        let mut d = b.vmlinux_bin();
         d.extend_from_slice(&[0; 12]);
         assert!(err(&d, LOAD).contains("overlap"), "{}", err(&d, LOAD));
         // File bytes spread over more than any decompressed kernel may have.
@@ -501,7 +542,7 @@ pub(crate) mod tests {
                 PF_R | PF_W,
             ),
         ]);
-        let mut d = b.build();
+        let mut d = b.vmlinux_bin();
         d.extend_from_slice(&[0; 12]);
         assert!(
             err(&d, LOAD).contains("more than the 0x20000000-byte limit"),
@@ -509,15 +550,92 @@ pub(crate) mod tests {
             err(&d, LOAD)
         );
         // Entry outside the text.
-        let mut d = ElfBuilder::x86_64().entry(LOAD + 0x10_0000).build();
+        let mut d = ElfBuilder::x86_64().entry(LOAD + 0x10_0000).vmlinux_bin();
         d.extend_from_slice(&[0; 12]);
         assert!(err(&d, LOAD).contains("e_entry"), "{}", err(&d, LOAD));
         // An empty table (three terminators only) proves nothing: refused.
-        let mut d = ElfBuilder::x86_64().build();
+        let mut d = ElfBuilder::x86_64().vmlinux_bin();
         d.extend_from_slice(&[0; 12]);
         assert_eq!(
             err(&d, LOAD),
             "invalid decompressed x86 kernel: the relocation table is empty"
+        );
+    }
+
+    /// 6.12 enters after other .head.text code, 6.15 and later in .init.text in the last
+    /// PT_LOAD: any entry inside a PT_LOAD's file bytes is taken, as extract_kernel
+    /// returns `output + (e_entry - LOAD_PHYSICAL_ADDR)`; an entry in .bss is not.
+    #[test]
+    fn enters_at_e_entry_in_any_pt_load() {
+        let table = |mut d: Vec<u8>| {
+            for w in [0u32, 0, 0, 0x8100_0010] {
+                d.extend_from_slice(&w.to_le_bytes());
+            }
+            d
+        };
+        // The synth data segment: physical 0x140_0000, 0x100 file bytes, memsz 0x1_0000.
+        for (entry, offset) in [(LOAD + 0x43, 0x43), (LOAD + 0x40_0080, 0x40_0080)] {
+            let d = table(ElfBuilder::x86_64().entry(entry).vmlinux_bin());
+            let k = from_payload(&d, TableFormat::WithInverse, LOAD).unwrap();
+            assert_eq!(k.entry_offset, offset);
+        }
+        let d = table(ElfBuilder::x86_64().entry(LOAD + 0x40_0200).vmlinux_bin());
+        let err = from_payload(&d, TableFormat::WithInverse, LOAD)
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "invalid decompressed x86 kernel: e_entry 0x1400200 is not in any PT_LOAD's file bytes"
+        );
+    }
+
+    /// The table's layout comes from the data: the one that starts where the ELF ends,
+    /// whatever the release says; a table that fits neither is refused.
+    #[test]
+    fn detects_the_relocation_table_layout_from_the_data() {
+        let elf = ElfBuilder::x86_64().vmlinux_bin();
+        // Without the inverse set (6.15 on): 64-bit set, 0, 32-bit set, 0.
+        let mut two = elf.clone();
+        for w in [0u32, 0x8100_0030, 0, 0x8100_0010] {
+            two.extend_from_slice(&w.to_le_bytes());
+        }
+        // With it: 64-bit, 0, inverse, 0, 32-bit, 0.
+        let mut three = elf.clone();
+        for w in [0u32, 0x8100_0030, 0, 0x8100_0020, 0, 0x8100_0010] {
+            three.extend_from_slice(&w.to_le_bytes());
+        }
+        for hint in [TableFormat::WithInverse, TableFormat::WithoutInverse] {
+            let k = from_payload(&two, hint, LOAD).unwrap();
+            assert_eq!(
+                (
+                    k.relocs.r32.clone(),
+                    k.relocs.inv32.len(),
+                    k.relocs.r64.clone()
+                ),
+                (vec![0x10], 0, vec![0x30])
+            );
+            let k = from_payload(&three, hint, LOAD).unwrap();
+            assert_eq!(
+                (
+                    k.relocs.r32.clone(),
+                    k.relocs.inv32.clone(),
+                    k.relocs.r64.clone()
+                ),
+                (vec![0x10], vec![0x20], vec![0x30])
+            );
+        }
+        // Four stray bytes between the ELF and the table: neither layout starts at the
+        // ELF's end.
+        let mut gap = elf.clone();
+        gap.extend_from_slice(&[0xaa; 4]);
+        gap.extend_from_slice(&three[elf.len()..]);
+        let err = from_payload(&gap, TableFormat::WithInverse, LOAD)
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string()
+                .contains("no relocation-table layout starts where the ELF ends"),
+            "{err}"
         );
     }
 
