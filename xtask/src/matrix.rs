@@ -142,6 +142,9 @@ fn hops_between(series: &[String]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// How a verdict quotes the purgatory's refusal ([`crate::purgatory_line`]).
+const REFUSED_BY_PURGATORY: &str = "the purgatory refused the plan: warmboot purgatory: segment";
+
 /// The CI matrix over every pinned kernel series: per architecture and series warm,
 /// panic and cold reboots (both syscalls on x86_64 warm reboots, the decompressed x86
 /// entry on kexec_load), with the firmware × memory combinations split between the
@@ -248,6 +251,21 @@ pub fn ci_matrix(pinned: &Pinned) -> Vec<Case> {
     };
     m.push(on(verified(X86_64), &oldest(x86)));
     m.push(on(verified(Arm64), &newest(arm)));
+    // --verify's negative proof: the last segment's digest is wrong on purpose, so the
+    // purgatory must print which segment and why on the console and halt, never boot
+    // (direct boot/SeaBIOS: the console is on the command line or in QEMU's DTB). x86_64
+    // on the newest series, arm64 on the oldest, so each series has one per arch.
+    let refused = |arch| {
+        let mut c = verified(arch);
+        c.args.corrupt_digest = true;
+        c.must_fail = Some(ExpectedFailure {
+            reason_contains: REFUSED_BY_PURGATORY,
+            because: "--verify with a corrupted digest: the purgatory must say why and halt",
+        });
+        c
+    };
+    m.push(on(refused(X86_64), &newest(x86)));
+    m.push(on(refused(Arm64), &oldest(arm)));
     // The reference loader kexec-tools (Debian 12's 2.0.25, in the guest) on the same
     // machines, on every series.
     for s in x86 {
@@ -557,6 +575,16 @@ mod tests {
                 && !c.args.corrupt_digest
                 && c.args.loader == Loader::Warmboot
                 && c.must_fail.is_none()));
+        }
+        // --verify refusing a corrupted plan, on both architectures, must fail with the
+        // purgatory's own line.
+        for arch in [GuestArch::X86_64, GuestArch::Arm64] {
+            assert!(m.iter().any(|c| c.args.arch == arch
+                && c.args.verify
+                && c.args.corrupt_digest
+                && c.must_fail
+                    .as_ref()
+                    .is_some_and(|f| f.reason_contains == REFUSED_BY_PURGATORY)));
         }
         // The re-wrapped arm64 Images as next kernels, each from its own series' Image.
         for name in ["Image.gz", "Image.zboot"] {
