@@ -121,8 +121,24 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
                 }),
             );
             let f = kernel_package::fetch(&cache, spec, arch)?;
+            // warmboot's own parser must read it as a kernel of the package's architecture.
+            let parsed = bench::kernel_arch(&f.kernel)?;
+            let expected = match f.arch {
+                DebArch::Amd64 => GuestArch::X86_64,
+                DebArch::Arm64 => GuestArch::Arm64,
+            };
+            if parsed != expected {
+                return Err(Error::Package {
+                    package: format!("{} {} {}", f.package, f.version, f.arch),
+                    reason: format!(
+                        "{} is a kernel of {parsed:?}, not of {}",
+                        f.kernel.display(),
+                        f.arch
+                    ),
+                });
+            }
             println!(
-                "validate: package {} {} {}: kernel {} (release {})",
+                "validate: package {} {} {}: kernel {} (release {}, parsed as {parsed:?})",
                 f.package,
                 f.version,
                 f.arch,
