@@ -32,8 +32,9 @@ pub fn sources_list(unstable: bool) -> String {
     let archs: Vec<&str> = DebArch::ALL.iter().map(|a| a.debian()).collect();
     let options = format!("[arch={} signed-by={KEYRING}]", archs.join(","));
     let mut text = String::from(
-        "# Written by `cargo xtask images` (xtask/src/apt.rs) for its private apt state;\n\
-         # the host's sources are not read. Rewritten before every `apt-get update`.\n",
+        "# Written by `cargo xtask images` or `validate --package` (xtask/src/apt.rs) for\n\
+         # the private apt state; the host's sources are not read. Rewritten before every\n\
+         # `apt-get update`.\n",
     );
     for suite in SUITES {
         for (mirror, suite) in [
