@@ -273,6 +273,15 @@ fn fetch_one(
                 deb = Some(candidate);
                 break;
             }
+            eprintln!(
+                "xtask validate: {}: sha256 is not the archive's {expected}, {}",
+                candidate.display(),
+                if candidate.starts_with(&own) {
+                    "deleting it"
+                } else {
+                    "not using it"
+                }
+            );
             if candidate.starts_with(&own) {
                 std::fs::remove_file(&candidate).map_err(Error::io(&candidate))?;
             }
