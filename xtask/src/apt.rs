@@ -20,14 +20,21 @@ const SECURITY_MIRROR: &str = "http://deb.debian.org/debian-security";
 /// The keyring of Debian's archive signing keys, from the package debian-archive-keyring.
 const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 
+/// Debian unstable, where the newest kernel series lives. Only `cargo xtask validate
+/// --package` lists it ([`Apt::with_unstable`]); `cargo xtask images` never does, and it
+/// has no `-updates` or `-security` suite.
+pub const UNSTABLE: &str = "sid";
+
 /// The private sources list: for every release of [`SUITES`], the release, its
-/// `-updates` and its `-security` suite, component main, both architectures.
-pub fn sources_list() -> String {
+/// `-updates` and its `-security` suite, component main, both architectures; with
+/// `unstable`, [`UNSTABLE`] as well.
+pub fn sources_list(unstable: bool) -> String {
     let archs: Vec<&str> = DebArch::ALL.iter().map(|a| a.debian()).collect();
     let options = format!("[arch={} signed-by={KEYRING}]", archs.join(","));
     let mut text = String::from(
-        "# Written by `cargo xtask images` (xtask/src/apt.rs) for its private apt state;\n\
-         # the host's sources are not read. Rewritten before every `apt-get update`.\n",
+        "# Written by `cargo xtask images` or `validate --package` (xtask/src/apt.rs) for\n\
+         # the private apt state; the host's sources are not read. Rewritten before every\n\
+         # `apt-get update`.\n",
     );
     for suite in SUITES {
         for (mirror, suite) in [
@@ -38,12 +45,16 @@ pub fn sources_list() -> String {
             text += &format!("deb {options} {mirror} {suite} main\n");
         }
     }
+    if unstable {
+        text += &format!("deb {options} {MIRROR} {UNSTABLE} main\n");
+    }
     text
 }
 
 pub struct Apt {
     state: PathBuf,
     updated: bool,
+    unstable: bool,
 }
 
 impl Apt {
@@ -51,7 +62,27 @@ impl Apt {
         Apt {
             state,
             updated: false,
+            unstable: false,
         }
+    }
+
+    /// The same private state with [`UNSTABLE`] in its sources too. Its lists share the
+    /// state's lists directory, so the next `apt-get update` of an [`Apt::new`] drops sid's
+    /// lists again (and this one fetches them anew): `cargo xtask images` never sees sid.
+    pub fn with_unstable(state: PathBuf) -> Apt {
+        Apt {
+            unstable: true,
+            ..Apt::new(state)
+        }
+    }
+
+    /// The suites this state's sources name, e.g. for an error message.
+    pub fn suites(&self) -> String {
+        let mut s = SUITES.join(", ");
+        if self.unstable {
+            s = format!("{s}, {UNSTABLE}");
+        }
+        format!("{s} (and their -updates, -security)")
     }
 
     fn options(&self) -> Vec<String> {
@@ -99,7 +130,7 @@ impl Apt {
             std::fs::create_dir_all(&d).map_err(Error::io(&d))?;
         }
         let sources = self.sources();
-        std::fs::write(&sources, sources_list()).map_err(Error::io(&sources))?;
+        std::fs::write(&sources, sources_list(self.unstable)).map_err(Error::io(&sources))?;
         self.apt_get().arg("update").run()?;
         self.updated = true;
         Ok(())
@@ -137,7 +168,7 @@ impl Apt {
     }
 
     /// `(version, suite)` of every binary package of `arch` in the lists, newest first.
-    fn madison(&mut self, name: &str, arch: DebArch) -> Result<Vec<(String, String)>> {
+    pub fn madison(&mut self, name: &str, arch: DebArch) -> Result<Vec<(String, String)>> {
         self.ensure_updated()?;
         let out = self
             .apt_cache()
@@ -157,6 +188,15 @@ impl Apt {
             .arg(format!("{meta}:{arch}={version}"))
             .read()?;
         Ok(parse_depends(&out))
+    }
+
+    /// `apt-cache show name:arch=version`: the package's index stanza(s).
+    pub fn show(&mut self, name: &str, arch: DebArch, version: &str) -> Result<String> {
+        self.ensure_updated()?;
+        self.apt_cache()
+            .arg("show")
+            .arg(format!("{name}:{arch}={version}"))
+            .read()
     }
 
     /// Downloads `spec` (`name:arch=version` or `name:arch`) into `dir`.
@@ -231,7 +271,7 @@ mod tests {
 
     #[test]
     fn sources_list_names_both_releases_and_their_updates() {
-        let text = sources_list();
+        let text = sources_list(false);
         let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         let opts = "[arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]";
         let debian = "http://deb.debian.org/debian";
@@ -247,6 +287,20 @@ mod tests {
                 format!("deb {opts} {security} trixie-security main"),
             ]
         );
+        // sid only for `validate --package`, after the releases, without -updates or
+        // -security (which unstable does not have).
+        let with_sid = sources_list(true);
+        let extra: Vec<&str> = with_sid
+            .lines()
+            .filter(|l| !l.starts_with('#') && !lines.contains(l))
+            .collect();
+        assert_eq!(extra, [format!("deb {opts} {debian} sid main")]);
+        assert!(with_sid.starts_with(&text));
+        assert!(!text.contains("sid"));
+        assert!(Apt::with_unstable(PathBuf::from("/c"))
+            .suites()
+            .contains("sid"));
+        assert!(!Apt::new(PathBuf::from("/c")).suites().contains("sid"));
     }
 
     #[test]

@@ -356,7 +356,7 @@ fn replacement_notice(pkg: &Package, deb: &Deb) -> String {
 }
 
 /// Runs `apt-get download` in an emptied incoming directory and returns the one file it wrote.
-fn download(cache: &Cache, apt: &mut Apt, spec: &str) -> Result<PathBuf> {
+pub fn download(cache: &Cache, apt: &mut Apt, spec: &str) -> Result<PathBuf> {
     let incoming = cache.incoming();
     remove_dir_if_exists(&incoming)?;
     std::fs::create_dir_all(&incoming).map_err(Error::io(&incoming))?;
@@ -427,7 +427,7 @@ fn unpack(cache: &Cache, pkg: &Package, deb: &Deb, dir: &Path) -> Result<bool> {
 }
 
 /// The paths under `dir` matching `pattern` (a manifest pattern, relative to `dir`).
-fn glob_in(dir: &Path, pattern: &str, package: &str) -> Result<Vec<PathBuf>> {
+pub fn glob_in(dir: &Path, pattern: &str, package: &str) -> Result<Vec<PathBuf>> {
     let full = format!(
         "{}/{pattern}",
         glob::Pattern::escape(&dir.to_string_lossy())
@@ -457,7 +457,7 @@ fn single_match(dir: &Path, pattern: &str, package: &str) -> Result<PathBuf> {
     }
 }
 
-fn remove_dir_if_exists(dir: &Path) -> Result<()> {
+pub fn remove_dir_if_exists(dir: &Path) -> Result<()> {
     match std::fs::remove_dir_all(dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(dir)(e)),
         _ => Ok(()),

@@ -19,6 +19,7 @@ mod host;
 mod images;
 mod index;
 mod initramfs;
+mod kernel_package;
 mod manifest;
 mod matrix;
 mod purgatory_line;
@@ -62,8 +63,9 @@ enum Job {
     /// Run the CI boot matrix: every scenario on both architectures and every pinned kernel
     /// series, upgrades and downgrades between the series, with a summary table.
     Matrix,
-    /// Validate a new kernel file: the boot scenarios on it (warm, panic, cold, kexec-tools),
-    /// upgrades and downgrades against every pinned series, and a short bench of it.
+    /// Validate a new kernel file or Debian kernel package (fetched): the boot scenarios on it
+    /// (warm, panic, cold, kexec-tools), upgrades and downgrades against every pinned series,
+    /// and a short bench of it.
     Validate(validate::Args),
     /// Generate the man pages and shell completions from warmboot's clap definitions, and
     /// collect the systemd units (into target/dist).

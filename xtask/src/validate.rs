@@ -1,5 +1,7 @@
-//! `cargo xtask validate --kernel PATH`: one command to validate a new Debian kernel file
-//! (e.g. `boot/vmlinuz-<release>` from a linux-image .deb) before pinning it: the boot
+//! `cargo xtask validate --kernel PATH` or `--package NAME[=VERSION]`: one command to
+//! validate a new Debian kernel (a file, e.g. `boot/vmlinuz-<release>` from a linux-image
+//! .deb, or a package fetched from the archive, see [`crate::kernel_package`]) before
+//! pinning it: the boot
 //! scenarios on it (warm with both x86 syscalls and a second hop, warm through UEFI,
 //! panic, cold, the kexec-tools reference), upgrades and downgrades between it and every
 //! pinned series, and a short bench of every variant on it (`bench --kernel`), each
@@ -8,15 +10,38 @@
 use crate::bench;
 use crate::boot::{Args as BootArgs, Loader, Scenario, Syscall};
 use crate::error::{Error, Result};
+use crate::kernel_package;
+use crate::manifest::DebArch;
 use crate::matrix::{self, Case, Pinned};
 use crate::qemu::{Firmware, GuestArch};
 use std::path::{Path, PathBuf};
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArchChoice {
+    #[value(name = "x86_64")]
+    X86_64,
+    Arm64,
+}
+
 #[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["kernel", "package"])))]
 pub struct Args {
     /// The kernel file to validate: any Debian kernel image.
     #[arg(long, value_name = "PATH")]
-    pub kernel: PathBuf,
+    pub kernel: Option<PathBuf>,
+    /// The Debian kernel package to fetch (through the private apt state: bookworm, trixie
+    /// and sid) and validate, e.g. linux-image-7.2.13+deb14-amd64; newest version unless
+    /// given. A split package's kernel is fetched from its linux-binary-* dependency.
+    #[arg(long, value_name = "NAME[=VERSION]", value_parser = parse_spec)]
+    pub package: Option<kernel_package::Spec>,
+    /// The package's architecture (default: from its name's -arm64 suffix, else x86_64).
+    // (Not `requires = "package"`: clap drops a requirement that conflicts with a present
+    // argument, and --package conflicts with --kernel through the group.)
+    #[arg(long, value_enum, conflicts_with = "kernel")]
+    pub arch: Option<ArchChoice>,
+    /// Only fetch the package and print its kernel file and release; boot nothing.
+    #[arg(long, conflicts_with = "kernel")]
+    pub fetch_only: bool,
     /// Measured bench runs per variant after the boot scenarios (0: no bench).
     #[arg(long, default_value_t = 1)]
     pub runs: u32,
@@ -24,6 +49,10 @@ pub struct Args {
     /// target/validate/<file name>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+fn parse_spec(s: &str) -> Result<kernel_package::Spec, String> {
+    kernel_package::Spec::parse(s)
 }
 
 /// The boot scenarios of a kernel file `kernel` of `arch`, against the pinned series
@@ -80,7 +109,51 @@ pub fn cases(arch: GuestArch, kernel: &Path, pinned: &[String]) -> Vec<Case> {
 }
 
 pub fn run(root: &Path, args: &Args) -> Result<()> {
-    let kernel = std::fs::canonicalize(&args.kernel).map_err(Error::io(&args.kernel))?;
+    let (kernel, out_name) = match (&args.kernel, &args.package) {
+        (Some(path), None) => (path.clone(), None),
+        (None, Some(spec)) => {
+            let cache = crate::cache::Cache::from_env()?;
+            let arch = kernel_package::arch_of(
+                &spec.name,
+                args.arch.map(|a| match a {
+                    ArchChoice::X86_64 => DebArch::Amd64,
+                    ArchChoice::Arm64 => DebArch::Arm64,
+                }),
+            );
+            let f = kernel_package::fetch(&cache, spec, arch)?;
+            // warmboot's own parser must read it as a kernel of the package's architecture.
+            let parsed = bench::kernel_arch(&f.kernel)?;
+            let expected = match f.arch {
+                DebArch::Amd64 => GuestArch::X86_64,
+                DebArch::Arm64 => GuestArch::Arm64,
+            };
+            if parsed != expected {
+                return Err(Error::Package {
+                    package: format!("{} {} {}", f.package, f.version, f.arch),
+                    reason: format!(
+                        "{} is a kernel of {parsed:?}, not of {}",
+                        f.kernel.display(),
+                        f.arch
+                    ),
+                });
+            }
+            println!(
+                "validate: package {} {} {}: kernel {} (release {}, parsed as {parsed:?})",
+                f.package,
+                f.version,
+                f.arch,
+                f.kernel.display(),
+                f.release
+            );
+            if args.fetch_only {
+                return Ok(());
+            }
+            (f.kernel, Some(format!("vmlinuz-{}", f.release)))
+        }
+        // clap's group "what" requires exactly one of them.
+        _ => unreachable!("--kernel and --package are exclusive and one is required"),
+    };
+    let kernel = std::fs::canonicalize(&kernel).map_err(Error::io(&kernel))?;
     let arch = bench::kernel_arch(&kernel)?;
     crate::boot::prepare(root)?;
     let cache = crate::cache::Cache::from_env()?;
@@ -96,10 +169,13 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
     let measured = if args.runs == 0 {
         Ok(())
     } else {
-        let name = kernel
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "kernel".into());
+        // A split package's kernel is plain `vmlinuz`: named by its release instead.
+        let name = out_name.clone().unwrap_or_else(|| {
+            kernel
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "kernel".into())
+        });
         let out = args
             .out
             .clone()
@@ -150,6 +226,54 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn either_a_kernel_file_or_a_package() {
+        use clap::Parser;
+        #[derive(clap::Parser, Debug)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let parse = |a: &[&str]| Cli::try_parse_from([&["x"], a].concat()).map(|c| c.args);
+        let a = parse(&["--kernel", "/k/vmlinuz-6.12.119+deb13-amd64"]).unwrap();
+        assert!(a.package.is_none() && a.kernel.is_some() && a.arch.is_none());
+        let a = parse(&[
+            "--package",
+            "linux-image-7.2.13+deb14-arm64=7.2.13-1",
+            "--fetch-only",
+        ])
+        .unwrap();
+        let spec = a.package.unwrap();
+        assert_eq!(spec.name, "linux-image-7.2.13+deb14-arm64");
+        assert_eq!(spec.version.as_deref(), Some("7.2.13-1"));
+        assert!(a.fetch_only && a.kernel.is_none());
+        let a = parse(&["--package", "linux-image-amd64", "--arch", "arm64"]).unwrap();
+        assert_eq!(a.arch, Some(ArchChoice::Arm64));
+        use clap::error::ErrorKind;
+        let kind = |a: &[&str]| parse(a).expect_err(&a.join(" ")).kind();
+        // Both, neither, and the package's options without a package are refused.
+        assert_eq!(
+            kind(&["--kernel", "/k", "--package", "linux-image-amd64"]),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(kind(&[]), ErrorKind::MissingRequiredArgument);
+        assert_eq!(kind(&["--runs", "2"]), ErrorKind::MissingRequiredArgument);
+        assert_eq!(
+            kind(&["--kernel", "/k", "--arch", "arm64"]),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(
+            kind(&["--kernel", "/k", "--fetch-only"]),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(kind(&["--fetch-only"]), ErrorKind::MissingRequiredArgument);
+        assert_eq!(kind(&["--package", "Bad Name"]), ErrorKind::ValueValidation);
+        assert_eq!(
+            kind(&["--package", "linux-image-amd64", "--arch", "riscv64"]),
+            ErrorKind::InvalidValue
+        );
+    }
 
     #[test]
     fn a_kernel_file_is_booted_warm_panic_and_cold_and_against_every_pinned_series() {
