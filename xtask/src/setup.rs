@@ -24,8 +24,8 @@ pub const CI_PACKAGES: &[&str] = &[
 /// rustup components of the format and lint steps.
 pub const COMPONENTS: &[&str] = &["rustfmt", "clippy"];
 
-/// cargo-insta: the test step checks snapshots and rejects unreferenced ones.
-pub const CARGO_INSTA: (&str, &str) = ("cargo-insta", "1.49.0");
+/// cargo-insta's version: the test step checks snapshots and rejects unreferenced ones.
+pub const CARGO_INSTA_VERSION: &str = "1.49.0";
 
 /// Installs what CI needs that is missing.
 pub fn ensure_ci_tools() -> Result<()> {
@@ -35,7 +35,7 @@ pub fn ensure_ci_tools() -> Result<()> {
     ensure_components(COMPONENTS)?;
     // The guest targets and the purgatory's bare-metal targets (and QEMU, again a no-op).
     crate::host::ensure_guest_tools()?;
-    ensure_cargo_tool(CARGO_INSTA.0, "insta", CARGO_INSTA.1)?;
+    ensure_cargo_tool("cargo-insta", "insta", CARGO_INSTA_VERSION)?;
     ensure_cargo_tool("cargo-fuzz", "fuzz", crate::fuzz::CARGO_FUZZ_VERSION)?;
     Ok(())
 }
@@ -46,13 +46,7 @@ fn ensure_components(components: &[&str]) -> Result<()> {
         .args(["component", "list", "--installed"])
         .read()
         .map_err(|e| setup_error("rustup component list", e))?;
-    let missing = missing_from(&installed, components, |line| {
-        // "clippy-x86_64-unknown-linux-gnu": the component name before the host triple.
-        components
-            .iter()
-            .find(|c| line.starts_with(&format!("{c}-")) || line == **c)
-            .copied()
-    });
+    let missing = missing_components(&installed, components);
     if missing.is_empty() {
         return Ok(());
     }
@@ -64,17 +58,18 @@ fn ensure_components(components: &[&str]) -> Result<()> {
         .map_err(|e| setup_error("rustup component add", e))
 }
 
-/// The entries of `wanted` that no line of `listing` names (through `name_of`).
-fn missing_from<'a>(
-    listing: &str,
-    wanted: &[&'a str],
-    name_of: impl Fn(&str) -> Option<&'a str>,
-) -> Vec<&'a str> {
-    let present: Vec<&str> = listing.lines().filter_map(|l| name_of(l.trim())).collect();
+/// The entries of `wanted` that `rustup component list --installed` does not list (it
+/// names them with the host triple: `clippy-x86_64-unknown-linux-gnu`).
+fn missing_components<'a>(listing: &str, wanted: &[&'a str]) -> Vec<&'a str> {
     wanted
         .iter()
         .copied()
-        .filter(|w| !present.contains(w))
+        .filter(|c| {
+            !listing
+                .lines()
+                .map(str::trim)
+                .any(|l| l == *c || l.starts_with(&format!("{c}-")))
+        })
         .collect()
 }
 
@@ -107,17 +102,10 @@ mod tests {
     #[test]
     fn finds_the_missing_components() {
         let listing = "cargo-x86_64-unknown-linux-gnu\nclippy-x86_64-unknown-linux-gnu\nrust-std-x86_64-unknown-linux-gnu\n";
-        let name = |l: &str| {
-            COMPONENTS
-                .iter()
-                .find(|c| l.starts_with(&format!("{c}-")))
-                .copied()
-        };
-        assert_eq!(missing_from(listing, COMPONENTS, name), ["rustfmt"]);
-        assert!(missing_from(
+        assert_eq!(missing_components(listing, COMPONENTS), ["rustfmt"]);
+        assert!(missing_components(
             "rustfmt-x86_64-unknown-linux-gnu\nclippy-x86_64-unknown-linux-gnu",
-            COMPONENTS,
-            name
+            COMPONENTS
         )
         .is_empty());
     }

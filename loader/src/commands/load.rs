@@ -15,7 +15,7 @@ use crate::layout::KernelLayout;
 use crate::memmap::{MemoryMap, Mode};
 use crate::plan::{Plan, SyscallChoice};
 use crate::planner::{plan, PlanRequest};
-use crate::x86::kexec_plan::{EntryRequest, X86Entry};
+use crate::x86::kexec_plan::{bzimage_fallback, bzimage_note, EntryRequest, X86Entry};
 use crate::x86::vmlinux_payload::KernelProper;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -475,16 +475,6 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     })
 }
 
-/// Why an x86 plan enters through the bzImage's own decompressor, from its
-/// [`crate::x86::kexec_plan::ENTRY_NOTE`] line; None for any other plan.
-pub fn bzimage_fallback(plan: &Plan) -> Option<&str> {
-    plan.notes.iter().find_map(|n| {
-        n.strip_prefix(crate::x86::kexec_plan::ENTRY_NOTE)?
-            .strip_prefix("bzImage decompressor (")?
-            .strip_suffix(')')
-    })
-}
-
 /// Refuses a panic load that cannot fit the crash reservation, before planning, with the
 /// size it needs ([`crate::capture::CaptureNeeds`]). Machines without a reservation are
 /// left to the planner's own error.
@@ -572,8 +562,8 @@ pub fn load_with(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> R
         .find(|n| n.starts_with(crate::x86::kexec_plan::ENTRY_NOTE))
         .map(|n| match bzimage_fallback(&p.report.plan) {
             Some(_) if fell_back => format!(
-                "{}bzImage decompressor (the plan made for kexec_file_load, loaded with kexec_load)\n",
-                crate::x86::kexec_plan::ENTRY_NOTE
+                "{}\n",
+                bzimage_note("the plan made for kexec_file_load, loaded with kexec_load")
             ),
             _ => format!("{n}\n"),
         })
@@ -769,6 +759,17 @@ mod tests {
         classic_calls: usize,
     }
 
+    impl Scripted {
+        /// A backend whose kexec_file_load fails with `file_errno` (succeeds on None).
+        fn new(file_errno: Option<nix::errno::Errno>) -> Scripted {
+            Scripted {
+                file_errno,
+                file_calls: 0,
+                classic_calls: 0,
+            }
+        }
+    }
+
     impl Kexec for Scripted {
         fn kexec_load(&mut self, _plan: &Plan) -> Result<()> {
             self.classic_calls += 1;
@@ -866,11 +867,7 @@ mod tests {
     #[test]
     fn auto_loads_with_kexec_file_load_and_says_so() {
         let (_d, opts, p) = prepared(SyscallChoice::Auto);
-        let mut b = Scripted {
-            file_errno: None,
-            file_calls: 0,
-            classic_calls: 0,
-        };
+        let mut b = Scripted::new(None);
         let out = load_with(&p, &opts, &mut b).unwrap();
         assert!(out.contains("with kexec_file_load (auto:"), "{out}");
         assert_eq!((b.file_calls, b.classic_calls), (1, 0));
@@ -884,13 +881,8 @@ mod tests {
             .payload_plain(payload)
             .build();
         std::fs::write(dir.path().join("vmlinuz"), file).unwrap();
-        let scripted = || Scripted {
-            file_errno: None,
-            file_calls: 0,
-            classic_calls: 0,
-        };
         let p = prepare(&opts).unwrap();
-        let mut b = scripted();
+        let mut b = Scripted::new(None);
         let out = load_with(&p, &opts, &mut b).unwrap();
         assert_eq!((b.file_calls, b.classic_calls), (0, 1));
         let lines: Vec<&str> = out.lines().collect();
@@ -919,7 +911,7 @@ mod tests {
         // --x86-entry bzimage: kexec_file_load (auto's preference then), and the line says why.
         opts.x86_entry = X86Entry::Bzimage;
         let p = prepare(&opts).unwrap();
-        let mut b = scripted();
+        let mut b = Scripted::new(None);
         let out = load_with(&p, &opts, &mut b).unwrap();
         assert_eq!((b.file_calls, b.classic_calls), (1, 0));
         assert!(
@@ -978,11 +970,7 @@ mod tests {
             format!("auto: kexec_file_load preferred (the kernel verifies and places the image); kexec_load if the kernel lacks it; the decompressed x86 entry is not possible: {why}")
         );
         assert_eq!(bzimage_fallback(&p.report.plan), Some(why));
-        let mut b = Scripted {
-            file_errno: None,
-            file_calls: 0,
-            classic_calls: 0,
-        };
+        let mut b = Scripted::new(None);
         let out = load_with(&p, &opts, &mut b).unwrap();
         assert_eq!((b.file_calls, b.classic_calls), (1, 0));
         assert_one_truth(&out);
@@ -992,22 +980,14 @@ mod tests {
         );
         // Where the kernel lacks kexec_file_load, the plan goes to kexec_load, and the
         // entry line says that, not the file loader's reason.
-        let mut b = Scripted {
-            file_errno: Some(nix::errno::Errno::ENOSYS),
-            file_calls: 0,
-            classic_calls: 0,
-        };
+        let mut b = Scripted::new(Some(nix::errno::Errno::ENOSYS));
         let out = load_with(&p, &opts, &mut b).unwrap();
         assert_eq!((b.file_calls, b.classic_calls), (1, 1));
         assert!(out.ends_with("\nx86 entry: bzImage decompressor (the plan made for kexec_file_load, loaded with kexec_load)\n"), "{out}");
         // Without memmap= the same kernel takes the decompressed entry, and both lines say so.
         opts.cmdline = CmdlineSource::Given("console=ttyS0".into());
         let p = prepare(&opts).unwrap();
-        let mut b = Scripted {
-            file_errno: None,
-            file_calls: 0,
-            classic_calls: 0,
-        };
+        let mut b = Scripted::new(None);
         assert_one_truth(&load_with(&p, &opts, &mut b).unwrap());
         // The dry run's JSON carries the same reason and entry note.
         opts.cmdline = CmdlineSource::Given("console=ttyS0 memmap=64M$1G".into());
@@ -1022,11 +1002,7 @@ mod tests {
     #[test]
     fn auto_falls_back_to_kexec_load_only_where_the_kernel_lacks_the_file_syscall() {
         let (_d, opts, p) = prepared(SyscallChoice::Auto);
-        let mut b = Scripted {
-            file_errno: Some(nix::errno::Errno::ENOSYS),
-            file_calls: 0,
-            classic_calls: 0,
-        };
+        let mut b = Scripted::new(Some(nix::errno::Errno::ENOSYS));
         // The fallback loads warmboot's own plan and says why.
         let out = load_with(&p, &opts, &mut b).unwrap();
         assert!(out.contains("with kexec_load (kexec_file_load("), "{out}");
@@ -1038,11 +1014,7 @@ mod tests {
         );
         assert_eq!((b.file_calls, b.classic_calls), (1, 1));
         // Any other error is reported as it is, with what it means, and no fallback.
-        let mut b = Scripted {
-            file_errno: Some(nix::errno::Errno::EKEYREJECTED),
-            file_calls: 0,
-            classic_calls: 0,
-        };
+        let mut b = Scripted::new(Some(nix::errno::Errno::EKEYREJECTED));
         let err = load_with(&p, &opts, &mut b).unwrap_err().to_string();
         assert!(
             err.contains("EKEYREJECTED (the kernel's signature was rejected"),
@@ -1050,11 +1022,7 @@ mod tests {
         );
         // --syscall file never falls back.
         let (_d, opts, p) = prepared(SyscallChoice::File);
-        let mut b = Scripted {
-            file_errno: Some(nix::errno::Errno::ENOSYS),
-            file_calls: 0,
-            classic_calls: 0,
-        };
+        let mut b = Scripted::new(Some(nix::errno::Errno::ENOSYS));
         let err = load_with(&p, &opts, &mut b).unwrap_err().to_string();
         assert!(
             err.contains("ENOSYS (this kernel was built without CONFIG_KEXEC_FILE)"),
@@ -1064,11 +1032,7 @@ mod tests {
 
     #[test]
     fn exec_refuses_when_nothing_is_loaded_and_unload_says_what_changed() {
-        let mut b = Scripted {
-            file_errno: None,
-            file_calls: 0,
-            classic_calls: 0,
-        };
+        let mut b = Scripted::new(None);
         let err = crate::commands::exec::run(&mut b, true)
             .unwrap_err()
             .to_string();

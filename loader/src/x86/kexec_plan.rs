@@ -53,6 +53,23 @@ pub const DECOMPRESSED_NOTE: &str = "x86 entry: kernel proper decompressed at lo
 /// A decompressed entry whose e_entry is not `_text` ends its note with this and the
 /// offset (hex), which [`verify`] holds the trampoline to.
 pub const ENTRY_OFFSET_NOTE: &str = ", entered at _text + ";
+/// The note of a plan that enters through the bzImage's own decompressor, and why.
+pub fn bzimage_note(reason: &str) -> String {
+    format!("{ENTRY_NOTE}{BZIMAGE_NOTE}{reason})")
+}
+
+/// Why `plan` enters through the bzImage's own decompressor (the reason in its
+/// [`bzimage_note`]); None for any other plan.
+pub fn bzimage_fallback(plan: &Plan) -> Option<&str> {
+    plan.notes.iter().find_map(|n| {
+        n.strip_prefix(ENTRY_NOTE)?
+            .strip_prefix(BZIMAGE_NOTE)?
+            .strip_suffix(')')
+    })
+}
+
+const BZIMAGE_NOTE: &str = "bzImage decompressor (";
+
 /// loadflags in the zero page (boot.rst; bootparam.h KASLR_FLAG is bit 1).
 const LOADFLAGS_OFFSET: usize = 0x211;
 
@@ -175,12 +192,7 @@ fn kernel_part(
     let mut layout = KernelLayout::from_bzimage(image, file, with_bytes)?;
     let (proper, random) = match entry {
         KernelEntry::BzImage(reason) => {
-            return Ok((
-                layout,
-                image.entry64_offset(),
-                None,
-                format!("{ENTRY_NOTE}bzImage decompressor ({reason})"),
-            ))
+            return Ok((layout, image.entry64_offset(), None, bzimage_note(&reason)))
         }
         KernelEntry::Decompressed { proper, random } => (proper, random),
     };
