@@ -152,6 +152,10 @@ pub struct LoadArgs {
     /// Test only (with --dry-run): the two random numbers for the x86 KASLR slots.
     #[arg(long = "x-kaslr-random", hide = true, requires = "dry_run", num_args = 2, value_names = ["PHYS", "VIRT"])]
     pub kaslr_random: Option<Vec<u64>>,
+    /// Test only: draw every random number of the load (x86 KASLR slots, arm64 kaslr-seed
+    /// and rng-seed) from a stream seeded with N, so a retried boot is the same boot.
+    #[arg(long = "x-random-seed", hide = true, value_name = "N")]
+    pub random_seed: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -373,6 +377,7 @@ fn run(
                 sha256: a.sha256,
                 x86_entry: a.x86_entry,
                 kaslr_random: a.kaslr_random.and_then(|r| r.try_into().ok()),
+                random_seed: a.random_seed,
             };
             let text = match backend {
                 Backend::Real => load::run(&opts),

@@ -588,6 +588,7 @@ fn run_load(l: LoadStep, debug: bool) -> Result<(), Error> {
         sha256: None,
         x86_entry: crate::x86::kexec_plan::X86Entry::Auto,
         kaslr_random: None,
+        random_seed: None,
     };
     let out = load::run(&opts)?;
     if debug {

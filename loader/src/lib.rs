@@ -29,6 +29,7 @@ pub mod plan;
 pub mod plan_check;
 pub mod planner;
 pub mod purgatory;
+pub mod randomness;
 pub mod x86;
 
 #[cfg(feature = "synth")]

@@ -368,6 +368,7 @@ mod tests {
             sha256: None,
             x86_entry: crate::x86::kexec_plan::X86Entry::Auto,
             kaslr_random: None,
+            random_seed: None,
         };
         prepare(&opts).unwrap().report.plan
     }

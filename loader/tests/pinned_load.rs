@@ -65,6 +65,7 @@ fn options(kernel: PathBuf, sha256: Option<Sha256Digest>) -> LoadOptions {
         sha256,
         x86_entry: warmboot::x86::kexec_plan::X86Entry::Auto,
         kaslr_random: None,
+        random_seed: None,
     }
 }
 

@@ -57,6 +57,7 @@ pub fn choose(
         append: format!("console={} quiet panic=1 wb.scenario=idle", arch.console()),
         no_reboot: true,
         drive: None,
+        seed: None,
     };
     let works = match Guest::start(&config, &root.join("target/xtask/runs/kvm-probe")) {
         Ok(mut guest) => {

@@ -111,9 +111,14 @@ pub struct Args {
     /// purgatory must halt and the run must fail (no marker from the next kernel).
     #[arg(long, hide = true, requires = "verify")]
     pub corrupt_digest: bool,
-    /// Hard timeout of one attempt, in seconds (one retry after a timeout).
+    /// Hard timeout of one attempt, in seconds (one retry after a timeout, with the same
+    /// seed).
     #[arg(long, default_value_t = 240)]
     pub timeout: u64,
+    /// The run's random numbers (QEMU `-seed`, warmboot `--x-random-seed`; see [`Seeds`]);
+    /// default a fresh one, printed with the result so a run can be repeated.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
     /// Harness self-test: the next kernel's init prints a wrong marker, so the run must fail.
     #[arg(long, hide = true)]
     pub break_next: bool,
@@ -152,6 +157,7 @@ impl Args {
             x86_entry: None,
             corrupt_digest: false,
             timeout: 240,
+            seed: None,
             break_next: false,
             accel: AccelChoice::Auto,
             measure: false,
@@ -252,6 +258,87 @@ pub struct Outcome {
     pub run_dir: PathBuf,
     /// The last attempt's stamped serial log.
     pub log: Vec<crate::serial::Stamped>,
+    /// The seed every attempt ran with.
+    pub seed: u64,
+    /// The attempt that timed out before the last one, if any.
+    pub retry: Option<Retry>,
+}
+
+/// What the first attempt of a retried run showed: a pass after it is FLAKY, not a pass.
+#[derive(Debug, Clone)]
+pub struct Retry {
+    /// Why the first attempt failed (it timed out).
+    pub reason: String,
+    pub run_dir: PathBuf,
+    /// Where each kernel of the first attempt ran (`hop0 _text=0x…`), from its layout
+    /// markers: the slots the retry may not have repeated (see [`Seeds`]).
+    pub layouts: Vec<String>,
+}
+
+impl Outcome {
+    /// PASS, FLAKY (passed only on the retry after a timeout) or FAIL.
+    pub fn status(&self) -> &'static str {
+        match (self.verdict.passed, &self.retry) {
+            (false, _) => "FAIL",
+            (true, Some(_)) => "FLAKY",
+            (true, None) => "PASS",
+        }
+    }
+
+    /// For a FLAKY run: what timed out, the seed both attempts used, and where the kernels
+    /// ran in each attempt, so the hang can be chased with `--seed`.
+    pub fn flaky_note(&self) -> Option<String> {
+        let r = self.retry.as_ref().filter(|_| self.verdict.passed)?;
+        Some(format!(
+            "passed only on its retry; attempt 1: {} (log {}); both attempts ran with seed {} \
+             (repeat with --seed {}); kernels at: attempt 1 [{}], attempt 2 [{}]",
+            r.reason,
+            r.run_dir.join(SERIAL_LOG).display(),
+            self.seed,
+            self.seed,
+            r.layouts.join(", "),
+            layouts(&self.log).join(", ")
+        ))
+    }
+}
+
+/// The random numbers of a run, drawn once and used by every attempt, so that a retry
+/// after a timeout repeats the boot it retries instead of rolling new dice (issue 15).
+///
+/// The one number `seed` goes to QEMU as `-seed`, which under TCG decides what the guest's
+/// RDRAND (x86) and RNDR (arm64) return and the `kaslr-seed`/`rng-seed` QEMU writes into an
+/// arm64 guest's DTB, and to the guest as `wb.seed`, from which warmboot's loads draw their
+/// KASLR slots and DTB seeds (`load --x-random-seed seed+hop`). Not repeatable: the x86
+/// kernel mixes the TSC into its own KASLR choice (arch/x86/lib/kaslr.c), so the first
+/// kernel's slot and the bzImage path's slots can differ; the layout markers say where each
+/// kernel ran, and a FLAKY report shows them for both attempts.
+pub struct Seeds;
+
+impl Seeds {
+    /// A fresh seed below 2^48, so the guest's shell adds the hop to it without overflow.
+    pub fn fresh() -> Result<u64> {
+        use std::io::Read;
+        let mut b = [0u8; 8];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut b))
+            .map_err(Error::io("/dev/urandom"))?;
+        Ok(u64::from_le_bytes(b) & ((1 << 48) - 1))
+    }
+}
+
+/// Where each kernel of a log ran: `hop0 _text=0x…` per layout marker.
+pub fn layouts(log: &[crate::serial::Stamped]) -> Vec<String> {
+    crate::serial::markers(log)
+        .iter()
+        .filter(|m| m.event == "layout")
+        .map(|m| {
+            format!(
+                "hop{} _text={}",
+                m.get("hop").unwrap_or("?"),
+                m.get("text").unwrap_or("none")
+            )
+        })
+        .collect()
 }
 
 pub fn run(root: &Path, args: &Args) -> Result<()> {
@@ -267,7 +354,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
 }
 
 pub fn print_outcome(o: &Outcome) {
-    let status = if o.verdict.passed { "PASS" } else { "FAIL" };
+    let status = o.status();
     let downtime = o
         .verdict
         .downtimes
@@ -276,7 +363,7 @@ pub fn print_outcome(o: &Outcome) {
         .collect::<Vec<_>>()
         .join(", ");
     println!(
-        "{status} {} — {} (downtime {}; {:?}; {} attempt(s); log {})",
+        "{status} {} — {} (downtime {}; {:?}; {} attempt(s); seed {}; log {})",
         o.label,
         o.verdict.reason,
         if downtime.is_empty() {
@@ -286,8 +373,12 @@ pub fn print_outcome(o: &Outcome) {
         },
         o.accel,
         o.attempts,
+        o.seed,
         o.run_dir.join(SERIAL_LOG).display()
     );
+    if let Some(note) = o.flaky_note() {
+        println!("FLAKY {}: {note}", o.label);
+    }
 }
 
 /// The pinned kernel for `arch` and `series` ("6.1") from `<cache>/kernels.json`; `None`
@@ -411,8 +502,8 @@ pub fn earlycon(arch: GuestArch) -> &'static str {
     }
 }
 
-/// The guest kernel command line for a scenario.
-pub fn cmdline(args: &Args) -> String {
+/// The guest kernel command line for a scenario; `seed` becomes `wb.seed` ([`Seeds`]).
+pub fn cmdline(args: &Args, seed: u64) -> String {
     // loglevel=6 shows notices ("Linux version", "Starting new kernel") but not the
     // info lines of every driver.
     let verbosity = if args.measure {
@@ -449,6 +540,7 @@ pub fn cmdline(args: &Args) -> String {
     if args.measure {
         c += " wb.hwm=1";
     }
+    c += &format!(" wb.seed={seed}");
     c
 }
 
@@ -491,6 +583,10 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
         }
     };
     let accel = crate::accel::choose(root, args.accel, args.arch, &kernel, &initrd)?;
+    let seed = match args.seed {
+        Some(s) => s,
+        None => Seeds::fresh()?,
+    };
     let config = GuestConfig {
         arch: args.arch,
         firmware: args.firmware,
@@ -498,14 +594,16 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
         memory_mib: args.memory,
         kernel,
         initrd,
-        append: cmdline(args),
+        append: cmdline(args, seed),
         no_reboot: args.scenario != Scenario::Cold,
         drive: None,
+        seed: Some(seed),
     };
     let expect = expectation(args);
     let label = label(args, &kernels);
     let started = Instant::now();
     let mut attempts = 0;
+    let mut retry: Option<Retry> = None;
     loop {
         attempts += 1;
         let run_dir = run_dir(root, &label, attempts);
@@ -536,6 +634,11 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
                 if !args.silent {
                     report_failure(&label, &run_dir);
                 }
+                retry = Some(Retry {
+                    reason: verdict.reason.clone(),
+                    run_dir: run_dir.clone(),
+                    layouts: layouts(&log),
+                });
                 continue;
             }
         }
@@ -550,6 +653,8 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
             wall: started.elapsed(),
             run_dir,
             log,
+            seed,
+            retry,
         });
     }
 }
@@ -635,7 +740,7 @@ fn report_failure(label: &str, run_dir: &Path) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn args(arch: GuestArch, scenario: Scenario) -> Args {
@@ -644,6 +749,11 @@ mod tests {
             accel: AccelChoice::Tcg,
             ..Args::new(arch, scenario)
         }
+    }
+
+    /// The command line with seed 7.
+    fn cmdline_of(a: &Args) -> String {
+        cmdline(a, 7)
     }
 
     fn pinned(release: &str) -> Kernel {
@@ -661,41 +771,119 @@ mod tests {
         }
     }
 
+    /// An outcome judged from a saved log, with or without a timed-out first attempt.
+    pub(crate) fn outcome_of(log: &str, retry: Option<Retry>) -> Outcome {
+        let log = crate::serial::parse_saved_log(log);
+        let expect = Expectation::Warm {
+            hops: 1,
+            x86_entry: None,
+        };
+        Outcome {
+            label: "x86_64/bios/1024M/warm".into(),
+            verdict: judge(expect, &log),
+            accel: Accel::Tcg,
+            attempts: 1 + u32::from(retry.is_some()),
+            wall: Duration::ZERO,
+            run_dir: PathBuf::from("/r/try2"),
+            log,
+            seed: 4242,
+            retry,
+        }
+    }
+
+    pub(crate) const WARM_LOG: &str = "\
+[    5.60] @@WB ready hop=0 boot_id=a kernel=k scenario=warm uptime=2.41
+[    5.70] @@WB layout text=0xffffffff9a000000 kernel_code=0x19000000 hop=0
+[    6.95] @@WB load-done kind=normal loader=warmboot syscall=classic start=2.55 end=3.70
+[    7.21] @@WB reboot-request hop=0 how=kexec
+[   12.57] @@WB ready hop=1 boot_id=b kernel=k scenario=warm uptime=1.1
+[   12.60] @@WB layout text=0xffffffffa2000000 kernel_code=0x21000000 hop=1
+[   12.70] @@WB done hop=1
+";
+
+    pub(crate) fn timed_out_once() -> Retry {
+        Retry {
+            reason: "timed out after 240s: no ready marker after the reboot request".into(),
+            run_dir: PathBuf::from("/r/try1"),
+            layouts: vec!["hop0 _text=0xffffffff8c000000".into()],
+        }
+    }
+
+    #[test]
+    fn a_pass_after_a_retry_is_flaky_and_says_with_which_seed() {
+        let plain = outcome_of(WARM_LOG, None);
+        assert!(plain.verdict.passed, "{}", plain.verdict.reason);
+        assert_eq!(plain.status(), "PASS");
+        assert_eq!(plain.flaky_note(), None);
+        let flaky = outcome_of(WARM_LOG, Some(timed_out_once()));
+        assert_eq!(flaky.status(), "FLAKY");
+        let note = flaky.flaky_note().unwrap();
+        for want in [
+            "attempt 1: timed out after 240s",
+            "/r/try1/serial.log",
+            "seed 4242 (repeat with --seed 4242)",
+            "attempt 1 [hop0 _text=0xffffffff8c000000]",
+            "attempt 2 [hop0 _text=0xffffffff9a000000, hop1 _text=0xffffffffa2000000]",
+        ] {
+            assert!(note.contains(want), "{want:?} not in {note}");
+        }
+        // A failure after a retry is a failure, not FLAKY.
+        let failed = outcome_of(
+            &WARM_LOG.replace("hop=1 boot_id=b", "hop=1 boot_id=a"),
+            Some(timed_out_once()),
+        );
+        assert_eq!(failed.status(), "FAIL");
+        assert_eq!(failed.flaky_note(), None);
+    }
+
+    #[test]
+    fn the_seed_reaches_qemu_and_the_guest_and_stays_in_range() {
+        let a = args(GuestArch::X86_64, Scenario::Warm);
+        assert!(cmdline(&a, 99).ends_with(" wb.seed=99"));
+        for _ in 0..64 {
+            assert!(Seeds::fresh().unwrap() < 1 << 48);
+        }
+        assert_ne!(Seeds::fresh().unwrap(), Seeds::fresh().unwrap());
+    }
+
     #[test]
     fn command_lines_carry_the_scenario_and_reserve_crash_memory_only_for_panic() {
-        let warm = cmdline(&args(GuestArch::X86_64, Scenario::Warm));
+        let warm = cmdline_of(&args(GuestArch::X86_64, Scenario::Warm));
         assert_eq!(
             warm,
             "console=ttyS0 quiet panic=1 wb.scenario=warm wb.loader=kexec-tools \
-             wb.syscall=classic wb.hops=1"
+             wb.syscall=classic wb.hops=1 wb.seed=7"
         );
-        let panic = cmdline(&args(GuestArch::Arm64, Scenario::Panic));
+        let panic = cmdline_of(&args(GuestArch::Arm64, Scenario::Panic));
         assert!(
             panic.starts_with("console=ttyAMA0 quiet panic=1 crashkernel=96M "),
             "{panic}"
         );
         let mut broken = args(GuestArch::X86_64, Scenario::Warm);
         broken.break_next = true;
-        assert!(cmdline(&broken).ends_with(" wb.break=1"));
+        assert!(cmdline_of(&broken).ends_with(" wb.break=1 wb.seed=7"));
         let mut measured = args(GuestArch::Arm64, Scenario::Warm);
         measured.measure = true;
-        let m = cmdline(&measured);
+        let m = cmdline_of(&measured);
         assert!(
             m.starts_with("console=ttyAMA0 earlycon=pl011,0x9000000 loglevel=6 panic=1 "),
             "{m}"
         );
-        assert!(m.ends_with(" wb.hwm=1") && !m.contains("quiet"), "{m}");
+        assert!(
+            m.ends_with(" wb.hwm=1 wb.seed=7") && !m.contains("quiet"),
+            "{m}"
+        );
         let mut verify = args(GuestArch::Arm64, Scenario::Warm);
         verify.loader = Loader::Warmboot;
         verify.verify = true;
-        assert!(cmdline(&verify).ends_with(" wb.hops=1 wb.verify=1"));
+        assert!(cmdline_of(&verify).ends_with(" wb.hops=1 wb.verify=1 wb.seed=7"));
         let k = one("6.1.0-56-arm64");
         assert_eq!(
             label(&verify, &k),
             "arm64/direct/1024M/warm/warmboot/classic/verify/6.1.0-56-arm64"
         );
         verify.corrupt_digest = true;
-        assert!(cmdline(&verify).ends_with(" wb.hops=1 wb.verify=corrupt"));
+        assert!(cmdline_of(&verify).ends_with(" wb.hops=1 wb.verify=corrupt wb.seed=7"));
         assert!(label(&verify, &k).ends_with("/verify/corrupt-digest/6.1.0-56-arm64"));
     }
 
@@ -703,20 +891,20 @@ mod tests {
     fn the_x86_entry_reaches_the_guest_only_when_set() {
         let mut a = args(GuestArch::X86_64, Scenario::Warm);
         a.loader = Loader::Warmboot;
-        assert!(!cmdline(&a).contains("x86entry"));
+        assert!(!cmdline_of(&a).contains("x86entry"));
         let k = one("6.12.57+deb13-amd64");
         assert_eq!(
             label(&a, &k),
             "x86_64/bios/1024M/warm/warmboot/classic/6.12.57+deb13-amd64"
         );
         a.x86_entry = Some(X86Entry::Bzimage);
-        assert!(cmdline(&a).ends_with(" wb.hops=1 wb.x86entry=bzimage"));
+        assert!(cmdline_of(&a).ends_with(" wb.hops=1 wb.x86entry=bzimage wb.seed=7"));
         assert_eq!(
             label(&a, &k),
             "x86_64/bios/1024M/warm/warmboot/classic/x86-entry=bzimage/6.12.57+deb13-amd64"
         );
         a.x86_entry = Some(X86Entry::Decompressed);
-        assert!(cmdline(&a).ends_with(" wb.x86entry=decompressed"));
+        assert!(cmdline_of(&a).ends_with(" wb.x86entry=decompressed wb.seed=7"));
     }
 
     #[test]

@@ -68,6 +68,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         // The cold reboot must go through the firmware and boot -kernel again.
         no_reboot: false,
         drive: Some(disk),
+        seed: None,
     };
     let mut guest = Guest::start(&config, &run_dir).map_err(Error::io(&run_dir))?;
     let ending = guest.run(TIMEOUT, |l, _| {

@@ -174,6 +174,7 @@ fn capture(root: &Path, machine: &Machine) -> Result<BTreeMap<String, Vec<u8>>> 
         append,
         no_reboot: true,
         drive: None,
+        seed: None,
     };
     println!("fixtures {}: {}", machine.name, config.display());
     let run_dir = root

@@ -363,6 +363,7 @@ fn summary(rows: &[(String, bool, Outcome)], wall: std::time::Duration) -> Strin
             .map(|d| format!("{:.2}s", d.as_secs_f64()))
             .unwrap_or_else(|| "-".into());
         let result = match (ok, o.verdict.passed) {
+            (true, true) if o.retry.is_some() => "FLAKY",
             (true, true) => "ok",
             (true, false) => "xfail",
             (false, _) => "FAILED",
@@ -375,9 +376,15 @@ fn summary(rows: &[(String, bool, Outcome)], wall: std::time::Duration) -> Strin
         );
     }
     let failed = rows.iter().filter(|r| !r.1).count();
+    let flaky: Vec<String> = rows
+        .iter()
+        .filter_map(|(label, _, o)| Some(format!("FLAKY {label}: {}\n", o.flaky_note()?)))
+        .collect();
+    s += &flaky.concat();
     s += &format!(
-        "{} passed, {} failed; {} cases in {}m{:02}s\n",
+        "{} passed ({} of them FLAKY), {} failed; {} cases in {}m{:02}s\n",
         rows.len() - failed,
+        flaky.len(),
         failed,
         rows.len(),
         wall.as_secs() / 60,
@@ -389,6 +396,26 @@ fn summary(rows: &[(String, bool, Outcome)], wall: std::time::Duration) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_summary_marks_a_pass_after_a_retry_flaky_with_its_seed() {
+        use crate::boot::tests::{outcome_of, timed_out_once, WARM_LOG};
+        let rows = vec![
+            ("plain".to_string(), true, outcome_of(WARM_LOG, None)),
+            (
+                "retried".to_string(),
+                true,
+                outcome_of(WARM_LOG, Some(timed_out_once())),
+            ),
+        ];
+        let s = summary(&rows, std::time::Duration::from_secs(61));
+        let row = |l: &str| s.lines().find(|x| x.starts_with(l)).unwrap().to_string();
+        assert!(row("plain ").contains(" ok "), "{s}");
+        assert!(row("retried ").contains(" FLAKY "), "{s}");
+        assert!(s.contains("FLAKY retried: passed only on its retry"), "{s}");
+        assert!(s.contains("seed 4242"), "{s}");
+        assert!(s.contains("2 passed (1 of them FLAKY), 0 failed"), "{s}");
+    }
 
     fn two() -> Pinned {
         Pinned {

@@ -45,6 +45,10 @@ pub struct GuestConfig {
     /// A raw disk image attached as a virtio block device (`/dev/vda`), for guests with a
     /// real root file system (the admin e2e); None for initramfs-only guests.
     pub drive: Option<PathBuf>,
+    /// QEMU's `-seed`: what the guest's RDRAND/RNDR and QEMU's DTB seeds return under TCG,
+    /// so that a retried boot gets the same random numbers (boot.rs `Seeds`); None leaves
+    /// QEMU to seed itself.
+    pub seed: Option<u64>,
 }
 
 impl GuestArch {
@@ -108,6 +112,9 @@ impl GuestConfig {
         if self.no_reboot {
             push(&["-no-reboot"]);
         }
+        if let Some(seed) = self.seed {
+            push(&["-seed", &seed.to_string()]);
+        }
         let kernel = self.kernel.display().to_string();
         let initrd = self.initrd.display().to_string();
         push(&[
@@ -159,6 +166,7 @@ mod tests {
             append: format!("console={} panic=1", arch.console()),
             no_reboot: true,
             drive: None,
+            seed: None,
         }
     }
 
@@ -191,6 +199,10 @@ mod tests {
             "cold reboots need resets"
         );
         assert_eq!(args.last().unwrap(), "console=ttyAMA0 panic=1");
+        assert!(!s.contains("-seed"), "{s}");
+        c.seed = Some(42);
+        let s = c.args().join(" ");
+        assert!(s.contains(" -seed 42 -kernel "), "{s}");
     }
 
     #[test]

@@ -103,8 +103,8 @@ pub fn kaslr_disabled(cmdline: &str) -> bool {
 
 /// Builds the `/chosen` patch for a load.
 ///
-/// `rng` fills a buffer with random bytes (in production [`kernel_random`] wrapped by the
-/// caller, in tests something deterministic). With KASLR disabled on the new command line
+/// `rng` fills a buffer with random bytes (in production [`crate::randomness::Randomness`] wrapped by
+/// the caller, in tests something deterministic). With KASLR disabled on the new command line
 /// the kernel never reads `kaslr-seed` (kaslr_early_init returns before reading it,
 /// arch/arm64/kernel/pi/kaslr_early.c), so warmboot writes 0 instead of a random value: the
 /// unused seed would otherwise stay readable in the next kernel's /sys/firmware/fdt, and
@@ -132,12 +132,6 @@ pub fn chosen_for(
         elfcorehdr: crash.map(|c| c.elfcorehdr),
         usable_memory: crash.map(|c| c.usable_memory),
     }
-}
-
-/// Fills `buf` from the kernel's random number generator (getrandom(2), blocking until the
-/// kernel's RNG is initialised, which kexec_file also waits for before writing seeds).
-pub fn kernel_random(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf).map_err(|e| Error::Io(std::io::Error::other(e.to_string())))
 }
 
 /// Returns the device tree given to the next kernel: `dtb` with `/chosen` rewritten as

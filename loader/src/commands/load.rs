@@ -61,6 +61,10 @@ pub struct LoadOptions {
     pub x86_entry: X86Entry,
     /// Test hook (dry runs): the random numbers for the x86 KASLR slots.
     pub kaslr_random: Option<[u64; 2]>,
+    /// Test hook (`--x-random-seed`): every random number of the load from a stream
+    /// seeded with this, so a retried boot gets the same KASLR slots and seeds
+    /// ([`crate::randomness`]).
+    pub random_seed: Option<u64>,
 }
 
 /// The running kernel's command line made fit for the next kernel: drops `BOOT_IMAGE=`
@@ -351,12 +355,13 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     if opts.mode == Mode::Panic {
         check_capture_fits(&host, &image, &data, &map, initrd_len, &cmdline, opts)?;
     }
+    let mut randomness = crate::randomness::Randomness::from_seed(opts.random_seed);
     let (plan, bootable) = match &mut image {
         KernelImage::BzImage(bz) => {
             let facts = crate::x86::kexec_plan::machine_facts(&host)?;
             let random = match opts.kaslr_random {
                 Some(r) => r,
-                None => [random_u64()?, random_u64()?],
+                None => [randomness.u64()?, randomness.u64()?],
             };
             let p = crate::x86::kexec_plan::plan_x86(
                 bz,
@@ -378,12 +383,13 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         }
         KernelImage::Arm64(a) => {
             let facts = crate::arm64::kexec_plan::machine_facts(&host, opts.dtb.as_deref())?;
-            let kaslr = (!crate::arm64::dtb::kaslr_disabled(&cmdline))
-                .then(random_u64)
-                .transpose()?
-                .or(Some(0));
+            let kaslr = if crate::arm64::dtb::kaslr_disabled(&cmdline) {
+                0
+            } else {
+                randomness.u64()?
+            };
             let mut rng_seed = vec![0u8; crate::arm64::dtb::RNG_SEED_SIZE];
-            crate::arm64::dtb::kernel_random(&mut rng_seed)?;
+            randomness.fill(&mut rng_seed)?;
             let p = crate::arm64::kexec_plan::plan_image(
                 a,
                 initrd,
@@ -391,7 +397,7 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
                 opts.mode,
                 &map,
                 &facts,
-                (kaslr, rng_seed),
+                (Some(kaslr), rng_seed),
                 opts.verify,
             )?;
             (p, true)
@@ -448,6 +454,11 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
             .plan
             .notes
             .push("--x-corrupt-digest: the purgatory's expected digest is wrong on purpose; this plan must not boot".to_string());
+    }
+    if let Some(seed) = opts.random_seed {
+        report.plan.notes.push(format!(
+            "--x-random-seed {seed}: the random numbers are a test stream, the same on every load with this seed"
+        ));
     }
     if let Some(d) = verified {
         report.plan.notes.push(format!(
@@ -645,13 +656,6 @@ fn classic_load(p: &Prepared, backend: &mut dyn Kexec) -> Result<()> {
     backend.kexec_load(&p.report.plan)
 }
 
-/// Eight random bytes from the kernel's RNG (getrandom(2)), for a fresh kaslr-seed.
-fn random_u64() -> Result<u64> {
-    let mut b = [0u8; 8];
-    crate::arm64::dtb::kernel_random(&mut b)?;
-    Ok(u64::from_le_bytes(b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -818,6 +822,7 @@ mod tests {
             sha256: None,
             x86_entry: X86Entry::Auto,
             kaslr_random: None,
+            random_seed: None,
         };
         let p = prepare(&opts).unwrap();
         (dir, opts, p)
@@ -862,6 +867,39 @@ mod tests {
         opts.verify = false;
         opts.corrupt_digest = true;
         assert!(prepare(&opts).is_err());
+    }
+
+    /// The DTB a seeded arm64 load writes (its kaslr-seed and rng-seed are random).
+    fn arm64_dtb(seed: Option<u64>) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let kernel = dir.path().join("Image");
+        std::fs::write(
+            &kernel,
+            crate::synth::arm64::Arm64Builder::default().build(),
+        )
+        .unwrap();
+        let (_d, mut opts, _) = prepared(SyscallChoice::Classic);
+        opts.kernel = kernel;
+        opts.arch = Some(Arch::Arm64);
+        opts.root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/machines/arm64-direct-m1024");
+        opts.random_seed = seed;
+        let p = prepare(&opts).unwrap();
+        if let Some(s) = seed {
+            let note = format!("--x-random-seed {s}:");
+            assert!(p.report.plan.notes.iter().any(|n| n.starts_with(&note)));
+        }
+        let dtb = p.report.plan.segments.iter().find(|s| s.what == "dtb");
+        dtb.expect("an arm64 kexec_load plan carries a DTB")
+            .buf
+            .clone()
+    }
+
+    #[test]
+    fn a_random_seed_makes_the_load_repeatable_and_only_then() {
+        assert_eq!(arm64_dtb(Some(7)), arm64_dtb(Some(7)));
+        assert_ne!(arm64_dtb(Some(7)), arm64_dtb(Some(8)));
+        assert_ne!(arm64_dtb(None), arm64_dtb(None));
     }
 
     #[test]

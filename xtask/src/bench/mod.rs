@@ -548,6 +548,8 @@ mod tests {
             wall: std::time::Duration::ZERO,
             run_dir: PathBuf::from("/r/target/xtask/runs/x"),
             log,
+            seed: 7,
+            retry: None,
         }
     }
 
