@@ -5,10 +5,10 @@
 //! real kernel must reach init's ready marker. The answer is remembered in
 //! target/xtask/kvm-probe.txt so a CI run probes once.
 
-use crate::boot::AccelChoice;
 use crate::error::Result;
 use crate::guest::{Flow, Guest};
 use crate::qemu::{Accel, Firmware, GuestArch, GuestConfig};
+use crate::scenario::AccelChoice;
 use crate::serial::parse_marker;
 use std::path::Path;
 use std::time::Duration;

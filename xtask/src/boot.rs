@@ -4,58 +4,14 @@
 use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::guest::{Ending, Flow, Guest, SERIAL_LOG, STDERR_LOG};
+pub use crate::kernels::{pinned, pinned_kernel, Kernel, Kernels};
 use crate::qemu::{Accel, Firmware, GuestArch, GuestConfig};
+pub use crate::scenario::{AccelChoice, Loader, Scenario, Syscall, X86Entry};
 use crate::serial::parse_marker;
 use crate::verdict::{check_kernels, judge, Expectation, Verdict};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// Which reboot to prove.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Scenario {
-    Warm,
-    Panic,
-    Cold,
-}
-
-/// Who loads the next kernel inside the guest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Loader {
-    Warmboot,
-    #[value(name = "kexec-tools")]
-    KexecTools,
-}
-
-/// Which kexec syscall the loader is told to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Syscall {
-    Auto,
-    File,
-    Classic,
-}
-
-/// How warmboot enters a new x86 kernel (`warmboot load --x86-entry`): `decompressed`
-/// loads the kernel proper, decompressed and relocated to a fresh KASLR offset at load
-/// time; `bzimage` loads the bzImage so its own decompressor runs after the reboot;
-/// `auto` lets the loader choose (decompressed for kexec_load when it can).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum X86Entry {
-    Auto,
-    Decompressed,
-    Bzimage,
-}
-
-impl X86Entry {
-    /// The value as the loader's option and the guest's `wb.x86entry=` write it.
-    pub fn name(self) -> &'static str {
-        match self {
-            X86Entry::Auto => "auto",
-            X86Entry::Decompressed => "decompressed",
-            X86Entry::Bzimage => "bzimage",
-        }
-    }
-}
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -164,66 +120,6 @@ impl Args {
             silent: false,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum AccelChoice {
-    Auto,
-    Tcg,
-    Kvm,
-}
-
-/// One kernel of a run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Kernel {
-    pub path: PathBuf,
-    /// Its release, what `uname -r` prints once it runs (kernels.json for a pinned kernel,
-    /// else the `vmlinuz-<release>` file name or the image's own version string); `None`
-    /// when none of them says.
-    pub release: Option<String>,
-}
-
-impl Kernel {
-    /// Any kernel file: its release from its name or its content.
-    pub fn file(path: PathBuf) -> Kernel {
-        let release = crate::index::release_of(&path).or_else(|| release_in_image(&path));
-        Kernel { path, release }
-    }
-
-    /// How labels name it: the release, with the file name first when that is not the
-    /// Debian `vmlinuz-<release>` (`Image.gz@6.1.0-56-arm64`).
-    pub fn tag(&self) -> String {
-        let file = self
-            .path
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_else(|| self.path.display().to_string());
-        match &self.release {
-            Some(r) if file == format!("vmlinuz-{r}") => r.clone(),
-            Some(r) => format!("{file}@{r}"),
-            None => file,
-        }
-    }
-}
-
-/// The release in a kernel image's version string (`6.1.0-56-amd64 (debian-kernel@…) #1
-/// SMP …` -> `6.1.0-56-amd64`), parsed by warmboot itself; `None` if the file cannot be
-/// read or parsed or carries no version.
-fn release_in_image(path: &Path) -> Option<String> {
-    let data = std::fs::read(path).ok()?;
-    let image = warmboot::image::KernelImage::parse(&data).ok()?;
-    image
-        .version()?
-        .split_whitespace()
-        .next()
-        .map(str::to_string)
-}
-
-/// The kernel QEMU boots first and the one the guest loads next.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Kernels {
-    pub first: Kernel,
-    pub next: Kernel,
 }
 
 /// The kernels `args` names: `--kernel PATH` or the pinned kernel of `--kernel-series`
@@ -381,48 +277,6 @@ pub fn print_outcome(o: &Outcome) {
     }
 }
 
-/// The pinned kernel for `arch` and `series` ("6.1") from `<cache>/kernels.json`; `None`
-/// takes the oldest series pinned for `arch`.
-pub fn pinned_kernel(cache: &Cache, arch: GuestArch, series: Option<&str>) -> Result<PathBuf> {
-    pinned(cache, arch, series).map(|k| k.path)
-}
-
-fn arch_key(arch: GuestArch) -> &'static str {
-    match arch {
-        GuestArch::X86_64 => "x86_64",
-        GuestArch::Arm64 => "arm64",
-    }
-}
-
-/// [`pinned_kernel`] with its release from kernels.json.
-pub fn pinned(cache: &Cache, arch: GuestArch, series: Option<&str>) -> Result<Kernel> {
-    let index_path = cache.root().join("kernels.json");
-    let index = crate::index::KernelIndex::load_or_default(&index_path)?;
-    let key = arch_key(arch);
-    let pinned = index.series(key);
-    let wanted = series.or(pinned.first().map(String::as_str));
-    wanted
-        .and_then(|s| index.get(key, s))
-        .map(|e| Kernel {
-            path: e.path.clone(),
-            release: Some(e.release.clone()),
-        })
-        .ok_or_else(|| Error::Boot {
-            reason: format!(
-                "no {key} kernel{} in {} (pinned: {}) — run `cargo xtask images`",
-                series
-                    .map(|s| format!(" of series {s}"))
-                    .unwrap_or_default(),
-                index_path.display(),
-                if pinned.is_empty() {
-                    "none".to_owned()
-                } else {
-                    pinned.join(", ")
-                }
-            ),
-        })
-}
-
 /// The syscall list as the guest (",") or a label ("+") writes it.
 fn syscall_list(list: &[Syscall], sep: &str) -> String {
     let names: Vec<String> = list
@@ -568,7 +422,7 @@ pub fn expectation(args: &Args) -> Expectation {
 
 /// Builds what the run needs and runs it, retrying once after a timeout (and only then).
 pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
-    prepare(root)?;
+    crate::images::prepare(root)?;
     let cache = Cache::from_env()?;
     let kernels = resolve_kernels(root, &cache, args)?;
     let kernel = kernels.first.path.clone();
@@ -657,18 +511,6 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
             retry,
         });
     }
-}
-
-/// Fetches the pinned packages and installs the guest tools, once per xtask process.
-pub fn prepare(root: &Path) -> Result<()> {
-    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    if DONE.get().is_some() {
-        return Ok(());
-    }
-    crate::host::ensure_guest_tools()?;
-    crate::images::run(root, &crate::images::Args::default())?;
-    let _ = DONE.set(());
-    Ok(())
 }
 
 fn short_hash(p: &Path) -> String {

@@ -122,7 +122,7 @@ const fn m(
 }
 
 pub fn run(root: &Path, args: &Args) -> Result<()> {
-    boot::prepare(root)?;
+    crate::images::prepare(root)?;
     let out = args
         .out
         .clone()

@@ -476,6 +476,18 @@ pub fn sha256_file(path: &Path) -> Result<String> {
         .collect())
 }
 
+/// Fetches the pinned packages and installs the guest tools, once per xtask process.
+pub fn prepare(root: &Path) -> Result<()> {
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    if DONE.get().is_some() {
+        return Ok(());
+    }
+    crate::host::ensure_guest_tools()?;
+    run(root, &Args::default())?;
+    let _ = DONE.set(());
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,7 +27,7 @@ pub struct Args {
 }
 
 pub fn run(root: &Path, args: &Args) -> Result<()> {
-    crate::boot::prepare(root)?;
+    crate::images::prepare(root)?;
     let out = args
         .out
         .clone()
@@ -86,7 +86,7 @@ pub fn build(root: &Path, arch: GuestArch, next_kernel: Option<&Path>, out: &Pat
     let debarch = deb_arch(arch);
     let next_kernel = match next_kernel {
         Some(p) => p.to_path_buf(),
-        None => crate::boot::pinned_kernel(&cache, arch, None)?,
+        None => crate::kernels::pinned_kernel(&cache, arch, None)?,
     };
     let warmboot = build_guest_warmboot(root, arch)?;
 

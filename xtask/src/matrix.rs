@@ -307,7 +307,7 @@ fn arm64_kexec_tools_panic(series: &str) -> Option<ExpectedFailure> {
 
 /// `cargo xtask matrix`: the CI boot matrix, an error unless every case came out as it must.
 pub fn run_ci(root: &Path) -> Result<()> {
-    boot::prepare(root)?;
+    crate::images::prepare(root)?;
     derived_kernels(root)?;
     let pinned = Pinned::load(&crate::cache::Cache::from_env()?)?;
     if run(root, &ci_matrix(&pinned))? {

@@ -155,7 +155,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
     };
     let kernel = std::fs::canonicalize(&kernel).map_err(Error::io(&kernel))?;
     let arch = bench::kernel_arch(&kernel)?;
-    crate::boot::prepare(root)?;
+    crate::images::prepare(root)?;
     let cache = crate::cache::Cache::from_env()?;
     let pinned = Pinned::load(&cache)?;
     let list = cases(arch, &kernel, pinned.of(arch));

@@ -4,7 +4,7 @@
 //! boot id different from every earlier boot (so the first kernel cannot pass for the
 //! second), after the old kernel announced the reboot. Pure: stamped lines in, verdict out.
 
-use crate::boot::X86Entry;
+use crate::scenario::X86Entry;
 use crate::serial::{markers, Marker, Stamped};
 use crate::x86_entry;
 use std::time::Duration;

@@ -16,7 +16,7 @@
 //!
 //! Pure: console lines and markers in, a reason for a failure out.
 
-use crate::boot::X86Entry;
+use crate::scenario::X86Entry;
 use crate::serial::{Marker, Stamped};
 
 /// Where an x86_64 kernel's `_text` is linked: `__START_KERNEL_map` + `LOAD_PHYSICAL_ADDR`

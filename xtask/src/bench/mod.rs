@@ -160,7 +160,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
             reason: "--runs must be at least 1".into(),
         });
     }
-    boot::prepare(root)?;
+    crate::images::prepare(root)?;
     let cache = crate::cache::Cache::from_env()?;
     let list = selected(args, &Pinned::load(&cache)?)?;
     // The release of every series measured, for the samples and the report.
