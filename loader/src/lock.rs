@@ -9,8 +9,14 @@
 //! kexec-tools command line's `-l`/`-p`/`-u`/`-e`/`-f`/bare kernel) takes this lock first,
 //! before reading anything, and holds it until the process ends.
 //!
-//! The lock is flock(2) (`LOCK_EX | LOCK_NB`) on `/run/lock/warmboot.lock` (FHS 3.0 §5.9;
-//! `/run/warmboot.lock` where there is no `/run/lock`). flock belongs to the open file and
+//! The lock is flock(2) (`LOCK_EX | LOCK_NB`) on `/run/warmboot/lock`. The directory is
+//! root's alone (created mode 0700, refused when it is a link or another user's, narrowed
+//! to 0700 when it is wider): `/run/lock` would be the FHS place, but every local user may
+//! create files there (mode 1777), and a user who created the lock file first would make
+//! every load, unload and exec fail — and systemd then reboots through the firmware.
+//! Only root can create entries in `/run` (0755), so no user can own `/run/warmboot`
+//! first. The file itself is opened without following links, mode 0600, and refused when
+//! it is not a regular file or is another user's. flock belongs to the open file and
 //! the kernel drops it when the process exits, however it exits, so a file left behind by
 //! a killed warmboot never blocks the next one. The holder writes its pid and command line
 //! into the file so that the loser can say who is busy; the loser exits at once (no
@@ -33,10 +39,10 @@ use std::io::Read as _;
 use std::os::unix::fs::{FileExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
-/// The lock file where `/run/lock` exists (Debian, Fedora, Arch: a tmpfs cleared at boot).
-pub const LOCK_FILE: &str = "/run/lock/warmboot.lock";
-/// The lock file on systems without `/run/lock`.
-pub const FALLBACK_LOCK_FILE: &str = "/run/warmboot.lock";
+/// warmboot's root-only directory in the tmpfs `/run` (cleared at boot).
+pub const STATE_DIR: &str = "/run/warmboot";
+/// The lock file, inside [`STATE_DIR`].
+pub const LOCK_FILE: &str = "/run/warmboot/lock";
 /// Environment variable naming another lock file.
 pub const LOCK_FILE_ENV: &str = "WARMBOOT_LOCK_FILE";
 /// Test only, honoured only with `WARMBOOT_NO_REAL_SYSCALLS` set: after taking the lock,
@@ -60,19 +66,46 @@ impl KexecLock {
     }
 }
 
-/// Which lock file to use, given `WARMBOOT_LOCK_FILE`, whether `WARMBOOT_NO_REAL_SYSCALLS`
-/// is set and whether `/run/lock` is a directory; None means no lock (see the module doc).
-pub fn choose_path(
-    env_file: Option<OsString>,
-    no_real_syscalls: bool,
-    run_lock_exists: bool,
-) -> Option<PathBuf> {
+/// Which lock file to use, given `WARMBOOT_LOCK_FILE` and whether
+/// `WARMBOOT_NO_REAL_SYSCALLS` is set; None means no lock (see the module doc).
+pub fn choose_path(env_file: Option<OsString>, no_real_syscalls: bool) -> Option<PathBuf> {
     match env_file {
         Some(f) if !f.is_empty() => Some(PathBuf::from(f)),
         _ if no_real_syscalls => None,
-        _ if run_lock_exists => Some(PathBuf::from(LOCK_FILE)),
-        _ => Some(PathBuf::from(FALLBACK_LOCK_FILE)),
+        _ => Some(PathBuf::from(LOCK_FILE)),
     }
+}
+
+/// Makes `dir` a directory only `euid` can enter: creates it mode 0700, or checks the one
+/// there is not a link and belongs to `euid`, and narrows a wider mode to 0700. Errors name
+/// the directory; a missing parent or a read-only one comes back as the I/O error, which
+/// [`lock_unavailable`] recognises.
+pub fn prepare_private_dir(dir: &Path, euid: u32) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    let in_dir = |e: Error| e.in_file(dir);
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(in_dir(Error::Io(e))),
+    }
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| in_dir(Error::Io(e)))?;
+    if !meta.file_type().is_dir() {
+        return Err(in_dir(Error::Unsupported(
+            "warmboot's lock directory is not a directory (a link or a file): remove it"
+                .to_string(),
+        )));
+    }
+    if meta.uid() != euid {
+        return Err(in_dir(Error::Unsupported(format!(
+            "warmboot's lock directory belongs to uid {}, not to uid {euid} running warmboot; its owner could block every load: remove it",
+            meta.uid()
+        ))));
+    }
+    if meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| in_dir(Error::Io(e)))?;
+    }
+    Ok(())
 }
 
 /// Takes the lock for a command that changes kexec state; `args` is the command line
@@ -83,14 +116,17 @@ pub fn choose_path(
 /// refusing there would only turn a warm reboot into a failed one.
 pub fn take(args: &[String]) -> Result<Option<KexecLock>> {
     let no_real = std::env::var_os(NO_REAL_SYSCALLS).is_some();
-    let Some(path) = choose_path(
-        std::env::var_os(LOCK_FILE_ENV),
-        no_real,
-        Path::new("/run/lock").is_dir(),
-    ) else {
+    let env_file = std::env::var_os(LOCK_FILE_ENV).filter(|f| !f.is_empty());
+    let Some(path) = choose_path(env_file.clone(), no_real) else {
         return Ok(None);
     };
-    let lock = match acquire(&path, &command_line(args)) {
+    // The machine's lock lives in root's own directory; a test's file where it says.
+    let acquired = match env_file {
+        Some(_) => acquire(&path, &command_line(args)),
+        None => prepare_private_dir(Path::new(STATE_DIR), nix::unistd::geteuid().as_raw())
+            .and_then(|()| acquire(&path, &command_line(args))),
+    };
+    let lock = match acquired {
         Ok(l) => l,
         Err(e) => {
             if let Some(why) = lock_unavailable(&e) {
@@ -125,7 +161,7 @@ pub fn acquire(path: &Path, command: &str) -> Result<KexecLock> {
         .write(true)
         .create(true)
         .truncate(false)
-        .mode(0o644)
+        .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
         .map_err(|e| in_file(open_error(e)))?;
@@ -184,7 +220,7 @@ fn open_error(e: std::io::Error) -> Error {
                 .to_string(),
         ),
         Some(libc::EACCES | libc::EPERM) => Error::Unsupported(
-            "cannot open the lock file: permission denied (changing the loaded kernel needs root; root is refused a file another user created in a sticky directory such as /run/lock: remove it)"
+            "cannot open the lock file: permission denied (changing the loaded kernel needs root)"
                 .to_string(),
         ),
         _ => Error::Io(e),
@@ -247,23 +283,61 @@ mod tests {
     #[test]
     fn the_path_is_chosen_by_env_test_mode_and_run_lock() {
         assert_eq!(
-            choose_path(Some("/tmp/x.lock".into()), true, true),
+            choose_path(Some("/tmp/x.lock".into()), true),
             Some(PathBuf::from("/tmp/x.lock"))
         );
         assert_eq!(
-            choose_path(Some("/tmp/x.lock".into()), false, false),
+            choose_path(Some("/tmp/x.lock".into()), false),
             Some(PathBuf::from("/tmp/x.lock"))
         );
-        assert_eq!(choose_path(None, true, true), None);
-        assert_eq!(choose_path(Some("".into()), true, true), None);
+        assert_eq!(choose_path(None, true), None);
+        assert_eq!(choose_path(Some("".into()), true), None);
+        assert_eq!(choose_path(None, false), Some(PathBuf::from(LOCK_FILE)));
         assert_eq!(
-            choose_path(None, false, true),
+            choose_path(Some("".into()), false),
             Some(PathBuf::from(LOCK_FILE))
         );
-        assert_eq!(
-            choose_path(Some("".into()), false, false),
-            Some(PathBuf::from(FALLBACK_LOCK_FILE))
+        assert_eq!(Path::new(LOCK_FILE).parent(), Some(Path::new(STATE_DIR)));
+    }
+
+    #[test]
+    fn the_lock_directory_is_made_and_kept_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let t = tempfile::tempdir().unwrap();
+        let me = nix::unistd::geteuid().as_raw();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o7777;
+        // Created 0700.
+        let dir = t.path().join("warmboot");
+        prepare_private_dir(&dir, me).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        // A wider one of ours is narrowed.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        prepare_private_dir(&dir, me).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        // Another user's is refused (simulated by asking for another owner).
+        let e = prepare_private_dir(&dir, me + 1).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{}: ", dir.display())), "{e}");
+        assert!(
+            e.contains(&format!("belongs to uid {me}, not to uid {}", me + 1)),
+            "{e}"
         );
+        // A link (even to a private directory) and a file are refused.
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        let e = prepare_private_dir(&link, me).unwrap_err().to_string();
+        assert!(e.contains("is not a directory (a link or a file)"), "{e}");
+        let file = t.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(prepare_private_dir(&file, me).is_err());
+        // No parent (no /run): unavailable, so the command warns and goes on.
+        let e = prepare_private_dir(&t.path().join("no/run/warmboot"), me).unwrap_err();
+        assert_eq!(
+            lock_unavailable(&e).and_then(std::io::Error::raw_os_error),
+            Some(libc::ENOENT)
+        );
+        // The lock file inside is root's alone too.
+        let _held = acquire(&dir.join("lock"), "load").unwrap();
+        assert_eq!(mode(&dir.join("lock")), 0o600);
     }
 
     #[test]
@@ -329,7 +403,7 @@ mod tests {
         assert!(check_owner(0, 0).is_ok());
         let e = open_error(std::io::Error::from_raw_os_error(libc::EACCES)).to_string();
         assert!(
-            e.starts_with("cannot open the lock file: permission denied (changing the loaded kernel needs root;"),
+            e == "cannot open the lock file: permission denied (changing the loaded kernel needs root)",
             "{e}"
         );
         let e = open_error(std::io::Error::from_raw_os_error(libc::EROFS)).to_string();
