@@ -73,9 +73,14 @@ pub struct InstallArgs {
     /// Also make /usr/sbin/kexec a symlink to warmboot, so systemd and kdump scripts use it.
     #[arg(long)]
     pub kexec_symlink: bool,
-    /// Replace an existing /usr/sbin/kexec that is not warmboot.
+    /// Replace an existing /usr/sbin/kexec that is not warmboot where there is no dpkg to
+    /// divert it with (on dpkg systems kexec-tools' binary is diverted, not replaced).
     #[arg(long)]
     pub force: bool,
+    /// Remove what install-units installed: the units, their enablement, the kexec
+    /// symlink and its diversion (kexec-tools' binary comes back).
+    #[arg(long, conflicts_with_all = ["enable", "kexec_symlink", "force"])]
+    pub remove: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -425,6 +430,7 @@ fn run(
                 enable: a.enable,
                 kexec_symlink: a.kexec_symlink,
                 force: a.force,
+                remove: a.remove,
             })?;
             emit(out, &text)
         }

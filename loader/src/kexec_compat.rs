@@ -395,38 +395,87 @@ fn find_long(name: &str) -> Result<&'static (&'static str, Option<char>, bool, O
     }
 }
 
+/// The options as `-h` and the kexec(8) page (`cargo xtask dist`) describe them: (the
+/// option as written, what it does). One table, so the two never disagree.
+pub const HELP_OPTIONS: &[(&str, &str)] = &[
+    ("-h, --help", "Print this help."),
+    ("-v, --version", "Print the version."),
+    (
+        "-f, --force",
+        "Load (if a kernel is given) and reboot into it now, without shutdown.",
+    ),
+    (
+        "-i, --no-checks",
+        "Accepted; warmboot's checks always run (they are cheap).",
+    ),
+    (
+        "-x, --no-ifdown",
+        "Accepted; warmboot never brings interfaces down.",
+    ),
+    ("-y, --no-sync", "Don't sync filesystems before kexec."),
+    ("-l, --load", "Load the new kernel into the current kernel."),
+    ("-p, --load-panic", "Load the new kernel for use on panic."),
+    (
+        "-u, --unload",
+        "Unload the current kexec target kernel (with -p the capture kernel).",
+    ),
+    ("-e, --exec", "Execute a currently loaded kernel."),
+    (
+        "-t, --type=TYPE",
+        "Accepted; warmboot reads the format from the file.",
+    ),
+    ("-s, --kexec-file-syscall", "Use kexec_file_load."),
+    (
+        "-c, --kexec-syscall",
+        "Use kexec_load (warmboot's own checked plan).",
+    ),
+    (
+        "-a, --kexec-syscall-auto",
+        "kexec_file_load, falling back to kexec_load (default).",
+    ),
+    ("-d, --debug", "Say what was loaded and how."),
+    (
+        "-S, --status",
+        "Exit 1 if the image (crash by default, normal with -l) is loaded, 0 if not.",
+    ),
+    (
+        "    --print-ckr-size",
+        "Print the crash kernel region size.",
+    ),
+    (
+        "    --command-line=S, --append=S",
+        "The new kernel's command line.",
+    ),
+    (
+        "    --reuse-cmdline",
+        "Use the running kernel's command line (plus --append).",
+    ),
+    ("    --initrd=FILE, --ramdisk=FILE", "The initrd to load."),
+    ("    --dtb=FILE", "arm64: the device tree to start from."),
+];
+
+/// The exit statuses, as `-h` and kexec(8) state them.
+pub const EXIT_STATUS: &str =
+    "0 success, 1 usage error or nothing loaded, 255 a failed load, unload or exec.";
+
 /// The usage text (`-h`).
 pub fn usage() -> String {
-    format!(
+    let mut s = format!(
         "warmboot {} — kexec-tools compatible command line\n\
 Usage: kexec [OPTION]... [kernel]\n\
-Directly reboot into a new kernel\n\
-\n\
- -h, --help               Print this help.\n\
- -v, --version            Print the version.\n\
- -f, --force              Load (if a kernel is given) and reboot into it now, without shutdown.\n\
- -i, --no-checks          Accepted; warmboot's checks always run (they are cheap).\n\
- -x, --no-ifdown          Accepted; warmboot never brings interfaces down.\n\
- -y, --no-sync            Don't sync filesystems before kexec.\n\
- -l, --load               Load the new kernel into the current kernel.\n\
- -p, --load-panic         Load the new kernel for use on panic.\n\
- -u, --unload             Unload the current kexec target kernel (with -p the capture kernel).\n\
- -e, --exec               Execute a currently loaded kernel.\n\
- -t, --type=TYPE          Accepted; warmboot reads the format from the file.\n\
- -s, --kexec-file-syscall Use kexec_file_load.\n\
- -c, --kexec-syscall      Use kexec_load (warmboot's own checked plan).\n\
- -a, --kexec-syscall-auto kexec_file_load, falling back to kexec_load (default).\n\
- -d, --debug              Say what was loaded and how.\n\
- -S, --status             Exit 1 if the image (crash by default, normal with -l) is loaded, 0 if not.\n\
-     --print-ckr-size     Print the crash kernel region size.\n\
-     --command-line=S, --append=S   The new kernel's command line.\n\
-     --reuse-cmdline      Use the running kernel's command line (plus --append).\n\
-     --initrd=FILE, --ramdisk=FILE  The initrd to load.\n\
-     --dtb=FILE           arm64: the device tree to start from.\n\
-\n\
-Exit status: 0 success, 1 usage error or nothing loaded, 255 a failed load, unload or exec.\n",
+Directly reboot into a new kernel\n\n",
         env!("CARGO_PKG_VERSION")
-    )
+    );
+    for (opt, help) in HELP_OPTIONS {
+        let opt = format!(" {opt}");
+        if opt.len() < 26 {
+            s += &format!("{opt:<26}{help}\n");
+        } else {
+            s += &format!("{opt}   {help}\n");
+        }
+    }
+    s += &format!("\nExit status: {EXIT_STATUS}\n");
+    s
 }
 
 /// The exit status of `-S`: 1 loaded, 0 not, 255 unreadable.

@@ -4,6 +4,12 @@
 //! Enabling is done the way `systemctl enable` records it, a symlink in
 //! `multi-user.target.wants/`, so it works in an offline root (a debootstrap tree) as well
 //! as on the running machine (run `systemctl daemon-reload` afterwards there).
+//!
+//! On a dpkg system (the root has `var/lib/dpkg`) the `kexec` symlink goes in through a
+//! local diversion (dpkg-divert(1) `--local --rename`): kexec-tools' own `/usr/sbin/kexec`,
+//! if any, moves to `/usr/sbin/kexec.kexec-tools`, and a later install or upgrade of
+//! kexec-tools writes there instead of over warmboot. `--remove` takes all of it back: the
+//! units, their enablement, the symlink and the diversion (kexec-tools' binary returns).
 
 use crate::error::{Error, Result};
 use std::fmt::Write as _;
@@ -25,6 +31,8 @@ pub const UNITS: [(&str, &str); 2] = [
 pub const UNIT_DIR: &str = "etc/systemd/system";
 /// Where systemd looks for kexec (its meson option `kexec-path`, Debian's default).
 pub const KEXEC_PATH: &str = "usr/sbin/kexec";
+/// Where a dpkg diversion keeps kexec-tools' binary while warmboot is `kexec`.
+pub const DIVERTED_KEXEC: &str = "usr/sbin/kexec.kexec-tools";
 
 /// What to install.
 #[derive(Debug, Clone)]
@@ -36,8 +44,11 @@ pub struct InstallOptions {
     pub enable: bool,
     /// Also make `/usr/sbin/kexec` a symlink to warmboot.
     pub kexec_symlink: bool,
-    /// Replace an existing `/usr/sbin/kexec` that is not warmboot (kexec-tools').
+    /// Replace an existing `/usr/sbin/kexec` that is not warmboot (kexec-tools') where
+    /// there is no dpkg to divert it with.
     pub force: bool,
+    /// Undo an install instead: units, enablement, the symlink and its diversion.
+    pub remove: bool,
 }
 
 /// A unit's text for `binary`.
@@ -58,6 +69,10 @@ pub fn run(opts: &InstallOptions) -> Result<String> {
         move |e| Error::Io(e).in_file(p)
     };
     let mut out = String::new();
+    if opts.remove {
+        remove(opts, &mut out)?;
+        return Ok(out);
+    }
     let dir = opts.root.join(UNIT_DIR);
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     for (name, text) in UNITS {
@@ -74,15 +89,28 @@ pub fn run(opts: &InstallOptions) -> Result<String> {
     }
     if opts.kexec_symlink {
         let link = opts.root.join(KEXEC_PATH);
-        if let Ok(meta) = std::fs::symlink_metadata(&link) {
-            let ours = meta.file_type().is_symlink()
-                && std::fs::read_link(&link).map_err(io(&link))? == opts.binary;
-            if !ours && !opts.force {
-                return Err(Error::Unsupported(format!(
-                    "{} exists and is not warmboot (kexec-tools?); remove it or give --force",
-                    link.display()
-                )));
+        if uses_dpkg(&opts.root) {
+            // Diverted even when nothing is there yet: kexec-tools installed later must
+            // not overwrite the symlink either.
+            if !diverted(&opts.root)? {
+                // dpkg-divert --rename would move our own older symlink aside too.
+                if is_ours(&link, &opts.binary)? {
+                    std::fs::remove_file(&link).map_err(io(&link))?;
+                }
+                dpkg_divert(&opts.root, true)?;
+                let _ = writeln!(
+                    out,
+                    "diverted /{KEXEC_PATH} to /{DIVERTED_KEXEC} (dpkg-divert --local; `install-units --remove` puts it back)"
+                );
             }
+        } else if std::fs::symlink_metadata(&link).is_ok()
+            && !is_ours(&link, &opts.binary)?
+            && !opts.force
+        {
+            return Err(Error::Unsupported(format!(
+                "{} exists and is not warmboot (kexec-tools?) and there is no dpkg to divert it with; remove it or give --force",
+                link.display()
+            )));
         }
         if let Some(parent) = link.parent() {
             std::fs::create_dir_all(parent).map_err(io(parent))?;
@@ -96,6 +124,94 @@ pub fn run(opts: &InstallOptions) -> Result<String> {
         );
     }
     Ok(out)
+}
+
+/// Takes back what [`run`] installed into `opts.root`.
+fn remove(opts: &InstallOptions, out: &mut String) -> Result<()> {
+    let gone = |p: &Path| match std::fs::remove_file(p) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::Io(e).in_file(p)),
+    };
+    let dir = opts.root.join(UNIT_DIR);
+    for (name, _) in UNITS {
+        for p in [
+            dir.join("multi-user.target.wants").join(name),
+            dir.join(name),
+        ] {
+            if gone(&p)? {
+                let _ = writeln!(out, "removed {}", p.display());
+            }
+        }
+    }
+    let link = opts.root.join(KEXEC_PATH);
+    if is_ours(&link, &opts.binary)? && gone(&link)? {
+        let _ = writeln!(out, "removed {}", link.display());
+    }
+    if uses_dpkg(&opts.root) && diverted(&opts.root)? {
+        dpkg_divert(&opts.root, false)?;
+        let _ = writeln!(
+            out,
+            "removed the diversion of /{KEXEC_PATH} (kexec-tools' binary, if any, is back)"
+        );
+    }
+    Ok(())
+}
+
+/// Whether `link` is a symlink to `binary`.
+fn is_ours(link: &Path, binary: &Path) -> Result<bool> {
+    match std::fs::symlink_metadata(link) {
+        Ok(m) if m.file_type().is_symlink() => {
+            Ok(std::fs::read_link(link).map_err(|e| Error::Io(e).in_file(link))? == binary)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Whether `root` is managed by dpkg (its database directory exists).
+fn uses_dpkg(root: &Path) -> bool {
+    root.join("var/lib/dpkg").is_dir()
+}
+
+/// Whether dpkg records a diversion of /usr/sbin/kexec in `root`.
+fn diverted(root: &Path) -> Result<bool> {
+    let out = std::process::Command::new("dpkg-divert")
+        .arg("--root")
+        .arg(root)
+        .args(["--listpackage", &format!("/{KEXEC_PATH}")])
+        .output()
+        .map_err(dpkg_divert_missing)?;
+    Ok(out.status.success() && !out.stdout.is_empty())
+}
+
+/// Adds (or removes) the local diversion of /usr/sbin/kexec, renaming the file.
+fn dpkg_divert(root: &Path, add: bool) -> Result<()> {
+    let mut cmd = std::process::Command::new("dpkg-divert");
+    cmd.arg("--root").arg(root).args(["--local", "--rename"]);
+    if add {
+        cmd.args(["--divert", &format!("/{DIVERTED_KEXEC}"), "--add"]);
+    } else {
+        cmd.arg("--remove");
+    }
+    let out = cmd
+        .arg(format!("/{KEXEC_PATH}"))
+        .output()
+        .map_err(dpkg_divert_missing)?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(Error::Unsupported(format!(
+        "dpkg-divert could not {} the diversion of /{KEXEC_PATH} in {}: {}",
+        if add { "add" } else { "remove" },
+        root.display(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    )))
+}
+
+fn dpkg_divert_missing(e: std::io::Error) -> Error {
+    Error::Unsupported(format!(
+        "this root has a dpkg database but dpkg-divert cannot run ({e}); install dpkg or remove /usr/sbin/kexec yourself and give --force"
+    ))
 }
 
 fn replace_symlink(target: &Path, link: &Path) -> Result<()> {
@@ -118,6 +234,7 @@ mod tests {
             enable: true,
             kexec_symlink: true,
             force: false,
+            remove: false,
         }
     }
 
@@ -184,5 +301,60 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not an absolute path"));
+    }
+
+    #[test]
+    fn on_dpkg_systems_kexec_tools_is_diverted_and_comes_back_on_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
+        std::fs::create_dir_all(root.join("usr/sbin")).unwrap();
+        std::fs::write(root.join("usr/sbin/kexec"), b"kexec-tools").unwrap();
+        // No --force needed: kexec-tools' binary is moved aside, not overwritten.
+        let out = run(&opts(root)).unwrap();
+        assert!(
+            out.contains("diverted /usr/sbin/kexec to /usr/sbin/kexec.kexec-tools"),
+            "{out}"
+        );
+        assert_eq!(
+            std::fs::read(root.join("usr/sbin/kexec.kexec-tools")).unwrap(),
+            b"kexec-tools"
+        );
+        assert_eq!(
+            std::fs::read_link(root.join("usr/sbin/kexec")).unwrap(),
+            PathBuf::from("/usr/local/sbin/warmboot")
+        );
+        let db = std::fs::read_to_string(root.join("var/lib/dpkg/diversions")).unwrap();
+        assert_eq!(db, "/usr/sbin/kexec\n/usr/sbin/kexec.kexec-tools\n:\n");
+        // Again: nothing to divert twice.
+        assert!(!run(&opts(root)).unwrap().contains("diverted"));
+        // An install from before diversions (our symlink, no diversion) gets one, and our
+        // symlink is not moved aside as if it were kexec-tools'.
+        std::fs::write(root.join("var/lib/dpkg/diversions"), "").unwrap();
+        std::fs::rename(root.join("usr/sbin/kexec.kexec-tools"), root.join("kt")).unwrap();
+        assert!(run(&opts(root)).unwrap().contains("diverted"));
+        assert!(!root.join("usr/sbin/kexec.kexec-tools").exists());
+        std::fs::rename(root.join("kt"), root.join("usr/sbin/kexec.kexec-tools")).unwrap();
+        let mut o = opts(root);
+        o.remove = true;
+        let out = run(&o).unwrap();
+        assert!(out.contains("removed the diversion"), "{out}");
+        assert_eq!(
+            std::fs::read(root.join("usr/sbin/kexec")).unwrap(),
+            b"kexec-tools"
+        );
+        assert!(!root.join("usr/sbin/kexec.kexec-tools").exists());
+        assert!(!root
+            .join("etc/systemd/system/warmboot-load.service")
+            .exists());
+        assert!(!root
+            .join("etc/systemd/system/multi-user.target.wants/warmboot-load.service")
+            .exists());
+        assert_eq!(
+            std::fs::read_to_string(root.join("var/lib/dpkg/diversions")).unwrap(),
+            ""
+        );
+        // Removing what is not there is quiet and fine.
+        assert_eq!(run(&o).unwrap(), "");
     }
 }
