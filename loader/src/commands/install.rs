@@ -261,6 +261,11 @@ mod tests {
             panic.contains("\nConditionKernelCommandLine=crashkernel\n"),
             "{panic}"
         );
+        assert!(
+            panic.contains("\nConflicts=kdump-tools.service kdump.service\n"),
+            "{panic}"
+        );
+        assert!(load.contains("\nDocumentation=man:warmboot(8)\n"), "{load}");
         assert_eq!(
             std::fs::read_link(
                 dir.path()
