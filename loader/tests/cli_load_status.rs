@@ -39,6 +39,8 @@ fn status_json() {
     assert_eq!(v["crash_size"], 0x6000000);
     assert_eq!(v["loaded"], false);
     assert_eq!(v["lockdown"], "none");
+    assert_eq!(v["kexec_supported"], true);
+    assert_eq!(v["crash_supported"], true);
 }
 
 #[test]
@@ -60,6 +62,43 @@ fn status_reports_lockdown() {
     assert!(
         s.contains("lockdown:      integrity (kexec_load is refused"),
         "{s}"
+    );
+}
+
+#[test]
+fn status_says_when_the_kernel_cannot_kexec() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = dir.path().join("sys/kernel");
+    std::fs::create_dir_all(&k).unwrap();
+    let root = dir.path().to_str().unwrap();
+    // No kexec at all (CONFIG_KEXEC_CORE=n): a plain statement, not an unreadable file.
+    let out = warmboot(&["status", "--root", root]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert_eq!(s.lines().count(), 1, "{s}");
+    assert!(
+        s.starts_with("kexec:         not supported by the running kernel"),
+        "{s}"
+    );
+    let out = warmboot(&["status", "--json", "--root", root]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kexec_supported"], false);
+    assert_eq!(v["loaded"], false);
+    // kexec without crash dumps (CONFIG_CRASH_DUMP=n, 6.9+).
+    std::fs::write(k.join("kexec_loaded"), "1\n").unwrap();
+    let out = warmboot(&["status", "--root", root]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.contains("loaded:        yes"), "{s}");
+    assert!(
+        s.contains("crash dumps:   not supported by the running kernel"),
+        "{s}"
+    );
+    let out = warmboot(&["status", "--json", "--root", root]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["kexec_supported"].clone(), v["crash_supported"].clone()),
+        (true.into(), false.into())
     );
 }
 

@@ -7,22 +7,77 @@ use crate::kexec::linux::read_status;
 use crate::kexec::{Kexec, Status};
 use std::fmt::Write as _;
 
-/// Builds the status report for the machine at `host`.
+/// What the running kernel was built with, from which of its sysfs files exist
+/// (kernel/ksysfs.c: `kexec_loaded` with CONFIG_KEXEC_CORE; `kexec_crash_loaded` and
+/// `kexec_crash_size` with CONFIG_CRASH_DUMP since 6.9, CONFIG_KEXEC_CORE before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Support {
+    pub kexec: bool,
+    pub crash: bool,
+}
+
+impl Support {
+    /// Reads it under `host`; `None` when `/sys/kernel` itself is missing (sysfs not
+    /// mounted, or a wrong `--root`), which says nothing about the kernel.
+    pub fn of(host: &HostRoot) -> Option<Support> {
+        host.path("/sys/kernel").is_dir().then(|| Support {
+            kexec: host.path("/sys/kernel/kexec_loaded").exists(),
+            crash: host.path("/sys/kernel/kexec_crash_loaded").exists(),
+        })
+    }
+}
+
+/// Builds the status report for the machine at `host`. A kernel built without kexec (or
+/// without crash dumps) is reported as such, not as a file that cannot be read.
 pub fn run(host: &HostRoot, json: bool) -> Result<String> {
-    render(&read_status(host)?, host, json)
+    match Support::of(host) {
+        Some(Support { kexec: false, .. }) => unsupported(host, json),
+        Some(Support { crash: false, .. }) => {
+            let status = Status {
+                loaded: host.kexec_loaded()?,
+                crash_loaded: false,
+                crash_size: 0,
+            };
+            render(&status, host, json, false)
+        }
+        _ => render(&read_status(host)?, host, json, true),
+    }
+}
+
+/// The report for a kernel that cannot kexec at all.
+fn unsupported(host: &HostRoot, json: bool) -> Result<String> {
+    let lockdown = host.lockdown()?;
+    if json {
+        let v = serde_json::json!({
+            "kexec_supported": false,
+            "crash_supported": false,
+            "loaded": false,
+            "crash_loaded": false,
+            "crash_size": 0,
+            "lockdown": lockdown,
+            "kexec_load_blocked_by_lockdown": lockdown.map(Lockdown::blocks_kexec_load),
+        });
+        return Ok(format!("{v:#}\n"));
+    }
+    Ok(format!(
+        "{:<14} not supported by the running kernel (no /sys/kernel/kexec_loaded: built without CONFIG_KEXEC_CORE); reboots go through the firmware\n",
+        "kexec:"
+    ))
 }
 
 /// Builds the status report from what `backend` says is loaded, with the lockdown level
 /// of the machine at `host` (the simulator, a fake, or the real kernel).
 pub fn run_with(backend: &dyn Kexec, host: &HostRoot, json: bool) -> Result<String> {
-    render(&backend.status()?, host, json)
+    render(&backend.status()?, host, json, true)
 }
 
-fn render(status: &Status, host: &HostRoot, json: bool) -> Result<String> {
+fn render(status: &Status, host: &HostRoot, json: bool, crash_supported: bool) -> Result<String> {
     let lockdown = host.lockdown()?;
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     if json {
         let v = serde_json::json!({
+            "kexec_supported": true,
+            "crash_supported": crash_supported,
             "loaded": status.loaded,
             "crash_loaded": status.crash_loaded,
             "crash_size": status.crash_size,
@@ -33,18 +88,26 @@ fn render(status: &Status, host: &HostRoot, json: bool) -> Result<String> {
     }
     let mut out = String::new();
     let _ = writeln!(out, "{:<14} {}", "loaded:", yes_no(status.loaded));
-    let _ = writeln!(
-        out,
-        "{:<14} {}",
-        "crash loaded:",
-        yes_no(status.crash_loaded)
-    );
-    let _ = writeln!(
-        out,
-        "{:<14} {}",
-        "crash size:",
-        human_size(status.crash_size)
-    );
+    if crash_supported {
+        let _ = writeln!(
+            out,
+            "{:<14} {}",
+            "crash loaded:",
+            yes_no(status.crash_loaded)
+        );
+        let _ = writeln!(
+            out,
+            "{:<14} {}",
+            "crash size:",
+            human_size(status.crash_size)
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{:<14} not supported by the running kernel (no /sys/kernel/kexec_crash_loaded: built without CONFIG_CRASH_DUMP)",
+            "crash dumps:"
+        );
+    }
     let lock = match lockdown {
         None => {
             "unknown (no /sys/kernel/security/lockdown; securityfs not mounted or no lockdown LSM)"
