@@ -34,8 +34,10 @@
 //! (kexec-tools skips purgatory's SHA-256 check; warmboot's checks run before the load),
 //! `-x/--no-ifdown` (warmboot never brings interfaces down; under systemd they are down
 //! already), `-t/--type` (the format is read from the content), `--elf64-core-headers`
-//! (the only kind warmboot makes). Options for features warmboot does not have
-//! (`--mem-min`, `--load-preserve-context`, `--real-mode`, …) are refused by name.
+//! (the only kind warmboot makes), `--args-linux` (kdump-config adds it for ELF kernels;
+//! warmboot always boots the Linux way). Options for features warmboot does not have
+//! (`--mem-min`, `--load-preserve-context`, `--real-mode`, `--args-elf`, `--reset-vga`,
+//! `--hotplug`, …) are refused by name, each with the reason.
 
 use crate::commands::{exec, load, unload};
 use crate::error::Error;
@@ -71,8 +73,10 @@ enum Opt {
     Initrd,
     Dtb,
     Elf64CoreHeaders,
-    /// A kexec-tools option warmboot does not implement.
-    Unsupported,
+    /// Accepted: warmboot always boots a kernel the Linux way, which `--args-linux` asks.
+    ArgsLinux,
+    /// A kexec-tools option warmboot does not implement, and why.
+    Unsupported(&'static str),
 }
 
 /// (long name, short letter, takes an argument, meaning). kexec/kexec.h KEXEC_OPTIONS,
@@ -103,24 +107,32 @@ const OPTIONS: &[(&str, Option<char>, bool, Opt)] = &[
     ("dtb", None, true, Opt::Dtb),
     ("elf64-core-headers", None, false, Opt::Elf64CoreHeaders),
     // Known to kexec-tools, not to warmboot: refused by name.
-    ("mem-min", None, true, Opt::Unsupported),
-    ("mem-max", None, true, Opt::Unsupported),
-    ("reuseinitrd", None, false, Opt::Unsupported),
-    ("load-preserve-context", None, false, Opt::Unsupported),
-    ("load-jump-back-helper", None, false, Opt::Unsupported),
-    ("load-live-update", None, false, Opt::Unsupported),
-    ("exec-live-update", None, false, Opt::Unsupported),
-    ("entry", None, true, Opt::Unsupported),
-    ("real-mode", None, false, Opt::Unsupported),
-    ("console-vga", None, false, Opt::Unsupported),
-    ("console-serial", None, false, Opt::Unsupported),
-    ("elf32-core-headers", None, false, Opt::Unsupported),
-    ("serial", None, true, Opt::Unsupported),
-    ("serial-baud", None, true, Opt::Unsupported),
-    ("pass-memmap-cmdline", None, false, Opt::Unsupported),
-    ("noefi", None, false, Opt::Unsupported),
-    ("reuse-video-type", None, false, Opt::Unsupported),
-    ("module", None, true, Opt::Unsupported),
+    ("mem-min", None, true, Opt::Unsupported("warmboot places every segment itself, checked against the memory map")),
+    ("mem-max", None, true, Opt::Unsupported("warmboot places every segment itself, checked against the memory map")),
+    ("reuseinitrd", None, false, Opt::Unsupported("warmboot loads the initrd file it is given")),
+    ("load-preserve-context", None, false, Opt::Unsupported("kexec jump (preserve context) is not implemented")),
+    ("load-jump-back-helper", None, false, Opt::Unsupported("kexec jump (preserve context) is not implemented")),
+    ("load-live-update", None, false, Opt::Unsupported("live update (KHO) is not implemented")),
+    ("exec-live-update", None, false, Opt::Unsupported("live update (KHO) is not implemented")),
+    ("entry", None, true, Opt::Unsupported("warmboot enters the kernel where its boot protocol says")),
+    ("real-mode", None, false, Opt::Unsupported("warmboot enters x86 kernels in 64-bit mode only")),
+    ("console-vga", None, false, Opt::Unsupported("the purgatory's console is the serial console warmboot finds itself")),
+    ("console-serial", None, false, Opt::Unsupported("the purgatory's console is the serial console warmboot finds itself")),
+    ("elf32-core-headers", None, false, Opt::Unsupported("warmboot writes ELF64 crash headers only")),
+    ("serial", None, true, Opt::Unsupported("the purgatory's console is the serial console warmboot finds itself")),
+    ("serial-baud", None, true, Opt::Unsupported("the purgatory's console is the serial console warmboot finds itself")),
+    ("pass-memmap-cmdline", None, false, Opt::Unsupported("warmboot hands the memory map over in boot_params, not on the command line")),
+    ("noefi", None, false, Opt::Unsupported("warmboot always passes the EFI state the running kernel has")),
+    ("reuse-video-type", None, false, Opt::Unsupported("warmboot passes the running kernel's screen_info as it is")),
+    ("entry-32bit", None, false, Opt::Unsupported("warmboot enters x86 kernels in 64-bit mode only")),
+    ("args-elf", None, false, Opt::Unsupported("warmboot boots an ELF kernel the Linux way only (--args-linux)")),
+    ("args-none", None, false, Opt::Unsupported("warmboot boots an ELF kernel the Linux way only (--args-linux)")),
+    ("reset-vga", None, false, Opt::Unsupported("warmboot does not reset the VGA card before the new kernel")),
+    ("hotplug", None, false, Opt::Unsupported("warmboot's kexec_load crash headers have no room for the kernel's hotplug updates; reload the capture kernel after a CPU or memory hotplug")),
+    ("no-cma", None, false, Opt::Unsupported("warmboot never asks kexec_file_load to place segments in CMA, so there is nothing to turn off")),
+    ("force-dtb", None, false, Opt::Unsupported("warmboot passes a DTB to x86 kernels only when the running one has one")),
+    ("args-linux", None, false, Opt::ArgsLinux),
+    ("module", None, true, Opt::Unsupported("multiboot modules are not implemented (warmboot boots Linux)")),
 ];
 
 /// The command line of the kernel to load, as the x86/arm64 loaders build it:
@@ -317,9 +329,10 @@ pub fn parse(args: &[String]) -> Result<(Vec<Step>, bool), UsageError> {
                 dtb = value.map(PathBuf::from);
                 load_only_opt = Some(name);
             }
-            Opt::Unsupported => {
+            Opt::ArgsLinux => {}
+            Opt::Unsupported(why) => {
                 return Err(UsageError(format!(
-                    "option '{name}' of kexec-tools is not supported by warmboot"
+                    "option '{name}' of kexec-tools is not supported by warmboot: {why}"
                 )))
             }
         }
@@ -452,6 +465,10 @@ pub const HELP_OPTIONS: &[(&str, &str)] = &[
     ),
     ("    --initrd=FILE, --ramdisk=FILE", "The initrd to load."),
     ("    --dtb=FILE", "arm64: the device tree to start from."),
+    (
+        "    --args-linux",
+        "Accepted; warmboot always boots a kernel the Linux way.",
+    ),
 ];
 
 /// The exit statuses, as `-h` and kexec(8) state them.
@@ -760,6 +777,38 @@ mod tests {
             let e = steps(cmd).unwrap_err().0;
             assert!(e.starts_with(msg), "{cmd}: {e}");
         }
+    }
+
+    #[test]
+    fn kexec_tools_options_warmboot_lacks_are_refused_by_name_with_the_reason() {
+        for (opt, why) in [
+            ("--args-elf", "the Linux way only"),
+            ("--args-none", "the Linux way only"),
+            ("--reset-vga", "does not reset the VGA card"),
+            ("--entry-32bit", "64-bit mode only"),
+            (
+                "--hotplug",
+                "reload the capture kernel after a CPU or memory hotplug",
+            ),
+            (
+                "--no-cma",
+                "never asks kexec_file_load to place segments in CMA",
+            ),
+            ("--force-dtb", "DTB"),
+        ] {
+            let e = steps(&format!("-l {opt} /boot/vmlinuz")).unwrap_err().0;
+            assert!(
+                e.starts_with(&format!(
+                    "option '{opt}' of kexec-tools is not supported by warmboot: "
+                )) && e.contains(why),
+                "{opt}: {e}"
+            );
+        }
+        // kdump-config adds --args-linux for ELF kernels: what warmboot does anyway.
+        assert_eq!(
+            steps("-p --args-linux /boot/vmlinux"),
+            steps("-p /boot/vmlinux")
+        );
     }
 
     /// Fuzz regression (target kexec_args): file names and option names are echoed in usage
