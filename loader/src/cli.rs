@@ -57,6 +57,10 @@ pub struct RebootArgs {
     /// Unload the loaded kernel first and reboot through the firmware.
     #[arg(long)]
     pub cold: bool,
+    /// Without systemd: reboot(2) at once, without stopping processes and remounting
+    /// filesystems read-only first (as `reboot -f`).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -412,7 +416,7 @@ fn run(
             emit(out, &text)
         }
         Command::Reboot(a) => match backend {
-            Backend::Real => reboot::run_real(a.cold),
+            Backend::Real => reboot::run_real(a.cold, a.force),
             Backend::Given(_) => Err(Error::Unsupported(
                 "reboot runs only against the running kernel".to_string(),
             )),

@@ -595,7 +595,7 @@ pub fn main(args: &[String]) -> i32 {
                 })
             }),
             Step::Load(l) => run_load(l, debug),
-            Step::Shutdown => crate::commands::reboot::run_real(false),
+            Step::Shutdown => crate::commands::reboot::run_real(false, false),
             Step::Exec { sync } => LinuxKexec::new(HostRoot::new("/")).and_then(|mut b| {
                 // One line in the kernel log (and so on the console), so a shutdown log
                 // shows warmboot did the jump: systemd-shutdown runs `kexec -e` with its

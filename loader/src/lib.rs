@@ -30,6 +30,7 @@ pub mod plan_check;
 pub mod planner;
 pub mod purgatory;
 pub mod randomness;
+pub mod shutdown;
 pub mod x86;
 
 #[cfg(feature = "synth")]

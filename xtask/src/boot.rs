@@ -63,6 +63,11 @@ pub struct Args {
     /// the decompressed entry ran and that the new kernel sits where the loader put it.
     #[arg(long, value_enum)]
     pub x86_entry: Option<X86Entry>,
+    /// warmboot, warm: reboot with `warmboot reboot` instead of `warmboot exec`; the guest
+    /// has no systemd, so this is warmboot's own clean shutdown (every process stopped,
+    /// filesystems remounted read-only) before reboot(2).
+    #[arg(long)]
+    pub clean_reboot: bool,
     /// Negative proof of --verify: the loaded plan's expected digest is wrong, so the
     /// purgatory must halt and the run must fail (no marker from the next kernel).
     #[arg(long, hide = true, requires = "verify")]
@@ -111,6 +116,7 @@ impl Args {
             no_verify: false,
             verify: false,
             x86_entry: None,
+            clean_reboot: false,
             corrupt_digest: false,
             timeout: 240,
             seed: None,
@@ -333,6 +339,9 @@ pub fn label(args: &Args, kernels: &Kernels) -> String {
         if args.corrupt_digest {
             l += "/corrupt-digest";
         }
+        if args.clean_reboot {
+            l += "/clean-reboot";
+        }
     }
     if args.hops > 1 {
         l += &format!("/{}hops", args.hops);
@@ -387,6 +396,9 @@ pub fn cmdline(args: &Args, seed: u64) -> String {
     }
     if let Some(e) = args.x86_entry {
         c += &format!(" wb.x86entry={}", e.name());
+    }
+    if args.clean_reboot {
+        c += " wb.via=reboot";
     }
     if args.break_next {
         c += " wb.break=1";

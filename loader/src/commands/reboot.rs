@@ -5,9 +5,11 @@
 //! `systemctl kexec` (warm) or `systemctl reboot` (cold). systemd-shutdown then runs
 //! `/usr/sbin/kexec -e` (warmboot when installed as `kexec`) or, since systemd v246, calls
 //! reboot(RB_KEXEC) itself when that binary is missing (src/shutdown/shutdown.c). Without
-//! systemd, warmboot syncs and calls reboot(2) itself: LINUX_REBOOT_CMD_KEXEC when a kernel
-//! is loaded, LINUX_REBOOT_CMD_RESTART otherwise. `--cold` unloads the loaded kernel first,
-//! so that even a reboot systemd turns into a kexec goes through the firmware.
+//! systemd, warmboot shuts down cleanly itself ([`crate::shutdown`]: SIGTERM, SIGKILL,
+//! sync, remount read-only) and then calls reboot(2): LINUX_REBOOT_CMD_KEXEC when a kernel
+//! is loaded, LINUX_REBOOT_CMD_RESTART otherwise; `--force` skips the shutdown (sync and
+//! reboot(2) at once, as `reboot -f`). `--cold` unloads the loaded kernel first, so that
+//! even a reboot systemd turns into a kexec goes through the firmware.
 //!
 //! What touches the machine sits behind [`System`] and [`Kexec`], so tests use fakes; the
 //! real [`RealSystem`] refuses everything when `WARMBOOT_NO_REAL_SYSCALLS` is set.
@@ -26,6 +28,10 @@ pub trait System {
     fn systemctl(&mut self, verb: &str) -> Result<()>;
     /// sync(2).
     fn sync(&mut self);
+    /// Stops every other process (SIGTERM, then SIGKILL), saying what it did.
+    fn stop_processes(&mut self, say: &mut dyn FnMut(&str)) -> Result<()>;
+    /// sync, remount every real filesystem read-only, sync; one line per failure.
+    fn remount_read_only(&mut self) -> Vec<String>;
     /// reboot(LINUX_REBOOT_CMD_RESTART): through the firmware; does not return on success.
     fn reboot_cold(&mut self) -> Result<()>;
 }
@@ -37,6 +43,8 @@ pub enum Path {
     SystemctlReboot,
     SyscallKexec,
     SyscallRestart,
+    ForcedKexec,
+    ForcedRestart,
 }
 
 impl Path {
@@ -44,17 +52,22 @@ impl Path {
         match self {
             Path::SystemctlKexec => "warm reboot into the loaded kernel through systemd (systemctl kexec)",
             Path::SystemctlReboot => "cold reboot through systemd and the firmware (systemctl reboot)",
-            Path::SyscallKexec => "warm reboot into the loaded kernel (no systemd: sync, then reboot(LINUX_REBOOT_CMD_KEXEC))",
-            Path::SyscallRestart => "cold reboot through the firmware (no systemd: sync, then reboot(LINUX_REBOOT_CMD_RESTART))",
+            Path::SyscallKexec => "warm reboot into the loaded kernel (no systemd: stop every process, remount read-only, sync, then reboot(LINUX_REBOOT_CMD_KEXEC))",
+            Path::SyscallRestart => "cold reboot through the firmware (no systemd: stop every process, remount read-only, sync, then reboot(LINUX_REBOOT_CMD_RESTART))",
+            Path::ForcedKexec => "warm reboot into the loaded kernel at once (--force: sync, then reboot(LINUX_REBOOT_CMD_KEXEC); processes are not stopped)",
+            Path::ForcedRestart => "cold reboot through the firmware at once (--force: sync, then reboot(LINUX_REBOOT_CMD_RESTART); processes are not stopped)",
         }
     }
 }
 
 /// Decides and performs the reboot. `say` gets one line before the point of no return.
+/// `force`: without systemd, reboot(2) at once, without stopping processes first (under
+/// systemd it changes nothing: systemd's own shutdown is the clean one).
 pub fn run(
     kexec: &mut dyn Kexec,
     sys: &mut dyn System,
     cold: bool,
+    force: bool,
     say: &mut dyn FnMut(&str),
 ) -> Result<Path> {
     let loaded = kexec.status()?.loaded;
@@ -66,21 +79,34 @@ pub fn run(
     if !warm && !cold {
         say("no kernel is loaded: rebooting through the firmware (run `warmboot load` first for a warm reboot)");
     }
-    let path = match (sys.systemd_running(), warm) {
-        (true, true) => Path::SystemctlKexec,
-        (true, false) => Path::SystemctlReboot,
-        (false, true) => Path::SyscallKexec,
-        (false, false) => Path::SyscallRestart,
+    let path = match (sys.systemd_running(), warm, force) {
+        (true, true, _) => Path::SystemctlKexec,
+        (true, false, _) => Path::SystemctlReboot,
+        (false, true, false) => Path::SyscallKexec,
+        (false, false, false) => Path::SyscallRestart,
+        (false, true, true) => Path::ForcedKexec,
+        (false, false, true) => Path::ForcedRestart,
     };
     say(path.describe());
     match path {
         Path::SystemctlKexec => sys.systemctl("kexec")?,
         Path::SystemctlReboot => sys.systemctl("reboot")?,
-        Path::SyscallKexec => {
+        Path::SyscallKexec | Path::SyscallRestart => {
+            sys.stop_processes(say)?;
+            for failure in sys.remount_read_only() {
+                say(&failure);
+            }
+            if path == Path::SyscallKexec {
+                kexec.exec()?;
+            } else {
+                sys.reboot_cold()?;
+            }
+        }
+        Path::ForcedKexec => {
             sys.sync();
             kexec.exec()?;
         }
-        Path::SyscallRestart => {
+        Path::ForcedRestart => {
             sys.sync();
             sys.reboot_cold()?;
         }
@@ -134,6 +160,18 @@ impl System for RealSystem {
         }
     }
 
+    fn stop_processes(&mut self, say: &mut dyn FnMut(&str)) -> Result<()> {
+        RealSystem::guard()?;
+        crate::shutdown::stop_processes(say)
+    }
+
+    fn remount_read_only(&mut self) -> Vec<String> {
+        match RealSystem::guard() {
+            Ok(()) => crate::shutdown::remount_read_only(),
+            Err(e) => vec![e.to_string()],
+        }
+    }
+
     fn reboot_cold(&mut self) -> Result<()> {
         RealSystem::guard()?;
         crate::kexec::linux::reboot_restart()
@@ -141,10 +179,15 @@ impl System for RealSystem {
 }
 
 /// `warmboot reboot` on the running machine.
-pub fn run_real(cold: bool) -> Result<()> {
+pub fn run_real(cold: bool, force: bool) -> Result<()> {
     RealSystem::guard()?;
     let mut kexec = LinuxKexec::new(HostRoot::new("/"))?;
-    run(&mut kexec, &mut RealSystem, cold, &mut |l| println!("{l}")).map(drop)
+    // Lines after the other processes are stopped may find no terminal: never fail on them.
+    let mut say = |l: &str| {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), "{l}");
+    };
+    run(&mut kexec, &mut RealSystem, cold, force, &mut say).map(drop)
 }
 
 #[cfg(test)]
@@ -205,9 +248,27 @@ mod tests {
             self.log.borrow_mut().push("reboot(RESTART)".into());
             Ok(())
         }
+        fn stop_processes(&mut self, say: &mut dyn FnMut(&str)) -> Result<()> {
+            self.log.borrow_mut().push("stop processes".into());
+            say("1 process(es) still running 10s after SIGTERM: sending SIGKILL");
+            Ok(())
+        }
+        fn remount_read_only(&mut self) -> Vec<String> {
+            self.log.borrow_mut().push("remount read-only".into());
+            vec!["/srv: cannot remount read-only: Device or resource busy".into()]
+        }
     }
 
     fn reboot(loaded: bool, systemd: bool, cold: bool) -> (Path, Vec<String>, Vec<String>) {
+        reboot_forced(loaded, systemd, cold, false)
+    }
+
+    fn reboot_forced(
+        loaded: bool,
+        systemd: bool,
+        cold: bool,
+        force: bool,
+    ) -> (Path, Vec<String>, Vec<String>) {
         let log = Log::default();
         let mut k = Fake {
             loaded,
@@ -218,7 +279,10 @@ mod tests {
             log: log.clone(),
         };
         let mut said = Vec::new();
-        let path = run(&mut k, &mut sys, cold, &mut |l| said.push(l.to_string())).unwrap();
+        let path = run(&mut k, &mut sys, cold, force, &mut |l| {
+            said.push(l.to_string())
+        })
+        .unwrap();
         let calls = log.borrow().clone();
         (path, calls, said)
     }
@@ -236,22 +300,48 @@ mod tests {
             (Path::SystemctlReboot, vec!["systemctl reboot".to_string()])
         );
         assert!(said[0].starts_with("no kernel is loaded"), "{said:?}");
-        let (p, log, _) = reboot(true, false, false);
+        // Without systemd: stop everything, remount read-only (which syncs), reboot.
+        let clean = |last: &str| {
+            vec![
+                "stop processes".to_string(),
+                "remount read-only".to_string(),
+                last.to_string(),
+            ]
+        };
+        let (p, log, said) = reboot(true, false, false);
+        assert_eq!((p, log), (Path::SyscallKexec, clean("reboot(KEXEC)")));
+        assert!(
+            said.iter().any(|l| l.contains("sending SIGKILL")),
+            "{said:?}"
+        );
+        assert!(
+            said.iter()
+                .any(|l| l.contains("/srv: cannot remount read-only")),
+            "{said:?}"
+        );
+        let (p, log, _) = reboot(false, false, false);
+        assert_eq!((p, log), (Path::SyscallRestart, clean("reboot(RESTART)")));
+        // --force: reboot(2) at once (still synced).
+        let (p, log, said) = reboot_forced(true, false, false, true);
         assert_eq!(
             (p, log),
             (
-                Path::SyscallKexec,
+                Path::ForcedKexec,
                 vec!["sync".to_string(), "reboot(KEXEC)".to_string()]
             )
         );
-        let (p, log, _) = reboot(false, false, false);
+        assert!(said.last().unwrap().contains("processes are not stopped"));
+        let (p, log, _) = reboot_forced(false, false, false, true);
         assert_eq!(
             (p, log),
             (
-                Path::SyscallRestart,
+                Path::ForcedRestart,
                 vec!["sync".to_string(), "reboot(RESTART)".to_string()]
             )
         );
+        // Under systemd --force changes nothing.
+        let (p, _, _) = reboot_forced(true, true, false, true);
+        assert_eq!(p, Path::SystemctlKexec);
     }
 
     #[test]
