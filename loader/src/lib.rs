@@ -25,6 +25,7 @@ pub mod inspect;
 pub mod kexec;
 pub mod kexec_compat;
 pub mod layout;
+pub mod load_record;
 pub mod lock;
 pub mod memmap;
 pub mod plan;

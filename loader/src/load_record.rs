@@ -1,0 +1,180 @@
+//! What warmboot loaded, kept where `warmboot status` and `warmboot reboot` can read it.
+//!
+//! The kernel says only *that* a kernel is loaded (`/sys/kernel/kexec_loaded`), not which.
+//! After `apt upgrade` installs a new kernel an administrator needs to know whether the
+//! loaded one is still the one the machine would boot, so each successful load writes a
+//! record — the files with their SHA-256, the release, the command line, the syscall and
+//! the time — to `/run/warmboot/loaded.json` (`loaded-panic.json` for the capture kernel),
+//! in warmboot's root-only directory ([`crate::lock::STATE_DIR`]). `/run` is a tmpfs, so a
+//! record never outlives the boot it was made in; an unload removes it; a record whose
+//! kernel the kernel no longer has (another tool unloaded it) is reported as stale.
+
+use crate::error::{Error, Result};
+use crate::memmap::Mode;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// One load, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadRecord {
+    pub kernel: PathBuf,
+    pub kernel_sha256: String,
+    /// The kernel's release from its version string, when it has one.
+    pub release: Option<String>,
+    pub initrd: Option<PathBuf>,
+    pub initrd_sha256: Option<String>,
+    pub cmdline: String,
+    /// `kexec_load` or `kexec_file_load`.
+    pub syscall: String,
+    /// Seconds since the epoch.
+    pub loaded_at: u64,
+    /// How the kernel was chosen (`--default: GRUB's default entry …`), if not given.
+    pub chosen_by: Option<String>,
+}
+
+/// The record's file name in the state directory.
+pub fn file_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Normal => "loaded.json",
+        Mode::Panic => "loaded-panic.json",
+    }
+}
+
+impl LoadRecord {
+    /// Whether this record describes loading `kernel` (with its digest) with `initrd` and
+    /// `cmdline`: the question `warmboot reboot` asks of the default kernel.
+    pub fn is_load_of(
+        &self,
+        kernel_sha256: &str,
+        initrd_sha256: Option<&str>,
+        cmdline: &str,
+    ) -> bool {
+        self.kernel_sha256 == kernel_sha256
+            && self.initrd_sha256.as_deref() == initrd_sha256
+            && self.cmdline == cmdline
+    }
+
+    /// One line for `warmboot status`.
+    pub fn describe(&self) -> String {
+        let when = humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(self.loaded_at),
+        );
+        let mut s = format!("{}", self.kernel.display());
+        if let Some(r) = &self.release {
+            s += &format!(" ({r})");
+        }
+        if let Some(i) = &self.initrd {
+            s += &format!(" with {}", i.display());
+        }
+        s += &format!(", by warmboot with {} at {when}", self.syscall);
+        if let Some(c) = &self.chosen_by {
+            s += &format!(", chosen as {c}");
+        }
+        s
+    }
+}
+
+/// Writes `record` as `dir`/[`file_name`], atomically (a temporary file renamed over it),
+/// mode 0600. `dir` must exist and be private ([`crate::lock::prepare_private_dir`]).
+pub fn write(dir: &Path, mode: Mode, record: &LoadRecord) -> Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = dir.join(file_name(mode));
+    let tmp = dir.join(format!(".{}.tmp", file_name(mode)));
+    let text = serde_json::to_string_pretty(record)
+        .map_err(|e| Error::Io(std::io::Error::other(e)).in_file(&path))?;
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)
+        .map_err(|e| Error::Io(e).in_file(&tmp))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.write_all(b"\n"))
+        .map_err(|e| Error::Io(e).in_file(&tmp))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::Io(e).in_file(&path))
+}
+
+/// Reads the record of `mode` from `dir`; `None` when there is none.
+pub fn read(dir: &Path, mode: Mode) -> Result<Option<LoadRecord>> {
+    let path = dir.join(file_name(mode));
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::Io(e).in_file(&path)),
+    };
+    serde_json::from_str(&text).map(Some).map_err(|e| {
+        Error::Unsupported(format!("not a warmboot load record ({e}): remove it")).in_file(&path)
+    })
+}
+
+/// Removes the record of `mode` (after an unload); a missing one is fine.
+pub fn remove(dir: &Path, mode: Mode) -> Result<()> {
+    let path = dir.join(file_name(mode));
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::Io(e).in_file(&path)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> LoadRecord {
+        LoadRecord {
+            kernel: "/boot/vmlinuz-6.12.57+deb13-amd64".into(),
+            kernel_sha256: "ab".repeat(32),
+            release: Some("6.12.57+deb13-amd64".into()),
+            initrd: Some("/boot/initrd.img-6.12.57+deb13-amd64".into()),
+            initrd_sha256: Some("cd".repeat(32)),
+            cmdline: "root=UUID=1 ro quiet".into(),
+            syscall: "kexec_file_load".into(),
+            loaded_at: 1_796_670_000,
+            chosen_by: Some("--default: GRUB's default entry 'Debian GNU/Linux'".into()),
+        }
+    }
+
+    #[test]
+    fn records_round_trip_privately_and_go_away() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let t = tempfile::tempdir().unwrap();
+        assert_eq!(read(t.path(), Mode::Normal).unwrap(), None);
+        write(t.path(), Mode::Normal, &record()).unwrap();
+        let p = t.path().join("loaded.json");
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(read(t.path(), Mode::Normal).unwrap(), Some(record()));
+        assert_eq!(read(t.path(), Mode::Panic).unwrap(), None);
+        // Written again over the old one.
+        let mut r = record();
+        r.cmdline = "ro".into();
+        write(t.path(), Mode::Normal, &r).unwrap();
+        assert_eq!(read(t.path(), Mode::Normal).unwrap().unwrap().cmdline, "ro");
+        remove(t.path(), Mode::Normal).unwrap();
+        remove(t.path(), Mode::Normal).unwrap();
+        assert_eq!(read(t.path(), Mode::Normal).unwrap(), None);
+        std::fs::write(&p, "{}").unwrap();
+        let e = read(t.path(), Mode::Normal).unwrap_err().to_string();
+        assert!(e.contains("loaded.json: not a warmboot load record"), "{e}");
+    }
+
+    #[test]
+    fn a_record_knows_its_load_and_says_it_in_one_line() {
+        let r = record();
+        let (k, i) = ("ab".repeat(32), "cd".repeat(32));
+        assert!(r.is_load_of(&k, Some(&i), "root=UUID=1 ro quiet"));
+        assert!(!r.is_load_of(&k, Some(&i), "root=UUID=1 ro"));
+        assert!(!r.is_load_of(&k, None, "root=UUID=1 ro quiet"));
+        assert!(!r.is_load_of(&i, Some(&i), "root=UUID=1 ro quiet"));
+        assert_eq!(
+            r.describe(),
+            "/boot/vmlinuz-6.12.57+deb13-amd64 (6.12.57+deb13-amd64) with /boot/initrd.img-6.12.57+deb13-amd64, by warmboot with kexec_file_load at 2026-12-07T19:00:00Z, chosen as --default: GRUB's default entry 'Debian GNU/Linux'"
+        );
+    }
+}
