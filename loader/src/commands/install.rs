@@ -27,6 +27,24 @@ pub const UNITS: [(&str, &str); 2] = [
     ),
 ];
 
+/// The kernel hooks, as shipped: (path under the root, text with `@WARMBOOT@`). They load
+/// the new default kernel when a kernel package is installed or removed (Debian's
+/// /etc/kernel hooks; kernel-install(8) plugins elsewhere).
+pub const KERNEL_HOOKS: [(&str, &str); 3] = [
+    (
+        "etc/kernel/postinst.d/zzz-warmboot",
+        include_str!("../../../dist/kernel/debian-hook"),
+    ),
+    (
+        "etc/kernel/postrm.d/zzz-warmboot",
+        include_str!("../../../dist/kernel/debian-hook"),
+    ),
+    (
+        "etc/kernel/install.d/95-warmboot.install",
+        include_str!("../../../dist/kernel/kernel-install-plugin"),
+    ),
+];
+
 /// Where units go: the administrator's unit directory.
 pub const UNIT_DIR: &str = "etc/systemd/system";
 /// Where systemd looks for kexec (its meson option `kexec-path`, Debian's default).
@@ -87,6 +105,16 @@ pub fn run(opts: &InstallOptions) -> Result<String> {
             let _ = writeln!(out, "enabled {name} ({})", link.display());
         }
     }
+    for (rel, text) in KERNEL_HOOKS {
+        use std::os::unix::fs::PermissionsExt as _;
+        let p = opts.root.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::write(&p, render(text, &opts.binary)).map_err(io(&p))?;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).map_err(io(&p))?;
+        let _ = writeln!(out, "wrote {} (kernel hook)", p.display());
+    }
     if opts.kexec_symlink {
         let link = opts.root.join(KEXEC_PATH);
         if uses_dpkg(&opts.root) {
@@ -142,6 +170,12 @@ fn remove(opts: &InstallOptions, out: &mut String) -> Result<()> {
             if gone(&p)? {
                 let _ = writeln!(out, "removed {}", p.display());
             }
+        }
+    }
+    for (rel, _) in KERNEL_HOOKS {
+        let p = opts.root.join(rel);
+        if gone(&p)? {
+            let _ = writeln!(out, "removed {}", p.display());
         }
     }
     let link = opts.root.join(KEXEC_PATH);
@@ -279,6 +313,21 @@ mod tests {
             PathBuf::from("/usr/local/sbin/warmboot")
         );
         assert!(out.contains("enabled warmboot-load.service"), "{out}");
+        for (rel, _) in KERNEL_HOOKS {
+            use std::os::unix::fs::PermissionsExt as _;
+            let p = dir.path().join(rel);
+            let hook = std::fs::read_to_string(&p).unwrap();
+            assert!(
+                hook.contains("/usr/local/sbin/warmboot load --default"),
+                "{rel}"
+            );
+            assert!(hook.contains("/usr/local/sbin/warmboot unload"), "{rel}");
+            assert!(!hook.contains("@WARMBOOT@"), "{rel}");
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o755
+            );
+        }
         // Installing again is fine (our own symlink is replaced).
         run(&opts(dir.path())).unwrap();
     }
@@ -349,6 +398,7 @@ mod tests {
             b"kexec-tools"
         );
         assert!(!root.join("usr/sbin/kexec.kexec-tools").exists());
+        assert!(!root.join("etc/kernel/postinst.d/zzz-warmboot").exists());
         assert!(!root
             .join("etc/systemd/system/warmboot-load.service")
             .exists());
