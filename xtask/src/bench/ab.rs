@@ -7,7 +7,7 @@
 //!
 //! Pure: samples in, results (kept in results.json) and report text out.
 
-use super::report::{field_summary, sets, Sample, Set};
+use super::report::{field_summary, sets, Sample, Set, PHASES};
 use super::variants::{ab_pairs, arch_name, goals as goals_of};
 use crate::qemu::GuestArch;
 use serde::{Deserialize, Serialize};
@@ -96,17 +96,9 @@ fn measured_sets(samples: &[Sample], arches: &[GuestArch]) -> Vec<(GuestArch, Se
         .collect()
 }
 
-/// A phase's name and how to read it from a sample.
-type Phase = (&'static str, fn(&Sample) -> Option<f64>);
-
 /// The phase with the largest fall of its median from `off` to `on`.
 fn shrank_most(samples: &[Sample], set: &Set, off: &str, on: &str) -> Option<PhaseChange> {
-    let phases: [Phase; 3] = [
-        ("shutdown", |s| s.shutdown_s),
-        ("handoff", |s| s.handoff_s),
-        ("boot", |s| s.boot_s),
-    ];
-    phases
+    PHASES
         .iter()
         .filter_map(|(name, f)| {
             Some(PhaseChange {

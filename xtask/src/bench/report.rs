@@ -75,6 +75,17 @@ pub struct Sample {
     pub log: String,
 }
 
+/// A phase's name and how to read it from a sample.
+pub type Phase = (&'static str, fn(&Sample) -> Option<f64>);
+
+/// The phases every passing sample's downtime splits into (phases.rs cuts them, for every
+/// scenario alike), in order; they add up to the downtime.
+pub const PHASES: [Phase; 3] = [
+    ("shutdown", |s| s.shutdown_s),
+    ("handoff", |s| s.handoff_s),
+    ("boot", |s| s.boot_s),
+];
+
 /// The whole of `results.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Results {

@@ -7,11 +7,35 @@
 use crate::boot::{Args, Loader, Scenario, Syscall, X86Entry};
 use crate::qemu::{Firmware, GuestArch};
 
-/// Why kexec-tools' arm64 panic reboot is expected to fail on the 6.1 series (recorded,
-/// not hidden).
-pub const ARM64_KEXEC_TOOLS_PANIC: &str =
-    "kexec-tools writes a broken crash ELF header on Debian's arm64 6.1 kernel (no _text in \
-     /proc/kallsyms), so the capture kernel cannot read /proc/vmcore";
+/// A variant known to fail on some kernel: why, and the piece of the run's failure reason
+/// that shows it failed for that reason and no other. `bench --check` accepts its failures
+/// only when the reason holds the piece, and rejects a pass (the list must stay true).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownBroken {
+    /// Why it fails, in words (kept with every sample, shown in the report).
+    pub why: &'static str,
+    /// A stable substring of the verdict's reason when it fails for `why`.
+    pub failure_contains: &'static str,
+}
+
+impl KnownBroken {
+    /// Whether a run's failure reason is the known one.
+    pub fn explains(&self, failure: &str) -> bool {
+        failure.contains(self.failure_contains)
+    }
+}
+
+/// kexec-tools' arm64 panic reboot on the 6.1 series (recorded, not hidden). The guest's
+/// vmcore check (images/initramfs/init) fails today with "last page unreadable (vmcore
+/// size 18446670435677446144)"; the pattern keeps to the word that reason shares with the
+/// matrix's expectation of the same case (matrix.rs `reason_contains`), which a reworded
+/// check has to keep matching too. When the guest's wording changes, `--check` fails
+/// naming both texts: update the pattern here.
+pub const ARM64_KEXEC_TOOLS_PANIC: KnownBroken = KnownBroken {
+    why: "kexec-tools writes a broken crash ELF header on Debian's arm64 6.1 kernel (no \
+          _text in /proc/kallsyms), so the capture kernel cannot read /proc/vmcore",
+    failure_contains: "unreadable",
+};
 
 /// One thing the bench measures.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,9 +63,9 @@ pub struct Variant {
     pub verify: bool,
     /// warmboot on x86_64: `load --x86-entry` (`None`: the loader's default).
     pub x86_entry: Option<X86Entry>,
-    /// Known to fail on this kernel, and why; its failures are reported and excluded
+    /// Known to fail on this kernel, why and how; its failures are reported and excluded
     /// from the statistics.
-    pub known_broken: Option<&'static str>,
+    pub known_broken: Option<KnownBroken>,
 }
 
 pub fn arch_name(arch: GuestArch) -> &'static str {
