@@ -94,7 +94,7 @@ pub struct Results {
     /// Each optimisation off and on in this run (ab.rs).
     #[serde(default)]
     pub optimisations: Vec<AbResult>,
-    /// warmboot against kexec-tools' default, per architecture (ab.rs).
+    /// warmboot against kexec-tools, per architecture and series (ab.rs).
     #[serde(default)]
     pub goals: Vec<GoalResult>,
 }
@@ -669,7 +669,14 @@ pub mod tests {
         // The A/B pair and the goal travel with the samples.
         assert_eq!(v["optimisations"][0]["on"], "warm-warmboot-classic");
         assert_eq!(v["optimisations"][0]["shrank_most"]["phase"], "handoff");
-        assert_eq!(v["goals"][0]["met"], true);
+        assert_eq!(v["goals"][0]["compares"], "warmboot default / kexec -i");
+        assert_eq!(v["goals"][0]["hashing"], "neither hashes");
+        assert_eq!(v["goals"][0]["max_ratio"], serde_json::Value::Null);
+        assert_eq!(
+            v["goals"][2]["compares"],
+            "warmboot default / kexec-tools default"
+        );
+        assert_eq!(v["goals"][2]["met"], true);
         let back: Results = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(back, r);
         // results.json written before the A/B section still parses (--check reads it).
