@@ -279,7 +279,11 @@ fn progress_line(s: &Sample, v: &Variant) -> String {
     match (s.ok, s.downtime_s) {
         (true, Some(d)) => format!(
             "{} {what}: downtime {d:.2}s{}{}{}",
-            if known.is_some() { "XPASS " } else { "ok    " },
+            match (known.is_some(), s.flaky.is_some()) {
+                (true, _) => "XPASS ",
+                (false, true) => "FLAKY ",
+                (false, false) => "ok    ",
+            },
             s.handoff_s
                 .map(|h| format!(
                     " (shutdown {:.2}, handoff {h:.2}, boot {:.2})",
@@ -329,6 +333,8 @@ fn base_sample(v: &Variant, round: u32, warmup: bool) -> Sample {
         load_s: None,
         loader_hwm_kib: None,
         attempts: 0,
+        seed: None,
+        flaky: None,
         accel: String::new(),
         log: String::new(),
     }
@@ -346,6 +352,8 @@ pub fn sample_of(root: &Path, v: &Variant, round: u32, warmup: bool, o: &Outcome
     let mut s = base_sample(v, round, warmup);
     s.ok = o.verdict.passed;
     s.attempts = o.attempts;
+    s.seed = Some(o.seed);
+    s.flaky = o.flaky_note();
     s.accel = match o.accel {
         Accel::Tcg => "tcg",
         Accel::Kvm => "kvm",

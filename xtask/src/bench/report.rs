@@ -70,6 +70,13 @@ pub struct Sample {
     /// The loader's peak resident memory (VmHWM, sampled every ~20 ms by the guest's init).
     pub loader_hwm_kib: Option<u64>,
     pub attempts: u32,
+    /// The seed every attempt of the run used (boot.rs `Seeds`).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Set when the run passed only on its retry after a timeout: what timed out, the
+    /// seed, where the kernels ran in both attempts (boot.rs `Outcome::flaky_note`).
+    #[serde(default)]
+    pub flaky: Option<String>,
     pub accel: String,
     /// The serial log of the run, relative to the workspace root.
     pub log: String,
@@ -300,6 +307,26 @@ pub fn ratios(samples: &[Sample], set: &Set) -> String {
 }
 
 /// Every failed measured or warm-up sample, with its reason.
+/// Runs that passed only on their retry after a timeout, with their seeds.
+fn flaky(samples: &[Sample]) -> String {
+    let mut out = String::new();
+    for s in samples {
+        if let Some(note) = &s.flaky {
+            let _ = writeln!(
+                out,
+                "- FLAKY {}/{} run {}: {note}",
+                Set::of(s).name().replace(' ', "/"),
+                s.id,
+                s.run
+            );
+        }
+    }
+    if out.is_empty() {
+        out = "- none\n".into();
+    }
+    out
+}
+
 fn failures(samples: &[Sample]) -> String {
     let mut out = String::new();
     // Passing runs whose phases could not be cut carry a note too; their downtime counts.
@@ -361,6 +388,10 @@ pub fn render(results: &Results) -> String {
     r += "\n## Failed runs\n\nFailed runs are listed here and left out of the statistics \
           (a passing run without phases counts for the downtime only).\n\n";
     r += &failures(samples);
+    r += "\n## FLAKY runs\n\nRuns that timed out once and passed on their one retry, \
+          which reused the run's seed (QEMU's and warmboot's random numbers); they count \
+          as passes, and each may hide a hang one time in N.\n\n";
+    r += &flaky(samples);
     r += "\n## What emulation changes\n\n";
     r += "These guests run under QEMU; with TCG (no hardware virtualisation) every \
           instruction is translated, so CPU-bound steps — decompressing the kernel, \
@@ -431,6 +462,8 @@ pub mod tests {
             load_s: None,
             loader_hwm_kib: None,
             attempts: 1,
+            seed: Some(7),
+            flaky: None,
             accel: "tcg".into(),
             log: format!("target/xtask/runs/{run}-{id}/serial.log"),
         }
@@ -467,6 +500,10 @@ pub mod tests {
             w.firmware = "direct".into();
             w.load_s = Some(0.5);
             w.loader_hwm_kib = Some(3072 + 100 * u64::from(run));
+            if run == 2 {
+                w.attempts = 2;
+                w.flaky = Some("passed only on its retry; attempt 1: timed out after 240s: no ready marker after the reboot request (log /r/try1/serial.log); both attempts ran with seed 7 (repeat with --seed 7); kernels at: attempt 1 [hop0 _text=none], attempt 2 [hop0 _text=none, hop1 _text=none]".into());
+            }
             samples.push(w);
             let mut v = timed(
                 sample(
