@@ -22,6 +22,9 @@ mod initramfs;
 mod kernel_package;
 mod manifest;
 mod matrix;
+/// Used by tidy's tests only.
+#[cfg(test)]
+mod module_graph;
 mod purgatory_line;
 mod qemu;
 mod serial;

@@ -619,7 +619,7 @@ fn load_syscall(
                 {
                     let why = format!(
                         "{call} failed: {errno:?}{}; fell back to kexec_load",
-                        crate::kexec::errno_meaning(&call, errno)
+                        crate::error::errno_meaning(&call, errno)
                     );
                     backend.step("fall back to kexec_load")?;
                     classic_load(p, backend).map(|()| {

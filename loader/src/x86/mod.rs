@@ -9,6 +9,7 @@ pub mod early_setup;
 pub mod efi;
 pub mod kaslr;
 pub mod kexec_plan;
+pub mod plan_contents;
 pub mod relocs;
 pub mod setup_data;
 pub mod trampoline;
