@@ -5,6 +5,8 @@
 //! running machine are small and named for it. See ARCHITECTURE.md for the code map.
 
 pub mod arch;
+pub mod arch_planners;
+pub mod arch_planning;
 pub mod arm64;
 pub mod boot_files;
 pub mod capture;
@@ -16,6 +18,7 @@ pub mod crash;
 pub mod error;
 pub mod fields;
 pub mod file_trust;
+pub mod generic_planner;
 pub mod host;
 pub mod image;
 pub mod initrd;

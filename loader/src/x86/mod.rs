@@ -4,6 +4,7 @@
 //! that puts them together.
 
 pub mod bootparams;
+pub mod bzimage_planner;
 pub mod e820;
 pub mod early_setup;
 pub mod efi;
