@@ -20,6 +20,7 @@ pub mod fields;
 pub mod file_trust;
 pub mod generic_planner;
 pub mod host;
+pub mod human_size;
 pub mod image;
 pub mod initrd;
 pub mod inspect;
