@@ -680,6 +680,95 @@ mod tests {
         assert!(prepare(&opts).is_err());
     }
 
+    #[test]
+    fn stage_read_kernel_parses_checks_the_digest_and_the_architecture() {
+        let (_d, mut opts, _) = prepared(SyscallChoice::Classic);
+        let k = read_kernel(&opts, Arch::X86_64).unwrap();
+        assert!(matches!(k.image, KernelImage::BzImage(_)));
+        assert!(!k.data.is_empty() && k.verified.is_none());
+        let err = read_kernel(&opts, Arch::Arm64).err().unwrap().to_string();
+        assert!(
+            err.ends_with("the kernel is built for x86_64, but the target architecture is arm64"),
+            "{err}"
+        );
+        // An arm64 Image's file bytes are dropped: the parser holds the Image.
+        std::fs::write(
+            &opts.kernel,
+            crate::synth::arm64::Arm64Builder::default().build(),
+        )
+        .unwrap();
+        assert!(read_kernel(&opts, Arch::Arm64).unwrap().data.is_empty());
+        opts.kernel = opts.kernel.with_file_name("missing");
+        assert!(read_kernel(&opts, Arch::Arm64).is_err());
+    }
+
+    #[test]
+    fn stage_lay_out_kernel_decompresses_only_for_kexec_load() {
+        let (_d, mut opts, _) = prepared(SyscallChoice::Auto);
+        let kernel = read_kernel(&opts, Arch::X86_64).unwrap();
+        let route = lay_out_kernel(&kernel, &opts, None).unwrap();
+        assert!(route.x86.proper.is_some());
+        assert_eq!(
+            route.x86.kexec_load,
+            route.syscall == SyscallChoice::Classic
+        );
+        // Under lockdown auto can only use kexec_file_load: nothing to decompress.
+        let locked = lay_out_kernel(&kernel, &opts, Some(Lockdown::Integrity)).unwrap();
+        assert!(locked.x86.proper.is_none() && !locked.decompressed);
+        assert_eq!(locked.syscall, SyscallChoice::File);
+        opts.syscall = SyscallChoice::File;
+        assert!(lay_out_kernel(&kernel, &opts, None)
+            .unwrap()
+            .x86
+            .proper
+            .is_none());
+        opts.corrupt_digest = true;
+        assert!(lay_out_kernel(&kernel, &opts, None).is_err());
+    }
+
+    #[test]
+    fn stage_resolve_cmdline_takes_the_given_or_the_running_one() {
+        let (_d, mut opts, _) = prepared(SyscallChoice::Classic);
+        let host = HostRoot::new(&opts.root);
+        assert_eq!(resolve_cmdline(&host, &opts).unwrap(), "console=ttyS0");
+        opts.cmdline = CmdlineSource::Empty;
+        assert_eq!(resolve_cmdline(&host, &opts).unwrap(), "");
+        opts.cmdline = CmdlineSource::Reuse;
+        let running = host.cmdline().unwrap();
+        assert_eq!(
+            resolve_cmdline(&host, &opts).unwrap(),
+            reuse_cmdline(&running, Mode::Normal)
+        );
+    }
+
+    #[test]
+    fn stage_plan_kernel_uses_the_architectures_planner() {
+        let (_d, opts, _) = prepared(SyscallChoice::Classic);
+        let host = HostRoot::new(&opts.root);
+        let map = host.memory_map().unwrap();
+        let mut kernel = read_kernel(&opts, Arch::X86_64).unwrap();
+        let route = lay_out_kernel(&kernel, &opts, None).unwrap();
+        let planned =
+            plan_kernel(&host, &mut kernel, None, "quiet", &map, route.x86, &opts).unwrap();
+        assert!(planned.bootable);
+        assert!(planned
+            .plan
+            .segments
+            .iter()
+            .any(|s| s.what == "boot_params"));
+        // The generic planner: a plan for review only.
+        std::fs::write(
+            &opts.kernel,
+            crate::synth::elf::ElfBuilder::x86_64().build(),
+        )
+        .unwrap();
+        let mut kernel = read_kernel(&opts, Arch::X86_64).unwrap();
+        let route = lay_out_kernel(&kernel, &opts, None).unwrap();
+        let planned =
+            plan_kernel(&host, &mut kernel, None, "quiet", &map, route.x86, &opts).unwrap();
+        assert!(!planned.bootable);
+    }
+
     /// The DTB a seeded arm64 load writes (its kaslr-seed and rng-seed are random).
     fn arm64_dtb(seed: Option<u64>) -> Vec<u8> {
         let dir = tempfile::tempdir().unwrap();
