@@ -4,6 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use warmboot::image::uki::{self, Uki};
+use warmboot::image::KernelImage;
 
 fn inside((offset, size): (u64, u64), len: usize) -> bool {
     offset
@@ -13,7 +14,7 @@ fn inside((offset, size): (u64, u64), len: usize) -> bool {
 
 fuzz_target!(|data: &[u8]| {
     let _ = uki::looks_like(data);
-    let Ok(u) = Uki::parse(data) else {
+    let Ok(u) = Uki::parse(data, KernelImage::parse) else {
         return;
     };
     assert!(inside(u.linux_range, data.len()), ".linux past the file");

@@ -3,6 +3,9 @@
 //! Messages are written for a system administrator: they say what was wrong with which
 //! file or value, not which function noticed. The CLI prints `warmboot: <error>` on one
 //! line, so no message contains a newline.
+//!
+//! The bottom layer: every module may use it, and it names only leaves ([`crate::arch`],
+//! [`crate::plan_rule`]), never a module that returns its errors.
 
 use std::path::PathBuf;
 
@@ -59,7 +62,7 @@ pub enum Error {
     /// A load plan broke one of the kernel's acceptance rules ([`crate::plan_check`]).
     #[error("plan rejected ({rule}): {detail}")]
     Rejected {
-        rule: crate::plan_check::Rule,
+        rule: crate::plan_rule::Rule,
         detail: String,
     },
 
@@ -88,7 +91,7 @@ pub enum Error {
     Unsupported(String),
 
     /// A kexec/reboot syscall failed; `call` shows the syscall and its arguments.
-    #[error("{call} failed: {errno:?}{}", crate::kexec::errno_meaning(call, *errno))]
+    #[error("{call} failed: {errno:?}{}", errno_meaning(call, *errno))]
     Syscall {
         call: String,
         errno: nix::errno::Errno,
@@ -142,3 +145,35 @@ impl Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What an errno from a kexec or reboot syscall means for an administrator, appended to
+/// the error as ` (…)`; empty when the errno speaks for itself. Sources: kernel/kexec.c,
+/// kernel/kexec_file.c, kernel/kexec_core.c, kernel/reboot.c (../shared/notes/kexec-facts.md §1).
+pub fn errno_meaning(call: &str, errno: nix::errno::Errno) -> String {
+    use nix::errno::Errno;
+    let file = call.starts_with("kexec_file_load");
+    let m = match errno {
+        Errno::ENOSYS if file => "this kernel was built without CONFIG_KEXEC_FILE",
+        Errno::ENOSYS => "this kernel was built without CONFIG_KEXEC",
+        Errno::EPERM => {
+            "not permitted: it needs root (CAP_SYS_BOOT in the initial user namespace), and is refused under lockdown or kernel.kexec_load_disabled=1"
+        }
+        Errno::EBUSY => "the kernel is busy with another kexec load or reboot; try again",
+        Errno::EKEYREJECTED | Errno::EBADMSG if file => {
+            "the kernel's signature was rejected (signature enforcement is on)"
+        }
+        Errno::ENOKEY | Errno::ENODATA if file => {
+            "the kernel is not signed by a trusted key and signature enforcement is on"
+        }
+        Errno::ENOEXEC if file => "the running kernel's kexec_file loader does not accept this image format",
+        Errno::EADDRNOTAVAIL => "a segment lies outside the memory the kernel allows (crash reservation or address limit)",
+        Errno::ENOMEM => "the kernel could not find memory for the image",
+        Errno::EINVAL if call.starts_with("reboot") => "no kernel is loaded",
+        _ => "",
+    };
+    if m.is_empty() {
+        String::new()
+    } else {
+        format!(" ({m})")
+    }
+}

@@ -9,7 +9,7 @@
 
 use crate::compression::Compression;
 use crate::error::{Error, Result};
-use crate::image::Field;
+use crate::image::field::Field;
 use serde::Serialize;
 use std::io::Read;
 

@@ -10,6 +10,9 @@ use crate::initrd::InitrdInfo;
 use serde::Serialize;
 use std::path::Path;
 
+/// Also here for callers that render whole images.
+pub use crate::human_size::human_size;
+
 /// Everything `warmboot inspect` reports about one kernel (and optionally an initrd).
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -187,21 +190,6 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
         return Err(Error::invalid("file", "is a directory, not a file").in_file(path));
     }
     std::fs::read(path).map_err(|e| Error::Io(e).in_file(path))
-}
-
-/// Formats a byte count as "N bytes (X.Y MiB)".
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} bytes");
-    }
-    let mut v = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{bytes} bytes ({v:.1} {})", UNITS[unit])
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! running machine are small and named for it. See ARCHITECTURE.md for the code map.
 
 pub mod arch;
+pub mod arch_planners;
+pub mod arch_planning;
 pub mod arm64;
 pub mod boot_files;
 pub mod capture;
@@ -17,8 +19,10 @@ pub mod default_kernel;
 pub mod error;
 pub mod fields;
 pub mod file_trust;
+pub mod generic_planner;
 pub mod grub_cfg;
 pub mod host;
+pub mod human_size;
 pub mod image;
 pub mod initrd;
 pub mod inspect;
@@ -30,6 +34,7 @@ pub mod lock;
 pub mod memmap;
 pub mod plan;
 pub mod plan_check;
+pub mod plan_rule;
 pub mod planner;
 pub mod purgatory;
 pub mod randomness;

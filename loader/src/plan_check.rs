@@ -17,79 +17,11 @@ use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::memmap::{align_up, subtract, MemoryMap, Mode, Range, PAGE_SIZE};
 use crate::plan::Plan;
-use serde::Serialize;
-use std::fmt;
+/// The rules a failure names; in their own module so that [`Error`] can name them too.
+pub use crate::plan_rule::Rule;
 
 /// `KEXEC_SEGMENT_MAX` (include/uapi/linux/kexec.h).
 pub const KEXEC_SEGMENT_MAX: usize = 16;
-
-/// One acceptance rule; each failure names exactly one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Rule {
-    /// 1..=16 segments (EINVAL above 16; zero segments would unload instead).
-    SegmentCount,
-    /// A crash image's entry must lie in crashk_res (EADDRNOTAVAIL, kimage_alloc_init).
-    CrashEntry,
-    /// mem and mem+memsz page-aligned (EADDRNOTAVAIL).
-    PageAlignment,
-    /// mem+memsz must not wrap and must stay below KEXEC_DESTINATION_MEMORY_LIMIT (EADDRNOTAVAIL).
-    AddressLimit,
-    /// No two segments' [mem, mem+memsz) intersect (EINVAL).
-    Overlap,
-    /// bufsz <= memsz (EINVAL).
-    BufferSize,
-    /// No segment, and not all together, larger than half of RAM (EINVAL).
-    HalfOfRam,
-    /// A crash segment must lie inside crashk_res (EADDRNOTAVAIL).
-    CrashRegion,
-    /// A crash image needs free holes in crashk_res for the kernel's own pages: the control
-    /// page, the x86_64 identity map, the vmcoreinfo copy (ENOMEM).
-    CrashControlPage,
-    /// warmboot's rule: a normal image's segments lie in usable RAM.
-    UsableRam,
-    /// warmboot's rule: the entry lies inside a segment.
-    Entry,
-    /// warmboot's rule (x86_64): the zero page's command line pointer, ramdisk fields and
-    /// the trampoline's jump point at bytes the plan loads.
-    BootParams,
-}
-
-impl Rule {
-    /// The errno the kernel returns when it enforces this rule (None: warmboot's own rule).
-    pub fn kernel_errno(self) -> Option<nix::errno::Errno> {
-        use nix::errno::Errno;
-        match self {
-            Rule::SegmentCount | Rule::Overlap | Rule::BufferSize | Rule::HalfOfRam => {
-                Some(Errno::EINVAL)
-            }
-            Rule::CrashEntry | Rule::PageAlignment | Rule::AddressLimit | Rule::CrashRegion => {
-                Some(Errno::EADDRNOTAVAIL)
-            }
-            Rule::CrashControlPage => Some(Errno::ENOMEM),
-            Rule::UsableRam | Rule::Entry | Rule::BootParams => None,
-        }
-    }
-}
-
-impl fmt::Display for Rule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Rule::SegmentCount => "segment count",
-            Rule::CrashEntry => "crash entry",
-            Rule::PageAlignment => "page alignment",
-            Rule::AddressLimit => "address limit",
-            Rule::Overlap => "overlap",
-            Rule::BufferSize => "bufsz <= memsz",
-            Rule::HalfOfRam => "half of RAM",
-            Rule::CrashRegion => "crash region",
-            Rule::CrashControlPage => "crash control page",
-            Rule::UsableRam => "usable RAM",
-            Rule::Entry => "entry",
-            Rule::BootParams => "boot_params",
-        })
-    }
-}
 
 /// `KEXEC_DESTINATION_MEMORY_LIMIT`: MAXMEM-1 on x86_64 with 4-level paging
 /// (arch/x86/include/asm/kexec.h, MAX_PHYSMEM_BITS 46), -1UL on arm64.
@@ -125,7 +57,7 @@ pub fn check_plan(plan: &Plan, map: &MemoryMap) -> Result<()> {
     check_placement(plan, map)?;
     // The contents: what the entry code and boot_params point at must be loaded.
     if plan.arch == Arch::X86_64 {
-        crate::x86::kexec_plan::verify(plan)?;
+        crate::x86::plan_contents::verify(plan)?;
     }
     Ok(())
 }

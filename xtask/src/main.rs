@@ -23,6 +23,9 @@ mod kernel_package;
 mod kernels;
 mod manifest;
 mod matrix;
+/// Used by tidy's tests only.
+#[cfg(test)]
+mod module_graph;
 mod purgatory_line;
 mod qemu;
 mod scenario;

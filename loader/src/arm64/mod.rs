@@ -3,5 +3,6 @@
 //! (Documentation/arch/arm64/booting.rst).
 
 pub mod dtb;
+pub mod image_planner;
 pub mod kexec_plan;
 pub mod trampoline;

@@ -7,65 +7,24 @@
 //! exist, a classic load is refused rather than sent half-built.
 
 use crate::arch::Arch;
+use crate::arch_planners::planner_for;
+use crate::arch_planning::{ArchPlan, PlanInput, X86EntryInput};
 use crate::error::{Error, Result};
 use crate::host::{HostRoot, Lockdown};
 use crate::image::KernelImage;
-use crate::kexec::{kexec_file_flags, kexec_load_flags, DryRun, FileLoad, Kexec};
+use crate::kexec::{DryRun, FileLoad, Kexec};
 use crate::layout::KernelLayout;
 use crate::memmap::{MemoryMap, Mode};
 use crate::plan::{Plan, SyscallChoice};
 use crate::planner::{plan, PlanRequest};
-use crate::x86::kexec_plan::{bzimage_fallback, bzimage_note, EntryRequest, X86Entry};
+use crate::randomness::Randomness;
+use crate::x86::kexec_plan::{bzimage_fallback, X86Entry};
 use crate::x86::vmlinux_payload::KernelProper;
-use std::fmt::Write as _;
-use std::path::PathBuf;
 
-/// Where the next kernel's command line comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CmdlineSource {
-    /// Exactly this text (`--append` / `--command-line`).
-    Given(String),
-    /// The running kernel's, cleaned by [`reuse_cmdline`] (`--reuse-cmdline`).
-    Reuse,
-    /// Empty.
-    Empty,
-    /// The running kernel's, for `load --current`: loader words dropped, and for a
-    /// capture kernel made into a kdump command line ([`crate::capture`]).
-    Current,
-}
-
-/// Everything `warmboot load` was asked to do.
-#[derive(Debug, Clone)]
-pub struct LoadOptions {
-    pub kernel: PathBuf,
-    pub initrd: Option<PathBuf>,
-    pub cmdline: CmdlineSource,
-    pub mode: Mode,
-    pub syscall: SyscallChoice,
-    pub dry_run: bool,
-    pub root: PathBuf,
-    pub json: bool,
-    /// Target architecture; None means the running machine's.
-    pub arch: Option<Arch>,
-    /// arm64: the device tree to start from instead of /sys/firmware/fdt.
-    pub dtb: Option<PathBuf>,
-    /// Enter the next kernel through warmboot's purgatory, which checks the SHA-256 of the
-    /// loaded segments first ([`crate::purgatory`]); kexec_load plans only.
-    pub verify: bool,
-    /// Test hook for the QEMU harness's negative proof: with `verify`, load a plan whose
-    /// expected digest is wrong (after every check), so the purgatory must refuse to boot.
-    pub corrupt_digest: bool,
-    /// `--sha256`: load only a kernel image with this digest ([`crate::file_trust`]).
-    pub sha256: Option<crate::file_trust::Sha256Digest>,
-    /// x86_64: how the kernel is entered (`--x86-entry`).
-    pub x86_entry: X86Entry,
-    /// Test hook (dry runs): the random numbers for the x86 KASLR slots.
-    pub kaslr_random: Option<[u64; 2]>,
-    /// Test hook (`--x-random-seed`): every random number of the load from a stream
-    /// seeded with this, so a retried boot gets the same KASLR slots and seeds
-    /// ([`crate::randomness`]).
-    pub random_seed: Option<u64>,
-}
+pub use crate::commands::load_check::{check_report, DryRunReport};
+pub use crate::commands::load_options::{CmdlineSource, LoadOptions};
+use crate::commands::load_submit::open_files;
+pub use crate::commands::load_submit::{load_with, Prepared};
 
 /// The running kernel's command line made fit for the next kernel: drops `BOOT_IMAGE=`
 /// (boot loaders) and `initrd=` (the EFI stub's, OVMF appends it), and for a panic
@@ -129,37 +88,6 @@ pub fn choose_syscall(
     }
 }
 
-/// The result of a dry run, ready to render.
-#[derive(Debug, Clone)]
-pub struct DryRunReport {
-    pub plan: Plan,
-    pub syscall: SyscallChoice,
-    pub reason: String,
-    pub flags: u64,
-}
-
-impl DryRunReport {
-    pub fn to_table(&self) -> String {
-        let mut out = self.plan.to_table();
-        let _ = writeln!(
-            out,
-            "syscall: {} (flags {:#x}): {}",
-            self.syscall, self.flags, self.reason
-        );
-        out
-    }
-
-    pub fn to_json(&self) -> String {
-        let mut v = self.plan.to_json();
-        if let Some(o) = v.as_object_mut() {
-            o.insert("syscall".to_string(), serde_json::json!(self.syscall));
-            o.insert("syscall_reason".to_string(), serde_json::json!(self.reason));
-            o.insert("flags".to_string(), serde_json::json!(self.flags));
-        }
-        format!("{v:#}\n")
-    }
-}
-
 /// Plans `layout` for `map` and runs the plan through the [`DryRun`] backend (the same
 /// checks the real backend runs before its syscall). Pure apart from the backend record.
 pub fn dry_run(
@@ -178,55 +106,6 @@ pub fn dry_run(
         Arch::Arm64 => "a generic plan without the arm64 DTB and entry trampoline".to_string(),
     });
     check_report(p, map, syscall, reason)
-}
-
-/// Runs a complete plan through the checks every backend runs (those of [`DryRun`])
-/// and wraps it for display.
-pub fn check_report(
-    mut p: Plan,
-    map: &MemoryMap,
-    syscall: SyscallChoice,
-    reason: String,
-) -> Result<DryRunReport> {
-    let mode = p.mode;
-    let arch = p.arch;
-    // The checks DryRun::kexec_load runs, without its record of the plan: that record is a
-    // copy of every segment (kernel and initrd) and would double the peak memory here.
-    crate::plan_check::check_plan(&p, map)?;
-    let flags = match syscall {
-        SyscallChoice::File => {
-            kexec_file_flags(mode, p.segments.iter().any(|s| s.what == "initrd"))
-        }
-        _ => kexec_load_flags(arch, mode),
-    };
-    if syscall == SyscallChoice::File {
-        p.notes.push(
-            "with kexec_file_load the kernel places the segments itself; the plan above is what warmboot checked".to_string(),
-        );
-    }
-    Ok(DryRunReport {
-        plan: p,
-        syscall,
-        reason,
-        flags,
-    })
-}
-
-/// A load planned and checked, ready to be dry-run or loaded.
-pub struct Prepared {
-    pub report: DryRunReport,
-    /// The parsed kernel, for its name and version; an arm64 Image's bytes have moved
-    /// into the plan ([`crate::arm64::kexec_plan::plan_image`]).
-    pub image: KernelImage,
-    pub cmdline: String,
-    /// What `--syscall` asked for (the report holds what was chosen).
-    pub requested: SyscallChoice,
-    /// Whether the plan is complete enough to boot through kexec_load (entry code and
-    /// boot_params or DTB included); generic plans of other formats are for review only.
-    pub bootable: bool,
-    /// With `--sha256`: the kernel image's bytes as read and checked, handed to
-    /// kexec_file_load in a sealed memfd instead of reopening the path.
-    pub pinned_kernel: Option<Vec<u8>>,
 }
 
 /// Runs `warmboot load` against the running kernel.
@@ -258,24 +137,66 @@ pub fn run_with(opts: &LoadOptions, backend: Option<&mut dyn Kexec>) -> Result<S
     crate::commands::outcome::load(&prepared, opts, &mut backend)
 }
 
-/// Parses, checks the architecture, picks the syscall and checks the plan (no syscall).
+/// The load pipeline up to the syscall, one named stage per line (ARCHITECTURE.md, "The
+/// load pipeline"): read the kernel, read the machine, lay out the kernel (and choose the
+/// syscall), read the initrd and command line, plan through the architecture's
+/// [`crate::arch_planning::ArchPlanner`], check. No syscall; [`load_with`] submits.
+/// The stages run in this order so that each error is the one the first failing read or
+/// rule gives.
 pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     let host = HostRoot::new(&opts.root);
-    let arch = match opts.arch.or_else(Arch::host) {
-        Some(a) => a,
-        None => {
-            return Err(Error::Unsupported(
-                "this machine is neither x86_64 nor arm64; give --arch".to_string(),
-            ))
-        }
-    };
+    let arch = target_arch(opts)?;
+    let mut kernel = read_kernel(opts, arch)?;
+    let lockdown = host.lockdown()?;
+    let route = lay_out_kernel(&kernel, opts, lockdown)?;
+    let map = host.memory_map()?;
+    let initrd = read_initrd(opts)?;
+    let cmdline = resolve_cmdline(&host, opts)?;
+    if opts.mode == Mode::Panic {
+        let initrd_len = initrd.as_ref().map_or(0, |i| i.len() as u64);
+        check_capture_fits(
+            &host,
+            &kernel.image,
+            &kernel.data,
+            &map,
+            initrd_len,
+            &cmdline,
+            opts,
+        )?;
+    }
+    let chosen = (route.syscall, route.reason, route.decompressed);
+    let planned = plan_kernel(&host, &mut kernel, initrd, &cmdline, &map, route.x86, opts)?;
+    let (syscall, reason) = settle_syscall(&planned.plan, &kernel.image, chosen, lockdown, opts);
+    check(kernel, planned, cmdline, map, syscall, reason, opts)
+}
+
+/// The architecture to load for: `--arch`, else the running machine's.
+fn target_arch(opts: &LoadOptions) -> Result<Arch> {
+    opts.arch.or_else(Arch::host).ok_or_else(|| {
+        Error::Unsupported("this machine is neither x86_64 nor arm64; give --arch".to_string())
+    })
+}
+
+/// The kernel file as read, trusted and parsed.
+pub struct KernelInput {
+    /// The file's bytes; empty for an arm64 kernel without `--sha256`, whose Image the
+    /// parser holds (one copy of the kernel alive while planning instead of two).
+    pub data: Vec<u8>,
+    pub image: KernelImage,
+    /// With `--sha256`: the digest, checked.
+    pub verified: Option<crate::file_trust::Sha256Digest>,
+}
+
+/// Stage "read the inputs" (the kernel): reads the file once, warns if someone else could
+/// replace it, checks `--sha256`, parses it and checks it is for `arch`.
+pub fn read_kernel(opts: &LoadOptions, arch: Arch) -> Result<KernelInput> {
     let data = std::fs::read(&opts.kernel).map_err(|e| Error::Io(e).in_file(&opts.kernel))?;
     crate::file_trust::warn_if_replaceable(&opts.kernel);
     let verified = match &opts.sha256 {
         Some(want) => Some(want.check(&data).map_err(|e| e.in_file(&opts.kernel))?),
         None => None,
     };
-    let mut image = KernelImage::parse(&data).map_err(|e| e.in_file(&opts.kernel))?;
+    let image = KernelImage::parse(&data).map_err(|e| e.in_file(&opts.kernel))?;
     if image.arch() != arch {
         return Err(Error::ArchMismatch {
             kernel: image.arch(),
@@ -284,8 +205,7 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         .in_file(&opts.kernel));
     }
     // An arm64 kernel's Image now lives in `image` (copied or decompressed by the parser);
-    // the file's bytes are needed again only for kexec_file_load with --sha256. Freeing
-    // them here keeps one copy of the kernel alive while planning instead of two.
+    // the file's bytes are needed again only for kexec_file_load with --sha256.
     let data = match (&image, &verified) {
         (KernelImage::Arm64(_), None) => {
             drop(data);
@@ -293,18 +213,39 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         }
         _ => data,
     };
-    // x86: the kernel proper, decompressed once here where the entry may use it (not for
-    // kexec_file_load: asked for, or auto's only choice under lockdown).
-    let lockdown = host.lockdown()?;
+    Ok(KernelInput {
+        data,
+        image,
+        verified,
+    })
+}
+
+/// What [`lay_out_kernel`] decided: the syscall (and why), and the x86 entry's input.
+pub struct Route {
+    pub syscall: SyscallChoice,
+    pub reason: String,
+    /// Whether x86's kernel proper was decompressed (auto may have chosen kexec_load for it).
+    pub decompressed: bool,
+    pub x86: X86EntryInput,
+}
+
+/// Stage "lay out the kernel": x86's kernel proper decompressed once here where the entry
+/// may use it (not for kexec_file_load: asked for, or auto's only choice under lockdown),
+/// and the syscall chosen for it; `--verify` needs the purgatory and a kexec_load plan.
+pub fn lay_out_kernel(
+    kernel: &KernelInput,
+    opts: &LoadOptions,
+    lockdown: Option<Lockdown>,
+) -> Result<Route> {
     let file_only = opts.syscall == SyscallChoice::File
         || (opts.syscall == SyscallChoice::Auto
             && !opts.verify
             && lockdown.is_some_and(Lockdown::blocks_kexec_load));
-    let proper = match (&image, opts.mode, opts.x86_entry) {
+    let proper = match (&kernel.image, opts.mode, opts.x86_entry) {
         (KernelImage::BzImage(bz), Mode::Normal, X86Entry::Auto | X86Entry::Decompressed)
             if !file_only =>
         {
-            Some(KernelProper::from_bzimage(bz, &data))
+            Some(KernelProper::from_bzimage(bz, &kernel.data))
         }
         _ => None,
     };
@@ -323,27 +264,47 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
                 SyscallChoice::Classic,
                 "auto: --verify needs warmboot's own plan, loaded with kexec_load".to_string(),
             ),
-            SyscallChoice::Classic => choose_syscall(opts.syscall, &image, None, decompressed),
+            SyscallChoice::Classic => {
+                choose_syscall(opts.syscall, &kernel.image, None, decompressed)
+            }
         }
     } else {
-        choose_syscall(opts.syscall, &image, lockdown, decompressed)
+        choose_syscall(opts.syscall, &kernel.image, lockdown, decompressed)
     };
     if opts.corrupt_digest && !opts.verify {
         return Err(Error::Unsupported(
             "--x-corrupt-digest is a test of --verify and needs it".to_string(),
         ));
     }
-    let map = host.memory_map()?;
-    let initrd = match &opts.initrd {
+    Ok(Route {
+        x86: X86EntryInput {
+            requested: opts.x86_entry,
+            proper,
+            kexec_load: syscall == SyscallChoice::Classic,
+            kaslr_random: opts.kaslr_random,
+        },
+        syscall,
+        reason,
+        decompressed,
+    })
+}
+
+/// Stage "read the inputs" (the initrd): its bytes, with the same warning as the kernel's.
+pub fn read_initrd(opts: &LoadOptions) -> Result<Option<Vec<u8>>> {
+    match &opts.initrd {
         Some(p) => {
             let bytes = crate::inspect::read_file(p)?;
             crate::file_trust::warn_if_replaceable(p);
-            Some(bytes)
+            Ok(Some(bytes))
         }
-        None => None,
-    };
-    let initrd_len = initrd.as_ref().map_or(0, |i| i.len() as u64);
-    let cmdline = match &opts.cmdline {
+        None => Ok(None),
+    }
+}
+
+/// Stage "read the inputs" (the command line): given, empty, or the running kernel's made
+/// fit for the next one.
+pub fn resolve_cmdline(host: &HostRoot, opts: &LoadOptions) -> Result<String> {
+    Ok(match &opts.cmdline {
         CmdlineSource::Given(s) => s.clone(),
         CmdlineSource::Reuse => reuse_cmdline(&host.cmdline()?, opts.mode),
         CmdlineSource::Empty => String::new(),
@@ -351,103 +312,83 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
             Mode::Normal => crate::capture::normal_cmdline(&host.cmdline()?),
             Mode::Panic => crate::capture::capture_cmdline(&host.cmdline()?),
         },
-    };
-    if opts.mode == Mode::Panic {
-        check_capture_fits(&host, &image, &data, &map, initrd_len, &cmdline, opts)?;
-    }
-    let mut randomness = crate::randomness::Randomness::from_seed(opts.random_seed);
-    let (plan, bootable) = match &mut image {
-        KernelImage::BzImage(bz) => {
-            let facts = crate::x86::kexec_plan::machine_facts(&host)?;
-            let random = match opts.kaslr_random {
-                Some(r) => r,
-                None => [randomness.u64()?, randomness.u64()?],
-            };
-            let p = crate::x86::kexec_plan::plan_x86(
-                bz,
-                &data,
-                initrd,
-                &cmdline,
-                opts.mode,
-                &map,
-                &facts,
-                opts.verify,
-                EntryRequest {
-                    requested: opts.x86_entry,
-                    proper,
-                    kexec_load: syscall == SyscallChoice::Classic,
-                    random,
-                },
-            )?;
-            (p, true)
-        }
-        KernelImage::Arm64(a) => {
-            let facts = crate::arm64::kexec_plan::machine_facts(&host, opts.dtb.as_deref())?;
-            let kaslr = if crate::arm64::dtb::kaslr_disabled(&cmdline) {
-                0
-            } else {
-                randomness.u64()?
-            };
-            let mut rng_seed = vec![0u8; crate::arm64::dtb::RNG_SEED_SIZE];
-            randomness.fill(&mut rng_seed)?;
-            let p = crate::arm64::kexec_plan::plan_image(
-                a,
-                initrd,
-                &cmdline,
-                opts.mode,
-                &map,
-                &facts,
-                (Some(kaslr), rng_seed),
-                opts.verify,
-            )?;
-            (p, true)
-        }
-        _ if opts.verify => {
-            return Err(Error::Unsupported(format!(
-                "--verify needs warmboot's own entry code, which it builds for x86 bzImages and arm64 Images, not for {}",
-                image.format_name()
-            )))
-        }
-        _ => {
-            let layout =
-                KernelLayout::from_image(&image, &data).map_err(|e| e.in_file(&opts.kernel))?;
-            let mut p = plan(
-                PlanRequest {
-                    layout,
-                    initrd,
-                    cmdline: cmdline.clone(),
-                    extra: Vec::new(),
-                    mode: opts.mode,
-                },
-                &map,
-            )?;
-            p.notes.push(format!(
-                "a generic plan for review: warmboot builds boot_params/DTB and entry code for x86 bzImages and arm64 Images, not for {}",
-                image.format_name()
-            ));
-            (p, false)
-        }
-    };
-    // One truth per load: auto picked kexec_load for the decompressed x86 entry; when the
-    // plan had to fall back to the bzImage's own decompressor that reason is gone, and
-    // auto decides again as for any bzImage (the plan is the same bzImage plan), saying
-    // why the decompressed entry was not possible.
-    let (syscall, reason) = match bzimage_fallback(&plan) {
+    })
+}
+
+/// Stage "plan": the architecture's planner ([`planner_for`]) reads the machine facts it
+/// needs and plans the segments, drawing its random numbers from the load's
+/// [`Randomness`].
+fn plan_kernel(
+    host: &HostRoot,
+    kernel: &mut KernelInput,
+    initrd: Option<Vec<u8>>,
+    cmdline: &str,
+    map: &MemoryMap,
+    x86: X86EntryInput,
+    opts: &LoadOptions,
+) -> Result<ArchPlan> {
+    let mut randomness = Randomness::from_seed(opts.random_seed);
+    let planner = planner_for(&kernel.image);
+    planner.plan(
+        &mut kernel.image,
+        PlanInput {
+            host,
+            data: &kernel.data,
+            kernel_path: &opts.kernel,
+            initrd,
+            cmdline,
+            mode: opts.mode,
+            map,
+            verify: opts.verify,
+            dtb: opts.dtb.as_deref(),
+            x86,
+            randomness: &mut randomness,
+        },
+    )
+}
+
+/// One truth per load: auto picked kexec_load for the decompressed x86 entry; when the
+/// plan had to fall back to the bzImage's own decompressor that reason is gone, and auto
+/// decides again as for any bzImage (the plan is the same bzImage plan), saying why the
+/// decompressed entry was not possible.
+pub fn settle_syscall(
+    plan: &Plan,
+    image: &KernelImage,
+    (syscall, reason, decompressed): (SyscallChoice, String, bool),
+    lockdown: Option<Lockdown>,
+    opts: &LoadOptions,
+) -> (SyscallChoice, String) {
+    match bzimage_fallback(plan) {
         Some(why)
             if opts.syscall == SyscallChoice::Auto
                 && !opts.verify
                 && decompressed
                 && syscall == SyscallChoice::Classic =>
         {
-            let (s, r) = choose_syscall(opts.syscall, &image, lockdown, false);
+            let (s, r) = choose_syscall(opts.syscall, image, lockdown, false);
             (
                 s,
                 format!("{r}; the decompressed x86 entry is not possible: {why}"),
             )
         }
         _ => (syscall, reason),
-    };
-    let mut report = check_report(plan, &map, syscall, reason)?;
+    }
+}
+
+/// Stage "check": the plan through [`check_report`] (the rules every backend runs), the
+/// notes that say how this load differs from a plain one, and for kexec_file_load the
+/// request itself through the [`DryRun`] backend.
+#[allow(clippy::too_many_arguments)]
+fn check(
+    kernel: KernelInput,
+    planned: ArchPlan,
+    cmdline: String,
+    map: MemoryMap,
+    syscall: SyscallChoice,
+    reason: String,
+    opts: &LoadOptions,
+) -> Result<Prepared> {
+    let mut report = check_report(planned.plan, &map, syscall, reason)?;
     if opts.corrupt_digest {
         crate::purgatory::corrupt_digest(&mut report.plan)?;
         report
@@ -460,17 +401,17 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
             "--x-random-seed {seed}: the random numbers are a test stream, the same on every load with this seed"
         ));
     }
-    if let Some(d) = verified {
+    if let Some(d) = kernel.verified {
         report.plan.notes.push(format!(
             "kernel SHA-256 {d} matches --sha256 (these bytes are planned and loaded)"
         ));
     }
-    let pinned_kernel = verified.map(|_| data);
+    let pinned_kernel = kernel.verified.map(|_| kernel.data);
     if syscall == SyscallChoice::File {
         // The request itself goes through the dry-run backend too.
-        let (kernel, initrd) = open_files(opts, pinned_kernel.as_deref())?;
+        let (kernel_file, initrd) = open_files(opts, pinned_kernel.as_deref())?;
         DryRun::new(map).kexec_file_load(&FileLoad {
-            kernel: &kernel,
+            kernel: &kernel_file,
             initrd: initrd.as_ref(),
             cmdline: &cmdline,
             mode: opts.mode,
@@ -478,10 +419,10 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     }
     Ok(Prepared {
         report,
-        image,
+        image: kernel.image,
         cmdline,
         requested: opts.syscall,
-        bootable,
+        bootable: planned.bootable,
         pinned_kernel,
     })
 }
@@ -524,136 +465,6 @@ fn check_capture_fits(
         map.ram.len() as u64,
     );
     needs.check_fits(crash.len()).map_err(Error::CaptureTooBig)
-}
-
-/// The kernel (a sealed memfd of `pinned` bytes when --sha256 checked them) and initrd
-/// files for kexec_file_load.
-fn open_files(
-    opts: &LoadOptions,
-    pinned: Option<&[u8]>,
-) -> Result<(std::fs::File, Option<std::fs::File>)> {
-    let kernel = match pinned {
-        Some(bytes) => crate::file_trust::sealed_memfd("warmboot-kernel", bytes)?,
-        None => {
-            std::fs::File::open(&opts.kernel).map_err(|e| Error::Io(e).in_file(&opts.kernel))?
-        }
-    };
-    let initrd = match &opts.initrd {
-        Some(p) => Some(std::fs::File::open(p).map_err(|e| Error::Io(e).in_file(p))?),
-        None => None,
-    };
-    Ok((kernel, initrd))
-}
-
-/// Loads a prepared plan through `backend` and says what was loaded and how.
-pub fn load_with(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> Result<String> {
-    let what = match opts.mode {
-        Mode::Normal => "for the next reboot",
-        Mode::Panic => "as the crash kernel",
-    };
-    let name = format!(
-        "{} ({}{})",
-        opts.kernel.display(),
-        p.image.format_name(),
-        p.image
-            .version()
-            .and_then(|v| v.split_whitespace().next())
-            .map(|v| format!(" {v}"))
-            .unwrap_or_default()
-    );
-    let (loaded, fell_back) = load_syscall(p, opts, backend, &name, what)?;
-    // x86: how the kernel is entered, one line after "loaded …". A plan made for
-    // kexec_file_load and loaded with kexec_load after all says so, not the reason the
-    // kernel's file loader would have had.
-    let entry = p
-        .report
-        .plan
-        .notes
-        .iter()
-        .find(|n| n.starts_with(crate::x86::kexec_plan::ENTRY_NOTE))
-        .map(|n| match bzimage_fallback(&p.report.plan) {
-            Some(_) if fell_back => format!(
-                "{}\n",
-                bzimage_note("the plan made for kexec_file_load, loaded with kexec_load")
-            ),
-            _ => format!("{n}\n"),
-        })
-        .unwrap_or_default();
-    Ok(loaded + &entry)
-}
-
-fn load_syscall(
-    p: &Prepared,
-    opts: &LoadOptions,
-    backend: &mut dyn Kexec,
-    name: &str,
-    what: &str,
-) -> Result<(String, bool)> {
-    match p.report.syscall {
-        SyscallChoice::File | SyscallChoice::Auto => {
-            backend.step("open the kernel and initrd")?;
-            let (kernel, initrd) = open_files(opts, p.pinned_kernel.as_deref())?;
-            let req = FileLoad {
-                kernel: &kernel,
-                initrd: initrd.as_ref(),
-                cmdline: &p.cmdline,
-                mode: opts.mode,
-            };
-            match backend.kexec_file_load(&req) {
-                Ok(()) => Ok((
-                    format!(
-                        "loaded {name} {what} with kexec_file_load ({})\n",
-                        p.report.reason
-                    ),
-                    false,
-                )),
-                // auto falls back where the kernel has no kexec_file_load or its loader
-                // refuses the format; not under lockdown (kexec_load would be refused too).
-                Err(Error::Syscall { errno, call })
-                    if p.requested == SyscallChoice::Auto
-                        && matches!(
-                            errno,
-                            nix::errno::Errno::ENOSYS | nix::errno::Errno::ENOEXEC
-                        )
-                        && !p.report.reason.contains("lockdown") =>
-                {
-                    let why = format!(
-                        "{call} failed: {errno:?}{}; fell back to kexec_load",
-                        crate::kexec::errno_meaning(&call, errno)
-                    );
-                    backend.step("fall back to kexec_load")?;
-                    classic_load(p, backend).map(|()| {
-                        (
-                            format!("loaded {name} {what} with kexec_load ({why})\n"),
-                            true,
-                        )
-                    })
-                }
-                Err(e) => Err(e),
-            }
-        }
-        SyscallChoice::Classic => classic_load(p, backend).map(|()| {
-            (
-                format!(
-                    "loaded {name} {what} with kexec_load ({})\n",
-                    p.report.reason
-                ),
-                false,
-            )
-        }),
-    }
-}
-
-/// kexec_load with warmboot's own plan (checked again by the backend right before the
-/// syscall).
-fn classic_load(p: &Prepared, backend: &mut dyn Kexec) -> Result<()> {
-    if !p.bootable {
-        return Err(Error::Unsupported(format!(
-            "kexec_load of {} needs boot_params or a DTB and entry code, which warmboot builds only for x86 bzImages and arm64 Images; use --syscall file where the kernel has kexec_file_load",
-            p.image.format_name()
-        )));
-    }
-    backend.kexec_load(&p.report.plan)
 }
 
 #[cfg(test)]
@@ -867,6 +678,95 @@ mod tests {
         opts.verify = false;
         opts.corrupt_digest = true;
         assert!(prepare(&opts).is_err());
+    }
+
+    #[test]
+    fn stage_read_kernel_parses_checks_the_digest_and_the_architecture() {
+        let (_d, mut opts, _) = prepared(SyscallChoice::Classic);
+        let k = read_kernel(&opts, Arch::X86_64).unwrap();
+        assert!(matches!(k.image, KernelImage::BzImage(_)));
+        assert!(!k.data.is_empty() && k.verified.is_none());
+        let err = read_kernel(&opts, Arch::Arm64).err().unwrap().to_string();
+        assert!(
+            err.ends_with("the kernel is built for x86_64, but the target architecture is arm64"),
+            "{err}"
+        );
+        // An arm64 Image's file bytes are dropped: the parser holds the Image.
+        std::fs::write(
+            &opts.kernel,
+            crate::synth::arm64::Arm64Builder::default().build(),
+        )
+        .unwrap();
+        assert!(read_kernel(&opts, Arch::Arm64).unwrap().data.is_empty());
+        opts.kernel = opts.kernel.with_file_name("missing");
+        assert!(read_kernel(&opts, Arch::Arm64).is_err());
+    }
+
+    #[test]
+    fn stage_lay_out_kernel_decompresses_only_for_kexec_load() {
+        let (_d, mut opts, _) = prepared(SyscallChoice::Auto);
+        let kernel = read_kernel(&opts, Arch::X86_64).unwrap();
+        let route = lay_out_kernel(&kernel, &opts, None).unwrap();
+        assert!(route.x86.proper.is_some());
+        assert_eq!(
+            route.x86.kexec_load,
+            route.syscall == SyscallChoice::Classic
+        );
+        // Under lockdown auto can only use kexec_file_load: nothing to decompress.
+        let locked = lay_out_kernel(&kernel, &opts, Some(Lockdown::Integrity)).unwrap();
+        assert!(locked.x86.proper.is_none() && !locked.decompressed);
+        assert_eq!(locked.syscall, SyscallChoice::File);
+        opts.syscall = SyscallChoice::File;
+        assert!(lay_out_kernel(&kernel, &opts, None)
+            .unwrap()
+            .x86
+            .proper
+            .is_none());
+        opts.corrupt_digest = true;
+        assert!(lay_out_kernel(&kernel, &opts, None).is_err());
+    }
+
+    #[test]
+    fn stage_resolve_cmdline_takes_the_given_or_the_running_one() {
+        let (_d, mut opts, _) = prepared(SyscallChoice::Classic);
+        let host = HostRoot::new(&opts.root);
+        assert_eq!(resolve_cmdline(&host, &opts).unwrap(), "console=ttyS0");
+        opts.cmdline = CmdlineSource::Empty;
+        assert_eq!(resolve_cmdline(&host, &opts).unwrap(), "");
+        opts.cmdline = CmdlineSource::Reuse;
+        let running = host.cmdline().unwrap();
+        assert_eq!(
+            resolve_cmdline(&host, &opts).unwrap(),
+            reuse_cmdline(&running, Mode::Normal)
+        );
+    }
+
+    #[test]
+    fn stage_plan_kernel_uses_the_architectures_planner() {
+        let (_d, opts, _) = prepared(SyscallChoice::Classic);
+        let host = HostRoot::new(&opts.root);
+        let map = host.memory_map().unwrap();
+        let mut kernel = read_kernel(&opts, Arch::X86_64).unwrap();
+        let route = lay_out_kernel(&kernel, &opts, None).unwrap();
+        let planned =
+            plan_kernel(&host, &mut kernel, None, "quiet", &map, route.x86, &opts).unwrap();
+        assert!(planned.bootable);
+        assert!(planned
+            .plan
+            .segments
+            .iter()
+            .any(|s| s.what == "boot_params"));
+        // The generic planner: a plan for review only.
+        std::fs::write(
+            &opts.kernel,
+            crate::synth::elf::ElfBuilder::x86_64().build(),
+        )
+        .unwrap();
+        let mut kernel = read_kernel(&opts, Arch::X86_64).unwrap();
+        let route = lay_out_kernel(&kernel, &opts, None).unwrap();
+        let planned =
+            plan_kernel(&host, &mut kernel, None, "quiet", &map, route.x86, &opts).unwrap();
+        assert!(!planned.bootable);
     }
 
     /// The DTB a seeded arm64 load writes (its kaslr-seed and rng-seed are random).

@@ -3,6 +3,9 @@
 pub mod exec;
 pub mod install;
 pub mod load;
+pub mod load_check;
+pub mod load_options;
+pub mod load_submit;
 pub mod outcome;
 pub mod reboot;
 pub mod status;

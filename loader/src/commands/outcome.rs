@@ -8,7 +8,8 @@
 //! happened, [`load`] reads the backend's status before and after and says what is loaded
 //! now.
 
-use crate::commands::load::{load_with, LoadOptions, Prepared};
+use crate::commands::load_options::LoadOptions;
+use crate::commands::load_submit::{load_with, Prepared};
 use crate::error::{Error, Result};
 use crate::host::HostRoot;
 use crate::kexec::{Kexec, Status};

@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::host::{HostRoot, Lockdown};
-use crate::inspect::human_size;
+use crate::human_size::human_size;
 use crate::kexec::linux::read_status;
 use crate::kexec::{Kexec, Status};
 use std::fmt::Write as _;

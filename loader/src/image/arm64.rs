@@ -16,8 +16,8 @@
 //! | 0x38 | magic "ARM\x64" (0x644d5241) |
 //! | 0x3c | PE header offset (the EFI stub's e_lfanew) |
 
+use super::field::Field;
 use super::pe::{PeInfo, MACHINE_ARM64};
-use super::Field;
 use crate::compression::{self, Compression};
 use crate::error::{Error, Result};
 use crate::fields;
@@ -250,7 +250,7 @@ impl Arm64Kernel {
     /// Parses an EFI zboot image: checks its header and PE, decompresses the payload and
     /// parses the Image inside (see [`super::zboot`]).
     pub fn parse_zboot(data: &[u8]) -> Result<Arm64Kernel> {
-        let z = super::zboot::unpack(data)?;
+        let z = super::zboot::unpack(data, looks_like)?;
         let container = Container::Zboot {
             compression: z.header.compression,
             payload_offset: z.header.payload_offset,

@@ -11,8 +11,8 @@
 //! (xloadflags) and XLF_KERNEL_64, the same minimum the kernel's own kexec_file loader
 //! probes for (arch/x86/kernel/kexec-bzimage64.c).
 
+use super::field::Field;
 use super::pe::{self, PeInfo};
-use super::Field;
 use crate::compression::Compression;
 use crate::error::{Error, Result};
 use crate::fields::{add, le_u16, le_u32, le_u64, slice, u8_at};
@@ -340,7 +340,7 @@ impl BzImage {
             Field::new(
                 "uncompressed size",
                 self.uncompressed_size
-                    .map(|s| crate::inspect::human_size(s.into()))
+                    .map(|s| crate::human_size::human_size(s.into()))
                     .unwrap_or_else(|| "unknown".into()),
             ),
             Field::hex("pref_address", self.pref_address),
@@ -349,7 +349,7 @@ impl BzImage {
                 format!(
                     "{:#x}, {}",
                     self.init_size,
-                    crate::inspect::human_size(self.init_size.into())
+                    crate::human_size::human_size(self.init_size.into())
                 ),
             ),
             Field::hex("kernel_alignment", self.kernel_alignment.into()),

@@ -10,7 +10,7 @@
 //! built with CONFIG_RELOCATABLE is linked with `-shared` (arch/arm64/Makefile) and so is
 //! ET_DYN.
 
-use super::Field;
+use super::field::Field;
 use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::fields::{add, slice};

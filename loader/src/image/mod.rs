@@ -12,40 +12,17 @@
 pub mod arm64;
 pub mod bzimage;
 pub mod elf;
+pub mod field;
 pub mod pe;
 pub mod uki;
 pub mod zboot;
+
+pub use field::Field;
 
 use crate::arch::Arch;
 use crate::compression::Compression;
 use crate::error::{Error, Result};
 use serde::Serialize;
-
-/// One line of `warmboot inspect` text output: a label and its rendered value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Field {
-    pub label: &'static str,
-    pub value: String,
-}
-
-impl Field {
-    pub fn new(label: &'static str, value: impl Into<String>) -> Field {
-        Field {
-            label,
-            value: value.into(),
-        }
-    }
-
-    /// A hexadecimal address or size, the way kernel documentation writes them.
-    pub fn hex(label: &'static str, value: u64) -> Field {
-        Field::new(label, format!("{value:#x}"))
-    }
-
-    /// A size in bytes, with a human-readable unit alongside.
-    pub fn size(label: &'static str, bytes: u64) -> Field {
-        Field::new(label, crate::inspect::human_size(bytes))
-    }
-}
 
 /// A parsed kernel image of any supported format.
 #[derive(Debug, Clone, Serialize)]
@@ -62,7 +39,7 @@ pub enum KernelImage {
     Arm64(arm64::Arm64Kernel),
     /// A unified kernel image: a PE with .linux and friends.
     #[serde(rename = "uki")]
-    Uki(uki::Uki),
+    Uki(uki::Uki<KernelImage>),
 }
 
 impl KernelImage {
@@ -76,7 +53,7 @@ impl KernelImage {
             return Err(Error::Empty);
         }
         if uki::looks_like(data) {
-            return Ok(KernelImage::Uki(uki::Uki::parse(data)?));
+            return Ok(KernelImage::Uki(uki::Uki::parse(data, KernelImage::parse)?));
         }
         if zboot::looks_like(data) {
             return Ok(KernelImage::Arm64(arm64::Arm64Kernel::parse_zboot(data)?));
@@ -139,6 +116,18 @@ impl KernelImage {
 
 /// Builds the error for data that is no kernel warmboot supports, naming what it looks like
 /// when we can tell (a kernel for another architecture, an initramfs, an archive).
+impl uki::LinuxSection for KernelImage {
+    fn arch(&self) -> Arch {
+        KernelImage::arch(self)
+    }
+    fn format_name(&self) -> String {
+        KernelImage::format_name(self)
+    }
+    fn describe(&self) -> Vec<Field> {
+        KernelImage::describe(self)
+    }
+}
+
 fn identify_foreign(data: &[u8]) -> Error {
     // 32-bit ARM zImage: magic 0x016f2818 at 0x24 (arch/arm/boot/compressed/head.S).
     if data.get(0x24..0x28) == Some(&0x016f_2818u32.to_le_bytes()[..]) {

@@ -4,8 +4,8 @@
 //! systemd's src/fundamental/uki.c. A kexec loader takes the parts out and loads the
 //! kernel in `.linux` with them, as systemd-stub would hand them over.
 
+use super::field::Field;
 use super::pe::{PeInfo, PeSection, MACHINE_ARM64, MACHINE_X86_64};
-use super::{Field, KernelImage};
 use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::fields;
@@ -60,11 +60,22 @@ impl OsRelease {
     }
 }
 
-/// A parsed unified kernel image.
+/// What a UKI needs of the kernel in its `.linux` section. [`super::KernelImage`]
+/// implements it; the UKI is generic over it so that this module does not depend on the
+/// format dispatch in `image/mod.rs`, which depends on this module (a UKI holds a kernel
+/// of another format).
+pub trait LinuxSection {
+    fn arch(&self) -> Arch;
+    fn format_name(&self) -> String;
+    fn describe(&self) -> Vec<Field>;
+}
+
+/// A parsed unified kernel image; `K` is the parsed kernel of `.linux`
+/// ([`super::KernelImage`]).
 #[derive(Debug, Clone, Serialize)]
-pub struct Uki {
+pub struct Uki<K> {
     /// The kernel in `.linux`, parsed (a bzImage, or an arm64 Image or zboot image).
-    pub linux: Box<KernelImage>,
+    pub linux: Box<K>,
     /// Every section of the PE, in file order.
     pub sections: Vec<PeSection>,
     pub cmdline: Option<String>,
@@ -162,10 +173,10 @@ fn text(data: &[u8]) -> String {
         .to_string()
 }
 
-impl Uki {
-    /// Parses the PE and its sections, and the kernel in `.linux` (which must not be
-    /// another UKI, and must be for the architecture of the PE machine).
-    pub fn parse(data: &[u8]) -> Result<Uki> {
+impl<K: LinuxSection> Uki<K> {
+    /// Parses the PE and its sections, and the kernel in `.linux` with `parse_linux`
+    /// (which must not be another UKI, and must be for the architecture of the PE machine).
+    pub fn parse(data: &[u8], parse_linux: impl FnOnce(&[u8]) -> Result<K>) -> Result<Uki<K>> {
         let pe = PeInfo::parse(data)?;
         let arch = match pe.machine {
             MACHINE_X86_64 => Arch::X86_64,
@@ -207,7 +218,7 @@ impl Uki {
                 "its .linux section holds another UKI; nested UKIs are refused",
             ));
         }
-        let linux = KernelImage::parse(linux_bytes)
+        let linux = parse_linux(linux_bytes)
             .map_err(|e| Error::invalid("UKI .linux section", e.to_string()))?;
         if linux.arch() != arch {
             return Err(Error::invalid(
@@ -295,7 +306,7 @@ impl Uki {
                 format!(
                     "{:<9} {}",
                     s.name,
-                    crate::inspect::human_size(content_range(s).1)
+                    crate::human_size::human_size(content_range(s).1)
                 ),
             ));
         }
@@ -346,6 +357,7 @@ impl Uki {
 mod tests {
     use super::*;
     use crate::compression::Compression;
+    use crate::image::KernelImage;
     use crate::synth::arm64::{zboot, Arm64Builder};
     use crate::synth::initrd::early_plus_gzip;
     use crate::synth::uki::UkiBuilder;
@@ -421,7 +433,7 @@ mod tests {
             ..full()
         }
         .build();
-        let signed = Uki::parse(&signed).unwrap();
+        let signed = Uki::parse(&signed, KernelImage::parse).unwrap();
         assert!(signed.signed);
         let fields = signed.describe();
         let sig = fields.iter().find(|f| f.label == "UKI signature").unwrap();
@@ -450,7 +462,7 @@ mod tests {
     fn zboot_inside_a_uki() {
         let z = zboot(&kernel(), Compression::Zstd, "zstd22", 0x2_0000, false);
         let data = UkiBuilder::new(MACHINE_ARM64, z).build();
-        let uki = Uki::parse(&data).unwrap();
+        let uki = Uki::parse(&data, KernelImage::parse).unwrap();
         assert_eq!(uki.linux.format_name(), "arm64 EFI zboot (zstd)");
         assert!(uki.initrd.is_none());
         assert!(uki.cmdline.is_none());
@@ -461,7 +473,7 @@ mod tests {
         let inner = full().build();
         let data = UkiBuilder::new(MACHINE_ARM64, inner).build();
         assert_eq!(
-            Uki::parse(&data).unwrap_err().to_string(),
+            Uki::parse(&data, KernelImage::parse).unwrap_err().to_string(),
             "invalid unified kernel image: its .linux section holds another UKI; nested UKIs are refused"
         );
     }
@@ -470,12 +482,14 @@ mod tests {
     fn refuses_machine_mismatch() {
         let data = UkiBuilder::new(MACHINE_X86_64, kernel()).build();
         assert_eq!(
-            Uki::parse(&data).unwrap_err().to_string(),
+            Uki::parse(&data, KernelImage::parse).unwrap_err().to_string(),
             "invalid unified kernel image: PE machine x86_64 does not match the arm64 kernel in .linux"
         );
         let data = UkiBuilder::new(0x5064, kernel()).build();
         assert_eq!(
-            Uki::parse(&data).unwrap_err().to_string(),
+            Uki::parse(&data, KernelImage::parse)
+                .unwrap_err()
+                .to_string(),
             "unsupported architecture: unified kernel image for PE machine riscv64"
         );
     }
@@ -484,7 +498,7 @@ mod tests {
     fn refuses_what_is_not_a_kernel_in_linux() {
         let data = UkiBuilder::new(MACHINE_ARM64, b"not a kernel".to_vec()).build();
         assert_eq!(
-            Uki::parse(&data).unwrap_err().to_string(),
+            Uki::parse(&data, KernelImage::parse).unwrap_err().to_string(),
             "invalid UKI .linux section: not a kernel image warmboot understands (starts with 6e 6f 74 20 61 20 6b 65)"
         );
     }
@@ -494,7 +508,9 @@ mod tests {
         let data = UkiBuilder::new(MACHINE_ARM64, Vec::new()).build();
         assert!(looks_like(&data));
         assert_eq!(
-            Uki::parse(&data).unwrap_err().to_string(),
+            Uki::parse(&data, KernelImage::parse)
+                .unwrap_err()
+                .to_string(),
             "invalid unified kernel image: the .linux section is empty"
         );
     }
@@ -505,12 +521,16 @@ mod tests {
         b.cmdline = Some("a".to_string());
         b.extra = vec![(".cmdline".to_string(), b"b".to_vec())];
         assert_eq!(
-            Uki::parse(&b.build()).unwrap_err().to_string(),
+            Uki::parse(&b.build(), KernelImage::parse)
+                .unwrap_err()
+                .to_string(),
             "invalid unified kernel image: section .cmdline appears more than once in one profile"
         );
         let other = crate::synth::pe::build_image(MACHINE_ARM64, &[(".text", b"code")]);
         assert_eq!(
-            Uki::parse(&other).unwrap_err().to_string(),
+            Uki::parse(&other, KernelImage::parse)
+                .unwrap_err()
+                .to_string(),
             "invalid unified kernel image: no .linux section"
         );
     }
@@ -532,7 +552,7 @@ mod tests {
             ),
         ];
         let data = b.build();
-        let uki = Uki::parse(&data).unwrap();
+        let uki = Uki::parse(&data, KernelImage::parse).unwrap();
         assert_eq!(uki.cmdline.as_deref(), Some("quiet profile0"));
         assert_eq!(uki.profiles, ["Regular boot", "factory-reset"]);
         assert_eq!(
@@ -547,7 +567,7 @@ mod tests {
         // A profile without its own .cmdline falls back to the base one.
         b.profiles.swap(1, 2);
         b.profiles.truncate(2);
-        let uki = Uki::parse(&b.build()).unwrap();
+        let uki = Uki::parse(&b.build(), KernelImage::parse).unwrap();
         assert_eq!(uki.cmdline.as_deref(), Some("quiet"));
     }
 
@@ -561,7 +581,7 @@ mod tests {
 
     fn check(data: &[u8]) -> Result<(), TestCaseError> {
         let _ = looks_like(data);
-        if let Ok(u) = Uki::parse(data) {
+        if let Ok(u) = Uki::parse(data, KernelImage::parse) {
             let _ = u.describe();
             let _ = u.section_bytes(data, ".linux");
         }

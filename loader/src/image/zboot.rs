@@ -96,8 +96,10 @@ pub struct Unpacked {
 
 /// Checks the header and PE of a zboot image and decompresses its payload (gzip and zstd;
 /// other methods give [`Error::UnsupportedCompression`]), bounded by
-/// [`compression::MAX_DECOMPRESSED`].
-pub fn unpack(data: &[u8]) -> Result<Unpacked> {
+/// [`compression::MAX_DECOMPRESSED`]. `is_image` tells an arm64 Image
+/// ([`super::arm64::looks_like`]); it is passed in because the Image parser depends on this
+/// module, not the other way round.
+pub fn unpack(data: &[u8], is_image: fn(&[u8]) -> bool) -> Result<Unpacked> {
     let header = parse_header(data)?;
     let pe = PeInfo::parse(data)
         .map_err(|e| Error::invalid("EFI zboot image", format!("bad PE header: {e}")))?;
@@ -119,7 +121,7 @@ pub fn unpack(data: &[u8]) -> Result<Unpacked> {
         compression::MAX_DECOMPRESSED,
         "EFI zboot payload",
     )?;
-    if !super::arm64::looks_like(&image) {
+    if !is_image(&image) {
         return Err(Error::UnknownFormat {
             detail: "EFI zboot payload that is not an arm64 Image".to_string(),
         });

@@ -72,38 +72,6 @@ pub struct FileLoad<'a> {
     pub mode: Mode,
 }
 
-/// What an errno from a kexec or reboot syscall means for an administrator, appended to
-/// the error as ` (…)`; empty when the errno speaks for itself. Sources: kernel/kexec.c,
-/// kernel/kexec_file.c, kernel/kexec_core.c, kernel/reboot.c (../shared/notes/kexec-facts.md §1).
-pub fn errno_meaning(call: &str, errno: nix::errno::Errno) -> String {
-    use nix::errno::Errno;
-    let file = call.starts_with("kexec_file_load");
-    let m = match errno {
-        Errno::ENOSYS if file => "this kernel was built without CONFIG_KEXEC_FILE",
-        Errno::ENOSYS => "this kernel was built without CONFIG_KEXEC",
-        Errno::EPERM => {
-            "not permitted: it needs root (CAP_SYS_BOOT in the initial user namespace), and is refused under lockdown or kernel.kexec_load_disabled=1"
-        }
-        Errno::EBUSY => "the kernel is busy with another kexec load or reboot; try again",
-        Errno::EKEYREJECTED | Errno::EBADMSG if file => {
-            "the kernel's signature was rejected (signature enforcement is on)"
-        }
-        Errno::ENOKEY | Errno::ENODATA if file => {
-            "the kernel is not signed by a trusted key and signature enforcement is on"
-        }
-        Errno::ENOEXEC if file => "the running kernel's kexec_file loader does not accept this image format",
-        Errno::EADDRNOTAVAIL => "a segment lies outside the memory the kernel allows (crash reservation or address limit)",
-        Errno::ENOMEM => "the kernel could not find memory for the image",
-        Errno::EINVAL if call.starts_with("reboot") => "no kernel is loaded",
-        _ => "",
-    };
-    if m.is_empty() {
-        String::new()
-    } else {
-        format!(" ({m})")
-    }
-}
-
 /// The kexec operations warmboot uses.
 pub trait Kexec {
     /// kexec_load(2) with `plan`'s segments.

@@ -37,22 +37,12 @@ use crate::x86::trampoline;
 use crate::x86::vmlinux_payload::KernelProper;
 use serde::Serialize;
 
-/// Name of the segment holding trampoline, zero page, command line and setup_data.
-pub const BOOT_PARAMS: &str = "boot_params";
-/// Name of the crash kernel's ELF core header segment.
-pub const ELFCOREHDR: &str = "elfcorehdr";
-
-const ZERO_PAGE_OFFSET: u64 = 0x1000;
-const CMDLINE_OFFSET: u64 = 0x2000;
+pub use crate::x86::plan_contents::{
+    verify, BOOT_PARAMS, CMDLINE_OFFSET, DECOMPRESSED_NOTE, ELFCOREHDR, ENTRY_NOTE,
+    ENTRY_OFFSET_NOTE, ZERO_PAGE_OFFSET,
+};
 const GIB4: u64 = 1 << 32;
 
-/// Every x86 plan says how the kernel is entered in a note starting with this.
-pub const ENTRY_NOTE: &str = "x86 entry: ";
-/// The note of the decompressed path starts with this.
-pub const DECOMPRESSED_NOTE: &str = "x86 entry: kernel proper decompressed at load";
-/// A decompressed entry whose e_entry is not `_text` ends its note with this and the
-/// offset (hex), which [`verify`] holds the trampoline to.
-pub const ENTRY_OFFSET_NOTE: &str = ", entered at _text + ";
 /// The note of a plan that enters through the bzImage's own decompressor, and why.
 pub fn bzimage_note(reason: &str) -> String {
     format!("{ENTRY_NOTE}{BZIMAGE_NOTE}{reason})")
@@ -186,13 +176,18 @@ fn kernel_part(
     map: &MemoryMap,
     early: &EarlySetupFacts,
     entry: KernelEntry,
-) -> Result<(KernelLayout, u64, Option<bool>, String)> {
+) -> Result<KernelPart> {
     // The decompressed entry replaces the kernel piece's bytes: its layout has none.
     let with_bytes = matches!(entry, KernelEntry::BzImage(_));
     let mut layout = KernelLayout::from_bzimage(image, file, with_bytes)?;
     let (proper, random) = match entry {
         KernelEntry::BzImage(reason) => {
-            return Ok((layout, image.entry64_offset(), None, bzimage_note(&reason)))
+            return Ok(KernelPart {
+                layout,
+                entry_offset: image.entry64_offset(),
+                kaslr_flag: None,
+                note: bzimage_note(&reason),
+            })
         }
         KernelEntry::Decompressed { proper, random } => (proper, random),
     };
@@ -251,7 +246,12 @@ fn kernel_part(
     if entry_offset != 0 {
         note += &format!("{ENTRY_OFFSET_NOTE}{entry_offset:#x}");
     }
-    Ok((layout, entry_offset, Some(!nokaslr), note))
+    Ok(KernelPart {
+        layout,
+        entry_offset,
+        kaslr_flag: Some(!nokaslr),
+        note,
+    })
 }
 
 /// What the running machine tells the next kernel, read once at the edge.
@@ -350,6 +350,11 @@ pub fn plan_bzimage(
 /// can plan again with it without holding a second copy. The initrd is placed by its
 /// length alone, first of the extra blobs (where the planner places an initrd, so the
 /// placement is the same); its bytes join the plan only once every other part is built.
+///
+/// The steps: lay out the kernel ([`kernel_part`]), size the other parts
+/// ([`size_parts`]), place everything ([`plan`]), fill boot_params with the placed
+/// addresses ([`fill_boot_params`]), then add the initrd's bytes and check
+/// ([`attach_initrd_and_check`]).
 #[allow(clippy::too_many_arguments)]
 fn plan_bzimage_keeping(
     image: &BzImage,
@@ -362,11 +367,79 @@ fn plan_bzimage_keeping(
     verify: bool,
     entry: KernelEntry,
 ) -> Result<Plan> {
-    let (layout, entry_offset, kaslr_flag, entry_note) =
-        kernel_part(image, file, cmdline, map, &facts.early, entry)?;
+    let kernel = kernel_part(image, file, cmdline, map, &facts.early, entry)?;
     let setup_header = setup_header(file, image.header_end)?;
     let initrd_len = initrd.as_ref().map(|i| i.len() as u64);
+    let parts = size_parts(
+        &kernel.layout,
+        initrd_len,
+        cmdline,
+        mode,
+        map,
+        facts,
+        verify,
+    )?;
+    let mut p = plan(
+        PlanRequest {
+            layout: kernel.layout,
+            initrd: None,
+            cmdline: parts.final_cmdline,
+            extra: parts.extra,
+            mode,
+        },
+        map,
+    )?;
+    fill_boot_params(
+        &mut p,
+        BootParamsInput {
+            setup_header,
+            cmdline,
+            map,
+            facts,
+            initrd_len,
+            entry_offset: kernel.entry_offset,
+            kaslr_flag: kernel.kaslr_flag,
+            entry_note: &kernel.note,
+            efi_memmap: &parts.efi_memmap,
+        },
+    )?;
+    attach_initrd_and_check(p, initrd, map, verify)
+}
 
+/// The kernel segment as [`kernel_part`] lays it out for one entry.
+struct KernelPart {
+    layout: KernelLayout,
+    /// Where the kernel is entered, from the start of its segment.
+    entry_offset: u64,
+    /// The zero page's KASLR_FLAG: set or cleared for the decompressed entry, left as the
+    /// setup header has it (None) for the bzImage's own decompressor.
+    kaslr_flag: Option<bool>,
+    /// The plan's [`ENTRY_NOTE`] line, with `{phys}` for the kernel's placed address.
+    note: String,
+}
+
+/// The parts of an x86 plan besides the kernel, sized before placement: the initrd by its
+/// length, a crash kernel's ELF core header, boot_params at its final size (zeros), and
+/// with `--verify` the purgatory.
+struct SizedParts {
+    extra: Vec<Blob>,
+    /// The command line as the kernel will get it (a crash kernel's with a fixed-width
+    /// `elfcorehdr=` placeholder, so the length is final).
+    final_cmdline: String,
+    /// The EFI runtime memory map that ends the boot_params segment (empty without EFI).
+    efi_memmap: Vec<u8>,
+}
+
+/// Sizes the parts of the plan besides the kernel ([`SizedParts`]).
+fn size_parts(
+    layout: &KernelLayout,
+    initrd_len: Option<u64>,
+    cmdline: &str,
+    mode: Mode,
+    map: &MemoryMap,
+    facts: &MachineFacts,
+    verify: bool,
+) -> Result<SizedParts> {
     let mut extra = Vec::new();
     if let Some(len) = initrd_len {
         extra.push(Blob {
@@ -409,8 +482,7 @@ fn plan_bzimage_keeping(
         Some(()) => cmdline_with_elfcorehdr(cmdline, 0),
         None => cmdline.to_string(),
     };
-    let e820_for_size = facts.e820.clone();
-    let (_, rest) = split_e820(&e820_for_size);
+    let (_, rest) = split_e820(&facts.e820);
     let setup_nodes_len = setup_nodes(&rest, facts.efi.as_ref())
         .iter()
         .map(|(_, d)| 16 + d.len().next_multiple_of(8) as u64)
@@ -421,11 +493,10 @@ fn plan_bzimage_keeping(
         Some(e) => e.memmap_bytes()?,
         None => Vec::new(),
     };
-    let efi_memmap_len = efi_memmap.len() as u64;
     let size = CMDLINE_OFFSET
         + (final_cmdline.len() as u64 + 1).next_multiple_of(8)
         + setup_nodes_len
-        + efi_memmap_len;
+        + efi_memmap.len() as u64;
     // Above the first MiB and below 4 GiB, highest first, as kexec_file places them.
     let low_page = Placement {
         align: PAGE_SIZE,
@@ -438,34 +509,56 @@ fn plan_bzimage_keeping(
     if verify {
         extra.push(crate::purgatory::blob(crate::Arch::X86_64, low_page));
     }
+    Ok(SizedParts {
+        extra,
+        final_cmdline,
+        efi_memmap,
+    })
+}
 
-    let mut p = plan(
-        PlanRequest {
-            layout,
-            initrd: None,
-            cmdline: final_cmdline.clone(),
-            extra,
-            mode,
-        },
-        map,
-    )?;
+/// What [`fill_boot_params`] writes besides the placed addresses.
+struct BootParamsInput<'a> {
+    /// The bzImage's setup header, copied into the zero page.
+    setup_header: Vec<u8>,
+    /// The user's command line (a crash kernel's gets `elfcorehdr=` here).
+    cmdline: &'a str,
+    map: &'a MemoryMap,
+    facts: &'a MachineFacts,
+    initrd_len: Option<u64>,
+    entry_offset: u64,
+    kaslr_flag: Option<bool>,
+    entry_note: &'a str,
+    efi_memmap: &'a [u8],
+}
 
-    let seg = |p: &Plan, what: &str| p.segments.iter().position(|s| s.what == what);
-    let kernel = seg(&p, "kernel").ok_or_else(|| Error::invalid("x86 plan", "no kernel"))?;
-    let bp = seg(&p, BOOT_PARAMS).ok_or_else(|| Error::invalid("x86 plan", "no boot_params"))?;
-    let kernel_entry = p.segments[kernel].mem + entry_offset;
+/// The segment index named `what`.
+fn segment_index(p: &Plan, what: &str) -> Option<usize> {
+    p.segments.iter().position(|s| s.what == what)
+}
+
+/// The second pass: with every segment placed, builds the boot_params segment (trampoline,
+/// zero page, command line, setup_data chain, EFI memory map) from the placed addresses,
+/// and sets the plan's entry, command line and notes.
+fn fill_boot_params(p: &mut Plan, input: BootParamsInput<'_>) -> Result<()> {
+    let facts = input.facts;
+    let kernel =
+        segment_index(p, "kernel").ok_or_else(|| Error::invalid("x86 plan", "no kernel"))?;
+    let bp = segment_index(p, BOOT_PARAMS)
+        .ok_or_else(|| Error::invalid("x86 plan", "no boot_params"))?;
+    let kernel_entry = p.segments[kernel].mem + input.entry_offset;
     let base = p.segments[bp].mem;
-    let initrd_at = seg(&p, "initrd").map(|i| (p.segments[i].mem, initrd_len.unwrap_or(0)));
+    let initrd_at =
+        segment_index(p, "initrd").map(|i| (p.segments[i].mem, input.initrd_len.unwrap_or(0)));
 
-    let (cmdline, e820) = match seg(&p, ELFCOREHDR) {
+    let (cmdline, e820) = match segment_index(p, ELFCOREHDR) {
         Some(i) => {
             let hdr = &p.segments[i];
             (
-                cmdline_with_elfcorehdr(cmdline, hdr.mem),
-                crash_e820(map, Range::new(hdr.mem, hdr.end()))?,
+                cmdline_with_elfcorehdr(input.cmdline, hdr.mem),
+                crash_e820(input.map, Range::new(hdr.mem, hdr.end()))?,
             )
         }
-        None => (cmdline.to_string(), facts.e820.clone()),
+        None => (input.cmdline.to_string(), facts.e820.clone()),
     };
     let (first, rest) = split_e820(&e820);
     let cmdline_addr = base + CMDLINE_OFFSET;
@@ -482,7 +575,7 @@ fn plan_bzimage_keeping(
         None => None,
     };
     let mut zero_page = build_zero_page(&ZeroPageInput {
-        setup_header,
+        setup_header: input.setup_header,
         cmdline_addr,
         cmdline_len: cmdline.len() as u64,
         initrd: initrd_at,
@@ -492,7 +585,7 @@ fn plan_bzimage_keeping(
         setup_data: first_node,
     })?;
 
-    if let (Some(on), Some(flags)) = (kaslr_flag, zero_page.get_mut(LOADFLAGS_OFFSET)) {
+    if let (Some(on), Some(flags)) = (input.kaslr_flag, zero_page.get_mut(LOADFLAGS_OFFSET)) {
         if on {
             *flags |= crate::image::bzimage::loadflags::KASLR_FLAG;
         } else {
@@ -507,7 +600,7 @@ fn plan_bzimage_keeping(
     buf.push(0);
     buf.resize((chain_base - base) as usize, 0);
     buf.extend_from_slice(&chain);
-    buf.extend_from_slice(&efi_memmap);
+    buf.extend_from_slice(input.efi_memmap);
     let segment = &mut p.segments[bp];
     if buf.len() as u64 > segment.memsz {
         return Err(Error::invalid(
@@ -527,11 +620,27 @@ fn plan_bzimage_keeping(
         base + ZERO_PAGE_OFFSET
     ));
     let kernel_mem = p.segments[kernel].mem;
-    p.notes
-        .push(entry_note.replace("{phys}", &format!("{kernel_mem:#018x}")));
+    p.notes.push(
+        input
+            .entry_note
+            .replace("{phys}", &format!("{kernel_mem:#018x}")),
+    );
+    Ok(())
+}
+
+/// The initrd's bytes into the completed plan, then with `--verify` the purgatory
+/// attached, and the plan checked ([`crate::plan_check::check_plan`]). On failure the
+/// initrd goes back into `initrd`.
+fn attach_initrd_and_check(
+    mut p: Plan,
+    initrd: &mut Option<Vec<u8>>,
+    map: &MemoryMap,
+    verify: bool,
+) -> Result<Plan> {
+    let had_initrd = initrd.is_some();
     // The initrd's bytes, now that the plan is complete; given back if a check fails.
     if let Some(bytes) = initrd.take() {
-        match seg(&p, "initrd") {
+        match segment_index(&p, "initrd") {
             Some(i) => p.segments[i].buf = bytes,
             None => {
                 *initrd = Some(bytes);
@@ -549,8 +658,8 @@ fn plan_bzimage_keeping(
         crate::plan_check::check_plan(&p, map)
     })();
     if let Err(e) = checked {
-        if initrd_len.is_some() {
-            if let Some(i) = seg(&p, "initrd") {
+        if had_initrd {
+            if let Some(i) = segment_index(&p, "initrd") {
                 *initrd = Some(std::mem::take(&mut p.segments[i].buf));
             }
         }
@@ -570,106 +679,6 @@ fn setup_nodes(rest: &[E820Entry], efi: Option<&EfiFirmware>) -> Vec<(u32, Vec<u
         nodes.push(e.setup_node());
     }
     nodes
-}
-
-/// Checks what the kernel cannot: that the boot_params segment's zero page points at bytes
-/// the plan loads — the command line (NUL-terminated), the initrd, the trampoline's
-/// kernel entry — so a plan can never boot into garbage. Run by `plan_check::check_plan`
-/// for every x86_64 plan that has a boot_params segment.
-pub fn verify(plan: &Plan) -> Result<()> {
-    let Some(bp) = plan.segments.iter().find(|s| s.what == BOOT_PARAMS) else {
-        return Ok(());
-    };
-    let bad = |detail: String| Error::Rejected {
-        rule: crate::plan_check::Rule::BootParams,
-        detail,
-    };
-    let zp = crate::fields::slice(&bp.buf, ZERO_PAGE_OFFSET, 4096, "zero page")?;
-    let view = crate::x86::bootparams::parse_zero_page(zp)?;
-    // Bytes the plan puts at [addr, addr+len), if one segment holds them all.
-    let loaded = |addr: u64, len: u64| -> Option<&[u8]> {
-        plan.segments.iter().find_map(|s| {
-            let off = addr.checked_sub(s.mem)?;
-            let end = off.checked_add(len)?;
-            (end <= s.bufsz()).then(|| &s.buf[off as usize..end as usize])
-        })
-    };
-    let cmdline = loaded(view.cmd_line_ptr, plan.cmdline.len() as u64 + 1).ok_or_else(|| {
-        bad(format!(
-            "cmd_line_ptr {:#x} does not point into a loaded segment",
-            view.cmd_line_ptr
-        ))
-    })?;
-    if cmdline.last() != Some(&0) || &cmdline[..cmdline.len() - 1] != plan.cmdline.as_bytes() {
-        return Err(bad(format!(
-            "the command line at {:#x} is not the plan's",
-            view.cmd_line_ptr
-        )));
-    }
-    match (
-        view.ramdisk,
-        plan.segments.iter().find(|s| s.what == "initrd"),
-    ) {
-        (None, None) => {}
-        (Some((addr, size)), Some(s)) if addr == s.mem && size == s.bufsz() => {}
-        (r, s) => {
-            return Err(bad(format!(
-                "ramdisk fields {r:x?} do not match the initrd segment {:x?}",
-                s.map(|s| (s.mem, s.bufsz()))
-            )))
-        }
-    }
-    if loaded(plan.entry, 1).is_none() {
-        return Err(bad(format!(
-            "entry {:#x} is not in a loaded segment",
-            plan.entry
-        )));
-    }
-    // With --verify the entry is the purgatory, which continues at the trampoline.
-    let tramp_at = match crate::purgatory::read_block(plan)? {
-        Some(block) => block.next,
-        None => plan.entry,
-    };
-    let tramp = loaded(tramp_at, trampoline::SIZE as u64)
-        .ok_or_else(|| bad("the trampoline is cut short".to_string()))?;
-    let kernel_entry = crate::fields::le_u64(
-        tramp,
-        trampoline::KERNEL_ENTRY_FIELD as u64,
-        "trampoline kernel entry",
-    )?;
-    let kernel = plan
-        .segments
-        .iter()
-        .find(|s| s.what == "kernel")
-        .ok_or_else(|| bad("no kernel segment".to_string()))?;
-    // The decompressed kernel proper is entered at startup_64: _text, the start of its
-    // segment, or where its note says (inside the segment's bytes); a bzImage at its
-    // 64-bit entry, +0x200.
-    let offset = match plan.notes.iter().find(|n| n.starts_with(DECOMPRESSED_NOTE)) {
-        None => 0x200,
-        Some(note) => match note.rsplit_once(ENTRY_OFFSET_NOTE) {
-            None => 0,
-            Some((_, hex)) => hex
-                .strip_prefix("0x")
-                .and_then(|h| u64::from_str_radix(h, 16).ok())
-                .filter(|&o| o < kernel.bufsz())
-                .ok_or_else(|| {
-                    bad(format!(
-                        "the entry offset {hex:?} in the plan's note is not inside the kernel's bytes"
-                    ))
-                })?,
-        },
-    };
-    let want = kernel.mem + offset;
-    if kernel_entry != want {
-        return Err(bad(format!(
-            "the trampoline jumps to {kernel_entry:#x}, not the kernel's 64-bit entry {want:#x}"
-        )));
-    }
-    if view.e820.is_empty() {
-        return Err(bad("the zero page has no e820 memory map".to_string()));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

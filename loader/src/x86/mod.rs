@@ -4,11 +4,13 @@
 //! that puts them together.
 
 pub mod bootparams;
+pub mod bzimage_planner;
 pub mod e820;
 pub mod early_setup;
 pub mod efi;
 pub mod kaslr;
 pub mod kexec_plan;
+pub mod plan_contents;
 pub mod relocs;
 pub mod setup_data;
 pub mod trampoline;

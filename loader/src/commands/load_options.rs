@@ -1,0 +1,55 @@
+//! What `warmboot load` was asked to do: the options the CLI and the kexec-tools front end
+//! fill in, read by every stage of the load pipeline ([`crate::commands::load`]).
+
+use crate::arch::Arch;
+use crate::memmap::Mode;
+use crate::plan::SyscallChoice;
+use crate::x86::kexec_plan::X86Entry;
+use std::path::PathBuf;
+
+/// Where the next kernel's command line comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CmdlineSource {
+    /// Exactly this text (`--append` / `--command-line`).
+    Given(String),
+    /// The running kernel's, cleaned by [`reuse_cmdline`] (`--reuse-cmdline`).
+    Reuse,
+    /// Empty.
+    Empty,
+    /// The running kernel's, for `load --current`: loader words dropped, and for a
+    /// capture kernel made into a kdump command line ([`crate::capture`]).
+    Current,
+}
+
+/// Everything `warmboot load` was asked to do.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub kernel: PathBuf,
+    pub initrd: Option<PathBuf>,
+    pub cmdline: CmdlineSource,
+    pub mode: Mode,
+    pub syscall: SyscallChoice,
+    pub dry_run: bool,
+    pub root: PathBuf,
+    pub json: bool,
+    /// Target architecture; None means the running machine's.
+    pub arch: Option<Arch>,
+    /// arm64: the device tree to start from instead of /sys/firmware/fdt.
+    pub dtb: Option<PathBuf>,
+    /// Enter the next kernel through warmboot's purgatory, which checks the SHA-256 of the
+    /// loaded segments first ([`crate::purgatory`]); kexec_load plans only.
+    pub verify: bool,
+    /// Test hook for the QEMU harness's negative proof: with `verify`, load a plan whose
+    /// expected digest is wrong (after every check), so the purgatory must refuse to boot.
+    pub corrupt_digest: bool,
+    /// `--sha256`: load only a kernel image with this digest ([`crate::file_trust`]).
+    pub sha256: Option<crate::file_trust::Sha256Digest>,
+    /// x86_64: how the kernel is entered (`--x86-entry`).
+    pub x86_entry: X86Entry,
+    /// Test hook (dry runs): the random numbers for the x86 KASLR slots.
+    pub kaslr_random: Option<[u64; 2]>,
+    /// Test hook (`--x-random-seed`): every random number of the load from a stream
+    /// seeded with this, so a retried boot gets the same KASLR slots and seeds
+    /// ([`crate::randomness`]).
+    pub random_seed: Option<u64>,
+}

@@ -1,0 +1,160 @@
+//! The "submit" stage of `warmboot load`: a prepared (planned and checked) load handed to a
+//! [`Kexec`] backend with kexec_file_load or kexec_load, auto's fallback from one to the
+//! other (kernel/kexec_file.c returns ENOSYS without CONFIG_KEXEC_FILE and ENOEXEC for a
+//! format its loader does not take), and the one line saying what was loaded and how.
+
+use crate::commands::load_check::DryRunReport;
+use crate::commands::load_options::LoadOptions;
+use crate::error::{Error, Result};
+use crate::image::KernelImage;
+use crate::kexec::{FileLoad, Kexec};
+use crate::memmap::Mode;
+use crate::plan::SyscallChoice;
+use crate::x86::kexec_plan::{bzimage_fallback, bzimage_note};
+
+/// A load planned and checked, ready to be dry-run or loaded.
+pub struct Prepared {
+    pub report: DryRunReport,
+    /// The parsed kernel, for its name and version; an arm64 Image's bytes have moved
+    /// into the plan ([`crate::arm64::kexec_plan::plan_image`]).
+    pub image: KernelImage,
+    pub cmdline: String,
+    /// What `--syscall` asked for (the report holds what was chosen).
+    pub requested: SyscallChoice,
+    /// Whether the plan is complete enough to boot through kexec_load (entry code and
+    /// boot_params or DTB included); generic plans of other formats are for review only.
+    pub bootable: bool,
+    /// With `--sha256`: the kernel image's bytes as read and checked, handed to
+    /// kexec_file_load in a sealed memfd instead of reopening the path.
+    pub pinned_kernel: Option<Vec<u8>>,
+}
+
+/// The kernel (a sealed memfd of `pinned` bytes when --sha256 checked them) and initrd
+/// files for kexec_file_load.
+pub(crate) fn open_files(
+    opts: &LoadOptions,
+    pinned: Option<&[u8]>,
+) -> Result<(std::fs::File, Option<std::fs::File>)> {
+    let kernel = match pinned {
+        Some(bytes) => crate::file_trust::sealed_memfd("warmboot-kernel", bytes)?,
+        None => {
+            std::fs::File::open(&opts.kernel).map_err(|e| Error::Io(e).in_file(&opts.kernel))?
+        }
+    };
+    let initrd = match &opts.initrd {
+        Some(p) => Some(std::fs::File::open(p).map_err(|e| Error::Io(e).in_file(p))?),
+        None => None,
+    };
+    Ok((kernel, initrd))
+}
+
+/// Loads a prepared plan through `backend` and says what was loaded and how.
+pub fn load_with(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> Result<String> {
+    let what = match opts.mode {
+        Mode::Normal => "for the next reboot",
+        Mode::Panic => "as the crash kernel",
+    };
+    let name = format!(
+        "{} ({}{})",
+        opts.kernel.display(),
+        p.image.format_name(),
+        p.image
+            .version()
+            .and_then(|v| v.split_whitespace().next())
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default()
+    );
+    let (loaded, fell_back) = load_syscall(p, opts, backend, &name, what)?;
+    // x86: how the kernel is entered, one line after "loaded …". A plan made for
+    // kexec_file_load and loaded with kexec_load after all says so, not the reason the
+    // kernel's file loader would have had.
+    let entry = p
+        .report
+        .plan
+        .notes
+        .iter()
+        .find(|n| n.starts_with(crate::x86::kexec_plan::ENTRY_NOTE))
+        .map(|n| match bzimage_fallback(&p.report.plan) {
+            Some(_) if fell_back => format!(
+                "{}\n",
+                bzimage_note("the plan made for kexec_file_load, loaded with kexec_load")
+            ),
+            _ => format!("{n}\n"),
+        })
+        .unwrap_or_default();
+    Ok(loaded + &entry)
+}
+
+fn load_syscall(
+    p: &Prepared,
+    opts: &LoadOptions,
+    backend: &mut dyn Kexec,
+    name: &str,
+    what: &str,
+) -> Result<(String, bool)> {
+    match p.report.syscall {
+        SyscallChoice::File | SyscallChoice::Auto => {
+            backend.step("open the kernel and initrd")?;
+            let (kernel, initrd) = open_files(opts, p.pinned_kernel.as_deref())?;
+            let req = FileLoad {
+                kernel: &kernel,
+                initrd: initrd.as_ref(),
+                cmdline: &p.cmdline,
+                mode: opts.mode,
+            };
+            match backend.kexec_file_load(&req) {
+                Ok(()) => Ok((
+                    format!(
+                        "loaded {name} {what} with kexec_file_load ({})\n",
+                        p.report.reason
+                    ),
+                    false,
+                )),
+                // auto falls back where the kernel has no kexec_file_load or its loader
+                // refuses the format; not under lockdown (kexec_load would be refused too).
+                Err(Error::Syscall { errno, call })
+                    if p.requested == SyscallChoice::Auto
+                        && matches!(
+                            errno,
+                            nix::errno::Errno::ENOSYS | nix::errno::Errno::ENOEXEC
+                        )
+                        && !p.report.reason.contains("lockdown") =>
+                {
+                    let why = format!(
+                        "{call} failed: {errno:?}{}; fell back to kexec_load",
+                        crate::error::errno_meaning(&call, errno)
+                    );
+                    backend.step("fall back to kexec_load")?;
+                    classic_load(p, backend).map(|()| {
+                        (
+                            format!("loaded {name} {what} with kexec_load ({why})\n"),
+                            true,
+                        )
+                    })
+                }
+                Err(e) => Err(e),
+            }
+        }
+        SyscallChoice::Classic => classic_load(p, backend).map(|()| {
+            (
+                format!(
+                    "loaded {name} {what} with kexec_load ({})\n",
+                    p.report.reason
+                ),
+                false,
+            )
+        }),
+    }
+}
+
+/// kexec_load with warmboot's own plan (checked again by the backend right before the
+/// syscall).
+fn classic_load(p: &Prepared, backend: &mut dyn Kexec) -> Result<()> {
+    if !p.bootable {
+        return Err(Error::Unsupported(format!(
+            "kexec_load of {} needs boot_params or a DTB and entry code, which warmboot builds only for x86 bzImages and arm64 Images; use --syscall file where the kernel has kexec_file_load",
+            p.image.format_name()
+        )));
+    }
+    backend.kexec_load(&p.report.plan)
+}
