@@ -13,6 +13,13 @@
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
+// sha2 picks its backend by cfg: on bare metal it must be the portable one (no SHA-NI or
+// NEON, see Cargo.toml), which loader/build.rs selects.
+#[cfg(all(target_os = "none", not(sha2_backend = "soft")))]
+compile_error!(
+    "build the bare-metal purgatory with `--cfg sha2_backend=\"soft\"` (loader/build.rs does)"
+);
+
 #[cfg(target_os = "none")]
 mod bare {
     use warmboot_purgatory::{block_console, check_block, console, line};
