@@ -93,7 +93,12 @@ fn run() -> Result<(), String> {
             cmd.env_remove(var);
         }
         // pie: every address is PC-relative or a RELATIVE relocation the loader applies.
-        cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Crelocation-model=pie");
+        // sha2_backend="soft": sha2's portable code, no SHA-NI/NEON detection on bare
+        // metal (purgatory/Cargo.toml). The flags are separated by 0x1f.
+        cmd.env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            "-Crelocation-model=pie\x1f--cfg\x1fsha2_backend=\"soft\"",
+        );
         let status = cmd
             .status()
             .map_err(|e| format!("cannot run {cargo}: {e}"))?;

@@ -94,7 +94,6 @@ const PL011_FR_TXFF: u32 = 1 << 5;
 impl Pl011 {
     /// # Safety
     /// `base` must be the register block of a PL011 (or 0x1c bytes of writable memory).
-    // SAFETY: an unsafe fn: the caller upholds the contract above.
     pub unsafe fn new(base: *mut u32) -> Pl011 {
         Pl011(base)
     }
@@ -129,7 +128,6 @@ impl Uart8250Io {
     /// # Safety
     /// `port..port + 8` must be a 8250-compatible UART (or unused ports), and the CPU must
     /// be allowed to use them (CPL 0 on the kexec path).
-    // SAFETY: an unsafe fn: the caller upholds the contract above.
     pub unsafe fn new(port: u16) -> Uart8250Io {
         Uart8250Io(port)
     }
@@ -163,7 +161,6 @@ impl Uart for Uart8250Io {
 /// `console` must describe a UART of the machine (the loader found it in the new kernel's
 /// command line and device tree), reachable as the purgatory runs (I/O ports at CPL 0;
 /// MMIO with the MMU off).
-// SAFETY: an unsafe fn: the caller upholds the contract above.
 pub unsafe fn write(console: Console, text: &[u8]) -> bool {
     match console {
         #[cfg(target_arch = "x86_64")]

@@ -12,6 +12,16 @@
 //! host this file is an empty program so that workspace builds and clippy pass.
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
+// Bare metal: the entry is assembly, `purgatory_verify` is #[no_mangle] and calls the
+// library's unsafe check on the block the entry code passes.
+#![allow(unsafe_code)]
+
+// sha2 picks its backend by cfg: on bare metal it must be the portable one (no SHA-NI or
+// NEON, see Cargo.toml), which loader/build.rs selects.
+#[cfg(all(target_os = "none", not(sha2_backend = "soft")))]
+compile_error!(
+    "build the bare-metal purgatory with `--cfg sha2_backend=\"soft\"` (loader/build.rs does)"
+);
 
 #[cfg(target_os = "none")]
 mod bare {

@@ -20,14 +20,69 @@ pub const STDERR_LOG: &str = "qemu-stderr.log";
 /// Process groups of the guests alive right now, killed by the Ctrl-C handler.
 static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
-/// Installs the SIGINT/SIGTERM handler that kills every live guest before exiting, so
-/// Ctrl-C never leaves a QEMU behind. Call once at start-up.
+/// Makes SIGINT and SIGTERM kill every live guest before exiting, so Ctrl-C never leaves
+/// a QEMU behind. Call once at start-up.
 pub fn install_interrupt_handler() {
-    let _ = ctrlc::set_handler(|| {
+    if let Err(e) = interrupt::install(|signal| {
         kill_all_guests();
         eprintln!("\nxtask: interrupted; every QEMU guest was killed");
-        std::process::exit(130);
-    });
+        // The shell's convention: 128 + the signal's number (130 for Ctrl-C).
+        std::process::exit(128 + signal);
+    }) {
+        eprintln!("xtask: cannot handle SIGINT/SIGTERM ({e}); Ctrl-C may leave QEMU running");
+    }
+}
+
+/// The self-pipe: the signal handler only writes the signal's number to a pipe (write(2)
+/// is async-signal-safe), and a thread reading the pipe runs the reaction as ordinary code.
+/// Signals are not blocked, so the children xtask starts inherit the default mask.
+mod interrupt {
+    // The only unsafe code in xtask: installing a handler (sigaction) and its write(2).
+    #![allow(unsafe_code)]
+
+    use nix::libc;
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    use std::io::Read;
+    use std::os::fd::IntoRawFd;
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    /// The pipe's write end, for the handler; -1 until installed.
+    static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+
+    extern "C" fn on_signal(signal: libc::c_int) {
+        let fd = WAKE_FD.load(Ordering::Relaxed);
+        // Every Linux signal number fits a byte.
+        let byte = signal as u8;
+        // SAFETY: write(2) is async-signal-safe; `fd` is the pipe's write end, kept open
+        // for the life of the process, and the buffer is one byte on this stack.
+        let _ = unsafe { libc::write(fd, std::ptr::addr_of!(byte).cast(), 1) };
+    }
+
+    /// Runs `react` (on its own thread) with the number of the first SIGINT or SIGTERM.
+    pub fn install(react: fn(i32)) -> std::io::Result<()> {
+        let (read, write) = nix::unistd::pipe()?;
+        WAKE_FD.store(write.into_raw_fd(), Ordering::Relaxed);
+        let mut read = std::fs::File::from(read);
+        std::thread::Builder::new()
+            .name("xtask-signals".into())
+            .spawn(move || {
+                let mut byte = [0u8; 1];
+                if read.read_exact(&mut byte).is_ok() {
+                    react(i32::from(byte[0]));
+                }
+            })?;
+        let action = SigAction::new(
+            SigHandler::Handler(on_signal),
+            SaFlags::SA_RESTART,
+            SigSet::empty(),
+        );
+        for signal in [Signal::SIGINT, Signal::SIGTERM] {
+            // SAFETY: `on_signal` only loads an atomic and calls write(2), both
+            // async-signal-safe; no other code in xtask installs handlers for these.
+            unsafe { sigaction(signal, &action) }?;
+        }
+        Ok(())
+    }
 }
 
 fn kill_all_guests() {

@@ -468,7 +468,16 @@ pub fn remove_dir_if_exists(dir: &Path) -> Result<()> {
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut file = std::fs::File::open(path).map_err(Error::io(path))?;
     let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).map_err(Error::io(path))?;
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let n = match std::io::Read::read(&mut file, &mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(path)(e)),
+        };
+        hasher.update(&buffer[..n]);
+    }
     Ok(hasher
         .finalize()
         .iter()

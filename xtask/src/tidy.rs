@@ -1,21 +1,10 @@
 //! Tidy checks over the workspace's Rust sources, run as ordinary tests (rust-analyzer's
-//! habit): they enforce ARCHITECTURE.md's invariants that a grep can check.
+//! habit): they enforce ARCHITECTURE.md's invariants that a grep can check and no compiler
+//! lint does. The rules on `unsafe` code are lints: `[workspace.lints]` in Cargo.toml.
 
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
-
-    /// Files allowed to contain `unsafe` code: the syscall module only (ARCHITECTURE.md,
-    /// "Invariant: only the syscall module has `unsafe`"). Add its path here when it lands.
-    /// The one module that talks to the kernel through raw syscalls (ARCHITECTURE.md).
-    /// The purgatory reads physical memory, has an assembly entry and drives a UART
-    /// (`load --verify`).
-    const UNSAFE_ALLOWED: &[&str] = &[
-        "loader/src/kexec/linux.rs",
-        "purgatory/src/console.rs",
-        "purgatory/src/lib.rs",
-        "purgatory/src/main.rs",
-    ];
 
     fn root() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -79,45 +68,34 @@ mod tests {
         assert!(bad.is_empty(), "{bad:#?}");
     }
 
+    /// The rules on `unsafe` code and on the parsers' arithmetic are compiler lints
+    /// (`[workspace.lints]` in Cargo.toml, module-level `#![deny]`s); they hold only in the
+    /// crates that take the workspace's lints.
     #[test]
-    fn unsafe_code_only_in_the_syscall_module() {
-        let kinds = [
-            concat!("unsafe", " {"),
-            concat!("unsafe", " fn "),
-            concat!("unsafe", " impl "),
-            concat!("unsafe", " extern"),
-        ];
+    fn every_crate_takes_the_workspace_lints() {
+        let root = root();
         let mut bad = Vec::new();
-        let mut allowed_seen = 0;
-        for (path, text) in rust_files() {
-            let allowed = UNSAFE_ALLOWED.contains(&path.as_str());
-            let lines: Vec<&str> = text.lines().collect();
-            for (n, line) in lines.iter().enumerate() {
-                let code = line.split("//").next().unwrap_or("");
-                if !kinds.iter().any(|k| code.contains(k)) {
-                    continue;
-                }
-                if !allowed {
-                    bad.push(format!("{path}:{}", n + 1));
-                    continue;
-                }
-                allowed_seen += 1;
-                // Where unsafe is allowed, each use says why it is sound.
-                let justified = lines[..n]
-                    .iter()
-                    .rev()
-                    .take(8)
-                    .any(|l| l.trim_start().starts_with("// SAFETY:"));
-                if !justified {
-                    bad.push(format!("{path}:{} (no // SAFETY: comment)", n + 1));
-                }
+        for krate in ["loader", "purgatory", "sim", "xtask"] {
+            let manifest = root.join(krate).join("Cargo.toml");
+            let text = std::fs::read_to_string(&manifest).unwrap();
+            if !text.contains("\n[lints]\nworkspace = true\n") {
+                bad.push(krate);
             }
         }
-        assert!(allowed_seen > 0, "the syscall module should be found");
         assert!(
             bad.is_empty(),
-            "unsafe code outside the syscall module (see UNSAFE_ALLOWED in xtask/src/tidy.rs): {bad:#?}"
+            "crates without `[lints] workspace = true`: {bad:?}"
         );
+        let workspace = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        for rule in [
+            "unsafe_code = \"deny\"",
+            "undocumented_unsafe_blocks = \"deny\"",
+        ] {
+            assert!(
+                workspace.contains(rule),
+                "Cargo.toml's [workspace.lints] lost `{rule}`"
+            );
+        }
     }
 
     /// Every import cycle between the modules of the crate whose sources are in `src`

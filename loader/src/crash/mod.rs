@@ -1,5 +1,22 @@
 //! Panic (crash) loads: what the capture kernel needs to find the old kernel's memory.
 
+// Parsers and planners: every offset, length and address computed from untrusted input is
+// checked (`get`, `checked_*`, `try_from`), an error naming what was truncated, never a
+// panic or a silent wrap (issue 16). Tests may index and compute freely.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::cast_possible_truncation
+    )
+)]
+
 pub mod elfcore;
 
 /// Each CPU's crash_notes buffer as (physical address, size), in CPU order, read from
@@ -10,12 +27,11 @@ pub fn cpu_notes(
     host: &crate::host::HostRoot,
     arch: crate::Arch,
 ) -> crate::Result<Vec<(u64, u64)>> {
-    let default_size = 12 * 2
-        + 8
-        + match arch {
-            crate::Arch::X86_64 => 336,
-            crate::Arch::Arm64 => 392,
-        };
+    // Constant sums per architecture: two note headers, "CORE" padded, elf_prstatus.
+    let default_size: u64 = match arch {
+        crate::Arch::X86_64 => 12 * 2 + 8 + 336,
+        crate::Arch::Arm64 => 12 * 2 + 8 + 392,
+    };
     let mut notes = Vec::new();
     for (cpu, addr) in host.crash_notes()? {
         let rel = format!("/sys/devices/system/cpu/cpu{cpu}/crash_notes_size");

@@ -16,6 +16,13 @@
 //! | 0x38 | magic "ARM\x64" (0x644d5241) |
 //! | 0x3c | PE header offset (the EFI stub's e_lfanew) |
 
+// TODO(issue 16): 4 unchecked sites here still to convert to checked accessors.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
+
 use super::field::Field;
 use super::pe::{PeInfo, MACHINE_ARM64};
 use crate::compression::{self, Compression};

@@ -9,6 +9,23 @@
 //! | Unified kernel image | [`uki`] | the UAPI group's UKI specification |
 //! | PE/COFF headers (EFI stub, signatures) | [`pe`] | the PE/COFF specification |
 
+// Parsers and planners: every offset, length and address computed from untrusted input is
+// checked (`get`, `checked_*`, `try_from`), an error naming what was truncated, never a
+// panic or a silent wrap (issue 16). Tests may index and compute freely.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::cast_possible_truncation
+    )
+)]
+
 pub mod arm64;
 pub mod bzimage;
 pub mod elf;

@@ -4,6 +4,13 @@
 //! systemd's src/fundamental/uki.c. A kexec loader takes the parts out and loads the
 //! kernel in `.linux` with them, as systemd-stub would hand them over.
 
+// TODO(issue 16): 4 unchecked sites here still to convert to checked accessors.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
+
 use super::field::Field;
 use super::pe::{PeInfo, PeSection, MACHINE_ARM64, MACHINE_X86_64};
 use crate::arch::Arch;

@@ -17,6 +17,13 @@
 //!
 //! The payload decompresses to the Image zero-padded to its image_size.
 
+// TODO(issue 16): 2 unchecked sites here still to convert to checked accessors.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
+
 use super::pe::{PeInfo, MACHINE_ARM64};
 use crate::compression::{self, Compression};
 use crate::error::{Error, Result};

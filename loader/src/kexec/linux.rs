@@ -9,6 +9,9 @@
 //! Every plan goes through [`check_plan`] right before the syscall, so a plan the kernel
 //! would refuse (or that would overwrite memory warmboot did not mean to) never reaches it.
 
+// The syscall module: kexec_load/kexec_file_load/reboot through libc::syscall.
+#![allow(unsafe_code)]
+
 use super::{kexec_file_flags, kexec_load_flags, FileLoad, Kexec, Status};
 use crate::arch::Arch;
 use crate::error::{Error, Result};
