@@ -8,73 +8,10 @@
 //!
 //! Pure: samples in, results (kept in results.json) and report text out.
 
-use super::report::{field_summary, sets, Sample, Set, PHASES};
+use super::report::{field_summary, sets, AbResult, GoalResult, PhaseChange, Sample, Set, PHASES};
 use super::variants::{ab_pairs, arch_name, goals as goals_of};
 use crate::qemu::GuestArch;
-use serde::{Deserialize, Serialize};
 use std::fmt::Write;
-
-/// One phase's median before and after an optimisation (phases.rs cuts them).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PhaseChange {
-    /// shutdown | handoff | boot
-    pub phase: String,
-    pub off_s: f64,
-    pub on_s: f64,
-}
-
-/// One optimisation off and on, measured in the same run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AbResult {
-    pub arch: String,
-    /// The kernel series both sides booted.
-    #[serde(default)]
-    pub series: String,
-    /// What the pair switches, in words.
-    pub optimisation: String,
-    /// The variant without the optimisation, and with it (ids).
-    pub off: String,
-    pub on: String,
-    /// Median downtimes; `None` when a side has no passing measured sample.
-    pub off_downtime_s: Option<f64>,
-    pub on_downtime_s: Option<f64>,
-    /// on / off.
-    pub ratio: Option<f64>,
-    /// The phase whose median fell the most (off − on largest); `None` without phases.
-    pub shrank_most: Option<PhaseChange>,
-    /// Median load times (not downtime: the machine still runs while loading).
-    pub off_load_s: Option<f64>,
-    pub on_load_s: Option<f64>,
-}
-
-/// A goal on one architecture and kernel series: a warmboot warm reboot against a
-/// kexec-tools warm reboot on the same firmware, kernel and initrd (variants.rs `goals`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GoalResult {
-    pub arch: String,
-    /// The kernel series and release both sides booted.
-    #[serde(default)]
-    pub series: String,
-    #[serde(default)]
-    pub kernel: String,
-    pub warmboot: String,
-    pub reference: String,
-    /// Exactly what the ratio compares (`warmboot default / kexec -i`).
-    #[serde(default)]
-    pub compares: String,
-    /// Which sides hash the segments (`neither hashes`, `both hash`, `only kexec-tools
-    /// hashes`).
-    #[serde(default)]
-    pub hashing: String,
-    pub warmboot_s: Option<f64>,
-    pub reference_s: Option<f64>,
-    /// warmboot / reference.
-    pub ratio: Option<f64>,
-    /// The ratio the goal allows; `None` when no target was set (reported only).
-    pub max_ratio: Option<f64>,
-    /// `None` when there is no target or a side has no passing measured sample.
-    pub met: Option<bool>,
-}
 
 fn median(
     samples: &[Sample],

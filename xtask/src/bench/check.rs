@@ -11,8 +11,8 @@
 //! files.
 
 use super::report::{Results, Sample, PHASES};
+use super::report::{CHART, REPORT, RESULTS};
 use super::variants::{arch_name, KnownBroken, Variant};
-use super::{CHART, REPORT, RESULTS};
 use crate::error::{Error, Result};
 use std::path::Path;
 

@@ -483,9 +483,7 @@ fn environment(
 }
 
 /// The three files of a bench run.
-pub const REPORT: &str = "report.md";
-pub const RESULTS: &str = "results.json";
-pub const CHART: &str = "downtime.svg";
+pub use report::{CHART, REPORT, RESULTS};
 
 fn write_outputs(out: &Path, results: &Results) -> Result<()> {
     std::fs::create_dir_all(out).map_err(Error::io(out))?;
@@ -493,7 +491,10 @@ fn write_outputs(out: &Path, results: &Results) -> Result<()> {
         let p = out.join(name);
         std::fs::write(&p, text).map_err(Error::io(&p))
     };
-    write(REPORT, report::render(results))?;
+    write(
+        REPORT,
+        report::render(results, &ab::render(&results.optimisations, &results.goals)),
+    )?;
     let json = serde_json::to_string_pretty(results).map_err(|source| Error::Json {
         path: out.join(RESULTS),
         source,

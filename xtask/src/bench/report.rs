@@ -1,7 +1,6 @@
 //! The bench's results (`results.json`: the environment and every raw sample) and the
 //! readable report (`report.md`) rendered from them. Pure: values in, text out.
 
-use super::ab::{AbResult, GoalResult};
 use super::stats::{summarize, Summary};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -92,6 +91,73 @@ pub const PHASES: [Phase; 3] = [
     ("handoff", |s| s.handoff_s),
     ("boot", |s| s.boot_s),
 ];
+
+/// The files a bench run writes into its output directory.
+pub const REPORT: &str = "report.md";
+pub const RESULTS: &str = "results.json";
+pub const CHART: &str = "downtime.svg";
+
+/// One phase's median before and after an optimisation (phases.rs cuts them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseChange {
+    /// shutdown | handoff | boot
+    pub phase: String,
+    pub off_s: f64,
+    pub on_s: f64,
+}
+
+/// One optimisation off and on, measured in the same run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AbResult {
+    pub arch: String,
+    /// The kernel series both sides booted.
+    #[serde(default)]
+    pub series: String,
+    /// What the pair switches, in words.
+    pub optimisation: String,
+    /// The variant without the optimisation, and with it (ids).
+    pub off: String,
+    pub on: String,
+    /// Median downtimes; `None` when a side has no passing measured sample.
+    pub off_downtime_s: Option<f64>,
+    pub on_downtime_s: Option<f64>,
+    /// on / off.
+    pub ratio: Option<f64>,
+    /// The phase whose median fell the most (off − on largest); `None` without phases.
+    pub shrank_most: Option<PhaseChange>,
+    /// Median load times (not downtime: the machine still runs while loading).
+    pub off_load_s: Option<f64>,
+    pub on_load_s: Option<f64>,
+}
+
+/// A goal on one architecture and kernel series: a warmboot warm reboot against a
+/// kexec-tools warm reboot on the same firmware, kernel and initrd (variants.rs `goals`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoalResult {
+    pub arch: String,
+    /// The kernel series and release both sides booted.
+    #[serde(default)]
+    pub series: String,
+    #[serde(default)]
+    pub kernel: String,
+    pub warmboot: String,
+    pub reference: String,
+    /// Exactly what the ratio compares (`warmboot default / kexec -i`).
+    #[serde(default)]
+    pub compares: String,
+    /// Which sides hash the segments (`neither hashes`, `both hash`, `only kexec-tools
+    /// hashes`).
+    #[serde(default)]
+    pub hashing: String,
+    pub warmboot_s: Option<f64>,
+    pub reference_s: Option<f64>,
+    /// warmboot / reference.
+    pub ratio: Option<f64>,
+    /// The ratio the goal allows; `None` when no target was set (reported only).
+    pub max_ratio: Option<f64>,
+    /// `None` when there is no target or a side has no passing measured sample.
+    pub met: Option<bool>,
+}
 
 /// The whole of `results.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -354,7 +420,9 @@ fn failures(samples: &[Sample]) -> String {
 }
 
 /// The text of report.md.
-pub fn render(results: &Results) -> String {
+/// The report; `ab_section` is the A/B and goal section (ab.rs `render`), which reads
+/// this module's tables and so is rendered by the caller.
+pub fn render(results: &Results, ab_section: &str) -> String {
     let env = &results.environment;
     let samples = &results.samples;
     let mut r = String::from("# warmboot downtime benchmark\n\n");
@@ -384,7 +452,7 @@ pub fn render(results: &Results) -> String {
         r += &ratios(samples, &set);
         r += "\n";
     }
-    r += &super::ab::render(&results.optimisations, &results.goals);
+    r += ab_section;
     r += "\n## Failed runs\n\nFailed runs are listed here and left out of the statistics \
           (a passing run without phases counts for the downtime only).\n\n";
     r += &failures(samples);
@@ -475,6 +543,10 @@ pub mod tests {
         s.boot_s = Some(boot);
         s.downtime_s = Some(shutdown + handoff + boot);
         s
+    }
+
+    fn ab_section(r: &Results) -> String {
+        super::super::ab::render(&r.optimisations, &r.goals)
     }
 
     pub fn fixed_results() -> Results {
@@ -591,13 +663,16 @@ pub mod tests {
 
     #[test]
     fn report_from_fixed_samples() {
-        insta::assert_snapshot!("bench_report", render(&fixed_results()));
+        insta::assert_snapshot!(
+            "bench_report",
+            render(&fixed_results(), &ab_section(&fixed_results()))
+        );
     }
 
     #[test]
     fn one_table_per_architecture_and_series_named_with_its_release() {
         let r = fixed_results();
-        let text = render(&r);
+        let text = render(&r, &ab_section(&r));
         let headings: Vec<&str> = text.lines().filter(|l| l.starts_with("## arm64")).collect();
         assert_eq!(
             headings,
