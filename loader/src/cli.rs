@@ -387,6 +387,8 @@ fn run(
                 x86_entry: a.x86_entry,
                 kaslr_random: a.kaslr_random.and_then(|r| r.try_into().ok()),
                 random_seed: a.random_seed,
+                initrd_sha256: None,
+                chosen_by: None,
             };
             let text = match backend {
                 Backend::Real => load::run(&opts),

@@ -655,6 +655,8 @@ fn run_load(l: LoadStep, debug: bool) -> Result<(), Error> {
         x86_entry: crate::x86::kexec_plan::X86Entry::Auto,
         kaslr_random: None,
         random_seed: None,
+        initrd_sha256: None,
+        chosen_by: None,
     };
     let out = load::run(&opts)?;
     if debug {

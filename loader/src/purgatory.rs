@@ -369,6 +369,8 @@ mod tests {
             x86_entry: crate::x86::kexec_plan::X86Entry::Auto,
             kaslr_random: None,
             random_seed: None,
+            initrd_sha256: None,
+            chosen_by: None,
         };
         prepare(&opts).unwrap().report.plan
     }

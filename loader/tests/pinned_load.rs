@@ -66,6 +66,8 @@ fn options(kernel: PathBuf, sha256: Option<Sha256Digest>) -> LoadOptions {
         x86_entry: warmboot::x86::kexec_plan::X86Entry::Auto,
         kaslr_random: None,
         random_seed: None,
+        initrd_sha256: None,
+        chosen_by: None,
     }
 }
 

@@ -164,10 +164,29 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
             opts,
         )?;
     }
+    let initrd_sha256 = initrd.as_deref().map(crate::file_trust::Sha256Digest::of);
+    // With --initrd-sha256 the checked bytes are the ones kexec_file_load gets.
+    let pinned_initrd = match (&opts.initrd_sha256, &initrd) {
+        (Some(_), Some(bytes)) => Some(bytes.clone()),
+        _ => None,
+    };
+    let kernel_sha256 = kernel.digest;
     let chosen = (route.syscall, route.reason, route.decompressed);
     let planned = plan_kernel(&host, &mut kernel, initrd, &cmdline, &map, route.x86, opts)?;
     let (syscall, reason) = settle_syscall(&planned.plan, &kernel.image, chosen, lockdown, opts);
-    check(kernel, planned, cmdline, map, syscall, reason, opts)
+    let mut prepared = check(
+        kernel,
+        planned,
+        cmdline,
+        map,
+        syscall,
+        reason,
+        pinned_initrd,
+        opts,
+    )?;
+    prepared.kernel_sha256 = Some(kernel_sha256);
+    prepared.initrd_sha256 = initrd_sha256;
+    Ok(prepared)
 }
 
 /// The architecture to load for: `--arch`, else the running machine's.
@@ -185,6 +204,8 @@ pub struct KernelInput {
     pub image: KernelImage,
     /// With `--sha256`: the digest, checked.
     pub verified: Option<crate::file_trust::Sha256Digest>,
+    /// The bytes' SHA-256, checked or not (the load record keeps it).
+    pub digest: crate::file_trust::Sha256Digest,
 }
 
 /// Stage "read the inputs" (the kernel): reads the file once, warns if someone else could
@@ -196,6 +217,7 @@ pub fn read_kernel(opts: &LoadOptions, arch: Arch) -> Result<KernelInput> {
         Some(want) => Some(want.check(&data).map_err(|e| e.in_file(&opts.kernel))?),
         None => None,
     };
+    let digest = verified.unwrap_or_else(|| crate::file_trust::Sha256Digest::of(&data));
     let image = KernelImage::parse(&data).map_err(|e| e.in_file(&opts.kernel))?;
     if image.arch() != arch {
         return Err(Error::ArchMismatch {
@@ -217,6 +239,7 @@ pub fn read_kernel(opts: &LoadOptions, arch: Arch) -> Result<KernelInput> {
         data,
         image,
         verified,
+        digest,
     })
 }
 
@@ -295,8 +318,14 @@ pub fn read_initrd(opts: &LoadOptions) -> Result<Option<Vec<u8>>> {
         Some(p) => {
             let bytes = crate::inspect::read_file(p)?;
             crate::file_trust::warn_if_replaceable(p);
+            if let Some(want) = &opts.initrd_sha256 {
+                want.check(&bytes).map_err(|e| e.in_file(p))?;
+            }
             Ok(Some(bytes))
         }
+        None if opts.initrd_sha256.is_some() => Err(Error::Unsupported(
+            "--initrd-sha256 checks an initrd, and no --initrd was given".to_string(),
+        )),
         None => Ok(None),
     }
 }
@@ -386,6 +415,7 @@ fn check(
     map: MemoryMap,
     syscall: SyscallChoice,
     reason: String,
+    pinned_initrd: Option<Vec<u8>>,
     opts: &LoadOptions,
 ) -> Result<Prepared> {
     let mut report = check_report(planned.plan, &map, syscall, reason)?;
@@ -406,10 +436,16 @@ fn check(
             "kernel SHA-256 {d} matches --sha256 (these bytes are planned and loaded)"
         ));
     }
+    if let (Some(d), Some(_)) = (&opts.initrd_sha256, &pinned_initrd) {
+        report.plan.notes.push(format!(
+            "initrd SHA-256 {d} matches --initrd-sha256 (these bytes are planned and loaded)"
+        ));
+    }
     let pinned_kernel = kernel.verified.map(|_| kernel.data);
     if syscall == SyscallChoice::File {
         // The request itself goes through the dry-run backend too.
-        let (kernel_file, initrd) = open_files(opts, pinned_kernel.as_deref())?;
+        let (kernel_file, initrd) =
+            open_files(opts, pinned_kernel.as_deref(), pinned_initrd.as_deref())?;
         DryRun::new(map).kexec_file_load(&FileLoad {
             kernel: &kernel_file,
             initrd: initrd.as_ref(),
@@ -424,6 +460,9 @@ fn check(
         requested: opts.syscall,
         bootable: planned.bootable,
         pinned_kernel,
+        pinned_initrd,
+        kernel_sha256: None,
+        initrd_sha256: None,
     })
 }
 
@@ -634,6 +673,8 @@ mod tests {
             x86_entry: X86Entry::Auto,
             kaslr_random: None,
             random_seed: None,
+            initrd_sha256: None,
+            chosen_by: None,
         };
         let p = prepare(&opts).unwrap();
         (dir, opts, p)

@@ -52,4 +52,9 @@ pub struct LoadOptions {
     /// seeded with this, so a retried boot gets the same KASLR slots and seeds
     /// ([`crate::randomness`]).
     pub random_seed: Option<u64>,
+    /// `--initrd-sha256`: load only an initrd with this digest; its checked bytes are the
+    /// ones loaded.
+    pub initrd_sha256: Option<crate::file_trust::Sha256Digest>,
+    /// How the kernel was chosen (`--default`, `--current`), for the load record.
+    pub chosen_by: Option<String>,
 }

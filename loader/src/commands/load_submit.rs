@@ -27,13 +27,19 @@ pub struct Prepared {
     /// With `--sha256`: the kernel image's bytes as read and checked, handed to
     /// kexec_file_load in a sealed memfd instead of reopening the path.
     pub pinned_kernel: Option<Vec<u8>>,
+    /// With `--initrd-sha256`: the initrd's bytes as read and checked (sealed memfd too).
+    pub pinned_initrd: Option<Vec<u8>>,
+    /// The SHA-256 of the kernel file and initrd as read (the load record keeps them).
+    pub kernel_sha256: Option<crate::file_trust::Sha256Digest>,
+    pub initrd_sha256: Option<crate::file_trust::Sha256Digest>,
 }
 
-/// The kernel (a sealed memfd of `pinned` bytes when --sha256 checked them) and initrd
-/// files for kexec_file_load.
+/// The kernel and initrd files for kexec_file_load: sealed memfds of the checked bytes
+/// when --sha256 / --initrd-sha256 checked them, else the paths opened again.
 pub(crate) fn open_files(
     opts: &LoadOptions,
     pinned: Option<&[u8]>,
+    pinned_initrd: Option<&[u8]>,
 ) -> Result<(std::fs::File, Option<std::fs::File>)> {
     let kernel = match pinned {
         Some(bytes) => crate::file_trust::sealed_memfd("warmboot-kernel", bytes)?,
@@ -41,9 +47,10 @@ pub(crate) fn open_files(
             std::fs::File::open(&opts.kernel).map_err(|e| Error::Io(e).in_file(&opts.kernel))?
         }
     };
-    let initrd = match &opts.initrd {
-        Some(p) => Some(std::fs::File::open(p).map_err(|e| Error::Io(e).in_file(p))?),
-        None => None,
+    let initrd = match (&opts.initrd, pinned_initrd) {
+        (Some(_), Some(bytes)) => Some(crate::file_trust::sealed_memfd("warmboot-initrd", bytes)?),
+        (Some(p), None) => Some(std::fs::File::open(p).map_err(|e| Error::Io(e).in_file(p))?),
+        (None, _) => None,
     };
     Ok((kernel, initrd))
 }
@@ -95,7 +102,8 @@ fn load_syscall(
     match p.report.syscall {
         SyscallChoice::File | SyscallChoice::Auto => {
             backend.step("open the kernel and initrd")?;
-            let (kernel, initrd) = open_files(opts, p.pinned_kernel.as_deref())?;
+            let (kernel, initrd) =
+                open_files(opts, p.pinned_kernel.as_deref(), p.pinned_initrd.as_deref())?;
             let req = FileLoad {
                 kernel: &kernel,
                 initrd: initrd.as_ref(),
