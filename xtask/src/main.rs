@@ -12,6 +12,7 @@ mod cpio;
 mod dist;
 mod e2e;
 mod error;
+mod firmware_reset;
 mod fixtures;
 mod fuzz;
 mod guest;

@@ -5,6 +5,7 @@
 //! second), after the old kernel announced the reboot. Pure: stamped lines in, verdict out.
 
 use crate::boot::X86Entry;
+use crate::firmware_reset::first_firmware_line;
 use crate::serial::{markers, Marker, Stamped};
 use crate::x86_entry;
 use std::time::Duration;
@@ -112,9 +113,6 @@ pub fn judge(expect: Expectation, log: &[Stamped]) -> Verdict {
                 load_secs.push(s);
             }
         }
-        if expect == Expectation::Cold && !restarted_through_firmware(log, ms[req].index) {
-            return Verdict::fail("the guest did not reset through the firmware after reboot -f");
-        }
         let Some(next) = ready(req, hop) else {
             let broken = ms[req..].iter().any(|m| m.event == "broken");
             return Verdict::fail(format!(
@@ -126,6 +124,26 @@ pub fn judge(expect: Expectation, log: &[Stamped]) -> Verdict {
                 }
             ));
         };
+        // Between the request and the new kernel's marker: a cold reboot must show the
+        // firmware at work, a warm or panic reboot must not (whatever QEMU's -no-reboot
+        // would have done with the reset).
+        let between = log[ms[req].index..ms[next].index]
+            .iter()
+            .map(|s| s.line.as_str());
+        match (expect, first_firmware_line(between)) {
+            (Expectation::Cold, None) => {
+                return Verdict::fail(
+                    "the guest did not reset through the firmware after reboot -f",
+                )
+            }
+            (Expectation::Warm { .. } | Expectation::Panic { .. }, Some(line)) => {
+                return Verdict::fail(format!(
+                    "hop {hop}: the machine went through the firmware between the {how} \
+                     reboot request and the new kernel's ready marker: {line:?}"
+                ))
+            }
+            _ => {}
+        }
         // A warm reboot on an EFI machine must keep EFI (runtime services, tables).
         if matches!(expect, Expectation::Warm { .. })
             && ms[first].get("efi") == Some("1")
@@ -239,14 +257,6 @@ fn load_duration(m: &Marker) -> Option<f64> {
     let start: f64 = m.get("start")?.parse().ok()?;
     let end: f64 = m.get("end")?.parse().ok()?;
     Some(end - start)
-}
-
-/// After `reboot -f` the kernel prints "reboot: Restarting system" (pr_emerg, shown even
-/// with `quiet`); a kexec prints "Starting new kernel" instead and a crash "Kernel panic".
-fn restarted_through_firmware(log: &[Stamped], after: usize) -> bool {
-    log[after..]
-        .iter()
-        .any(|s| s.line.contains("reboot: Restarting system"))
 }
 
 fn check_vmcore(ms: &[Marker], memory_mib: u64, crash_mib: u64) -> Result<(), String> {
@@ -713,6 +723,85 @@ mod tests {
             judge(warm, &l).reason,
             "the guest reported a failure at hop 1: warmboot load failed"
         );
+    }
+
+    /// `log` with `line` spliced in right after the reboot request, as a firmware would
+    /// print it before the next kernel.
+    fn with_line_after_request(log: &[Stamped], line: &str) -> Vec<Stamped> {
+        let mut l = log.to_vec();
+        let req = l
+            .iter()
+            .position(|s| s.line.contains("@@WB reboot-request"))
+            .unwrap();
+        let t = l[req].t;
+        l.insert(
+            req + 1,
+            Stamped {
+                t,
+                line: line.into(),
+            },
+        );
+        l
+    }
+
+    #[test]
+    fn warm_and_panic_reboots_fail_on_a_firmware_line_naming_it() {
+        let warm = Expectation::Warm {
+            hops: 1,
+            x86_entry: None,
+        };
+        let panic = Expectation::Panic {
+            memory_mib: 1024,
+            crash_mib: 256,
+        };
+        // The lines the guests of this project print when they reset (testdata/firmware-*).
+        let resets = [
+            "[    6.525375] reboot: Restarting system",
+            "UEFI firmware (version  built at 13:10:49 on Nov  5 2024)",
+            "SeaBIOS (version 1.16.2-debian-1.16.2-1)",
+            "EFI stub: Booting Linux Kernel...",
+        ];
+        for (expect, name) in [
+            (warm, "x86_64-bios-warm-kexec-tools"),
+            (warm, "arm64-direct-warm-kexec-tools"),
+            (panic, "x86_64-bios-panic-kexec-tools"),
+        ] {
+            let clean = log(name);
+            assert!(judge(expect, &clean).passed, "{name}");
+            for line in resets {
+                let v = judge(expect, &with_line_after_request(&clean, line));
+                assert!(!v.passed, "{name} with {line}");
+                let quoted = format!("{:?}", line.trim());
+                assert!(
+                    v.reason
+                        .starts_with("hop 1: the machine went through the firmware")
+                        && v.reason.ends_with(&quoted),
+                    "{name}: {}",
+                    v.reason
+                );
+            }
+        }
+        // After the new kernel's ready marker a reset is the end of the run, not a hop.
+        let mut l = log("x86_64-bios-warm-kexec-tools");
+        l.push(Stamped {
+            t: Duration::from_secs(99),
+            line: "[   9.0] reboot: Restarting system".into(),
+        });
+        assert!(judge(warm, &l).passed);
+    }
+
+    #[test]
+    fn captured_cold_reboots_pass() {
+        for name in [
+            "firmware-x86_64-bios-cold",
+            "firmware-x86_64-uefi-cold",
+            "firmware-arm64-uefi-cold",
+            "bench-arm64-direct-cold",
+            "bench-x86_64-bios-cold",
+        ] {
+            let v = judge(Expectation::Cold, &log(name));
+            assert!(v.passed, "{name}: {}", v.reason);
+        }
     }
 
     #[test]
