@@ -1,6 +1,7 @@
 //! Panic (crash) loads: what the capture kernel needs to find the old kernel's memory.
 
 pub mod elfcore;
+pub mod vmcore_check;
 
 /// Each CPU's crash_notes buffer as (physical address, size), in CPU order, read from
 /// /sys/devices/system/cpu/cpuN/crash_notes{,_size} (drivers/base/cpu.c). When
