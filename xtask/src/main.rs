@@ -31,6 +31,7 @@ mod shared_libs;
 mod tidy;
 mod validate;
 mod verdict;
+mod vmcore_report;
 mod x86_entry;
 
 use clap::{Parser, Subcommand};

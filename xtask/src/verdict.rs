@@ -22,8 +22,9 @@ pub enum Expectation {
         hops: u32,
         x86_entry: Option<X86Entry>,
     },
-    /// A real crash caught by the capture kernel, which reads /proc/vmcore; its size must
-    /// be plausible for a guest of `memory_mib` with `crash_mib` reserved.
+    /// A real crash caught by the capture kernel, whose check of /proc/vmcore (warmboot
+    /// x-check-vmcore: PT_LOADs against the first kernel's RAM, a page read at both ends
+    /// of each) must pass and describe a guest of `memory_mib` with `crash_mib` reserved.
     Panic { memory_mib: u64, crash_mib: u64 },
     /// A reset through the firmware back into the same kernel.
     Cold,
@@ -178,13 +179,15 @@ pub fn judge(expect: Expectation, log: &[Stamped]) -> Verdict {
         downtimes.push(ms[next].t.saturating_sub(ms[req].t));
         pos = next;
     }
+    let mut dump = String::new();
     if let Expectation::Panic {
         memory_mib,
         crash_mib,
     } = expect
     {
-        if let Err(reason) = check_vmcore(&ms[pos..], memory_mib, crash_mib) {
-            return Verdict::fail(reason);
+        match check_vmcore(&ms[pos..], memory_mib, crash_mib) {
+            Ok(said) => dump = said,
+            Err(reason) => return Verdict::fail(reason),
         }
     }
     Verdict {
@@ -192,7 +195,7 @@ pub fn judge(expect: Expectation, log: &[Stamped]) -> Verdict {
         reason: match expect {
             Expectation::Warm { hops, .. } => format!("{hops} warm reboot(s) reached a new kernel"),
             Expectation::Panic { .. } => {
-                "the capture kernel booted and read /proc/vmcore".to_string()
+                format!("the capture kernel booted and checked /proc/vmcore: {dump}")
             }
             Expectation::Cold => "the machine reset through the firmware and booted again".into(),
         },
@@ -259,29 +262,11 @@ fn load_duration(m: &Marker) -> Option<f64> {
     Some(end - start)
 }
 
-fn check_vmcore(ms: &[Marker], memory_mib: u64, crash_mib: u64) -> Result<(), String> {
+fn check_vmcore(ms: &[Marker], memory_mib: u64, crash_mib: u64) -> Result<String, String> {
     let Some(v) = ms.iter().find(|m| m.event == "vmcore") else {
         return Err("the capture kernel booted but never reported on /proc/vmcore".into());
     };
-    if v.get("ok") != Some("1") {
-        return Err("the capture kernel could not read /proc/vmcore".into());
-    }
-    let size: u64 = v
-        .get("size")
-        .and_then(|s| s.parse().ok())
-        .ok_or("the vmcore marker has no size")?;
-    // The dump holds the old kernel's RAM minus the crash reservation, plus headers. Holes
-    // (firmware, PCI) make it smaller than the RAM; it can never be larger.
-    let mib = 1u64 << 20;
-    let low = (memory_mib.saturating_sub(crash_mib) * mib) / 2;
-    let high = memory_mib * mib;
-    if size < low || size > high {
-        return Err(format!(
-            "/proc/vmcore is {size} bytes; a {memory_mib} MiB guest with {crash_mib} MiB \
-             reserved should give between {low} and {high}"
-        ));
-    }
-    Ok(())
+    crate::vmcore_report::check(&v.fields, memory_mib, crash_mib)
 }
 
 #[cfg(test)]
@@ -336,16 +321,30 @@ mod tests {
     }
 
     #[test]
-    fn captured_panic_passes_and_checks_the_vmcore_size() {
+    fn captured_panic_passes_with_the_capture_kernels_vmcore_report() {
         let l = log("x86_64-bios-panic-kexec-tools");
-        let ok = judge(
+        let panic = Expectation::Panic {
+            memory_mib: 1024,
+            crash_mib: 256,
+        };
+        let ok = judge(panic, &l);
+        assert_eq!(
+            ok.reason,
+            "the capture kernel booted and checked /proc/vmcore: its PT_LOADs cover 785915 of \
+             785915 KiB expected, all 4 read"
+        );
+        let arm64 = judge(
             Expectation::Panic {
                 memory_mib: 1024,
-                crash_mib: 256,
+                crash_mib: 96,
             },
-            &l,
+            &log("arm64-direct-panic-warmboot"),
         );
-        assert!(ok.passed, "{}", ok.reason);
+        assert_eq!(
+            arm64.reason,
+            "the capture kernel booted and checked /proc/vmcore: its PT_LOADs cover 950272 of \
+             950272 KiB expected, all 2 read"
+        );
         // The same dump cannot come from a 4 GiB guest.
         let v = judge(
             Expectation::Panic {
@@ -355,9 +354,27 @@ mod tests {
             &l,
         );
         assert!(
-            !v.passed && v.reason.contains("/proc/vmcore is"),
+            v.reason
+                .starts_with("the capture kernel expected 785915 KiB of RAM in the dump"),
             "{}",
             v.reason
+        );
+        // A PT_LOAD the guest could not read, or a report without the coverage, fails.
+        let edit = |from: &str, to: &str| -> Verdict {
+            let mut l = l.clone();
+            for s in l.iter_mut().filter(|s| s.line.contains("@@WB vmcore ok=1")) {
+                assert!(s.line.contains(from), "{from}");
+                s.line = s.line.replacen(from, to, 1);
+            }
+            judge(panic, &l)
+        };
+        assert_eq!(
+            edit("loads_read=4", "loads_read=3").reason,
+            "only 3 of the dump's 4 PT_LOADs could be read"
+        );
+        assert_eq!(
+            edit(" covered_kib=785915", "").reason,
+            "the vmcore report has no covered_kib= (a guest older than the harness?)"
         );
         // Nor does a warm expectation accept a panic reboot.
         assert!(
@@ -369,6 +386,44 @@ mod tests {
                 &l
             )
             .passed
+        );
+    }
+
+    #[test]
+    fn a_vmcore_check_that_failed_in_the_guest_fails_with_its_reason() {
+        // The capture kernel of kexec-tools on Debian's arm64 6.1 (a real run's lines).
+        let l: Vec<Stamped> = [
+            "@@WB ready hop=0 boot_id=a kernel=6.1.0-56-arm64",
+            "@@WB load-done kind=panic loader=kexec-tools syscall=auto start=1 end=2",
+            "@@WB reboot-request hop=0 how=panic",
+            "@@WB ready hop=1 boot_id=b kernel=6.1.0-56-arm64",
+            "@@WB vmcore-size size=18446691388381798400",
+            "warmboot: /proc/vmcore: invalid vmcore header: PT_LOAD 1 (p_vaddr \
+             0xffffffffffffffff): physical address 0x2feb3e600000 + size 0xffffd01503c10000 \
+             wraps past the end of the address space",
+            "@@WB fail hop=1 reason=vmcore_check_failed",
+        ]
+        .iter()
+        .map(|line| Stamped {
+            t: Duration::ZERO,
+            line: line.to_string(),
+        })
+        .collect();
+        let v = judge(
+            Expectation::Panic {
+                memory_mib: 1024,
+                crash_mib: 96,
+            },
+            &l,
+        );
+        assert!(!v.passed);
+        assert!(
+            v.reason.starts_with(
+                "the guest reported a failure at hop 1: vmcore check failed (warmboot: \
+                 /proc/vmcore: invalid vmcore header: PT_LOAD 1"
+            ),
+            "{}",
+            v.reason
         );
     }
 
