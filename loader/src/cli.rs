@@ -4,7 +4,7 @@
 //! 2 a usage error (clap's convention). Errors are one line: `warmboot: <file>: <reason>`.
 
 use crate::arch::Arch;
-use crate::commands::{install, load, outcome, reboot, status};
+use crate::commands::{check_vmcore, install, load, outcome, reboot, status};
 use crate::error::Error;
 use crate::host::HostRoot;
 use crate::inspect;
@@ -50,6 +50,21 @@ pub enum Command {
     /// -l/-p/-u/-e/-S, --initrd, --append, --command-line, --reuse-cmdline, ...;
     /// `warmboot kexec --help` lists them.
     Kexec(KexecArgs),
+    /// Test guests only: in a capture kernel, check that /proc/vmcore's PT_LOADs cover the
+    /// first kernel's System RAM minus its crash reservation, and read a page at both ends
+    /// of every PT_LOAD.
+    #[command(name = "x-check-vmcore", hide = true)]
+    XCheckVmcore(CheckVmcoreArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckVmcoreArgs {
+    /// The first (crashed) kernel's /proc/iomem, saved before the panic.
+    #[arg(long, value_name = "FILE")]
+    pub first_iomem: PathBuf,
+    /// The dump to check.
+    #[arg(value_name = "VMCORE", default_value = "/proc/vmcore")]
+    pub vmcore: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -316,9 +331,11 @@ fn changes_kexec_state(command: &Command) -> bool {
         Command::Load(a) => !a.dry_run,
         Command::Exec(_) | Command::Unload(_) | Command::Reboot(_) => true,
         // kexec_compat takes the lock itself for the steps that need it.
-        Command::Inspect(_) | Command::Status(_) | Command::InstallUnits(_) | Command::Kexec(_) => {
-            false
-        }
+        Command::Inspect(_)
+        | Command::Status(_)
+        | Command::InstallUnits(_)
+        | Command::Kexec(_)
+        | Command::XCheckVmcore(_) => false,
     }
 }
 
@@ -439,6 +456,10 @@ fn run(
                 remove: a.remove,
             })?;
             emit(out, &text)
+        }
+        Command::XCheckVmcore(a) => {
+            let outcome = check_vmcore::run(&a.first_iomem, &a.vmcore)?;
+            emit(out, &format!("{outcome}\n"))
         }
         // Dispatched in main(): kexec-tools' exit codes are its callers' contract.
         Command::Kexec(a) => Err(Error::Unsupported(format!(

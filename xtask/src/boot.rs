@@ -91,6 +91,11 @@ pub struct Args {
     /// and the loader's peak memory sampled by the guest's init.
     #[arg(long)]
     pub measure: bool,
+    /// panic: the capture kernel also prints the vmcore's ELF header and the first
+    /// kernel's /proc/iomem as `@@WB file` blocks in the serial log (fixtures for the
+    /// loader's crash/vmcore_check.rs tests).
+    #[arg(long, hide = true)]
+    pub dump_vmcore_head: bool,
     /// Print nothing but errors (the bench draws a progress bar instead).
     #[arg(skip)]
     pub silent: bool,
@@ -123,6 +128,7 @@ impl Args {
             break_next: false,
             accel: AccelChoice::Auto,
             measure: false,
+            dump_vmcore_head: false,
             silent: false,
         }
     }
@@ -405,6 +411,9 @@ pub fn cmdline(args: &Args, seed: u64) -> String {
     }
     if args.measure {
         c += " wb.hwm=1";
+    }
+    if args.dump_vmcore_head {
+        c += " wb.vmcore-head=1";
     }
     c += &format!(" wb.seed={seed}");
     c

@@ -18,6 +18,9 @@ use std::time::Duration;
 
 /// What the kernel command line of the guest says (crashkernel= for the capture kernel).
 pub const APPEND: &str = "root=/dev/vda rw console=ttyS0 crashkernel=256M";
+/// The guest's RAM, and the crash reservation APPEND asks for, in MiB.
+const MEMORY_MIB: u32 = 1024;
+const CRASH_MIB: u64 = 256;
 /// Five boots of 1-2 minutes each under TCG, with room to spare.
 const TIMEOUT: Duration = Duration::from_secs(25 * 60);
 
@@ -61,7 +64,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         arch: GuestArch::X86_64,
         firmware: Firmware::Bios,
         accel: Accel::Tcg,
-        memory_mib: 1024,
+        memory_mib: MEMORY_MIB,
         kernel,
         initrd,
         append: APPEND.to_string(),
@@ -319,12 +322,16 @@ pub fn judge(lines: &[&str]) -> Vec<(&'static str, std::result::Result<(), Strin
         {
             return Err("the capture kernel has no elfcorehdr=".to_string());
         }
-        match b4.marker("vmcore ") {
-            Some("177ELF") => Ok(()),
-            other => Err(format!(
-                "/proc/vmcore starts with {other:?}, not an ELF header"
-            )),
-        }
+        let report = b4
+            .marker("vmcore ")
+            .ok_or("the capture kernel printed no vmcore line")?;
+        crate::vmcore_report::check(
+            &crate::vmcore_report::fields(report),
+            MEMORY_MIB.into(),
+            CRASH_MIB,
+        )
+        .map(drop)
+        .map_err(|why| format!("{why}: {}", report.trim()))
     });
     vec![
         ("1 the next kernel is loaded after boot", loaded_at_boot),
@@ -339,36 +346,38 @@ pub fn judge(lines: &[&str]) -> Vec<(&'static str, std::result::Result<(), Strin
 mod tests {
     use super::*;
 
-    /// The lines that matter of a real run (2026-11-25, bookworm, 6.1.0-50-amd64, TCG).
-    const RUN: &str = r#"SeaBIOS (version 1.16.2-debian-1.16.2-1)
-@@E2E boot step=0 id=7c2e659c-6984-427d-847d-1dc0a75c4389 kernel=6.1.0-50-amd64
+    /// The lines that matter of a real run (`cargo xtask e2e`, 2026-12-07, bookworm,
+    /// 6.1.0-50-amd64, TCG): its markers and the kernel lines the verdict looks for.
+    const RUN: &str = r#"@@E2E boot step=0 id=01c9495d-478b-4580-9933-0dcdddb62eb4 kernel=6.1.0-50-amd64
 @@E2E cmdline root=/dev/vda rw console=ttyS0 crashkernel=256M
 @@E2E status {"crash_loaded":true,"crash_size":268435456,"kexec_load_blocked_by_lockdown":false,"loaded":true,"lockdown":"none"}
-@@E2E marker-before 5d1de0ae42b653a8e07a0048af499b6c127a8c0b82bfc4408d9bfd43bcacad7b
-[  111.395561] systemd-shutdown[1]: Rebooting with kexec.
-[  111.423567] kexec_core: Starting new kernel
-@@E2E boot step=1 id=19e2dfa1-4943-4ccb-86de-cbabbc493731 kernel=6.1.0-50-amd64
+@@E2E marker-before 6e86724c4823f1a6ab1c2759acd4012217a63c82367babea93031b9072a3c747
+@@E2E reboot warm reboot into the loaded kernel through systemd (systemctl kexec)|Failed to connect to bus: No such file or directory|
+[   84.206899] systemd-shutdown[1]: Rebooting with kexec.
+[   84.238423] warmboot: kexec -e: rebooting into the loaded kernel
+[   84.243021] kexec_core: Starting new kernel
+@@E2E boot step=1 id=e798860b-02df-4858-b0d8-96b77e4a9c75 kernel=6.1.0-50-amd64
 @@E2E cmdline root=/dev/vda rw console=ttyS0 crashkernel=256M
 @@E2E status {"crash_loaded":true,"crash_size":268435456,"kexec_load_blocked_by_lockdown":false,"loaded":true,"lockdown":"none"}
-@@E2E marker-after 5d1de0ae42b653a8e07a0048af499b6c127a8c0b82bfc4408d9bfd43bcacad7b
-@@E2E journal [  110.135045] e2e systemd[1]: Starting systemd-kexec.service - Reboot via kexec...|[  110.640450] e2e systemd[1]: Shutting down.|[  111.209520] e2e systemd-journald[182]: Journal stopped|
-@@E2E reboot unloaded the loaded kernel (--cold)|cold reboot through systemd and the firmware (systemctl reboot)|
-[  136.515103] systemd-shutdown[1]: Rebooting.
-[  136.520867] reboot: Restarting system
-e2e login: @@E2E boot step=2 id=fd3f30f8-7db9-4037-8525-207b14c07387 kernel=6.1.0-50-amd64
+@@E2E marker-after 6e86724c4823f1a6ab1c2759acd4012217a63c82367babea93031b9072a3c747
+@@E2E journal [   83.594613] e2e systemd[1]: Starting systemd-kexec.service - Reboot via kexec...|[   83.709461] e2e systemd[1]: Shutting down.|[   84.075633] e2e systemd-journald[178]: Journal stopped|
+[  158.640493] systemd-shutdown[1]: Rebooting.
+[  158.644259] reboot: Restarting system
+@@E2E boot step=2 id=c2c4a678-9767-4fd7-a18a-dda08c3efcd3 kernel=6.1.0-50-amd64
 @@E2E cmdline root=/dev/vda rw console=ttyS0 crashkernel=256M
 @@E2E status {"crash_loaded":true,"crash_size":268435456,"kexec_load_blocked_by_lockdown":false,"loaded":true,"lockdown":"none"}
 @@E2E systemctl-kexec
-[   63.498730] systemd-shutdown[1]: Rebooting with kexec.
-[   63.751137] warmboot: kexec -e: rebooting into the loaded kernel
-[   63.762569] kexec_core: Starting new kernel
-@@E2E boot step=3 id=15ef651e-9fa2-4efe-a3d8-dc20eab4049d kernel=6.1.0-50-amd64
+[  125.382095] systemd-shutdown[1]: Rebooting with kexec.
+[  125.410645] warmboot: kexec -e: rebooting into the loaded kernel
+[  125.416662] kexec_core: Starting new kernel
+@@E2E boot step=3 id=235e3557-2c6a-410f-8c4c-21239721a244 kernel=6.1.0-50-amd64
+@@E2E cmdline root=/dev/vda rw console=ttyS0 crashkernel=256M
 @@E2E status {"crash_loaded":true,"crash_size":268435456,"kexec_load_blocked_by_lockdown":false,"loaded":true,"lockdown":"none"}
 @@E2E panic
-[  107.794579] Kernel panic - not syncing: sysrq triggered crash
-@@E2E boot step=4 id=578b61ba-1cd5-4e0a-8464-5a77568ab46d kernel=6.1.0-50-amd64
-@@E2E cmdline elfcorehdr=0x1b000000 root=/dev/vda rw console=ttyS0 reset_devices nr_cpus=1 irqpoll cgroup_disable=memory udev.children-max=2 panic=10
-@@E2E vmcore 177ELF"#;
+[  165.758322] Kernel panic - not syncing: sysrq triggered crash
+@@E2E boot step=4 id=a618963f-31d2-4024-92af-835747ba2467 kernel=6.1.0-50-amd64
+@@E2E cmdline elfcorehdr=0x1d000000 root=/dev/vda rw console=ttyS0 reset_devices nr_cpus=1 irqpoll cgroup_disable=memory udev.children-max=2 panic=10
+@@E2E vmcore ok=1 loads=3 expected_kib=785903 covered_kib=785268 missing_kib=0 excused_kib=635 outside_kib=0 tolerance_kib=64 pages_read=6 loads_read=3 "#;
 
     fn verdicts(log: &str) -> Vec<(&'static str, std::result::Result<(), String>)> {
         judge(&log.lines().collect::<Vec<_>>())
@@ -384,6 +393,7 @@ e2e login: @@E2E boot step=2 id=fd3f30f8-7db9-4037-8525-207b14c07387 kernel=6.1.
     #[test]
     fn each_scenario_fails_on_its_own_evidence() {
         let broken = |from: &str, to: &str, scenario: usize, why: &str| {
+            assert!(RUN.contains(from), "{from}");
             let log = RUN.replacen(from, to, 1);
             let v = verdicts(&log);
             let e = v[scenario].1.clone().unwrap_err();
@@ -395,11 +405,11 @@ e2e login: @@E2E boot step=2 id=fd3f30f8-7db9-4037-8525-207b14c07387 kernel=6.1.
             0,
             "status after boot",
         );
-        broken("marker-after 5d", "marker-after 6d", 1, "became");
+        broken("marker-after 6e", "marker-after 7e", 1, "became");
         broken("Journal stopped", "Journal running", 1, "no clean shutdown");
         broken(
-            "id=19e2dfa1-4943-4ccb-86de-cbabbc493731",
-            "id=7c2e659c-6984-427d-847d-1dc0a75c4389",
+            "id=e798860b-02df-4858-b0d8-96b77e4a9c75",
+            "id=01c9495d-478b-4580-9933-0dcdddb62eb4",
             1,
             "are not two boots",
         );
@@ -410,12 +420,26 @@ e2e login: @@E2E boot step=2 id=fd3f30f8-7db9-4037-8525-207b14c07387 kernel=6.1.
             "did not go through the firmware",
         );
         broken(
-            "warmboot: kexec -e:",
-            "something else:",
+            // Step 2's (warmboot reboot in step 0 goes through kexec -e too).
+            "[  125.410645] warmboot: kexec -e:",
+            "[  125.410645] something else:",
             3,
             "did not run warmboot",
         );
-        broken("vmcore 177ELF", "vmcore ", 4, "not an ELF header");
+        broken(
+            "loads_read=3",
+            "loads_read=2",
+            4,
+            "only 2 of the dump's 3 PT_LOADs could be read",
+        );
+        broken("missing_kib=0", "missing_kib=900", 4, "misses 900 KiB");
+        // The guest's check failed: its error is the line, and it is quoted.
+        broken(
+            "vmcore ok=1 loads=3",
+            "vmcore warmboot: /proc/vmcore: invalid dump: PT_LOADs cover",
+            4,
+            "could not check /proc/vmcore: warmboot: /proc/vmcore: invalid dump",
+        );
         let v = verdicts(RUN.split("@@E2E boot step=4").next().unwrap_or_default());
         assert_eq!(v[4].1, Err("no boot reached step 4".to_string()));
     }

@@ -380,7 +380,8 @@ fn seeds(root: &Path) -> Result<Vec<Seed>> {
 
 /// Seeds of the `kernel_data` target: a zero page built for the synthetic bzImage with a
 /// fixture's e820 table, that table packed, a setup_data chain at 0x1000, the arm64
-/// vmcoreinfo note of the fixture vmcore header, and the fixtures' small sysfs files.
+/// vmcoreinfo note of the fixture vmcore header, the captured /proc/vmcore headers of
+/// loader/tests/fixtures/vmcore, and the fixtures' small sysfs files.
 fn kernel_data(root: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     use warmboot::x86::{bootparams, e820, setup_data::SetupDataChain};
     let bad = |what: &str, e: warmboot::Error| Error::Fuzz {
@@ -429,6 +430,27 @@ fn kernel_data(root: &Path) -> Result<Vec<(String, Vec<u8>)>> {
             "vmcore-head".to_string(),
             fs::read(&vmcore).map_err(Error::io(&vmcore))?,
         ));
+    }
+    // Capture kernels' /proc/vmcore headers of every loader (crash/vmcore_check.rs).
+    let dumps = root.join("loader/tests/fixtures/vmcore");
+    if dumps.is_dir() {
+        let mut dirs: Vec<PathBuf> = fs::read_dir(&dumps)
+            .map_err(Error::io(&dumps))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        dirs.sort();
+        for dir in dirs {
+            let head = dir.join("vmcore-head.bin");
+            if head.is_file() {
+                let name = dir
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                out.push((
+                    format!("vmcore-head-{name}"),
+                    fs::read(&head).map_err(Error::io(&head))?,
+                ));
+            }
+        }
     }
     for rel in [
         "sys/kernel/vmcoreinfo",
@@ -625,6 +647,9 @@ mod tests {
                     "setup-data" => {
                         warmboot::x86::setup_data::parse_chain(&s.bytes, 0x1000, 0x1000)
                             .is_ok_and(|nodes| nodes.len() == 2)
+                    }
+                    n if n.starts_with("vmcore-head") => {
+                        warmboot::crash::vmcore_check::header_len(&s.bytes).is_ok()
                     }
                     _ => !s.bytes.is_empty(),
                 },

@@ -12,6 +12,7 @@ mod cpio;
 mod dist;
 mod e2e;
 mod error;
+mod firmware_reset;
 mod fixtures;
 mod fuzz;
 mod guest;
@@ -35,6 +36,7 @@ mod shared_libs;
 mod tidy;
 mod validate;
 mod verdict;
+mod vmcore_report;
 mod x86_entry;
 
 use clap::{Parser, Subcommand};

@@ -4,6 +4,7 @@
 //! boot id different from every earlier boot (so the first kernel cannot pass for the
 //! second), after the old kernel announced the reboot. Pure: stamped lines in, verdict out.
 
+use crate::firmware_reset::first_firmware_line;
 use crate::scenario::X86Entry;
 use crate::serial::{markers, Marker, Stamped};
 use crate::x86_entry;
@@ -21,8 +22,9 @@ pub enum Expectation {
         hops: u32,
         x86_entry: Option<X86Entry>,
     },
-    /// A real crash caught by the capture kernel, which reads /proc/vmcore; its size must
-    /// be plausible for a guest of `memory_mib` with `crash_mib` reserved.
+    /// A real crash caught by the capture kernel, whose check of /proc/vmcore (warmboot
+    /// x-check-vmcore: PT_LOADs against the first kernel's RAM, a page read at both ends
+    /// of each) must pass and describe a guest of `memory_mib` with `crash_mib` reserved.
     Panic { memory_mib: u64, crash_mib: u64 },
     /// A reset through the firmware back into the same kernel.
     Cold,
@@ -112,9 +114,6 @@ pub fn judge(expect: Expectation, log: &[Stamped]) -> Verdict {
                 load_secs.push(s);
             }
         }
-        if expect == Expectation::Cold && !restarted_through_firmware(log, ms[req].index) {
-            return Verdict::fail("the guest did not reset through the firmware after reboot -f");
-        }
         let Some(next) = ready(req, hop) else {
             let broken = ms[req..].iter().any(|m| m.event == "broken");
             return Verdict::fail(format!(
@@ -126,6 +125,26 @@ pub fn judge(expect: Expectation, log: &[Stamped]) -> Verdict {
                 }
             ));
         };
+        // Between the request and the new kernel's marker: a cold reboot must show the
+        // firmware at work, a warm or panic reboot must not (whatever QEMU's -no-reboot
+        // would have done with the reset).
+        let between = log[ms[req].index..ms[next].index]
+            .iter()
+            .map(|s| s.line.as_str());
+        match (expect, first_firmware_line(between)) {
+            (Expectation::Cold, None) => {
+                return Verdict::fail(
+                    "the guest did not reset through the firmware after reboot -f",
+                )
+            }
+            (Expectation::Warm { .. } | Expectation::Panic { .. }, Some(line)) => {
+                return Verdict::fail(format!(
+                    "hop {hop}: the machine went through the firmware between the {how} \
+                     reboot request and the new kernel's ready marker: {line:?}"
+                ))
+            }
+            _ => {}
+        }
         // A warm reboot on an EFI machine must keep EFI (runtime services, tables).
         if matches!(expect, Expectation::Warm { .. })
             && ms[first].get("efi") == Some("1")
@@ -160,13 +179,15 @@ pub fn judge(expect: Expectation, log: &[Stamped]) -> Verdict {
         downtimes.push(ms[next].t.saturating_sub(ms[req].t));
         pos = next;
     }
+    let mut dump = String::new();
     if let Expectation::Panic {
         memory_mib,
         crash_mib,
     } = expect
     {
-        if let Err(reason) = check_vmcore(&ms[pos..], memory_mib, crash_mib) {
-            return Verdict::fail(reason);
+        match check_vmcore(&ms[pos..], memory_mib, crash_mib) {
+            Ok(said) => dump = said,
+            Err(reason) => return Verdict::fail(reason),
         }
     }
     Verdict {
@@ -174,7 +195,7 @@ pub fn judge(expect: Expectation, log: &[Stamped]) -> Verdict {
         reason: match expect {
             Expectation::Warm { hops, .. } => format!("{hops} warm reboot(s) reached a new kernel"),
             Expectation::Panic { .. } => {
-                "the capture kernel booted and read /proc/vmcore".to_string()
+                format!("the capture kernel booted and checked /proc/vmcore: {dump}")
             }
             Expectation::Cold => "the machine reset through the firmware and booted again".into(),
         },
@@ -241,37 +262,11 @@ fn load_duration(m: &Marker) -> Option<f64> {
     Some(end - start)
 }
 
-/// After `reboot -f` the kernel prints "reboot: Restarting system" (pr_emerg, shown even
-/// with `quiet`); a kexec prints "Starting new kernel" instead and a crash "Kernel panic".
-fn restarted_through_firmware(log: &[Stamped], after: usize) -> bool {
-    log[after..]
-        .iter()
-        .any(|s| s.line.contains("reboot: Restarting system"))
-}
-
-fn check_vmcore(ms: &[Marker], memory_mib: u64, crash_mib: u64) -> Result<(), String> {
+fn check_vmcore(ms: &[Marker], memory_mib: u64, crash_mib: u64) -> Result<String, String> {
     let Some(v) = ms.iter().find(|m| m.event == "vmcore") else {
         return Err("the capture kernel booted but never reported on /proc/vmcore".into());
     };
-    if v.get("ok") != Some("1") {
-        return Err("the capture kernel could not read /proc/vmcore".into());
-    }
-    let size: u64 = v
-        .get("size")
-        .and_then(|s| s.parse().ok())
-        .ok_or("the vmcore marker has no size")?;
-    // The dump holds the old kernel's RAM minus the crash reservation, plus headers. Holes
-    // (firmware, PCI) make it smaller than the RAM; it can never be larger.
-    let mib = 1u64 << 20;
-    let low = (memory_mib.saturating_sub(crash_mib) * mib) / 2;
-    let high = memory_mib * mib;
-    if size < low || size > high {
-        return Err(format!(
-            "/proc/vmcore is {size} bytes; a {memory_mib} MiB guest with {crash_mib} MiB \
-             reserved should give between {low} and {high}"
-        ));
-    }
-    Ok(())
+    crate::vmcore_report::check(&v.fields, memory_mib, crash_mib)
 }
 
 #[cfg(test)]
@@ -326,16 +321,30 @@ mod tests {
     }
 
     #[test]
-    fn captured_panic_passes_and_checks_the_vmcore_size() {
+    fn captured_panic_passes_with_the_capture_kernels_vmcore_report() {
         let l = log("x86_64-bios-panic-kexec-tools");
-        let ok = judge(
+        let panic = Expectation::Panic {
+            memory_mib: 1024,
+            crash_mib: 256,
+        };
+        let ok = judge(panic, &l);
+        assert_eq!(
+            ok.reason,
+            "the capture kernel booted and checked /proc/vmcore: its PT_LOADs cover 785915 of \
+             785915 KiB expected, all 4 read"
+        );
+        let arm64 = judge(
             Expectation::Panic {
                 memory_mib: 1024,
-                crash_mib: 256,
+                crash_mib: 96,
             },
-            &l,
+            &log("arm64-direct-panic-warmboot"),
         );
-        assert!(ok.passed, "{}", ok.reason);
+        assert_eq!(
+            arm64.reason,
+            "the capture kernel booted and checked /proc/vmcore: its PT_LOADs cover 950272 of \
+             950272 KiB expected, all 2 read"
+        );
         // The same dump cannot come from a 4 GiB guest.
         let v = judge(
             Expectation::Panic {
@@ -345,9 +354,27 @@ mod tests {
             &l,
         );
         assert!(
-            !v.passed && v.reason.contains("/proc/vmcore is"),
+            v.reason
+                .starts_with("the capture kernel expected 785915 KiB of RAM in the dump"),
             "{}",
             v.reason
+        );
+        // A PT_LOAD the guest could not read, or a report without the coverage, fails.
+        let edit = |from: &str, to: &str| -> Verdict {
+            let mut l = l.clone();
+            for s in l.iter_mut().filter(|s| s.line.contains("@@WB vmcore ok=1")) {
+                assert!(s.line.contains(from), "{from}");
+                s.line = s.line.replacen(from, to, 1);
+            }
+            judge(panic, &l)
+        };
+        assert_eq!(
+            edit("loads_read=4", "loads_read=3").reason,
+            "only 3 of the dump's 4 PT_LOADs could be read"
+        );
+        assert_eq!(
+            edit(" covered_kib=785915", "").reason,
+            "the vmcore report has no covered_kib= (a guest older than the harness?)"
         );
         // Nor does a warm expectation accept a panic reboot.
         assert!(
@@ -359,6 +386,44 @@ mod tests {
                 &l
             )
             .passed
+        );
+    }
+
+    #[test]
+    fn a_vmcore_check_that_failed_in_the_guest_fails_with_its_reason() {
+        // The capture kernel of kexec-tools on Debian's arm64 6.1 (a real run's lines).
+        let l: Vec<Stamped> = [
+            "@@WB ready hop=0 boot_id=a kernel=6.1.0-56-arm64",
+            "@@WB load-done kind=panic loader=kexec-tools syscall=auto start=1 end=2",
+            "@@WB reboot-request hop=0 how=panic",
+            "@@WB ready hop=1 boot_id=b kernel=6.1.0-56-arm64",
+            "@@WB vmcore-size size=18446691388381798400",
+            "warmboot: /proc/vmcore: invalid vmcore header: PT_LOAD 1 (p_vaddr \
+             0xffffffffffffffff): physical address 0x2feb3e600000 + size 0xffffd01503c10000 \
+             wraps past the end of the address space",
+            "@@WB fail hop=1 reason=vmcore_check_failed",
+        ]
+        .iter()
+        .map(|line| Stamped {
+            t: Duration::ZERO,
+            line: line.to_string(),
+        })
+        .collect();
+        let v = judge(
+            Expectation::Panic {
+                memory_mib: 1024,
+                crash_mib: 96,
+            },
+            &l,
+        );
+        assert!(!v.passed);
+        assert!(
+            v.reason.starts_with(
+                "the guest reported a failure at hop 1: vmcore check failed (warmboot: \
+                 /proc/vmcore: invalid vmcore header: PT_LOAD 1"
+            ),
+            "{}",
+            v.reason
         );
     }
 
@@ -713,6 +778,85 @@ mod tests {
             judge(warm, &l).reason,
             "the guest reported a failure at hop 1: warmboot load failed"
         );
+    }
+
+    /// `log` with `line` spliced in right after the reboot request, as a firmware would
+    /// print it before the next kernel.
+    fn with_line_after_request(log: &[Stamped], line: &str) -> Vec<Stamped> {
+        let mut l = log.to_vec();
+        let req = l
+            .iter()
+            .position(|s| s.line.contains("@@WB reboot-request"))
+            .unwrap();
+        let t = l[req].t;
+        l.insert(
+            req + 1,
+            Stamped {
+                t,
+                line: line.into(),
+            },
+        );
+        l
+    }
+
+    #[test]
+    fn warm_and_panic_reboots_fail_on_a_firmware_line_naming_it() {
+        let warm = Expectation::Warm {
+            hops: 1,
+            x86_entry: None,
+        };
+        let panic = Expectation::Panic {
+            memory_mib: 1024,
+            crash_mib: 256,
+        };
+        // The lines the guests of this project print when they reset (testdata/firmware-*).
+        let resets = [
+            "[    6.525375] reboot: Restarting system",
+            "UEFI firmware (version  built at 13:10:49 on Nov  5 2024)",
+            "SeaBIOS (version 1.16.2-debian-1.16.2-1)",
+            "EFI stub: Booting Linux Kernel...",
+        ];
+        for (expect, name) in [
+            (warm, "x86_64-bios-warm-kexec-tools"),
+            (warm, "arm64-direct-warm-kexec-tools"),
+            (panic, "x86_64-bios-panic-kexec-tools"),
+        ] {
+            let clean = log(name);
+            assert!(judge(expect, &clean).passed, "{name}");
+            for line in resets {
+                let v = judge(expect, &with_line_after_request(&clean, line));
+                assert!(!v.passed, "{name} with {line}");
+                let quoted = format!("{:?}", line.trim());
+                assert!(
+                    v.reason
+                        .starts_with("hop 1: the machine went through the firmware")
+                        && v.reason.ends_with(&quoted),
+                    "{name}: {}",
+                    v.reason
+                );
+            }
+        }
+        // After the new kernel's ready marker a reset is the end of the run, not a hop.
+        let mut l = log("x86_64-bios-warm-kexec-tools");
+        l.push(Stamped {
+            t: Duration::from_secs(99),
+            line: "[   9.0] reboot: Restarting system".into(),
+        });
+        assert!(judge(warm, &l).passed);
+    }
+
+    #[test]
+    fn captured_cold_reboots_pass() {
+        for name in [
+            "firmware-x86_64-bios-cold",
+            "firmware-x86_64-uefi-cold",
+            "firmware-arm64-uefi-cold",
+            "bench-arm64-direct-cold",
+            "bench-x86_64-bios-cold",
+        ] {
+            let v = judge(Expectation::Cold, &log(name));
+            assert!(v.passed, "{name}: {}", v.reason);
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The subcommands' logic, separate from argument parsing.
 
+pub mod check_vmcore;
 pub mod exec;
 pub mod install;
 pub mod load;

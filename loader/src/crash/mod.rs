@@ -18,6 +18,7 @@
 )]
 
 pub mod elfcore;
+pub mod vmcore_check;
 
 /// Each CPU's crash_notes buffer as (physical address, size), in CPU order, read from
 /// /sys/devices/system/cpu/cpuN/crash_notes{,_size} (drivers/base/cpu.c). When

@@ -26,16 +26,15 @@ impl KnownBroken {
     }
 }
 
-/// kexec-tools' arm64 panic reboot on the 6.1 series (recorded, not hidden). The guest's
-/// vmcore check (images/initramfs/init) fails today with "last page unreadable (vmcore
-/// size 18446670435677446144)"; the pattern keeps to the word that reason shares with the
-/// matrix's expectation of the same case (matrix.rs `reason_contains`), which a reworded
-/// check has to keep matching too. When the guest's wording changes, `--check` fails
-/// naming both texts: update the pattern here.
+/// kexec-tools' arm64 panic reboot on the 6.1 series (recorded, not hidden). The capture
+/// kernel's `warmboot x-check-vmcore` (loader/src/crash/vmcore_check.rs) refuses the header
+/// kexec-tools writes: its kernel-text PT_LOAD (p_vaddr 0xffffffffffffffff) has a physical
+/// range that wraps. The matrix expects the same failure from this one pattern
+/// (matrix.rs); when the check's wording changes, `--check` fails naming both texts.
 pub const ARM64_KEXEC_TOOLS_PANIC: KnownBroken = KnownBroken {
     why: "kexec-tools writes a broken crash ELF header on Debian's arm64 6.1 kernel (no \
           _text in /proc/kallsyms), so the capture kernel cannot read /proc/vmcore",
-    failure_contains: "unreadable",
+    failure_contains: "wraps past the end of the address space",
 };
 
 /// One thing the bench measures.
