@@ -114,13 +114,20 @@ pub struct KexecArgs {
 #[command(group(ArgGroup::new("cmdline").args(["append", "command_line", "reuse_cmdline"])))]
 pub struct LoadArgs {
     /// The kernel image to load.
-    #[arg(required_unless_present = "current")]
+    #[arg(required_unless_present_any = ["current", "default"])]
     pub kernel: Option<PathBuf>,
     /// Load the running kernel again: its image and initrd found the way the distribution
     /// names them (BOOT_IMAGE=, Boot Loader Spec entries, /boot/vmlinuz-R, Arch, UKIs), with
     /// the running command line (for --panic made into a capture kernel's).
     #[arg(long, conflicts_with_all = ["kernel", "initrd"])]
     pub current: bool,
+    /// Load the kernel this machine boots next — after a kernel upgrade the new one: the
+    /// boot loader's default entry (systemd-boot, GRUB with saved_entry/next_entry,
+    /// RHEL-style BLS), else Debian's /vmlinuz and /initrd.img links, with that entry's
+    /// command line (--reuse-cmdline keeps the running one; for --panic made into a
+    /// capture kernel's).
+    #[arg(long, conflicts_with_all = ["kernel", "initrd", "current"])]
+    pub default: bool,
     /// The initrd (initramfs) to load with it.
     #[arg(long, value_name = "FILE")]
     pub initrd: Option<PathBuf>,
@@ -164,6 +171,10 @@ pub struct LoadArgs {
     /// prints them); the bytes checked are the bytes loaded.
     #[arg(long, value_name = "HEX")]
     pub sha256: Option<crate::file_trust::Sha256Digest>,
+    /// Refuse to load unless the initrd's SHA-256 is HEX; the bytes checked are the bytes
+    /// loaded.
+    #[arg(long, value_name = "HEX", requires = "initrd")]
+    pub initrd_sha256: Option<crate::file_trust::Sha256Digest>,
     /// Test only: load a --verify plan with a wrong expected digest for its last segment
     /// (must not boot).
     #[arg(long = "x-corrupt-digest", hide = true, requires = "verify")]
@@ -364,22 +375,46 @@ fn run(
                 (None, None, false) if a.current => load::CmdlineSource::Current,
                 (None, None, false) => load::CmdlineSource::Empty,
             };
-            let (kernel, initrd, found) = match (a.current, a.kernel) {
-                (true, _) => {
+            let mut cmdline = cmdline;
+            let (kernel, initrd, found) = match (a.current, a.default, a.kernel) {
+                (true, _, _) => {
                     let c = crate::boot_files::find_current(&HostRoot::new(&a.root))?;
-                    (c.kernel, c.initrd, Some(c.how))
+                    (
+                        c.kernel,
+                        c.initrd,
+                        Some(format!("running kernel found by {}", c.how)),
+                    )
                 }
-                (false, Some(k)) => (k, a.initrd, None),
-                (false, None) => {
+                (false, true, _) => {
+                    let d = crate::default_kernel::find_default(&HostRoot::new(&a.root))?;
+                    if cmdline == load::CmdlineSource::Empty {
+                        // The entry's own command line; without one (the /vmlinuz links)
+                        // the running kernel's, as --current takes it.
+                        cmdline = match (d.cmdline, a.panic) {
+                            (Some(c), false) => load::CmdlineSource::Given(c),
+                            (Some(c), true) => {
+                                load::CmdlineSource::Given(crate::capture::capture_cmdline(&c))
+                            }
+                            (None, _) => load::CmdlineSource::Current,
+                        };
+                    }
+                    (
+                        d.kernel,
+                        d.initrd,
+                        Some(format!("default kernel: {}", d.how)),
+                    )
+                }
+                (false, false, Some(k)) => (k, a.initrd, None),
+                (false, false, None) => {
                     return Err(Error::Unsupported(
-                        "give a kernel file or --current".to_string(),
+                        "give a kernel file, --current or --default".to_string(),
                     ))
                 }
             };
             if let Some(how) = &found {
                 let _ = writeln!(
                     err,
-                    "warmboot: running kernel found by {how}: {}{}",
+                    "warmboot: {how}: {}{}",
                     kernel.display(),
                     initrd
                         .as_ref()
@@ -404,8 +439,8 @@ fn run(
                 x86_entry: a.x86_entry,
                 kaslr_random: a.kaslr_random.and_then(|r| r.try_into().ok()),
                 random_seed: a.random_seed,
-                initrd_sha256: None,
-                chosen_by: None,
+                initrd_sha256: a.initrd_sha256,
+                chosen_by: found.clone(),
             };
             let text = match backend {
                 Backend::Real => load::run(&opts),

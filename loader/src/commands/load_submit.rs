@@ -122,10 +122,7 @@ fn load_syscall(
                 // refuses the format; not under lockdown (kexec_load would be refused too).
                 Err(Error::Syscall { errno, call })
                     if p.requested == SyscallChoice::Auto
-                        && matches!(
-                            errno,
-                            nix::errno::Errno::ENOSYS | nix::errno::Errno::ENOEXEC
-                        )
+                        && falls_back(errno)
                         && !p.report.reason.contains("lockdown") =>
                 {
                     let why = format!(
@@ -155,6 +152,20 @@ fn load_syscall(
     }
 }
 
+/// Whether auto tries kexec_load after kexec_file_load failed with `errno`: the kernel
+/// has no kexec_file_load (ENOSYS), its file loaders do not take the image (ENOEXEC,
+/// ENOTSUP/EOPNOTSUPP) or refuse the request as such (EINVAL) — the errnos kexec-tools
+/// falls back on too (kexec/kexec.c, `do_kexec_file_load` returning EFALLBACK). Never on
+/// EPERM or EKEYREJECTED: those are lockdown and signature refusals kexec_load must not
+/// get around.
+pub fn falls_back(errno: nix::errno::Errno) -> bool {
+    use nix::errno::Errno;
+    matches!(
+        errno,
+        Errno::ENOSYS | Errno::ENOEXEC | Errno::ENOTSUP | Errno::EINVAL
+    )
+}
+
 /// kexec_load with warmboot's own plan (checked again by the backend right before the
 /// syscall).
 fn classic_load(p: &Prepared, backend: &mut dyn Kexec) -> Result<()> {
@@ -165,4 +176,29 @@ fn classic_load(p: &Prepared, backend: &mut dyn Kexec) -> Result<()> {
         )));
     }
     backend.kexec_load(&p.report.plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::falls_back;
+    use nix::errno::Errno;
+
+    #[test]
+    fn auto_falls_back_on_the_errnos_kexec_tools_does_and_never_on_refusals() {
+        for e in [Errno::ENOSYS, Errno::ENOEXEC, Errno::ENOTSUP, Errno::EINVAL] {
+            assert!(falls_back(e), "{e:?}");
+        }
+        assert!(
+            falls_back(Errno::EOPNOTSUPP),
+            "EOPNOTSUPP is ENOTSUP on Linux"
+        );
+        for e in [
+            Errno::EPERM,
+            Errno::EKEYREJECTED,
+            Errno::EBUSY,
+            Errno::ENOMEM,
+        ] {
+            assert!(!falls_back(e), "{e:?}");
+        }
+    }
 }
