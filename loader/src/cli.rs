@@ -392,13 +392,8 @@ fn run(
                     if cmdline == load::CmdlineSource::Empty {
                         // The entry's own command line; without one (the /vmlinuz links)
                         // the running kernel's, as --current takes it.
-                        cmdline = match (d.cmdline, a.panic) {
-                            (Some(c), false) => load::CmdlineSource::Given(c),
-                            (Some(c), true) => {
-                                load::CmdlineSource::Given(crate::capture::capture_cmdline(&c))
-                            }
-                            (None, _) => load::CmdlineSource::Current,
-                        };
+                        let mode = if a.panic { Mode::Panic } else { Mode::Normal };
+                        cmdline = crate::commands::load_options::default_cmdline(d.cmdline, mode);
                     }
                     (
                         d.kernel,
@@ -458,7 +453,11 @@ fn run(
         Command::Unload(a) => {
             let mode = if a.panic { Mode::Panic } else { Mode::Normal };
             let text = match backend {
-                Backend::Real => outcome::unload(&mut LinuxKexec::new(HostRoot::new("/"))?, mode)?,
+                Backend::Real => {
+                    let out = outcome::unload(&mut LinuxKexec::new(HostRoot::new("/"))?, mode)?;
+                    crate::load_record::forget(mode);
+                    out
+                }
                 Backend::Given(b) => outcome::unload(b, mode)?,
             };
             emit(out, &text)

@@ -589,6 +589,7 @@ pub fn main(args: &[String]) -> i32 {
             Step::Unload { panic } => LinuxKexec::new(HostRoot::new("/")).and_then(|mut b| {
                 let mode = if panic { Mode::Panic } else { Mode::Normal };
                 unload::run(&mut b, mode).map(|out| {
+                    crate::load_record::forget(mode);
                     if debug {
                         eprint!("{out}");
                     }

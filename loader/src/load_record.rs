@@ -120,6 +120,12 @@ pub fn remove(dir: &Path, mode: Mode) -> Result<()> {
     }
 }
 
+/// After a real unload: the machine's record of `mode` goes too (best effort; a record
+/// left behind shows as stale in `warmboot status`).
+pub fn forget(mode: Mode) {
+    let _ = remove(Path::new(crate::lock::STATE_DIR), mode);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

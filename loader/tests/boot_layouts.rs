@@ -326,3 +326,54 @@ fn nothing_found_is_one_clear_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `load --default`: after an upgrade GRUB's default entry is the new kernel, and its
+/// command line comes with it.
+#[test]
+fn default_is_grubs_entry_after_an_upgrade() {
+    let new = "6.12.57+deb13-amd64";
+    let grub_cfg = format!(
+        "set default=\"0\"\n\
+         menuentry 'Debian GNU/Linux' $menuentry_id_option 'gnulinux-simple-1' {{\n\
+         \tlinux\t/boot/vmlinuz-{new} root=UUID=1 ro quiet\n\
+         \tinitrd\t/boot/initrd.img-{new}\n}}\n"
+    );
+    let root = tree(&[
+        (&format!("boot/vmlinuz-{R}"), kernel(R)),
+        (&format!("boot/initrd.img-{R}"), initrd()),
+        (&format!("boot/vmlinuz-{new}"), kernel(new)),
+        (&format!("boot/initrd.img-{new}"), initrd()),
+        ("boot/grub/grub.cfg", grub_cfg.into_bytes()),
+    ]);
+    let out = Command::new(env!("CARGO_BIN_EXE_warmboot"))
+        .env("WARMBOOT_NO_REAL_SYSCALLS", "1")
+        .args([
+            "load",
+            "--default",
+            "--dry-run",
+            "--json",
+            "--arch",
+            "x86_64",
+            "--root",
+        ])
+        .arg(root.path())
+        .output()
+        .unwrap();
+    let err = text(&out.stderr).replace(root.path().to_str().unwrap(), "");
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "warmboot: default kernel: GRUB's default entry 'Debian GNU/Linux' (/boot/grub/grub.cfg): /boot/vmlinuz-{new} with initrd /boot/initrd.img-{new}"
+        )),
+        "{err}"
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["cmdline"], "root=UUID=1 ro quiet", "{plan}");
+    // --default and a kernel file do not go together.
+    let out = Command::new(env!("CARGO_BIN_EXE_warmboot"))
+        .env("WARMBOOT_NO_REAL_SYSCALLS", "1")
+        .args(["load", "--default", "/boot/vmlinuz", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}

@@ -103,6 +103,49 @@ fn status_says_when_the_kernel_cannot_kexec() {
 }
 
 #[test]
+fn status_says_what_warmboot_loaded_and_when_a_record_is_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = dir.path().join("sys/kernel");
+    std::fs::create_dir_all(&k).unwrap();
+    std::fs::write(k.join("kexec_loaded"), "1\n").unwrap();
+    std::fs::write(k.join("kexec_crash_loaded"), "0\n").unwrap();
+    std::fs::write(k.join("kexec_crash_size"), "0\n").unwrap();
+    let run = dir.path().join("run/warmboot");
+    std::fs::create_dir_all(&run).unwrap();
+    let record = warmboot::load_record::LoadRecord {
+        kernel: "/boot/vmlinuz-6.12.57+deb13-amd64".into(),
+        kernel_sha256: "ab".repeat(32),
+        release: Some("6.12.57+deb13-amd64".into()),
+        initrd: None,
+        initrd_sha256: None,
+        cmdline: "ro quiet".into(),
+        syscall: "kexec_file_load".into(),
+        loaded_at: 0,
+        chosen_by: Some("default kernel: the /vmlinuz link".into()),
+    };
+    use warmboot::memmap::Mode;
+    warmboot::load_record::write(&run, Mode::Normal, &record).unwrap();
+    warmboot::load_record::write(&run, Mode::Panic, &record).unwrap();
+    let root = dir.path().to_str().unwrap();
+    let s = text(&warmboot(&["status", "--root", root]).stdout);
+    assert!(
+        s.contains("loaded:        yes\n               /boot/vmlinuz-6.12.57+deb13-amd64 (6.12.57+deb13-amd64), by warmboot with kexec_file_load at 1970-01-01T00:00:00Z, chosen as default kernel: the /vmlinuz link\n"),
+        "{s}"
+    );
+    // The crash kernel's record outlived its load: stale.
+    assert!(
+        s.contains(
+            "crash loaded:  no\n               stale record of /boot/vmlinuz-6.12.57+deb13-amd64"
+        ),
+        "{s}"
+    );
+    let out = warmboot(&["status", "--json", "--root", root]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["loaded_kernel"]["cmdline"], "ro quiet");
+    assert_eq!(v["crash_kernel"], serde_json::Value::Null);
+}
+
+#[test]
 fn status_names_a_missing_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = warmboot(&["status", "--root", dir.path().to_str().unwrap()]);

@@ -127,9 +127,8 @@ fn fail_at(s: &Scenario, k: usize, errno: Errno) -> Result<(), TestCaseError> {
         // kexec_file_load is missing or refuses the image or request (ENOSYS, EINVAL here;
         // kexec-tools' EFALLBACK errnos) and loads warmboot's own plan with kexec_load;
         // and a load goes ahead when the status read before it (only for the report) fails.
-        let fallback = s.auto
-            && step == "kexec_file_load"
-            && matches!(errno, Errno::ENOSYS | Errno::EINVAL);
+        let fallback =
+            s.auto && step == "kexec_file_load" && matches!(errno, Errno::ENOSYS | Errno::EINVAL);
         let status_for_report = s.args[0] == "load" && k == 1 && step == "status";
         prop_assert!(fallback || status_for_report, "{}", ctx);
         if fallback {

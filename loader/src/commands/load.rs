@@ -14,6 +14,7 @@ use crate::host::{HostRoot, Lockdown};
 use crate::image::KernelImage;
 use crate::kexec::{DryRun, FileLoad, Kexec};
 use crate::layout::KernelLayout;
+use crate::load_record::LoadRecord;
 use crate::memmap::{MemoryMap, Mode};
 use crate::plan::{Plan, SyscallChoice};
 use crate::planner::{plan, PlanRequest};
@@ -134,7 +135,55 @@ pub fn run_with(opts: &LoadOptions, backend: Option<&mut dyn Kexec>) -> Result<S
         ));
     }
     let mut backend = crate::kexec::linux::LinuxKexec::new(HostRoot::new("/"))?;
-    crate::commands::outcome::load(&prepared, opts, &mut backend)
+    let text = crate::commands::outcome::load(&prepared, opts, &mut backend)?;
+    save_record(&record_of(&prepared, opts, &text, now_secs()), opts.mode);
+    Ok(text)
+}
+
+/// Seconds since the epoch, for the load record.
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// What a successful load records ([`crate::load_record`]): `loaded` is the load's own
+/// report line, which says which syscall it used in the end (auto may have fallen back).
+pub fn record_of(p: &Prepared, opts: &LoadOptions, loaded: &str, now: u64) -> LoadRecord {
+    let syscall = if loaded.contains(" with kexec_file_load (") {
+        "kexec_file_load"
+    } else {
+        "kexec_load"
+    };
+    LoadRecord {
+        kernel: opts.kernel.clone(),
+        kernel_sha256: p.kernel_sha256.map(|d| d.to_string()).unwrap_or_default(),
+        release: p
+            .image
+            .version()
+            .and_then(|v| v.split_whitespace().next())
+            .map(str::to_string),
+        initrd: opts.initrd.clone(),
+        initrd_sha256: p.initrd_sha256.map(|d| d.to_string()),
+        cmdline: p.cmdline.clone(),
+        syscall: syscall.to_string(),
+        loaded_at: now,
+        chosen_by: opts.chosen_by.clone(),
+    }
+}
+
+/// Writes the record into warmboot's state directory; a failure is a warning (the load
+/// itself succeeded), and silence where `/run` does not exist (minimal initramfs).
+fn save_record(record: &LoadRecord, mode: Mode) {
+    let dir = std::path::Path::new(crate::lock::STATE_DIR);
+    let euid = nix::unistd::geteuid().as_raw();
+    let result = crate::lock::prepare_private_dir(dir, euid)
+        .and_then(|()| crate::load_record::write(dir, mode, record));
+    if let Err(e) = result {
+        if crate::lock::lock_unavailable(&e).is_none() {
+            eprintln!("warmboot: warning: the load is not recorded for `warmboot status`: {e}");
+        }
+    }
 }
 
 /// The load pipeline up to the syscall, one named stage per line (ARCHITECTURE.md, "The
@@ -841,6 +890,26 @@ mod tests {
         assert_eq!(arm64_dtb(Some(7)), arm64_dtb(Some(7)));
         assert_ne!(arm64_dtb(Some(7)), arm64_dtb(Some(8)));
         assert_ne!(arm64_dtb(None), arm64_dtb(None));
+    }
+
+    #[test]
+    fn a_load_records_its_files_digests_command_line_and_syscall() {
+        let (_d, opts, p) = prepared(SyscallChoice::Auto);
+        let mut b = Scripted::new(None);
+        let out = load_with(&p, &opts, &mut b).unwrap();
+        let r = record_of(&p, &opts, &out, 1_796_670_000);
+        let bytes = std::fs::read(&opts.kernel).unwrap();
+        assert_eq!(
+            r.kernel_sha256,
+            crate::file_trust::Sha256Digest::of(&bytes).to_string()
+        );
+        assert_eq!(r.kernel, opts.kernel);
+        assert_eq!((r.initrd, r.initrd_sha256), (None, None));
+        assert_eq!(r.cmdline, "console=ttyS0");
+        assert_eq!(r.syscall, "kexec_file_load");
+        let (_d, opts, p) = prepared(SyscallChoice::Classic);
+        let out = load_with(&p, &opts, &mut Scripted::new(None)).unwrap();
+        assert_eq!(record_of(&p, &opts, &out, 0).syscall, "kexec_load");
     }
 
     #[test]

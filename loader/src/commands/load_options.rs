@@ -21,6 +21,17 @@ pub enum CmdlineSource {
     Current,
 }
 
+/// The command line `--default` loads with when none was given: the boot entry's own
+/// (for a capture kernel made into a kdump command line, [`crate::capture`]), or without
+/// one (Debian's /vmlinuz links) the running kernel's, as `--current` takes it.
+pub fn default_cmdline(entry: Option<String>, mode: Mode) -> CmdlineSource {
+    match (entry, mode) {
+        (Some(c), Mode::Normal) => CmdlineSource::Given(c),
+        (Some(c), Mode::Panic) => CmdlineSource::Given(crate::capture::capture_cmdline(&c)),
+        (None, _) => CmdlineSource::Current,
+    }
+}
+
 /// Everything `warmboot load` was asked to do.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -57,4 +68,31 @@ pub struct LoadOptions {
     pub initrd_sha256: Option<crate::file_trust::Sha256Digest>,
     /// How the kernel was chosen (`--default`, `--current`), for the load record.
     pub chosen_by: Option<String>,
+}
+
+impl LoadOptions {
+    /// A normal load of `kernel` (and `initrd`) on the running machine with every choice
+    /// at its default: auto syscall, empty command line, no checks beyond the built-in.
+    pub fn new(kernel: PathBuf, initrd: Option<PathBuf>) -> LoadOptions {
+        LoadOptions {
+            kernel,
+            initrd,
+            cmdline: CmdlineSource::Empty,
+            mode: Mode::Normal,
+            syscall: SyscallChoice::Auto,
+            dry_run: false,
+            root: PathBuf::from("/"),
+            json: false,
+            arch: None,
+            dtb: None,
+            verify: false,
+            corrupt_digest: false,
+            sha256: None,
+            x86_entry: X86Entry::Auto,
+            kaslr_random: None,
+            random_seed: None,
+            initrd_sha256: None,
+            chosen_by: None,
+        }
+    }
 }

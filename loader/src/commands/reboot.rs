@@ -178,6 +178,104 @@ impl System for RealSystem {
     }
 }
 
+/// Why the loaded kernel is not the default one (what `load --default` would load now),
+/// from warmboot's record of the load; `None` when it is. Pure: the digests of the default
+/// kernel and initrd and its command line, as `load --default` resolves them, in.
+pub fn stale_reason(
+    record: Option<&crate::load_record::LoadRecord>,
+    kernel_sha256: &str,
+    initrd_sha256: Option<&str>,
+    cmdline: &str,
+) -> Option<String> {
+    let Some(r) = record else {
+        return Some("warmboot has no record of the loaded kernel".to_string());
+    };
+    if r.is_load_of(kernel_sha256, initrd_sha256, cmdline) {
+        return None;
+    }
+    Some(if r.kernel_sha256 != kernel_sha256 {
+        format!(
+            "the loaded kernel is {}{}, not the default one",
+            r.kernel.display(),
+            r.release
+                .as_deref()
+                .map(|v| format!(" ({v})"))
+                .unwrap_or_default()
+        )
+    } else if r.initrd_sha256.as_deref() != initrd_sha256 {
+        "the default kernel's initrd changed since it was loaded".to_string()
+    } else {
+        format!(
+            "the default command line is now {cmdline:?}, not {:?}",
+            r.cmdline
+        )
+    })
+}
+
+/// Before a warm reboot: when the loaded kernel is not the one the machine boots by
+/// default (a kernel upgrade since it was loaded), loads the default first and says so;
+/// if that load fails, unloads, so the reboot goes through the firmware into the default
+/// kernel instead of warm into the old one. When the default cannot be told, says so and
+/// keeps the loaded kernel.
+fn load_default_if_stale(kexec: &mut dyn Kexec, say: &mut dyn FnMut(&str)) -> Result<()> {
+    use crate::commands::load_options::{default_cmdline, LoadOptions};
+    use crate::file_trust::Sha256Digest;
+    if !kexec.status()?.loaded {
+        return Ok(());
+    }
+    let host = HostRoot::new("/");
+    let default = match crate::default_kernel::find_default(&host) {
+        Ok(d) => d,
+        Err(e) => {
+            say(&format!(
+                "cannot tell the default kernel ({e}); rebooting into the loaded kernel"
+            ));
+            return Ok(());
+        }
+    };
+    let digest = |p: &std::path::Path| -> Result<String> {
+        let bytes = std::fs::read(p).map_err(|e| Error::Io(e).in_file(p))?;
+        Ok(Sha256Digest::of(&bytes).to_string())
+    };
+    let kernel_sha = digest(&default.kernel)?;
+    let initrd_sha = default.initrd.as_deref().map(digest).transpose()?;
+    let opts = LoadOptions {
+        cmdline: default_cmdline(default.cmdline.clone(), Mode::Normal),
+        chosen_by: Some(format!("default kernel: {}", default.how)),
+        ..LoadOptions::new(default.kernel.clone(), default.initrd.clone())
+    };
+    let cmdline = crate::commands::load::resolve_cmdline(&host, &opts)?;
+    let record =
+        crate::load_record::read(std::path::Path::new(crate::lock::STATE_DIR), Mode::Normal)?;
+    let Some(why) = stale_reason(
+        record.as_ref(),
+        &kernel_sha,
+        initrd_sha.as_deref(),
+        &cmdline,
+    ) else {
+        return Ok(());
+    };
+    say(&format!(
+        "{why}: loading the default kernel {} first ({})",
+        default.kernel.display(),
+        default.how
+    ));
+    match crate::commands::load::run(&opts) {
+        Ok(text) => {
+            say(text.lines().next().unwrap_or_default());
+            Ok(())
+        }
+        Err(e) => {
+            say(&format!(
+                "could not load the default kernel ({e}); unloading, so this reboot goes through the firmware"
+            ));
+            kexec.unload(Mode::Normal)?;
+            crate::load_record::forget(Mode::Normal);
+            Ok(())
+        }
+    }
+}
+
 /// `warmboot reboot` on the running machine.
 pub fn run_real(cold: bool, force: bool) -> Result<()> {
     RealSystem::guard()?;
@@ -187,6 +285,9 @@ pub fn run_real(cold: bool, force: bool) -> Result<()> {
         use std::io::Write as _;
         let _ = writeln!(std::io::stdout(), "{l}");
     };
+    if !cold {
+        load_default_if_stale(&mut kexec, &mut say)?;
+    }
     run(&mut kexec, &mut RealSystem, cold, force, &mut say).map(drop)
 }
 
@@ -356,6 +457,35 @@ mod tests {
         let (p, log, _) = reboot(true, false, true);
         assert_eq!(p, Path::SyscallRestart);
         assert_eq!(log[0], "unload Normal");
+    }
+
+    #[test]
+    fn a_loaded_kernel_is_stale_when_the_default_differs_in_any_part() {
+        let r = crate::load_record::LoadRecord {
+            kernel: "/boot/vmlinuz-6.1.0-56-amd64".into(),
+            kernel_sha256: "aa".into(),
+            release: Some("6.1.0-56-amd64".into()),
+            initrd: Some("/boot/initrd.img-6.1.0-56-amd64".into()),
+            initrd_sha256: Some("bb".into()),
+            cmdline: "ro quiet".into(),
+            syscall: "kexec_load".into(),
+            loaded_at: 0,
+            chosen_by: None,
+        };
+        assert_eq!(stale_reason(Some(&r), "aa", Some("bb"), "ro quiet"), None);
+        assert_eq!(
+            stale_reason(Some(&r), "cc", Some("bb"), "ro quiet").unwrap(),
+            "the loaded kernel is /boot/vmlinuz-6.1.0-56-amd64 (6.1.0-56-amd64), not the default one"
+        );
+        assert!(stale_reason(Some(&r), "aa", Some("dd"), "ro quiet")
+            .unwrap()
+            .contains("initrd changed"));
+        assert!(stale_reason(Some(&r), "aa", Some("bb"), "ro")
+            .unwrap()
+            .contains("command line is now \"ro\""));
+        assert!(stale_reason(None, "aa", None, "")
+            .unwrap()
+            .contains("no record"));
     }
 
     #[test]

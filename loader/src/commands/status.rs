@@ -5,6 +5,8 @@ use crate::host::{HostRoot, Lockdown};
 use crate::human_size::human_size;
 use crate::kexec::linux::read_status;
 use crate::kexec::{Kexec, Status};
+use crate::load_record::LoadRecord;
+use crate::memmap::Mode;
 use std::fmt::Write as _;
 
 /// What the running kernel was built with, from which of its sysfs files exist
@@ -71,14 +73,42 @@ pub fn run_with(backend: &dyn Kexec, host: &HostRoot, json: bool) -> Result<Stri
     render(&backend.status()?, host, json, true)
 }
 
+/// What warmboot recorded of the loads under `host` ([`crate::load_record`]).
+fn records(host: &HostRoot) -> Result<(Option<LoadRecord>, Option<LoadRecord>)> {
+    let dir = host.path(crate::lock::STATE_DIR);
+    Ok((
+        crate::load_record::read(&dir, Mode::Normal)?,
+        crate::load_record::read(&dir, Mode::Panic)?,
+    ))
+}
+
+/// The "what" of a loaded slot: the record when it matches the kernel's state.
+fn describe_slot(loaded: bool, record: Option<&LoadRecord>) -> Option<String> {
+    match (loaded, record) {
+        (true, Some(r)) => Some(r.describe()),
+        (false, Some(r)) => Some(format!(
+            "stale record of {} ({}): something else unloaded it",
+            r.kernel.display(),
+            humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(r.loaded_at)
+            )
+        )),
+        (true, None) => Some("not loaded by warmboot (no record in /run/warmboot)".to_string()),
+        (false, None) => None,
+    }
+}
+
 fn render(status: &Status, host: &HostRoot, json: bool, crash_supported: bool) -> Result<String> {
     let lockdown = host.lockdown()?;
+    let (normal, crash) = records(host)?;
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     if json {
         let v = serde_json::json!({
             "kexec_supported": true,
             "crash_supported": crash_supported,
             "loaded": status.loaded,
+            "loaded_kernel": normal.as_ref().filter(|_| status.loaded),
+            "crash_kernel": crash.as_ref().filter(|_| status.crash_loaded),
             "crash_loaded": status.crash_loaded,
             "crash_size": status.crash_size,
             "lockdown": lockdown,
@@ -88,6 +118,9 @@ fn render(status: &Status, host: &HostRoot, json: bool, crash_supported: bool) -
     }
     let mut out = String::new();
     let _ = writeln!(out, "{:<14} {}", "loaded:", yes_no(status.loaded));
+    if let Some(what) = describe_slot(status.loaded, normal.as_ref()) {
+        let _ = writeln!(out, "{:<14} {what}", "");
+    }
     if crash_supported {
         let _ = writeln!(
             out,
@@ -95,6 +128,9 @@ fn render(status: &Status, host: &HostRoot, json: bool, crash_supported: bool) -
             "crash loaded:",
             yes_no(status.crash_loaded)
         );
+        if let Some(what) = describe_slot(status.crash_loaded, crash.as_ref()) {
+            let _ = writeln!(out, "{:<14} {what}", "");
+        }
         let _ = writeln!(
             out,
             "{:<14} {}",
