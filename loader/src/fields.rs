@@ -69,6 +69,20 @@ pub fn c_string(data: &[u8], start: u64, max: usize, what: &'static str) -> Resu
     Ok(String::from_utf8_lossy(&window[..nul]).into_owned())
 }
 
+// Helpers for x86/ (issue 16, checked conversions). Kept in one block to ease merging.
+
+/// The low and high 32-bit halves of `v`, for formats that store a 64-bit value as two
+/// u32 fields (the zero page's `*_hi` fields). No cast: nothing is truncated by accident.
+pub fn split_u64(v: u64) -> (u32, u32) {
+    let [l0, l1, l2, l3, h0, h1, h2, h3] = v.to_le_bytes();
+    (
+        u32::from_le_bytes([l0, l1, l2, l3]),
+        u32::from_le_bytes([h0, h1, h2, h3]),
+    )
+}
+
+// End of the x86/ helpers.
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +104,11 @@ mod tests {
             slice(&d, u64::MAX, 2, "x"),
             Err(Error::Overflow { .. })
         ));
+    }
+
+    #[test]
+    fn split_u64_gives_low_then_high() {
+        assert_eq!(split_u64(0x1122_3344_5566_7788), (0x5566_7788, 0x1122_3344));
     }
 
     #[test]

@@ -5,13 +5,6 @@
 //! Protocol"); kexec-facts §4. Pure: the kernel's setup header and the planned addresses
 //! in, 4096 bytes out; [`parse_zero_page`] reads one back so plans can be verified.
 
-// TODO(issue 16): 21 unchecked sites here still to convert to checked accessors.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 use crate::error::{Error, Result};
 use crate::fields;
 use crate::image::bzimage::{loadflags, xlf};
@@ -105,8 +98,10 @@ pub fn setup_header(file: &[u8], header_end: u64) -> Result<Vec<u8>> {
 /// SETUP_E820_EXT node ([`e820_ext_node`]); the kernel appends those to the table
 /// (arch/x86/kernel/e820.c e820__memory_setup_extended).
 pub fn split_e820(entries: &[E820Entry]) -> (Vec<E820Entry>, Vec<E820Entry>) {
+    // n <= entries.len(), so split_at cannot panic.
     let n = entries.len().min(E820_MAX_ENTRIES_ZEROPAGE);
-    (entries[..n].to_vec(), entries[n..].to_vec())
+    let (head, rest) = entries.split_at(n);
+    (head.to_vec(), rest.to_vec())
 }
 
 /// The (type, data) of a SETUP_E820_EXT node for [`crate::x86::setup_data::SetupDataChain`].
@@ -114,10 +109,21 @@ pub fn e820_ext_node(rest: &[E820Entry]) -> (u32, Vec<u8>) {
     (crate::x86::setup_data::SETUP_E820_EXT, encode_entries(rest))
 }
 
-fn put(page: &mut [u8], off: u64, bytes: &[u8]) {
-    // Offsets are this module's constants, all inside the 4096-byte page.
-    let o = off as usize;
-    page[o..o + bytes.len()].copy_from_slice(bytes);
+/// Writes `bytes` at `off` of the zero page. Offsets are this module's constants, all
+/// inside the 4096-byte page, so the error is for a bug here, never for the input.
+fn put(page: &mut [u8], off: u64, bytes: &[u8]) -> Result<()> {
+    let (len, page_len) = (bytes.len() as u64, page.len() as u64);
+    usize::try_from(off)
+        .ok()
+        .and_then(|o| page.get_mut(o..o.checked_add(bytes.len())?))
+        .ok_or(Error::Truncated {
+            what: "zero page field",
+            start: off,
+            end: off.saturating_add(len),
+            len: page_len,
+        })?
+        .copy_from_slice(bytes);
+    Ok(())
 }
 
 /// Builds the zero page: all zero (so the sentinel at 0x1ef stays 0 and the kernel's
@@ -138,7 +144,7 @@ fn put(page: &mut [u8], off: u64, bytes: &[u8]) {
 /// more than 128 e820 entries.
 pub fn build_zero_page(input: &ZeroPageInput) -> Result<Vec<u8>> {
     let hdr = &input.setup_header;
-    let hdr_end = SETUP_HEADER_OFFSET + hdr.len() as u64;
+    let hdr_end = fields::add(SETUP_HEADER_OFFSET, hdr.len() as u64, "x86 setup header")?;
     if hdr_end < SETUP_HEADER_MIN_END {
         return Err(Error::Truncated {
             what: "x86 setup header",
@@ -156,7 +162,7 @@ pub fn build_zero_page(input: &ZeroPageInput) -> Result<Vec<u8>> {
         ));
     }
     let mut page = vec![0u8; ZERO_PAGE_SIZE];
-    put(&mut page, SETUP_HEADER_OFFSET, hdr);
+    put(&mut page, SETUP_HEADER_OFFSET, hdr)?;
     if fields::le_u32(&page, off::HEADER, "setup header magic")? != HDRS {
         return Err(Error::invalid(
             "x86 setup header",
@@ -165,10 +171,8 @@ pub fn build_zero_page(input: &ZeroPageInput) -> Result<Vec<u8>> {
     }
     let version = fields::le_u16(&page, off::VERSION, "boot protocol version")?;
     if version < MIN_PROTOCOL {
-        return Err(Error::OldBootProtocol {
-            major: (version >> 8) as u8,
-            minor: version as u8,
-        });
+        let [minor, major] = version.to_le_bytes();
+        return Err(Error::OldBootProtocol { major, minor });
     }
     let xloadflags = fields::le_u16(&page, off::XLOADFLAGS, "xloadflags")?;
     let above_4g = xloadflags & xlf::CAN_BE_LOADED_ABOVE_4G != 0;
@@ -203,7 +207,7 @@ pub fn build_zero_page(input: &ZeroPageInput) -> Result<Vec<u8>> {
     let (rd_addr, rd_size) = input.initrd.unwrap_or((0, 0));
     if input.initrd.is_some() {
         let end = fields::add(rd_addr, rd_size, "initrd end")?;
-        let limit = u64::from(initrd_addr_max) + 1;
+        let limit = fields::add(u64::from(initrd_addr_max), 1, "initrd_addr_max")?;
         if !above_4g && end > limit {
             return Err(Error::invalid(
                 "initrd address",
@@ -225,52 +229,38 @@ pub fn build_zero_page(input: &ZeroPageInput) -> Result<Vec<u8>> {
         ));
     }
 
-    page[off::TYPE_OF_LOADER as usize] = LOADER_TYPE_KEXEC;
-    page[off::LOADFLAGS as usize] &= loadflags::LOADED_HIGH;
-    put(&mut page, off::HEAP_END_PTR, &[0, 0]);
-    page[off::EXT_LOADER_VER as usize] = 0;
-    page[off::EXT_LOADER_TYPE as usize] = 0;
-    put(
-        &mut page,
-        off::CMD_LINE_PTR,
-        &(input.cmdline_addr as u32).to_le_bytes(),
-    );
-    put(
-        &mut page,
-        off::EXT_CMD_LINE_PTR,
-        &((input.cmdline_addr >> 32) as u32).to_le_bytes(),
-    );
-    put(
-        &mut page,
-        off::RAMDISK_IMAGE,
-        &(rd_addr as u32).to_le_bytes(),
-    );
-    put(
-        &mut page,
-        off::EXT_RAMDISK_IMAGE,
-        &((rd_addr >> 32) as u32).to_le_bytes(),
-    );
-    put(
-        &mut page,
-        off::RAMDISK_SIZE,
-        &(rd_size as u32).to_le_bytes(),
-    );
-    put(
-        &mut page,
-        off::EXT_RAMDISK_SIZE,
-        &((rd_size >> 32) as u32).to_le_bytes(),
-    );
-    page[off::E820_ENTRIES as usize] = input.e820.len() as u8;
-    put(&mut page, off::E820_TABLE, &encode_entries(&input.e820));
+    let e820_entries = u8::try_from(input.e820.len()).map_err(|_| {
+        Error::invalid(
+            "e820 table",
+            format!("{} entries do not fit e820_entries", input.e820.len()),
+        )
+    })?;
+    let (cmdline_lo, cmdline_hi) = fields::split_u64(input.cmdline_addr);
+    let (rd_addr_lo, rd_addr_hi) = fields::split_u64(rd_addr);
+    let (rd_size_lo, rd_size_hi) = fields::split_u64(rd_size);
+    let flags = fields::u8_at(&page, off::LOADFLAGS, "loadflags")?;
+    put(&mut page, off::TYPE_OF_LOADER, &[LOADER_TYPE_KEXEC])?;
+    put(&mut page, off::LOADFLAGS, &[flags & loadflags::LOADED_HIGH])?;
+    put(&mut page, off::HEAP_END_PTR, &[0, 0])?;
+    put(&mut page, off::EXT_LOADER_VER, &[0])?;
+    put(&mut page, off::EXT_LOADER_TYPE, &[0])?;
+    put(&mut page, off::CMD_LINE_PTR, &cmdline_lo.to_le_bytes())?;
+    put(&mut page, off::EXT_CMD_LINE_PTR, &cmdline_hi.to_le_bytes())?;
+    put(&mut page, off::RAMDISK_IMAGE, &rd_addr_lo.to_le_bytes())?;
+    put(&mut page, off::EXT_RAMDISK_IMAGE, &rd_addr_hi.to_le_bytes())?;
+    put(&mut page, off::RAMDISK_SIZE, &rd_size_lo.to_le_bytes())?;
+    put(&mut page, off::EXT_RAMDISK_SIZE, &rd_size_hi.to_le_bytes())?;
+    put(&mut page, off::E820_ENTRIES, &[e820_entries])?;
+    put(&mut page, off::E820_TABLE, &encode_entries(&input.e820))?;
     put(
         &mut page,
         ACPI_RSDP_OFFSET,
         &input.acpi_rsdp.unwrap_or(0).to_le_bytes(),
-    );
+    )?;
     if let Some(efi) = &input.efi {
-        put(&mut page, EFI_INFO_OFFSET, &efi.to_bytes());
+        put(&mut page, EFI_INFO_OFFSET, &efi.to_bytes())?;
     }
-    put(&mut page, off::SETUP_DATA, &input.setup_data.to_le_bytes());
+    put(&mut page, off::SETUP_DATA, &input.setup_data.to_le_bytes())?;
     Ok(page)
 }
 

@@ -11,13 +11,6 @@
 //! - [`crash_e820`]: for a capture kernel, the ranges the kernel's own kexec_file loader
 //!   builds (arch/x86/kernel/crash.c crash_setup_memmap_entries, kexec-facts §5).
 
-// TODO(issue 16): 1 unchecked site here still to convert to checked accessors.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 use crate::error::{Error, Result};
 use crate::fields;
 use crate::memmap::{subtract, FirmwareMapEntry, MemoryMap, Range, PAGE_SIZE};
@@ -171,7 +164,8 @@ pub fn normal_e820(firmware: &[FirmwareMapEntry]) -> Result<Vec<E820Entry>> {
         if first_ram.addr < REALMODE_IVT_END {
             let end = first_ram.end();
             first_ram.addr = REALMODE_IVT_END.min(end);
-            first_ram.size = end - first_ram.addr;
+            // addr <= end by the min just above: the subtraction cannot saturate.
+            first_ram.size = end.saturating_sub(first_ram.addr);
         }
     }
     out.retain(|e| e.size != 0);

@@ -19,13 +19,6 @@
 //! without EFI runtime services (it still finds ACPI through acpi_rsdp_addr), which is
 //! what kexec-tools does when it cannot read the running zero page.
 
-// TODO(issue 16): 5 unchecked sites here still to convert to checked accessors.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 use crate::error::{Error, Result};
 use crate::fields;
 use crate::host::{EfiRuntimeEntry, HostRoot};
@@ -61,15 +54,17 @@ impl EfiInfo {
     /// The 32 bytes at zero page 0x1c0: signature, systab, memdesc_size, memdesc_version,
     /// memmap, memmap_size, systab_hi, memmap_hi.
     pub fn to_bytes(&self) -> [u8; EFI_INFO_SIZE] {
+        let (systab_lo, systab_hi) = fields::split_u64(self.systab);
+        let (memmap_lo, memmap_hi) = fields::split_u64(self.memmap);
         let words: [u32; 8] = [
             u32::from_le_bytes(self.loader_signature),
-            self.systab as u32,
+            systab_lo,
             self.memdesc_size,
             self.memdesc_version,
-            self.memmap as u32,
+            memmap_lo,
             self.memmap_size,
-            (self.systab >> 32) as u32,
-            (self.memmap >> 32) as u32,
+            systab_hi,
+            memmap_hi,
         ];
         let mut out = [0u8; EFI_INFO_SIZE];
         for (chunk, w) in out.chunks_exact_mut(4).zip(words) {
@@ -80,14 +75,15 @@ impl EfiInfo {
 
     /// Parses the 32 bytes of `struct efi_info` at the start of `bytes`.
     pub fn parse(bytes: &[u8]) -> Result<EfiInfo> {
-        let w = |i: u64| fields::le_u32(bytes, i * 4, "efi_info");
+        // The u32 at byte offset `off`.
+        let w = |off: u64| fields::le_u32(bytes, off, "efi_info");
         Ok(EfiInfo {
             loader_signature: fields::array(bytes, 0, "efi_info")?,
-            systab: u64::from(w(1)?) | u64::from(w(6)?) << 32,
-            memdesc_size: w(2)?,
-            memdesc_version: w(3)?,
-            memmap: u64::from(w(4)?) | u64::from(w(7)?) << 32,
-            memmap_size: w(5)?,
+            systab: u64::from(w(4)?) | u64::from(w(24)?) << 32,
+            memdesc_size: w(8)?,
+            memdesc_version: w(12)?,
+            memmap: u64::from(w(16)?) | u64::from(w(28)?) << 32,
+            memmap_size: w(20)?,
         })
     }
 
@@ -130,7 +126,11 @@ pub fn runtime_memmap(entries: &[EfiRuntimeEntry], desc_size: u32) -> Result<Vec
             ),
         ));
     }
-    let mut out = Vec::with_capacity(entries.len() * desc_size as usize);
+    let desc_len = desc_size as usize;
+    let mut out =
+        Vec::with_capacity(entries.len().checked_mul(desc_len).ok_or(Error::Overflow {
+            what: "EFI runtime memory map",
+        })?);
     for e in entries {
         let start = out.len();
         out.extend_from_slice(&e.kind.to_le_bytes());
@@ -139,7 +139,12 @@ pub fn runtime_memmap(entries: &[EfiRuntimeEntry], desc_size: u32) -> Result<Vec
         out.extend_from_slice(&e.virt_addr.to_le_bytes());
         out.extend_from_slice(&e.num_pages.to_le_bytes());
         out.extend_from_slice(&e.attribute.to_le_bytes());
-        out.resize(start + desc_size as usize, 0);
+        out.resize(
+            start.checked_add(desc_len).ok_or(Error::Overflow {
+                what: "EFI runtime memory map",
+            })?,
+            0,
+        );
     }
     Ok(out)
 }

@@ -16,13 +16,6 @@
 //! first and every other segment goes around it. Pure: ranges and random numbers in,
 //! choice out.
 
-// TODO(issue 16): 6 unchecked sites here still to convert to checked accessors.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 use crate::error::{Error, Result};
 use crate::memmap::{align_up, Range};
 
@@ -120,11 +113,14 @@ fn random_phys(input: &KaslrInput, free: &[Range], random: u64) -> Result<u64> {
             let lo = align_up(r.start.max(input.load_physical_addr), align)?;
             let hi = r.end.min(MAXMEM);
             let last = hi.checked_sub(size)?;
-            (last >= lo).then(|| (lo, (last - lo) / align + 1))
+            // align is a power of two (checked by the caller), so never 0.
+            let slots = last.checked_sub(lo)?.checked_div(align)?.checked_add(1)?;
+            Some((lo, slots))
         })
         .collect();
     let total: u64 = areas.iter().map(|a| a.1).sum();
-    if total == 0 {
+    // checked_rem is None exactly when total is 0: no slot anywhere.
+    let Some(mut pick) = random.checked_rem(total) else {
         return Err(Error::NoRoom {
             what: "randomised kernel".to_string(),
             detail: format!(
@@ -132,13 +128,13 @@ fn random_phys(input: &KaslrInput, free: &[Range], random: u64) -> Result<u64> {
                 input.load_physical_addr
             ),
         });
-    }
-    let mut pick = random % total;
+    };
     for (start, slots) in areas {
-        if pick < slots {
-            return Ok(start + pick * align);
+        // checked_sub is None exactly when pick < slots: the slot is in this area.
+        match pick.checked_sub(slots) {
+            Some(rest) => pick = rest,
+            None => return slot(start, pick, align),
         }
-        pick -= slots;
     }
     Err(Error::invalid(
         "KASLR slot",
@@ -158,8 +154,25 @@ fn random_virt(input: &KaslrInput, random: u64) -> Result<u64> {
                 input.virt_size, input.load_physical_addr
             ),
         })?;
-    let slots = 1 + room / input.align;
-    Ok(input.load_physical_addr + (random % slots) * input.align)
+    let slots = room
+        .checked_div(input.align)
+        .and_then(|n| n.checked_add(1))
+        .ok_or(Error::Overflow {
+            what: "KASLR virtual slot",
+        })?;
+    // slots >= 1, so checked_rem is always Some.
+    let pick = random.checked_rem(slots).ok_or(Error::Overflow {
+        what: "KASLR virtual slot",
+    })?;
+    slot(input.load_physical_addr, pick, input.align)
+}
+
+/// The address of slot `index` of `align` bytes from `start`.
+fn slot(start: u64, index: u64, align: u64) -> Result<u64> {
+    index
+        .checked_mul(align)
+        .and_then(|off| start.checked_add(off))
+        .ok_or(Error::Overflow { what: "KASLR slot" })
 }
 
 #[cfg(test)]

@@ -600,7 +600,7 @@ fn fill_boot_params(p: &mut Plan, input: BootParamsInput<'_>) -> Result<()> {
         }
     }
 
-    let mut buf = trampoline::build(base, base + ZERO_PAGE_OFFSET, kernel_entry);
+    let mut buf = trampoline::build(base, base + ZERO_PAGE_OFFSET, kernel_entry)?;
     buf.resize(ZERO_PAGE_OFFSET as usize, 0);
     buf.extend_from_slice(&zero_page);
     buf.extend_from_slice(cmdline.as_bytes());

@@ -3,13 +3,6 @@
 //! the plan loads. Apart from [`crate::x86::kexec_plan`], which builds such plans, so that
 //! [`crate::plan_check`] can run the check without depending on the planner.
 
-// TODO(issue 16): unchecked sites here still to convert to checked accessors.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::x86::trampoline;
@@ -51,16 +44,20 @@ pub fn verify(plan: &Plan) -> Result<()> {
         plan.segments.iter().find_map(|s| {
             let off = addr.checked_sub(s.mem)?;
             let end = off.checked_add(len)?;
-            (end <= s.bufsz()).then(|| &s.buf[off as usize..end as usize])
+            s.buf
+                .get(usize::try_from(off).ok()?..usize::try_from(end).ok()?)
         })
     };
-    let cmdline = loaded(view.cmd_line_ptr, plan.cmdline.len() as u64 + 1).ok_or_else(|| {
-        bad(format!(
-            "cmd_line_ptr {:#x} does not point into a loaded segment",
-            view.cmd_line_ptr
-        ))
-    })?;
-    if cmdline.last() != Some(&0) || &cmdline[..cmdline.len() - 1] != plan.cmdline.as_bytes() {
+    let cmdline = (plan.cmdline.len() as u64)
+        .checked_add(1)
+        .and_then(|len| loaded(view.cmd_line_ptr, len))
+        .ok_or_else(|| {
+            bad(format!(
+                "cmd_line_ptr {:#x} does not point into a loaded segment",
+                view.cmd_line_ptr
+            ))
+        })?;
+    if !matches!(cmdline.split_last(), Some((0, text)) if text == plan.cmdline.as_bytes()) {
         return Err(bad(format!(
             "the command line at {:#x} is not the plan's",
             view.cmd_line_ptr
@@ -120,7 +117,7 @@ pub fn verify(plan: &Plan) -> Result<()> {
                 })?,
         },
     };
-    let want = kernel.mem + offset;
+    let want = crate::fields::add(kernel.mem, offset, "kernel entry address")?;
     if kernel_entry != want {
         return Err(bad(format!(
             "the trampoline jumps to {kernel_entry:#x}, not the kernel's 64-bit entry {want:#x}"

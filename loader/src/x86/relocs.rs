@@ -20,13 +20,6 @@
 //! `reloc - __START_KERNEL_map - LOAD_PHYSICAL_ADDR` bytes from the image start (`_text`).
 //! Pure code: bytes in, table out; applying works on the image buffer.
 
-// TODO(issue 16): 7 unchecked sites here still to convert to checked accessors.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 use crate::error::{Error, Result};
 
 /// `__START_KERNEL_map` (arch/x86/include/asm/page_64_types.h): where the kernel's virtual
@@ -90,7 +83,12 @@ pub struct RelocTable {
 impl RelocTable {
     /// Number of relocations in all sets.
     pub fn len(&self) -> usize {
-        self.r32.len() + self.inv32.len() + self.r64.len()
+        // A Vec<u64> holds at most isize::MAX / 8 elements, so three lengths never reach
+        // usize::MAX: saturating never saturates.
+        self.r32
+            .len()
+            .saturating_add(self.inv32.len())
+            .saturating_add(self.r64.len())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -123,10 +121,9 @@ impl RelocTable {
             .ok_or(Error::Overflow {
                 what: "kernel virtual base",
             })?;
-        let mut words = data
-            .chunks_exact(4)
-            .rev()
-            .map(|w| i32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+        // data.len() is a multiple of 4 (checked above): no remainder is left out.
+        let (chunks, _) = data.as_chunks::<4>();
+        let mut words = chunks.iter().rev().map(|w| i32::from_le_bytes(*w));
         let mut consumed = 0u64;
         let mut read_set = |name: &'static str, size: u64| -> Result<Vec<u64>> {
             let mut set = Vec::new();
@@ -137,7 +134,9 @@ impl RelocTable {
                         format!("the {name} relocations have no 0 terminator before the start of the data"),
                     )
                 })?;
-                consumed += 4;
+                consumed = consumed.checked_add(4).ok_or(Error::Overflow {
+                    what: "x86 relocation table",
+                })?;
                 if word == 0 {
                     return Ok(set);
                 }
@@ -161,7 +160,12 @@ impl RelocTable {
             TableFormat::WithoutInverse => Vec::new(),
         };
         let r64 = read_set("64-bit", 8)?;
-        let table_start = data.len() as u64 - consumed;
+        // consumed counts words read from data, so it is at most data.len().
+        let table_start = (data.len() as u64)
+            .checked_sub(consumed)
+            .ok_or(Error::Overflow {
+                what: "x86 relocation table",
+            })?;
         Ok(RelocTable {
             r32,
             inv32,

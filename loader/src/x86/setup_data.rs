@@ -6,13 +6,6 @@
 //! (Documentation/arch/x86/boot.rst, "setup_data"). The kernel maps each node by its
 //! physical address, so the builder needs the address the bytes will be loaded at.
 
-// TODO(issue 16): 3 unchecked sites here still to convert to checked accessors.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 use crate::error::{Error, Result};
 use crate::fields;
 
@@ -43,6 +36,9 @@ pub const SETUP_INDIRECT: u32 = 1 << 31;
 pub const SETUP_DATA_HEADER: usize = 16;
 /// Alignment of every node (the struct's u64 `next` wants 8).
 pub const SETUP_DATA_ALIGN: u64 = 8;
+/// [`SETUP_DATA_ALIGN`] as a byte count, for padding the buffer.
+const SETUP_DATA_ALIGN_BYTES: usize = 8;
+const _: () = assert!(SETUP_DATA_ALIGN_BYTES as u64 == SETUP_DATA_ALIGN);
 
 /// A setup_data list laid out for one physical base address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,10 +69,11 @@ impl SetupDataChain {
                     format!("{} bytes of data do not fit its u32 length", data.len()),
                 )
             })?;
-            let node_len = (SETUP_DATA_HEADER + data.len()) as u64;
+            let node_len =
+                fields::add(SETUP_DATA_HEADER as u64, u64::from(len), "setup_data node")?;
             let padded = node_len.next_multiple_of(SETUP_DATA_ALIGN);
             let here = fields::add(base, out.len() as u64, "setup_data address")?;
-            let next = if i + 1 == count {
+            let next = if i.checked_add(1) == Some(count) {
                 0
             } else {
                 fields::add(here, padded, "setup_data address")?
@@ -85,7 +82,7 @@ impl SetupDataChain {
             out.extend_from_slice(&kind.to_le_bytes());
             out.extend_from_slice(&len.to_le_bytes());
             out.extend_from_slice(&data);
-            out.resize(out.len().next_multiple_of(SETUP_DATA_ALIGN as usize), 0);
+            out.resize(out.len().next_multiple_of(SETUP_DATA_ALIGN_BYTES), 0);
         }
         Ok((out, base))
     }

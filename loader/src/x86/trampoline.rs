@@ -36,12 +36,7 @@
 //! plain integer code (SSE is off) using the old kernel's identity map and its own stack,
 //! and jumps here on success; nothing in this layout changes.
 
-// TODO(issue 16): 29 unchecked sites here still to convert to checked accessors.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
+use crate::error::{Error, Result};
 
 /// Bytes of the trampoline, including its data area and stack. One page is the limit.
 pub const SIZE: usize = 0x200;
@@ -67,6 +62,11 @@ pub const RELOAD_OFFSET: usize = 0x1c;
 /// The GDT: null, null, `__BOOT_CS` 0x10 (64-bit code, L=1, execute/read) and `__BOOT_DS`
 /// 0x18 (flat 4 GiB read/write), the values of arch/x86/purgatory/entry64.S.
 pub const GDT: [u64; 4] = [0, 0, 0x00AF_9A00_0000_FFFF, 0x00CF_9200_0000_FFFF];
+/// The `lgdt` limit: the GDT's size in bytes minus 1.
+// A const item: 4 * 8 - 1 fits a u16, and the assert below holds it to that at compile time.
+#[allow(clippy::cast_possible_truncation)]
+pub const GDT_LIMIT: u16 = (GDT.len() * 8 - 1) as u16;
+const _: () = assert!(GDT_LIMIT as usize == GDT.len() * 8 - 1);
 /// The code segment selector (GDT entry 2).
 pub const BOOT_CS: u8 = 0x10;
 /// The data segment selector (GDT entry 3).
@@ -156,6 +156,8 @@ pub const INSNS: &[Insn] = &[
 ];
 
 /// Length of an instruction, including the disp32 of RIP-relative ones.
+// Evaluated in const context (CODE_LEN) and by tests on the fixed INSNS: an overflow is a compile error.
+#[allow(clippy::arithmetic_side_effects)]
 const fn insn_len(i: &Insn) -> usize {
     i.bytes.len() + if i.rip_target.is_some() { 4 } else { 0 }
 }
@@ -163,6 +165,13 @@ const fn insn_len(i: &Insn) -> usize {
 /// The template: code, GDT and GDT limit filled in; the patched fields are zero.
 pub const TEMPLATE: [u8; SIZE] = assemble();
 
+// A const fn table, evaluated only for TEMPLATE: an out-of-bounds index, overflow or
+// truncation is a compile error, never a runtime panic.
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
 const fn assemble() -> [u8; SIZE] {
     let mut out = [0u8; SIZE];
     let mut pos = 0;
@@ -198,7 +207,7 @@ const fn assemble() -> [u8; SIZE] {
         }
         e += 1;
     }
-    let limit = ((GDT.len() * 8 - 1) as u16).to_le_bytes();
+    let limit = GDT_LIMIT.to_le_bytes();
     out[GDT_DESC_OFFSET] = limit[0];
     out[GDT_DESC_OFFSET + 1] = limit[1];
     out
@@ -207,6 +216,8 @@ const fn assemble() -> [u8; SIZE] {
 /// Length of the code part of the template.
 pub const CODE_LEN: usize = code_len();
 
+// A const fn evaluated only for CODE_LEN: an out-of-bounds index or overflow is a compile error.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 const fn code_len() -> usize {
     let mut n = 0;
     let mut i = 0;
@@ -227,13 +238,32 @@ const _: () = assert!(KERNEL_ENTRY_FIELD + 8 <= STACK_TOP && STACK_TOP.is_multip
 ///
 /// `kexec_load`'s entry is `load_addr + ENTRY_OFFSET`. All three values are physical
 /// addresses, which the kexec identity map makes equal to virtual ones.
-pub fn build(load_addr: u64, boot_params: u64, kernel_entry: u64) -> Vec<u8> {
+///
+/// The error (a field past the template's end) cannot happen: the offsets are constants
+/// asserted inside [`SIZE`] at compile time.
+pub fn build(load_addr: u64, boot_params: u64, kernel_entry: u64) -> Result<Vec<u8>> {
     let mut out = TEMPLATE.to_vec();
     let gdt = load_addr.wrapping_add(GDT_OFFSET as u64);
-    out[GDT_BASE_FIELD..GDT_BASE_FIELD + 8].copy_from_slice(&gdt.to_le_bytes());
-    out[BOOT_PARAMS_FIELD..BOOT_PARAMS_FIELD + 8].copy_from_slice(&boot_params.to_le_bytes());
-    out[KERNEL_ENTRY_FIELD..KERNEL_ENTRY_FIELD + 8].copy_from_slice(&kernel_entry.to_le_bytes());
-    out
+    put_u64(&mut out, GDT_BASE_FIELD, gdt)?;
+    put_u64(&mut out, BOOT_PARAMS_FIELD, boot_params)?;
+    put_u64(&mut out, KERNEL_ENTRY_FIELD, kernel_entry)?;
+    Ok(out)
+}
+
+/// Writes the u64 field at offset `at` of the trampoline bytes.
+fn put_u64(out: &mut [u8], at: usize, value: u64) -> Result<()> {
+    let len = out.len() as u64;
+    let field = out
+        .get_mut(at..)
+        .and_then(|rest| rest.first_chunk_mut::<8>())
+        .ok_or(Error::Truncated {
+            what: "trampoline field",
+            start: at as u64,
+            end: (at as u64).saturating_add(8),
+            len,
+        })?;
+    *field = value.to_le_bytes();
+    Ok(())
 }
 
 /// GNU assembler source for the whole template (code, labels, data area with zeroed patch
@@ -254,8 +284,7 @@ pub fn assembler_source() -> String {
         s.push_str(&format!("    .quad {d:#018x}\n"));
     }
     s.push_str(&format!(
-        ".org {GDT_DESC_OFFSET:#x}\ngdt_desc:\n    .word {:#x}\n    .quad 0\n",
-        GDT.len() * 8 - 1
+        ".org {GDT_DESC_OFFSET:#x}\ngdt_desc:\n    .word {GDT_LIMIT:#x}\n    .quad 0\n"
     ));
     s.push_str(&format!(
         ".org {BOOT_PARAMS_FIELD:#x}\nboot_params:\n    .quad 0\n.org {KERNEL_ENTRY_FIELD:#x}\nkernel_entry:\n    .quad 0\n.org {STACK_TOP:#x}\nstack_top:\n"
@@ -318,7 +347,7 @@ pub(crate) mod tests {
 
     #[test]
     fn patched_fields_land_at_the_documented_offsets() {
-        let b = build(0x7ff0_0000, 0x1_2345_6000, 0x0100_0200);
+        let b = build(0x7ff0_0000, 0x1_2345_6000, 0x0100_0200).unwrap();
         assert_eq!(b.len(), SIZE);
         assert_eq!(le64(&b, GDT_BASE_FIELD), 0x7ff0_0080);
         assert_eq!(le64(&b, BOOT_PARAMS_FIELD), 0x1_2345_6000);
@@ -327,7 +356,7 @@ pub(crate) mod tests {
         assert_eq!(le64(&b, GDT_OFFSET + 16), 0x00af_9a00_0000_ffff);
         assert_eq!(le64(&b, GDT_OFFSET + 24), 0x00cf_9200_0000_ffff);
         // Only the three fields differ between two placements.
-        let c = build(0, 0, 0);
+        let c = build(0, 0, 0).unwrap();
         let differing: Vec<usize> = (0..SIZE).filter(|&i| b[i] != c[i]).collect();
         assert!(differing
             .iter()
@@ -388,7 +417,7 @@ pub(crate) mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("t.bin");
-        std::fs::write(&bin, &build(0x1000, 0x2000, 0x3000)[..CODE_LEN]).unwrap();
+        std::fs::write(&bin, &build(0x1000, 0x2000, 0x3000).unwrap()[..CODE_LEN]).unwrap();
         let out = run(Command::new("objdump")
             .args(["-D", "-b", "binary", "-mi386:x86-64"])
             .arg(&bin));

@@ -15,13 +15,6 @@
 //! buffer they hold leftovers of the ELF file. No section lives there, and the kernel
 //! clears its .bss itself (clear_bss in arch/x86/kernel/head64.c).
 
-// TODO(issue 16): 15 unchecked sites here still to convert to checked accessors.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 use crate::compression::{self, Compression};
 use crate::error::{Error, Result};
 use crate::image::bzimage::BzImage;
@@ -174,12 +167,18 @@ pub fn from_payload_owned(
     // end), and the zeroed gap below a destination holds no source still to move.
     let mut end = 0usize;
     for m in &c.moves {
-        let (dst, src, len) = (m.dst as usize, m.src as usize, m.len as usize);
-        data.get_mut(end..dst)
+        // Both ranges lie inside data: src's by in_place, dst's as dst <= src.
+        let (Some(dst), Some(src)) = (usize_range(m.dst, m.len), usize_range(m.src, m.len)) else {
+            return Err(bad_payload("a PT_LOAD does not fit the image".to_string()));
+        };
+        if src.end > data.len() || dst.end > data.len() {
+            return Err(bad_payload("a PT_LOAD does not fit the image".to_string()));
+        }
+        data.get_mut(end..dst.start)
             .ok_or_else(|| bad_payload("PT_LOADs out of order".to_string()))?
             .fill(0);
-        data.copy_within(src..src + len, dst);
-        end = dst + len;
+        data.copy_within(src, dst.start);
+        end = dst.end;
     }
     data.truncate(end);
     data.shrink_to_fit();
@@ -191,6 +190,12 @@ pub fn from_payload_owned(
 
 fn bad_payload(detail: String) -> Error {
     Error::invalid("decompressed x86 kernel", detail)
+}
+
+/// `start..start + len` as buffer indices, or None when it does not fit a usize.
+fn usize_range(start: u64, len: u64) -> Option<std::ops::Range<usize>> {
+    let start = usize::try_from(start).ok()?;
+    Some(start..start.checked_add(usize::try_from(len).ok()?)?)
 }
 
 /// One PT_LOAD's file bytes: `len` bytes from payload offset `src` to image offset `dst`.
@@ -227,12 +232,15 @@ impl CheckedPayload {
 
 /// The image as a new zeroed buffer with each PT_LOAD's file bytes copied in.
 fn layout_copy(data: &[u8], c: &CheckedPayload) -> Result<Vec<u8>> {
-    let mut image = vec![0u8; c.image_len as usize];
+    let image_len = usize::try_from(c.image_len).map_err(|_| Error::Overflow {
+        what: "x86 kernel image length",
+    })?;
+    let mut image = vec![0u8; image_len];
     for m in &c.moves {
         let src = crate::fields::slice(data, m.src, m.len, "ELF PT_LOAD segment")?;
         // In bounds: dst + len <= image_len by its definition.
-        let dst = image
-            .get_mut(m.dst as usize..(m.dst + m.len) as usize)
+        let dst = usize_range(m.dst, m.len)
+            .and_then(|r| image.get_mut(r))
             .ok_or_else(|| bad_payload("a PT_LOAD does not fit the image".to_string()))?;
         dst.copy_from_slice(src);
     }
@@ -276,11 +284,13 @@ fn check_payload(data: &[u8], format: TableFormat, load: u64) -> Result<CheckedP
     }
     spans.sort_by_key(|s| s.0);
     for w in spans.windows(2) {
-        if w[0].1 > w[1].0 {
-            return Err(bad(format!(
-                "PT_LOADs at physical {:#x} and {:#x} overlap",
-                w[0].2.paddr, w[1].2.paddr
-            )));
+        if let [a, b] = w {
+            if a.1 > b.0 {
+                return Err(bad(format!(
+                    "PT_LOADs at physical {:#x} and {:#x} overlap",
+                    a.2.paddr, b.2.paddr
+                )));
+            }
         }
     }
     let mem_len = spans.iter().map(|s| s.1).max().unwrap_or(0);
@@ -291,7 +301,10 @@ fn check_payload(data: &[u8], format: TableFormat, load: u64) -> Result<CheckedP
     }
     // The buffer holds the file-backed part, within the limit any decompressed kernel
     // has ([`compression::MAX_DECOMPRESSED`]).
-    let image_len = spans.iter().map(|s| s.0 + s.2.filesz).max().unwrap_or(0);
+    let mut image_len = 0u64;
+    for s in &spans {
+        image_len = image_len.max(crate::fields::add(s.0, s.2.filesz, "PT_LOAD file end")?);
+    }
     if image_len > compression::MAX_DECOMPRESSED {
         return Err(bad(format!(
             "its PT_LOADs' file bytes span {image_len:#x} bytes, more than the {:#x}-byte limit",
@@ -309,7 +322,11 @@ fn check_payload(data: &[u8], format: TableFormat, load: u64) -> Result<CheckedP
     let entry_offset = elf
         .entry
         .checked_sub(load)
-        .filter(|&o| spans.iter().any(|s| o >= s.0 && o - s.0 < s.2.filesz))
+        .filter(|&o| {
+            spans
+                .iter()
+                .any(|s| o.checked_sub(s.0).is_some_and(|d| d < s.2.filesz))
+        })
         .ok_or_else(|| {
             bad(format!(
                 "e_entry {:#x} is not in any PT_LOAD's file bytes",
