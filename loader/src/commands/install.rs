@@ -280,7 +280,7 @@ mod tests {
             std::fs::read_to_string(dir.path().join("etc/systemd/system/warmboot-load.service"))
                 .unwrap();
         assert!(
-            load.contains("\nExecStart=/usr/local/sbin/warmboot load --current\n"),
+            load.contains("\nExecStart=/usr/local/sbin/warmboot load --default\n"),
             "{load}"
         );
         assert!(!load.contains("@WARMBOOT@"));
