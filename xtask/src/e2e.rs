@@ -6,7 +6,8 @@
 //! the step script of `images/e2e/`; it becomes an ext4 image booted as an x86_64 guest
 //! under TCG with the tree's own kernel and initrd (Debian's initrd has virtio_blk). The
 //! guest walks through its steps, one per boot, printing `@@E2E` lines; [`judge`] decides
-//! each of the five scenarios from the serial log alone. Not part of `cargo xtask ci` yet.
+//! each of the seven scenarios from the serial log alone (issue 8's five, and issue 17's
+//! kernel upgrade and lock). A step of `cargo xtask ci`.
 
 use crate::cache::Cache;
 use crate::cmd::Cmd;
@@ -130,6 +131,14 @@ fn prepare_tree(root: &Path, tree: &Path, warmboot: &Path) -> Result<()> {
         std::fs::copy(from, to).map(drop).map_err(Error::io(to))
     };
     copy(warmboot, &tree.join("usr/sbin/warmboot"))?;
+    // The kernel the guest upgrades to, the Debian way (dpkg -i): the pinned 6.1 package,
+    // newer than the tree's own kernel.
+    let upgrade = tree.join("root/upgrade");
+    if upgrade.exists() {
+        std::fs::remove_dir_all(&upgrade).map_err(Error::io(&upgrade))?;
+    }
+    let deb = upgrade_deb()?;
+    copy(&deb, &upgrade.join(deb.file_name().unwrap_or_default()))?;
     Cmd::new(warmboot)
         .args(["install-units", "--root"])
         .arg(tree)
@@ -163,6 +172,34 @@ fn prepare_tree(root: &Path, tree: &Path, warmboot: &Path) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io(&step)(e)),
+    }
+}
+
+/// The pinned x86_64 6.1 kernel's .deb (fetched by `cargo xtask images`).
+fn upgrade_deb() -> Result<PathBuf> {
+    let cache = Cache::from_env()?;
+    let index_path = cache.root().join("kernels.json");
+    let index = crate::index::KernelIndex::load_or_default(&index_path)?;
+    let entry = index.get("x86_64", "6.1").ok_or_else(|| Error::Boot {
+        reason: format!(
+            "e2e: no pinned x86_64 6.1 kernel in {} — run `cargo xtask images`",
+            index_path.display()
+        ),
+    })?;
+    let deb = cache.debs().join(crate::cache::deb_file_name(
+        &entry.package,
+        &entry.version,
+        crate::manifest::DebArch::Amd64,
+    ));
+    if deb.is_file() {
+        Ok(deb)
+    } else {
+        Err(Error::Boot {
+            reason: format!(
+                "e2e: {} is missing — run `cargo xtask images`",
+                deb.display()
+            ),
+        })
     }
 }
 
@@ -206,6 +243,8 @@ fn marker(line: &str) -> Option<&str> {
 struct Boot<'a> {
     step: Option<&'a str>,
     id: Option<&'a str>,
+    /// `uname -r`.
+    kernel: Option<&'a str>,
     markers: Vec<&'a str>,
     /// Serial lines after this boot's markers began, up to the next boot.
     lines: Vec<&'a str>,
@@ -230,6 +269,7 @@ fn boots<'a>(lines: &[&'a str]) -> Vec<Boot<'a>> {
                 out.push(Boot {
                     step: field("step="),
                     id: field("id="),
+                    kernel: field("kernel="),
                     ..Boot::default()
                 });
             }
@@ -248,7 +288,8 @@ fn boots<'a>(lines: &[&'a str]) -> Vec<Boot<'a>> {
     out
 }
 
-/// The five scenarios of issue 8, each passed or failed with the reason, from the serial
+/// The seven scenarios (issue 8's five; issue 17's kernel upgrade, lock and the capture
+/// kernel of the upgraded kernel), each passed or failed with the reason, from the serial
 /// log alone.
 pub fn judge(lines: &[&str]) -> Vec<(&'static str, std::result::Result<(), String>)> {
     let boots = boots(lines);
@@ -309,11 +350,55 @@ pub fn judge(lines: &[&str]) -> Vec<(&'static str, std::result::Result<(), Strin
         }
         Ok(())
     });
-    let capture = need("3").and_then(|b3| {
+    // The upgrade: the package's postinst ran warmboot's kernel hook, which loaded the new
+    // default kernel; `warmboot reboot` went warm into it.
+    let upgraded = need("3").and_then(|b3| {
         let b4 = need("4")?;
+        fresh(b3, b4)?;
+        let package = b3
+            .marker("upgrade package=")
+            .ok_or("step 3 installed no kernel package")?
+            .trim();
+        if let Some(f) = b3.marker("upgrade-failed ") {
+            return Err(format!("dpkg -i {package} failed: {f}"));
+        }
+        let release = package.strip_prefix("linux-image-").unwrap_or(package);
+        let status = b3.marker("upgrade-status ").unwrap_or_default();
+        if !status.contains(&format!("\"release\":\"{release}\"")) {
+            return Err(format!(
+                "after dpkg -i the loaded kernel is not {release} (the kernel hook did not load it): {status}"
+            ));
+        }
+        if !b3.saw("kexec_core: Starting new kernel") || b3.saw(RESTART) {
+            return Err("the reboot after the upgrade was not warm".to_string());
+        }
+        match b4.kernel {
+            Some(k) if k == release => Ok(()),
+            k => Err(format!("the warm reboot after the upgrade booted {k:?}, not {release}")),
+        }
+    });
+    let lock = need("4").and_then(|b4| {
+        let dir = b4.marker("lock-dir ").unwrap_or_default().trim();
+        if dir != "700 root" {
+            return Err(format!("/run/warmboot is {dir:?}, not \"700 root\""));
+        }
+        match b4.marker("lock-as-user ").map(str::trim) {
+            Some("refused") => Ok(()),
+            other => Err(format!("a user creating the lock file: {other:?}")),
+        }
+    });
+    let capture = need("4").and_then(|b3| {
+        let b4 = need("5")?;
         fresh(b3, b4)?;
         if !b3.saw("Kernel panic") {
             return Err("no panic before the capture boot".to_string());
+        }
+        // The capture kernel follows the upgrade: the running kernel's, loaded at boot.
+        if b4.kernel != b3.kernel {
+            return Err(format!(
+                "the capture kernel is {:?}, the crashed one {:?}",
+                b4.kernel, b3.kernel
+            ));
         }
         if !b4
             .marker("cmdline ")
@@ -338,7 +423,15 @@ pub fn judge(lines: &[&str]) -> Vec<(&'static str, std::result::Result<(), Strin
         ("2 warm reboot keeps a file and shuts down cleanly", warm),
         ("3 reboot --cold goes through the firmware", cold),
         ("4 systemctl kexec runs warmboot as kexec", systemctl_kexec),
-        ("5 the capture kernel catches a panic", capture),
+        (
+            "5 after a kernel upgrade the warm reboot boots the new kernel",
+            upgraded,
+        ),
+        ("6 no user can create the lock file", lock),
+        (
+            "7 the capture kernel of the new kernel catches a panic",
+            capture,
+        ),
     ]
 }
 
