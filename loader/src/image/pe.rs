@@ -182,3 +182,82 @@ fn count_signatures(data: &[u8], offset: u32, size: u32) -> Result<usize> {
     }
     Ok(count)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::pe::{append_signature, build_image, write_headers, SectionSpec};
+
+    /// A PE with one `.text` section and a one-signature certificate table, and the
+    /// table's (offset, size).
+    fn signed() -> (Vec<u8>, (u32, u32)) {
+        let mut img = build_image(MACHINE_X86_64, &[(".text", &[0x90; 16])]);
+        let table = append_signature(&mut img, &[0x30; 24]);
+        let text = PeInfo::parse(&img).unwrap().sections[0].clone();
+        let spec = SectionSpec {
+            name: text.name,
+            file_offset: text.file_offset,
+            file_size: text.file_size,
+            virtual_address: text.virtual_address,
+            virtual_size: text.virtual_size,
+        };
+        write_headers(&mut img, 0x80, MACHINE_X86_64, 0x1000, &[spec], Some(table));
+        (img, table)
+    }
+
+    #[test]
+    fn counts_the_signatures() {
+        let (img, table) = signed();
+        let pe = PeInfo::parse(&img).unwrap();
+        assert_eq!(pe.certificate_table, Some(table));
+        assert_eq!(pe.signatures, 1);
+        assert!(pe.is_signed());
+    }
+
+    #[test]
+    fn refuses_a_certificate_table_past_the_end() {
+        let (img, (off, size)) = signed();
+        let cut = &img[..img.len() - 8];
+        let e = PeInfo::parse(cut).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Truncated { what: "PE certificate table", start, end, len }
+                    if start == u64::from(off)
+                        && end == u64::from(off) + u64::from(size)
+                        && len == cut.len() as u64
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn refuses_a_section_past_the_end() {
+        let img = build_image(MACHINE_X86_64, &[(".text", &[0x90; 16])]);
+        let cut = &img[..img.len() - 1];
+        let e = PeInfo::parse(cut).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Truncated {
+                    what: "PE section",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn looks_like_survives_short_and_hostile_headers() {
+        assert!(!looks_like(b"MZ"));
+        let mut hostile = vec![0u8; 0x40];
+        hostile[..2].copy_from_slice(b"MZ");
+        hostile[0x3c..0x40].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(!looks_like(&hostile));
+        assert!(looks_like(&build_image(
+            MACHINE_ARM64,
+            &[(".text", &[0; 4])]
+        )));
+    }
+}
