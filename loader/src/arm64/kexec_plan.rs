@@ -212,3 +212,28 @@ pub fn plan_image(
     crate::plan_check::check_plan(&p, map)?;
     Ok(p)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_segment_is_an_error_not_a_panic() {
+        let mut p = Plan {
+            arch: crate::Arch::Arm64,
+            mode: Mode::Normal,
+            entry: 0,
+            segments: vec![crate::plan::Segment {
+                what: DTB.to_string(),
+                buf: vec![1],
+                mem: 0x4000_0000,
+                memsz: 0x1000,
+            }],
+            cmdline: String::new(),
+            notes: Vec::new(),
+        };
+        assert_eq!(segment(&mut p, DTB).unwrap().mem, 0x4000_0000);
+        let e = segment(&mut p, ENTRY).unwrap_err();
+        assert_eq!(e.to_string(), "invalid arm64 plan: no entry");
+    }
+}
