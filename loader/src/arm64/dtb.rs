@@ -11,13 +11,6 @@
 //! Placement rules come from Documentation/arch/arm64/booting.rst: the DTB must be 8-byte
 //! aligned and at most 2 MiB (MIN_FDT_ALIGN / MAX_FDT_SIZE, arch/arm64/mm/fixmap.c).
 
-// TODO(issue 16): 8 unchecked sites here still to convert to checked accessors.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 use dtoolkit::fdt::Fdt;
 use dtoolkit::memreserve::MemoryReservation;
 use dtoolkit::model::{DeviceTree, DeviceTreeNode, DeviceTreeProperty};
@@ -147,8 +140,12 @@ pub fn chosen_for(
 pub fn patch(dtb: &[u8], patch: &ChosenPatch) -> Result<Vec<u8>> {
     let fdt = parse(dtb)?;
     // Refuse oversized values before building anything (the writer would panic past 4 GiB).
-    let added = patch.bootargs.as_ref().map_or(0, String::len)
-        + patch.rng_seed.as_ref().map_or(0, Vec::len);
+    // Saturating is right: a saturated sum is still over the limit and refused.
+    let added = patch
+        .bootargs
+        .as_ref()
+        .map_or(0, String::len)
+        .saturating_add(patch.rng_seed.as_ref().map_or(0, Vec::len));
     if added > MAX_FDT_SIZE {
         return Err(Error::invalid(
             "device tree",
@@ -206,18 +203,18 @@ pub fn patch(dtb: &[u8], patch: &ChosenPatch) -> Result<Vec<u8>> {
     }
     let mut reservations = Vec::new();
     if let Some((start, end)) = patch.initrd {
-        if end < start {
-            return Err(Error::invalid(
+        let size = end.checked_sub(start).ok_or_else(|| {
+            Error::invalid(
                 "initrd range",
                 format!("end {end:#x} is below start {start:#x}"),
-            ));
-        }
+            )
+        })?;
         chosen.add_property(DeviceTreeProperty::new_unchecked(
             "linux,initrd-start",
             start,
         ));
         chosen.add_property(DeviceTreeProperty::new_unchecked("linux,initrd-end", end));
-        reservations.push(MemoryReservation::new(start, end - start));
+        reservations.push(MemoryReservation::new(start, size));
     }
     if let Some(seed) = patch.kaslr_seed {
         chosen.add_property(DeviceTreeProperty::new_unchecked("kaslr-seed", seed));
@@ -309,12 +306,13 @@ pub(crate) fn parse(dtb: &[u8]) -> Result<Fdt<'_>> {
 
 /// Nodes and properties below (and including) `node`, to prove the editable copy lost nothing.
 fn count<N: Node>(node: &N) -> (usize, usize) {
-    let mut nodes = 1;
+    let mut nodes: usize = 1;
     let mut props = node.properties().count();
     for child in node.children() {
         let (n, p) = count(&child);
-        nodes += n;
-        props += p;
+        // Counts of what a parsed tree holds (at most 4 GiB of it) cannot reach usize::MAX.
+        nodes = nodes.saturating_add(n);
+        props = props.saturating_add(p);
     }
     (nodes, props)
 }
@@ -349,7 +347,8 @@ fn reg_cells(
     addr_cells: usize,
     size_cells: usize,
 ) -> Result<Vec<u32>> {
-    let mut cells = Vec::with_capacity(addr_cells + size_cells);
+    // A capacity hint only; root_cells allows at most 4 + 4 cells.
+    let mut cells = Vec::with_capacity(addr_cells.saturating_add(size_cells));
     for (value, n) in [(addr, addr_cells), (size, size_cells)] {
         if n == 1 && value > u64::from(u32::MAX) {
             return Err(Error::invalid(
@@ -360,7 +359,7 @@ fn reg_cells(
         for i in (0..n).rev() {
             // Cells beyond the second are high-order zeros.
             let cell = match i {
-                0 => value as u32,
+                0 => (value & 0xffff_ffff) as u32,
                 1 => (value >> 32) as u32,
                 _ => 0,
             };
@@ -398,7 +397,7 @@ fn reg_of(
     size_cells: usize,
 ) -> Option<(u64, u64)> {
     let value = node.property(name)?.value().to_vec();
-    if value.len() != (addr_cells + size_cells) * 4 {
+    if value.len() != addr_cells.checked_add(size_cells)?.checked_mul(4)? {
         return None;
     }
     let number = |bytes: &[u8]| {
@@ -407,7 +406,7 @@ fn reg_of(
             acc.checked_mul(1 << 32).map(|v| v | cell)
         })
     };
-    let (a, s) = value.split_at(addr_cells * 4);
+    let (a, s) = value.split_at_checked(addr_cells.checked_mul(4)?)?;
     Some((number(a)?, number(s)?))
 }
 

@@ -9,17 +9,11 @@
 //! (every patched property has a fixed width), so the first pass plans a DTB patched with
 //! zeros and the second patches the real addresses into a DTB of the same size.
 
-// TODO(issue 16): lints after the pipeline refactor lands
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 use crate::arm64::dtb::{self, ChosenPatch};
 use crate::arm64::trampoline;
 use crate::crash::elfcore;
 use crate::error::{Error, Result};
+use crate::fields::add;
 use crate::image::arm64::Arm64Kernel;
 use crate::layout::{Blob, KernelLayout, Placement};
 use crate::memmap::{MemoryMap, Mode, PAGE_SIZE};
@@ -30,6 +24,15 @@ use crate::planner::{plan, PlanRequest};
 pub const DTB: &str = "dtb";
 pub const ENTRY: &str = "entry";
 pub const ELFCOREHDR: &str = "elfcorehdr";
+
+/// The planned segment holding `what`; the planner was asked for it, so its absence is a
+/// planner bug reported as an error, never a panic.
+fn segment<'a>(p: &'a mut Plan, what: &str) -> Result<&'a mut crate::plan::Segment> {
+    p.segments
+        .iter_mut()
+        .find(|s| s.what == what)
+        .ok_or_else(|| Error::invalid("arm64 plan", format!("no {what}")))
+}
 
 /// A DTB must not cross a 2 MiB boundary and is at most 2 MiB (booting.rst); placing it
 /// 2 MiB-aligned, as kexec_file does, guarantees both.
@@ -167,15 +170,20 @@ pub fn plan_image(
         },
         map,
     )?;
-    let seg = |p: &Plan, what: &str| p.segments.iter().position(|s| s.what == what);
-    let kernel = seg(&p, "kernel").ok_or_else(|| Error::invalid("arm64 plan", "no kernel"))?;
-    let kernel_entry = p.segments[kernel].mem + image.header.text_offset;
-    let initrd_at = seg(&p, "initrd").map(|i| {
-        let s = &p.segments[i];
-        (s.mem, s.mem + initrd_len.unwrap_or(0))
-    });
-    let elfcorehdr = seg(&p, ELFCOREHDR).map(|i| (p.segments[i].mem, p.segments[i].memsz));
-    let dtb_i = seg(&p, DTB).ok_or_else(|| Error::invalid("arm64 plan", "no dtb"))?;
+    // The planner placed every segment in memory, so these sums of an address and an
+    // offset inside its segment cannot overflow; checked all the same.
+    let kernel = segment(&mut p, "kernel")?;
+    let kernel_entry = add(kernel.mem, image.header.text_offset, "arm64 Image entry")?;
+    let initrd_at = match p.segments.iter().find(|s| s.what == "initrd") {
+        Some(s) => Some((s.mem, add(s.mem, initrd_len.unwrap_or(0), "initrd end")?)),
+        None => None,
+    };
+    let elfcorehdr = p
+        .segments
+        .iter()
+        .find(|s| s.what == ELFCOREHDR)
+        .map(|s| (s.mem, s.memsz));
+    let dtb_addr = segment(&mut p, DTB)?.mem;
     let final_dtb = dtb::patch(&facts.dtb, &chosen(initrd_at, elfcorehdr))?;
     if final_dtb.len() != placeholder.len() {
         return Err(Error::invalid(
@@ -187,14 +195,13 @@ pub fn plan_image(
             ),
         ));
     }
-    let dtb_addr = p.segments[dtb_i].mem;
     // The purgatory's console, from what the new kernel gets: its command line and DTB.
     let console = crate::console::arm64(cmdline, &final_dtb);
-    p.segments[dtb_i].buf = final_dtb;
-    let entry_i = seg(&p, ENTRY).ok_or_else(|| Error::invalid("arm64 plan", "no entry"))?;
-    let entry_addr = p.segments[entry_i].mem;
-    p.segments[entry_i].buf = trampoline::build(entry_addr, dtb_addr, kernel_entry);
-    p.entry = entry_addr + trampoline::ENTRY_OFFSET;
+    segment(&mut p, DTB)?.buf = final_dtb;
+    let entry = segment(&mut p, ENTRY)?;
+    let entry_addr = entry.mem;
+    entry.buf = trampoline::build(entry_addr, dtb_addr, kernel_entry);
+    p.entry = add(entry_addr, trampoline::ENTRY_OFFSET, "trampoline entry")?;
     p.notes.push(format!(
         "entry: warmboot's trampoline at {entry_addr:#x} sets x0 = DTB ({dtb_addr:#x}), x1-x3 = 0 and branches to the Image at {kernel_entry:#x}"
     ));
@@ -204,4 +211,29 @@ pub fn plan_image(
     }
     crate::plan_check::check_plan(&p, map)?;
     Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_segment_is_an_error_not_a_panic() {
+        let mut p = Plan {
+            arch: crate::Arch::Arm64,
+            mode: Mode::Normal,
+            entry: 0,
+            segments: vec![crate::plan::Segment {
+                what: DTB.to_string(),
+                buf: vec![1],
+                mem: 0x4000_0000,
+                memsz: 0x1000,
+            }],
+            cmdline: String::new(),
+            notes: Vec::new(),
+        };
+        assert_eq!(segment(&mut p, DTB).unwrap().mem, 0x4000_0000);
+        let e = segment(&mut p, ENTRY).unwrap_err();
+        assert_eq!(e.to_string(), "invalid arm64 plan: no entry");
+    }
 }

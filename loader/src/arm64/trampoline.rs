@@ -25,13 +25,6 @@
 //! addresses are physical. With `--verify` the plan enters through warmboot's purgatory
 //! ([`crate::purgatory`]), which checks the segments' SHA-256 and then branches here.
 
-// TODO(issue 16): 2 unchecked sites here still to convert to checked accessors.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 /// Bytes of the stub (code and literal pool).
 pub const SIZE: usize = 0x28;
 /// Offset of the first instruction: `kexec_load`'s `entry` = load address + this.
@@ -49,7 +42,9 @@ const X4: u32 = 4;
 /// imm19 is the word offset from the instruction to the literal (Arm ARM C6.2 "LDR
 /// (literal)"). `None` if the offset is not a multiple of 4 or out of the ±1 MiB range.
 pub const fn ldr_literal(rt: u32, insn_offset: usize, literal_offset: usize) -> Option<u32> {
-    let delta = literal_offset as i64 - insn_offset as i64;
+    let Some(delta) = (literal_offset as i64).checked_sub(insn_offset as i64) else {
+        return None;
+    };
     if delta % 4 != 0 || rt > 31 {
         return None;
     }
@@ -57,7 +52,7 @@ pub const fn ldr_literal(rt: u32, insn_offset: usize, literal_offset: usize) -> 
     if words < -(1 << 18) || words >= (1 << 18) {
         return None;
     }
-    Some(0x5800_0000 | (((words as u32) & 0x7_ffff) << 5) | rt)
+    Some(0x5800_0000 | (((words & 0x7_ffff) as u32) << 5) | rt)
 }
 
 /// `MOV Xd, XZR` (alias of `ORR Xd, XZR, XZR`): 0xaa1f03e0 | Rd.

@@ -23,13 +23,6 @@
 //! kernel without `_text` in kallsyms (0xffff...ffff, qemu.md), makes /proc/vmcore
 //! unreadable, so [`build`] refuses an implausible one and the text header is optional.
 
-// TODO(issue 16): 13 unchecked sites here still to convert to checked accessors.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::fields;
@@ -43,6 +36,10 @@ pub const ELF_CORE_HEADER_ALIGN: u64 = 4096;
 pub const EHDR_SIZE: u64 = 64;
 /// Size of one ELF64 program header.
 pub const PHDR_SIZE: u64 = 56;
+/// The same two sizes as the u16 fields e_ehsize and e_phentsize hold them.
+const E_EHSIZE: u16 = 64;
+const E_PHENTSIZE: u16 = 56;
+const _: () = assert!(E_EHSIZE as u64 == EHDR_SIZE && E_PHENTSIZE as u64 == PHDR_SIZE);
 
 /// `p_type` values (include/uapi/linux/elf.h).
 pub const PT_LOAD: u32 = 1;
@@ -171,10 +168,13 @@ fn check_range(what: &'static str, addr: u64, size: u64) -> Result<()> {
 
 /// The program headers [`build`] writes, in order, after checking the input.
 pub fn program_headers(input: &ElfCoreInput) -> Result<Vec<ProgramHeader>> {
-    let count = input.cpu_notes.len()
-        + usize::from(input.vmcoreinfo.is_some())
-        + usize::from(input.kernel_text.is_some())
-        + input.ram.len();
+    // Saturating is right: a saturated count is over MAX_PHNUM and refused below.
+    let count = input
+        .cpu_notes
+        .len()
+        .saturating_add(usize::from(input.vmcoreinfo.is_some()))
+        .saturating_add(usize::from(input.kernel_text.is_some()))
+        .saturating_add(input.ram.len());
     if count == 0 {
         return Err(Error::invalid(
             "ELF core header",
@@ -227,9 +227,20 @@ pub fn program_headers(input: &ElfCoreInput) -> Result<Vec<ProgramHeader>> {
 /// Builds the elfcorehdr segment contents, padded to [`ELF_CORE_HEADER_ALIGN`].
 pub fn build(input: &ElfCoreInput) -> Result<Vec<u8>> {
     let phdrs = program_headers(input)?;
-    let used = EHDR_SIZE + PHDR_SIZE * phdrs.len() as u64;
-    let total = used.div_ceil(ELF_CORE_HEADER_ALIGN) * ELF_CORE_HEADER_ALIGN;
-    let mut out = Vec::with_capacity(total as usize);
+    let phnum = u16::try_from(phdrs.len()).map_err(|_| Error::Overflow {
+        what: "ELF core header e_phnum",
+    })?;
+    // program_headers refuses more than MAX_PHNUM headers, so this is at most
+    // 64 + 0xfffe × 56 bytes rounded up to 4 KiB: nowhere near saturating.
+    let used = PHDR_SIZE
+        .saturating_mul(u64::from(phnum))
+        .saturating_add(EHDR_SIZE);
+    let total = usize::try_from(used.next_multiple_of(ELF_CORE_HEADER_ALIGN)).map_err(|_| {
+        Error::Overflow {
+            what: "ELF core header size",
+        }
+    })?;
+    let mut out = Vec::with_capacity(total);
     // e_ident: magic, ELFCLASS64, ELFDATA2LSB, EV_CURRENT, ELFOSABI_NONE, padding.
     out.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0]);
     out.extend_from_slice(&[0; 8]);
@@ -240,14 +251,14 @@ pub fn build(input: &ElfCoreInput) -> Result<Vec<u8>> {
     out.extend_from_slice(&EHDR_SIZE.to_le_bytes()); // e_phoff
     out.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
     out.extend_from_slice(&0u32.to_le_bytes()); // e_flags
-    out.extend_from_slice(&(EHDR_SIZE as u16).to_le_bytes()); // e_ehsize
-    out.extend_from_slice(&(PHDR_SIZE as u16).to_le_bytes()); // e_phentsize
-    out.extend_from_slice(&(phdrs.len() as u16).to_le_bytes()); // e_phnum (checked above)
+    out.extend_from_slice(&E_EHSIZE.to_le_bytes()); // e_ehsize
+    out.extend_from_slice(&E_PHENTSIZE.to_le_bytes()); // e_phentsize
+    out.extend_from_slice(&phnum.to_le_bytes()); // e_phnum (checked above)
     out.extend_from_slice(&[0; 6]); // e_shentsize, e_shnum, e_shstrndx
     for p in &phdrs {
         p.write(&mut out);
     }
-    out.resize(total as usize, 0);
+    out.resize(total, 0);
     Ok(out)
 }
 
@@ -343,15 +354,21 @@ pub fn arm64_kernel_text(
 /// generic part has `SYMBOL(_stext)`, `PAGESIZE` and `OSRELEASE`.
 pub fn parse_vmcoreinfo_note(bytes: &[u8]) -> Result<BTreeMap<String, String>> {
     let mut off = 0u64;
-    while off + 12 <= bytes.len() as u64 {
-        let namesz = fields::le_u32(bytes, off, "note name size")? as u64;
-        let descsz = fields::le_u32(bytes, off + 4, "note descriptor size")? as u64;
+    let len = bytes.len() as u64;
+    while off
+        .checked_add(12)
+        .is_some_and(|header_end| header_end <= len)
+    {
+        let namesz = u64::from(fields::le_u32(bytes, off, "note name size")?);
+        let descsz_at = fields::add(off, 4, "note")?;
+        let descsz = u64::from(fields::le_u32(bytes, descsz_at, "note descriptor size")?);
         if namesz == 0 {
             break;
         }
-        let name_at = off + 12;
+        let name_at = fields::add(off, 12, "note")?;
         let name = fields::slice(bytes, name_at, namesz, "note name")?;
-        let desc_at = fields::add(name_at, namesz.div_ceil(4) * 4, "note")?;
+        // namesz and descsz are u32 values: rounding them up to 4 cannot overflow a u64.
+        let desc_at = fields::add(name_at, namesz.next_multiple_of(4), "note")?;
         let desc = fields::slice(bytes, desc_at, descsz, "note descriptor")?;
         if name == b"VMCOREINFO\0" || name == b"VMCOREINFO" {
             let text = String::from_utf8_lossy(desc);
@@ -363,7 +380,7 @@ pub fn parse_vmcoreinfo_note(bytes: &[u8]) -> Result<BTreeMap<String, String>> {
             }
             return Ok(map);
         }
-        off = fields::add(desc_at, descsz.div_ceil(4) * 4, "note")?;
+        off = fields::add(desc_at, descsz.next_multiple_of(4), "note")?;
     }
     Err(Error::invalid(
         "vmcoreinfo",

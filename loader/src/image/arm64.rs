@@ -16,13 +16,6 @@
 //! | 0x38 | magic "ARM\x64" (0x644d5241) |
 //! | 0x3c | PE header offset (the EFI stub's e_lfanew) |
 
-// TODO(issue 16): 4 unchecked sites here still to convert to checked accessors.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 use super::field::Field;
 use super::pe::{PeInfo, MACHINE_ARM64};
 use crate::compression::{self, Compression};
@@ -422,14 +415,19 @@ pub(crate) fn signature(pe: &PeInfo) -> String {
 pub fn find_version(image: &[u8]) -> Option<String> {
     const NEEDLE: &[u8] = b"Linux version ";
     for pos in memchr::memmem::find_iter(image, NEEDLE) {
-        let rest = &image[pos + NEEDLE.len()..];
-        let rest = &rest[..rest.len().min(BANNER_MAX)];
-        let end = rest
+        let Some(rest) = image.get(pos..).and_then(|r| r.strip_prefix(NEEDLE)) else {
+            continue;
+        };
+        let rest = rest.get(..BANNER_MAX).unwrap_or(rest);
+        // A word that runs to the end of the window has no terminator: not the banner.
+        let Some(word) = rest
             .iter()
             .position(|b| !b.is_ascii_graphic())
-            .unwrap_or(rest.len());
-        let word = &rest[..end];
-        if word.first().is_some_and(u8::is_ascii_digit) && end < rest.len() {
+            .and_then(|end| rest.get(..end))
+        else {
+            continue;
+        };
+        if word.first().is_some_and(u8::is_ascii_digit) {
             return Some(String::from_utf8_lossy(word).into_owned());
         }
     }

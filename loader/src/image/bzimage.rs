@@ -11,13 +11,6 @@
 //! (xloadflags) and XLF_KERNEL_64, the same minimum the kernel's own kexec_file loader
 //! probes for (arch/x86/kernel/kexec-bzimage64.c).
 
-// TODO(issue 16): 3 unchecked sites here still to convert to checked accessors.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 use super::field::Field;
 use super::pe::{self, PeInfo};
 use crate::compression::Compression;
@@ -198,7 +191,10 @@ impl BzImage {
             )));
         }
         let setup_sects = u8_at(header, 0x1f1, "setup_sects")?;
-        let setup_size = (u64::from(if setup_sects == 0 { 4 } else { setup_sects }) + 1) * 512;
+        // At most (255 + 1) × 512 bytes: neither operation can saturate.
+        let setup_size = u64::from(if setup_sects == 0 { 4 } else { setup_sects })
+            .saturating_add(1)
+            .saturating_mul(512);
         slice(data, 0, setup_size, "bzImage real-mode setup code")?;
         let kernel_offset = setup_size;
         // syssize: the protected-mode code in 16-byte paragraphs (32 bits from protocol
@@ -211,7 +207,8 @@ impl BzImage {
             u64::from(syssize) * 16,
             "bzImage protected-mode kernel (syssize)",
         )?;
-        let kernel_size = file_size - kernel_offset;
+        // The syssize check above read from kernel_offset, so kernel_offset <= file_size.
+        let kernel_size = file_size.saturating_sub(kernel_offset);
 
         let payload_offset = le_u32(header, 0x248, "payload_offset")?;
         let payload_length = le_u32(header, 0x24c, "payload_length")?;
@@ -468,7 +465,7 @@ fn payload_kind(payload: &[u8]) -> Result<(Compression, Option<u32>)> {
         if payload.starts_with(b"\x7fELF") {
             return Ok((Compression::None, None));
         }
-        let head = &payload[..payload.len().min(8)];
+        let head = payload.get(..8).unwrap_or(payload);
         return Err(Error::invalid(
             "bzImage payload",
             format!(

@@ -10,17 +10,10 @@
 //! built with CONFIG_RELOCATABLE is linked with `-shared` (arch/arm64/Makefile) and so is
 //! ET_DYN.
 
-// TODO(issue 16): 22 unchecked sites here still to convert to checked accessors.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 use super::field::Field;
 use crate::arch::Arch;
 use crate::error::{Error, Result};
-use crate::fields::{add, slice};
+use crate::fields::{add, array, slice};
 use goblin::container::{Container, Ctx};
 use goblin::elf::program_header::{ProgramHeader, PT_LOAD};
 use goblin::elf::section_header::SectionHeader;
@@ -120,7 +113,7 @@ fn machine_name(m: u16) -> &'static str {
 impl ElfKernel {
     /// Parses and checks the ELF header and the PT_LOAD program headers.
     pub fn parse(data: &[u8]) -> Result<ElfKernel> {
-        let ident = slice(data, 0, 20, "ELF header")?;
+        let ident: [u8; 20] = array(data, 0, "ELF header")?;
         if !ident.starts_with(b"\x7fELF") {
             return Err(Error::invalid("ELF header", "no \\x7fELF magic"));
         }
@@ -183,7 +176,9 @@ impl ElfKernel {
                 ),
             ));
         }
-        let table_len = u64::from(phnum) * u64::from(PHDR64_SIZE);
+        // A u16 count times a u16 size cannot overflow (or saturate) a u64.
+        let table_len = u64::from(phnum).saturating_mul(u64::from(PHDR64_SIZE));
+        let table_end = add(header.e_phoff, table_len, "ELF program headers")?;
         slice(data, header.e_phoff, table_len, "ELF program headers")?;
         let phoff = usize::try_from(header.e_phoff).map_err(|_| Error::Overflow {
             what: "ELF program header offset",
@@ -192,6 +187,7 @@ impl ElfKernel {
             .map_err(|e| Error::invalid("ELF program headers", e.to_string()))?;
 
         let mut segments = Vec::new();
+        let mut segments_end = 0;
         for ph in phdrs.iter().filter(|p| p.p_type == PT_LOAD) {
             let seg = ElfSegment {
                 paddr: ph.p_paddr,
@@ -202,7 +198,9 @@ impl ElfKernel {
                 align: ph.p_align,
                 flags: ph.p_flags,
             };
+            let seg_end = add(seg.offset, seg.filesz, "ELF PT_LOAD segment")?;
             slice(data, seg.offset, seg.filesz, "ELF PT_LOAD segment")?;
+            segments_end = segments_end.max(seg_end);
             if seg.filesz > seg.memsz {
                 return Err(Error::invalid(
                     "ELF PT_LOAD segment",
@@ -226,18 +224,19 @@ impl ElfKernel {
         let version = rodata(data, &header, ctx)
             .and_then(find_banner)
             .or_else(|| find_banner_in_segments(data, &segments));
-        // Every term lies inside the data (checked above, or here), so none wraps. Section
-        // headers are optional for loading: a table outside the file is left out.
-        let shlen = u64::from(header.e_shnum) * u64::from(header.e_shentsize);
+        // Every term lies inside the data (checked above, or here). Section headers are
+        // optional for loading: a table outside the file is left out. A u16 count times a
+        // u16 size cannot overflow (or saturate) a u64.
+        let shlen = u64::from(header.e_shnum).saturating_mul(u64::from(header.e_shentsize));
         let section_table_end = match header.e_shoff {
             0 => 0,
-            off if slice(data, off, shlen, "ELF section headers").is_ok() => off + shlen,
-            _ => 0,
+            off => off
+                .checked_add(shlen)
+                .filter(|&end| end <= data.len() as u64)
+                .unwrap_or(0),
         };
-        let file_end = segments
-            .iter()
-            .map(|s| s.offset + s.filesz)
-            .chain([EHDR64_SIZE, header.e_phoff + table_len, section_table_end])
+        let file_end = [EHDR64_SIZE, table_end, section_table_end, segments_end]
+            .into_iter()
             .max()
             .unwrap_or(EHDR64_SIZE);
         Ok(ElfKernel {
@@ -307,7 +306,7 @@ fn rodata<'a>(data: &'a [u8], header: &goblin::elf::Header, ctx: Ctx) -> Option<
     if header.e_shoff == 0 || shnum == 0 || header.e_shentsize != SHDR64_SIZE {
         return None;
     }
-    let table_len = u64::from(shnum) * u64::from(SHDR64_SIZE);
+    let table_len = u64::from(shnum).checked_mul(u64::from(SHDR64_SIZE))?;
     slice(data, header.e_shoff, table_len, "ELF section headers").ok()?;
     let shoff = usize::try_from(header.e_shoff).ok()?;
     let shdrs = SectionHeader::parse(data, shoff, usize::from(shnum), ctx).ok()?;
@@ -328,7 +327,8 @@ fn find_banner_in_segments(data: &[u8], segments: &[ElfSegment]) -> Option<Strin
     let mut found = Vec::new();
     for s in segments {
         let len = s.filesz.min(budget);
-        budget -= len;
+        // len <= budget, so this never saturates.
+        budget = budget.saturating_sub(len);
         let Ok(bytes) = slice(data, s.offset, len, "ELF PT_LOAD segment") else {
             continue;
         };
@@ -356,7 +356,7 @@ fn pick_banner(found: Vec<String>) -> Option<String> {
     let numbered = |s: &String| {
         s.as_bytes()
             .windows(2)
-            .any(|w| w[0] == b'#' && w[1].is_ascii_digit())
+            .any(|w| matches!(w, [b'#', d] if d.is_ascii_digit()))
     };
     match found.iter().position(numbered) {
         Some(i) => found.into_iter().nth(i),
@@ -368,26 +368,24 @@ fn pick_banner(found: Vec<String>) -> Option<String> {
 /// to NUL or newline and at most [`MAX_VERSION_LEN`] bytes (an unterminated run is not a
 /// banner).
 fn collect_banners(hay: &[u8], found: &mut Vec<String>) {
-    let mut from = 0;
-    while found.len() < MAX_BANNERS {
-        let Some(i) = hay
-            .get(from..)
-            .and_then(|h| h.iter().position(|&b| b == BANNER[0]))
-        else {
+    // "Linux version " cannot overlap itself, so the non-overlapping matches are all of them.
+    for at in memchr::memmem::find_iter(hay, BANNER) {
+        if found.len() >= MAX_BANNERS {
             return;
+        }
+        let Some(text) = hay.get(at..).and_then(|r| r.strip_prefix(BANNER)) else {
+            continue;
         };
-        let at = from + i;
-        let rest = &hay[at..];
-        if rest.starts_with(BANNER) {
-            let text = &rest[BANNER.len()..];
-            if text.first().is_some_and(u8::is_ascii_digit) {
-                let window = &text[..text.len().min(MAX_VERSION_LEN)];
-                if let Some(end) = window.iter().position(|&b| b == 0 || b == b'\n') {
-                    found.push(String::from_utf8_lossy(&window[..end]).into_owned());
-                }
+        if text.first().is_some_and(u8::is_ascii_digit) {
+            let window = text.get(..MAX_VERSION_LEN).unwrap_or(text);
+            if let Some(line) = window
+                .iter()
+                .position(|&b| b == 0 || b == b'\n')
+                .and_then(|end| window.get(..end))
+            {
+                found.push(String::from_utf8_lossy(line).into_owned());
             }
         }
-        from = at + 1;
     }
 }
 
@@ -600,6 +598,22 @@ mod tests {
                 Error::Truncated {
                     what: "ELF header",
                     ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn refuses_a_program_header_table_whose_end_overflows() {
+        let mut img = ElfBuilder::x86_64().build();
+        img[32..40].copy_from_slice(&(u64::MAX - 8).to_le_bytes()); // e_phoff
+        let e = err(&img);
+        assert!(
+            matches!(
+                e,
+                Error::Overflow {
+                    what: "ELF program headers"
                 }
             ),
             "{e:?}"

@@ -6,13 +6,6 @@
 //! the optional header — the signature `kexec_file_load` checks under
 //! CONFIG_KEXEC_SIG, crypto/asymmetric_keys/verify_pefile.c). Parsing is goblin's.
 
-// TODO(issue 16): 10 unchecked sites here still to convert to checked accessors.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 use crate::error::{Error, Result};
 use goblin::pe::certificate_table::{AttributeCertificate, AttributeCertificateType};
 use goblin::pe::options::{ParseMode, ParseOptions};
@@ -56,10 +49,10 @@ pub fn looks_like(data: &[u8]) -> bool {
     if !data.starts_with(b"MZ") {
         return false;
     }
-    let Some(off) = data.get(0x3c..0x40) else {
+    let Ok(off) = crate::fields::le_u32(data, 0x3c, "PE header offset") else {
         return false;
     };
-    let off = u32::from_le_bytes([off[0], off[1], off[2], off[3]]) as usize;
+    let off = off as usize;
     data.get(off..off.saturating_add(4)) == Some(&b"PE\0\0"[..])
 }
 
@@ -82,7 +75,11 @@ impl PeInfo {
             let name = String::from_utf8_lossy(&s.name)
                 .trim_end_matches('\0')
                 .to_string();
-            let end = u64::from(s.pointer_to_raw_data) + u64::from(s.size_of_raw_data);
+            let end = crate::fields::add(
+                s.pointer_to_raw_data.into(),
+                s.size_of_raw_data.into(),
+                "PE section",
+            )?;
             if s.size_of_raw_data > 0 && end > data.len() as u64 {
                 return Err(Error::Truncated {
                     what: "PE section",
@@ -158,19 +155,19 @@ impl PeInfo {
 /// file offset.
 fn count_signatures(data: &[u8], offset: u32, size: u32) -> Result<usize> {
     let start = u64::from(offset);
-    let end = start + u64::from(size);
-    if end > data.len() as u64 {
+    let end = crate::fields::add(start, size.into(), "PE certificate table")?;
+    let Some(table) = usize::try_from(end).ok().and_then(|e| data.get(..e)) else {
         return Err(Error::Truncated {
             what: "PE certificate table",
             start,
             end,
             len: data.len() as u64,
         });
-    }
+    };
     let mut pos = offset as usize;
-    let mut count = 0;
-    while pos < end as usize {
-        let cert = AttributeCertificate::parse(&data[..end as usize], &mut pos)
+    let mut count: usize = 0;
+    while pos < table.len() {
+        let cert = AttributeCertificate::parse(table, &mut pos)
             .map_err(|e| Error::invalid("PE certificate table", e.to_string()))?;
         if cert.length < 8 {
             return Err(Error::invalid(
@@ -179,8 +176,88 @@ fn count_signatures(data: &[u8], offset: u32, size: u32) -> Result<usize> {
             ));
         }
         if cert.certificate_type == AttributeCertificateType::PkcsSignedData {
-            count += 1;
+            // Each entry is at least 8 bytes long: the count stays far below usize::MAX.
+            count = count.saturating_add(1);
         }
     }
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::pe::{append_signature, build_image, write_headers, SectionSpec};
+
+    /// A PE with one `.text` section and a one-signature certificate table, and the
+    /// table's (offset, size).
+    fn signed() -> (Vec<u8>, (u32, u32)) {
+        let mut img = build_image(MACHINE_X86_64, &[(".text", &[0x90; 16])]);
+        let table = append_signature(&mut img, &[0x30; 24]);
+        let text = PeInfo::parse(&img).unwrap().sections[0].clone();
+        let spec = SectionSpec {
+            name: text.name,
+            file_offset: text.file_offset,
+            file_size: text.file_size,
+            virtual_address: text.virtual_address,
+            virtual_size: text.virtual_size,
+        };
+        write_headers(&mut img, 0x80, MACHINE_X86_64, 0x1000, &[spec], Some(table));
+        (img, table)
+    }
+
+    #[test]
+    fn counts_the_signatures() {
+        let (img, table) = signed();
+        let pe = PeInfo::parse(&img).unwrap();
+        assert_eq!(pe.certificate_table, Some(table));
+        assert_eq!(pe.signatures, 1);
+        assert!(pe.is_signed());
+    }
+
+    #[test]
+    fn refuses_a_certificate_table_past_the_end() {
+        let (img, (off, size)) = signed();
+        let cut = &img[..img.len() - 8];
+        let e = PeInfo::parse(cut).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Truncated { what: "PE certificate table", start, end, len }
+                    if start == u64::from(off)
+                        && end == u64::from(off) + u64::from(size)
+                        && len == cut.len() as u64
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn refuses_a_section_past_the_end() {
+        let img = build_image(MACHINE_X86_64, &[(".text", &[0x90; 16])]);
+        let cut = &img[..img.len() - 1];
+        let e = PeInfo::parse(cut).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Truncated {
+                    what: "PE section",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn looks_like_survives_short_and_hostile_headers() {
+        assert!(!looks_like(b"MZ"));
+        let mut hostile = vec![0u8; 0x40];
+        hostile[..2].copy_from_slice(b"MZ");
+        hostile[0x3c..0x40].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(!looks_like(&hostile));
+        assert!(looks_like(&build_image(
+            MACHINE_ARM64,
+            &[(".text", &[0; 4])]
+        )));
+    }
 }

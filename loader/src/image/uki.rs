@@ -4,13 +4,6 @@
 //! systemd's src/fundamental/uki.c. A kexec loader takes the parts out and loads the
 //! kernel in `.linux` with them, as systemd-stub would hand them over.
 
-// TODO(issue 16): 4 unchecked sites here still to convert to checked accessors.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 use super::field::Field;
 use super::pe::{PeInfo, PeSection, MACHINE_ARM64, MACHINE_X86_64};
 use crate::arch::Arch;
@@ -117,12 +110,13 @@ pub fn looks_like(data: &[u8]) -> bool {
 fn section_names(data: &[u8]) -> Option<Vec<[u8; 8]>> {
     let pe = u64::from(fields::le_u32(data, 0x3c, "PE").ok()?);
     let coff = pe.checked_add(4)?;
-    let count = fields::le_u16(data, coff + 2, "PE").ok()?;
-    let opt_size = fields::le_u16(data, coff + 16, "PE").ok()?;
-    let table = coff + 20 + u64::from(opt_size);
+    let count = fields::le_u16(data, coff.checked_add(2)?, "PE").ok()?;
+    let opt_size = fields::le_u16(data, coff.checked_add(16)?, "PE").ok()?;
+    let table = coff.checked_add(20)?.checked_add(u64::from(opt_size))?;
     let mut names = Vec::new();
     for i in 0..u64::from(count) {
-        names.push(fields::array::<8>(data, table + i * 40, "PE").ok()?);
+        let entry = table.checked_add(i.checked_mul(40)?)?;
+        names.push(fields::array::<8>(data, entry, "PE").ok()?);
     }
     Some(names)
 }

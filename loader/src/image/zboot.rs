@@ -17,13 +17,6 @@
 //!
 //! The payload decompresses to the Image zero-padded to its image_size.
 
-// TODO(issue 16): 2 unchecked sites here still to convert to checked accessors.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 use super::pe::{PeInfo, MACHINE_ARM64};
 use crate::compression::{self, Compression};
 use crate::error::{Error, Result};
@@ -149,13 +142,14 @@ fn pe_file_end(image: &[u8]) -> Option<usize> {
         return None;
     }
     let pe = PeInfo::parse(image).ok()?;
+    // Two u32 widened to u64 cannot overflow; `checked_add` says so without a panic path.
     let cert_end = pe
         .certificate_table
-        .map(|(off, size)| u64::from(off) + u64::from(size));
+        .and_then(|(off, size)| u64::from(off).checked_add(u64::from(size)));
     let end = pe
         .sections
         .iter()
-        .map(|s| u64::from(s.file_offset) + u64::from(s.file_size))
+        .filter_map(|s| u64::from(s.file_offset).checked_add(u64::from(s.file_size)))
         .chain(cert_end)
         .max()?;
     usize::try_from(end).ok().filter(|&e| e > 0)
