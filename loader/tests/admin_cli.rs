@@ -116,7 +116,7 @@ fn install_units_into_a_root() {
     let unit = std::fs::read_to_string(dir.path().join("etc/systemd/system/warmboot-load.service"))
         .unwrap();
     assert!(
-        unit.contains("ExecStart=/usr/sbin/warmboot load --current\n"),
+        unit.contains("ExecStart=/usr/sbin/warmboot load --default\n"),
         "{unit}"
     );
     assert!(dir

@@ -16,15 +16,9 @@
 //! | 0x2000 | command line, NUL-terminated |
 //! | after  | setup_data chain, then the EFI runtime memory map (8-byte aligned) |
 
-// TODO(issue 16): lints after the pipeline refactor lands
-#![allow(
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::cast_possible_truncation
-)]
-
 use crate::crash::elfcore;
 use crate::error::{Error, Result};
+use crate::fields::add;
 use crate::host::HostRoot;
 use crate::image::bzimage::BzImage;
 use crate::layout::{Blob, KernelLayout, Placement};
@@ -238,14 +232,14 @@ fn kernel_part(
     piece.data = proper.into_relocated(signed)?;
     piece.memsz = image_len;
     piece.placement.align = align;
-    let text = START_KERNEL_MAP + load + delta;
+    let text = add(add(START_KERNEL_MAP, load, VIRT)?, delta, VIRT)?;
     let mut note = match choice {
         Kaslr::Off => {
             format!("{DECOMPRESSED_NOTE}, physical {{phys}}, virtual _text {text:#018x}, KASLR off (nokaslr)")
         }
         Kaslr::Random { phys, .. } => {
             piece.placement.min = phys;
-            piece.placement.max = phys + image_len.next_multiple_of(PAGE_SIZE);
+            piece.placement.max = add(phys, image_len.next_multiple_of(PAGE_SIZE), PHYS)?;
             piece.placement.top_down = false;
             format!("{DECOMPRESSED_NOTE}, physical {{phys}}, virtual _text {text:#018x}, KASLR offset {delta:#x}")
         }
@@ -490,20 +484,23 @@ fn size_parts(
         None => cmdline.to_string(),
     };
     let (_, rest) = split_e820(&facts.e820);
-    let setup_nodes_len = setup_nodes(&rest, facts.efi.as_ref())
-        .iter()
-        .map(|(_, d)| 16 + d.len().next_multiple_of(8) as u64)
-        .sum::<u64>()
-        // A crash kernel's e820 can have a few more entries than the firmware map.
-        + 16 * 20;
+    // A crash kernel's e820 can have a few more entries than the firmware map: room for 20.
+    let mut setup_nodes_len: u64 = 16 * 20;
+    for (_, d) in setup_nodes(&rest, facts.efi.as_ref()) {
+        let node = add(16, d.len().next_multiple_of(8) as u64, BP)?;
+        setup_nodes_len = add(setup_nodes_len, node, BP)?;
+    }
     let efi_memmap = match &facts.efi {
         Some(e) => e.memmap_bytes()?,
         None => Vec::new(),
     };
-    let size = CMDLINE_OFFSET
-        + (final_cmdline.len() as u64 + 1).next_multiple_of(8)
-        + setup_nodes_len
-        + efi_memmap.len() as u64;
+    let cmdline_room = add(final_cmdline.len() as u64, 1, BP)?.next_multiple_of(8);
+    let size = add(
+        add(add(CMDLINE_OFFSET, cmdline_room, BP)?, setup_nodes_len, BP)?,
+        efi_memmap.len() as u64,
+        BP,
+    )?;
+    let size = usize::try_from(size).map_err(|_| Error::Overflow { what: BP })?;
     // Above the first MiB and below 4 GiB, highest first, as kexec_file places them.
     let low_page = Placement {
         align: PAGE_SIZE,
@@ -512,7 +509,7 @@ fn size_parts(
         top_down: true,
         near_kernel: false,
     };
-    extra.push(Blob::new(BOOT_PARAMS, vec![0; size as usize], low_page));
+    extra.push(Blob::new(BOOT_PARAMS, vec![0; size], low_page));
     if verify {
         extra.push(crate::purgatory::blob(crate::Arch::X86_64, low_page));
     }
@@ -538,45 +535,51 @@ struct BootParamsInput<'a> {
     efi_memmap: &'a [u8],
 }
 
-/// The segment index named `what`.
-fn segment_index(p: &Plan, what: &str) -> Option<usize> {
-    p.segments.iter().position(|s| s.what == what)
+/// The address of the segment `what`, or an error naming it.
+fn segment_mem(p: &Plan, what: &'static str) -> Result<u64> {
+    p.segments
+        .iter()
+        .find(|s| s.what == what)
+        .map(|s| s.mem)
+        .ok_or_else(|| Error::invalid("x86 plan", format!("no {what}")))
 }
+
+/// Names for the overflow errors of this module's address arithmetic (all on addresses
+/// and sizes the planner made, so only a planner bug reaches them).
+const VIRT: &str = "x86 kernel virtual address";
+const PHYS: &str = "x86 kernel physical placement";
+const BP: &str = "x86 boot_params segment";
 
 /// The second pass: with every segment placed, builds the boot_params segment (trampoline,
 /// zero page, command line, setup_data chain, EFI memory map) from the placed addresses,
 /// and sets the plan's entry, command line and notes.
 fn fill_boot_params(p: &mut Plan, input: BootParamsInput<'_>) -> Result<()> {
     let facts = input.facts;
-    let kernel =
-        segment_index(p, "kernel").ok_or_else(|| Error::invalid("x86 plan", "no kernel"))?;
-    let bp = segment_index(p, BOOT_PARAMS)
-        .ok_or_else(|| Error::invalid("x86 plan", "no boot_params"))?;
-    let kernel_entry = p.segments[kernel].mem + input.entry_offset;
-    let base = p.segments[bp].mem;
-    let initrd_at =
-        segment_index(p, "initrd").map(|i| (p.segments[i].mem, input.initrd_len.unwrap_or(0)));
+    let kernel_mem = segment_mem(p, "kernel")?;
+    let kernel_entry = add(kernel_mem, input.entry_offset, PHYS)?;
+    let base = segment_mem(p, BOOT_PARAMS)?;
+    let initrd_at = segment_mem(p, "initrd")
+        .ok()
+        .map(|mem| (mem, input.initrd_len.unwrap_or(0)));
 
-    let (cmdline, e820) = match segment_index(p, ELFCOREHDR) {
-        Some(i) => {
-            let hdr = &p.segments[i];
-            (
-                cmdline_with_elfcorehdr(input.cmdline, hdr.mem),
-                crash_e820(input.map, Range::new(hdr.mem, hdr.end()))?,
-            )
-        }
+    let (cmdline, e820) = match p.segments.iter().find(|s| s.what == ELFCOREHDR) {
+        Some(hdr) => (
+            cmdline_with_elfcorehdr(input.cmdline, hdr.mem),
+            crash_e820(input.map, Range::new(hdr.mem, hdr.end()))?,
+        ),
         None => (input.cmdline.to_string(), facts.e820.clone()),
     };
     let (first, rest) = split_e820(&e820);
-    let cmdline_addr = base + CMDLINE_OFFSET;
-    let chain_base = cmdline_addr + (cmdline.len() as u64 + 1).next_multiple_of(8);
+    let cmdline_addr = add(base, CMDLINE_OFFSET, BP)?;
+    let cmdline_room = add(cmdline.len() as u64, 1, BP)?.next_multiple_of(8);
+    let chain_base = add(cmdline_addr, cmdline_room, BP)?;
     let nodes = setup_nodes(&rest, facts.efi.as_ref());
     let (chain, first_node) = if nodes.is_empty() {
         (Vec::new(), 0)
     } else {
         SetupDataChain::build(chain_base, nodes)?
     };
-    let memmap_addr = chain_base + chain.len() as u64;
+    let memmap_addr = add(chain_base, chain.len() as u64, BP)?;
     let efi = match &facts.efi {
         Some(e) => Some(e.efi_info(memmap_addr)?),
         None => None,
@@ -600,15 +603,22 @@ fn fill_boot_params(p: &mut Plan, input: BootParamsInput<'_>) -> Result<()> {
         }
     }
 
-    let mut buf = trampoline::build(base, base + ZERO_PAGE_OFFSET, kernel_entry)?;
-    buf.resize(ZERO_PAGE_OFFSET as usize, 0);
+    let zero_page_addr = add(base, ZERO_PAGE_OFFSET, BP)?;
+    let mut buf = trampoline::build(base, zero_page_addr, kernel_entry)?;
+    let to_usize = |v: u64| usize::try_from(v).map_err(|_| Error::Overflow { what: BP });
+    buf.resize(to_usize(ZERO_PAGE_OFFSET)?, 0);
     buf.extend_from_slice(&zero_page);
     buf.extend_from_slice(cmdline.as_bytes());
     buf.push(0);
-    buf.resize((chain_base - base) as usize, 0);
+    // chain_base = base + CMDLINE_OFFSET + room, so this never underflows.
+    buf.resize(to_usize(chain_base.saturating_sub(base))?, 0);
     buf.extend_from_slice(&chain);
     buf.extend_from_slice(input.efi_memmap);
-    let segment = &mut p.segments[bp];
+    let segment = p
+        .segments
+        .iter_mut()
+        .find(|s| s.what == BOOT_PARAMS)
+        .ok_or_else(|| Error::invalid("x86 plan", "no boot_params"))?;
     if buf.len() as u64 > segment.memsz {
         return Err(Error::invalid(
             "x86 boot_params segment",
@@ -620,13 +630,11 @@ fn fill_boot_params(p: &mut Plan, input: BootParamsInput<'_>) -> Result<()> {
         ));
     }
     segment.buf = buf;
-    p.entry = base + trampoline::ENTRY_OFFSET;
+    p.entry = add(base, trampoline::ENTRY_OFFSET, BP)?;
     p.cmdline = cmdline;
     p.notes.push(format!(
-        "entry: warmboot's trampoline at {base:#x} loads its GDT, sets RSI = boot_params ({:#x}) and jumps to the kernel's 64-bit entry {kernel_entry:#x}",
-        base + ZERO_PAGE_OFFSET
+        "entry: warmboot's trampoline at {base:#x} loads its GDT, sets RSI = boot_params ({zero_page_addr:#x}) and jumps to the kernel's 64-bit entry {kernel_entry:#x}"
     ));
-    let kernel_mem = p.segments[kernel].mem;
     p.notes.push(
         input
             .entry_note
@@ -647,8 +655,8 @@ fn attach_initrd_and_check(
     let had_initrd = initrd.is_some();
     // The initrd's bytes, now that the plan is complete; given back if a check fails.
     if let Some(bytes) = initrd.take() {
-        match segment_index(&p, "initrd") {
-            Some(i) => p.segments[i].buf = bytes,
+        match p.segments.iter_mut().find(|s| s.what == "initrd") {
+            Some(s) => s.buf = bytes,
             None => {
                 *initrd = Some(bytes);
                 return Err(Error::invalid("x86 plan", "no initrd"));
@@ -666,8 +674,8 @@ fn attach_initrd_and_check(
     })();
     if let Err(e) = checked {
         if had_initrd {
-            if let Some(i) = segment_index(&p, "initrd") {
-                *initrd = Some(std::mem::take(&mut p.segments[i].buf));
+            if let Some(s) = p.segments.iter_mut().find(|s| s.what == "initrd") {
+                *initrd = Some(std::mem::take(&mut s.buf));
             }
         }
         return Err(e);
