@@ -440,37 +440,49 @@ mod tests {
     use super::*;
 
     /// The lines that matter of a real run (`cargo xtask e2e`, 2026-12-07, bookworm,
-    /// 6.1.0-50-amd64, TCG): its markers and the kernel lines the verdict looks for.
-    const RUN: &str = r#"@@E2E boot step=0 id=01c9495d-478b-4580-9933-0dcdddb62eb4 kernel=6.1.0-50-amd64
+    /// 6.1.0-50-amd64 upgraded to 6.1.0-56-amd64 by dpkg -i, TCG): its markers and the
+    /// kernel lines the verdict looks for.
+    const RUN: &str = r##"@@E2E boot step=0 id=1198ed53-f73b-4958-9cc1-3757ba8383b8 kernel=6.1.0-50-amd64
 @@E2E cmdline root=/dev/vda rw console=ttyS0 crashkernel=256M
-@@E2E status {"crash_loaded":true,"crash_size":268435456,"kexec_load_blocked_by_lockdown":false,"loaded":true,"lockdown":"none"}
-@@E2E marker-before 6e86724c4823f1a6ab1c2759acd4012217a63c82367babea93031b9072a3c747
+@@E2E status {"crash_kernel":{"chosen_by":"runningkernelfoundbyDebian/Ubuntunaming(/boot/vmlinuz-R,/boot/initrd.img-R)","cmdline":"root=/dev/vdarwconsole=ttyS0reset_devicesnr_cpus=1irqpollcgroup_disable=memoryudev.children-max=2panic=10","initrd":"/boot/initrd.img-6.1.0-50-amd64","initrd_sha256":"9ab929fc948d078f494872bff64c772efe80aafd5704b6d81cda1c3df0c277e2","kernel":"/boot/vmlinuz-6.1.0-50-amd64","kernel_sha256":"d8808aa4ca188560da1e6d749dcb930c87a5fd8b11ebff1f3fa6d728af35203d","loaded_at":1796676729,"release":"6.1.0-50-amd64","syscall":"kexec_file_load"},"crash_loaded":true,"crash_size":268435456,"crash_supported":true,"kexec_load_blocked_by_lockdown":false,"kexec_supported":true,"loaded":true,"loaded_kernel":{"chosen_by":"defaultkernel:the/vmlinuzlink(linux-basepointsitatthenewestkernel)","cmdline":"root=/dev/vdarwconsole=ttyS0crashkernel=256M","initrd":"/initrd.img","initrd_sha256":"9ab929fc948d078f494872bff64c772efe80aafd5704b6d81cda1c3df0c277e2","kernel":"/vmlinuz","kernel_sha256":"d8808aa4ca188560da1e6d749dcb930c87a5fd8b11ebff1f3fa6d728af35203d","loaded_at":1796676723,"release":"6.1.0-50-amd64","syscall":"kexec_load"},"lockdown":"none"}
+@@E2E marker-before 84ea8e56a9650c7e9b250ccc713878802e3881185b3d9e493e33d1209f074001
 @@E2E reboot warm reboot into the loaded kernel through systemd (systemctl kexec)|Failed to connect to bus: No such file or directory|
-[   84.206899] systemd-shutdown[1]: Rebooting with kexec.
-[   84.238423] warmboot: kexec -e: rebooting into the loaded kernel
-[   84.243021] kexec_core: Starting new kernel
-@@E2E boot step=1 id=e798860b-02df-4858-b0d8-96b77e4a9c75 kernel=6.1.0-50-amd64
+[   34.853297] systemd-shutdown[1]: Rebooting with kexec.
+[   34.889330] warmboot: kexec -e: rebooting into the loaded kernel
+[   34.893395] kexec_core: Starting new kernel
+@@E2E boot step=1 id=98a8b530-c319-4abe-a10e-0d02ab23989b kernel=6.1.0-50-amd64
 @@E2E cmdline root=/dev/vda rw console=ttyS0 crashkernel=256M
-@@E2E status {"crash_loaded":true,"crash_size":268435456,"kexec_load_blocked_by_lockdown":false,"loaded":true,"lockdown":"none"}
-@@E2E marker-after 6e86724c4823f1a6ab1c2759acd4012217a63c82367babea93031b9072a3c747
-@@E2E journal [   83.594613] e2e systemd[1]: Starting systemd-kexec.service - Reboot via kexec...|[   83.709461] e2e systemd[1]: Shutting down.|[   84.075633] e2e systemd-journald[178]: Journal stopped|
-[  158.640493] systemd-shutdown[1]: Rebooting.
-[  158.644259] reboot: Restarting system
-@@E2E boot step=2 id=c2c4a678-9767-4fd7-a18a-dda08c3efcd3 kernel=6.1.0-50-amd64
+@@E2E status {"crash_kernel":{"chosen_by":"runningkernelfoundbyDebian/Ubuntunaming(/boot/vmlinuz-R,/boot/initrd.img-R)","cmdline":"root=/dev/vdarwconsole=ttyS0reset_devicesnr_cpus=1irqpollcgroup_disable=memoryudev.children-max=2panic=10","initrd":"/boot/initrd.img-6.1.0-50-amd64","initrd_sha256":"9ab929fc948d078f494872bff64c772efe80aafd5704b6d81cda1c3df0c277e2","kernel":"/boot/vmlinuz-6.1.0-50-amd64","kernel_sha256":"d8808aa4ca188560da1e6d749dcb930c87a5fd8b11ebff1f3fa6d728af35203d","loaded_at":1796676779,"release":"6.1.0-50-amd64","syscall":"kexec_file_load"},"crash_loaded":true,"crash_size":268435456,"crash_supported":true,"kexec_load_blocked_by_lockdown":false,"kexec_supported":true,"loaded":true,"loaded_kernel":{"chosen_by":"defaultkernel:the/vmlinuzlink(linux-basepointsitatthenewestkernel)","cmdline":"root=/dev/vdarwconsole=ttyS0crashkernel=256M","initrd":"/initrd.img","initrd_sha256":"9ab929fc948d078f494872bff64c772efe80aafd5704b6d81cda1c3df0c277e2","kernel":"/vmlinuz","kernel_sha256":"d8808aa4ca188560da1e6d749dcb930c87a5fd8b11ebff1f3fa6d728af35203d","loaded_at":1796676773,"release":"6.1.0-50-amd64","syscall":"kexec_load"},"lockdown":"none"}
+@@E2E marker-after 84ea8e56a9650c7e9b250ccc713878802e3881185b3d9e493e33d1209f074001
+@@E2E journal [   34.334703] e2e systemd[1]: Starting systemd-kexec.service - Reboot via kexec...|[   34.440765] e2e systemd[1]: Shutting down.|[   34.682296] e2e systemd-journald[178]: Journal stopped|
+@@E2E reboot unloaded the loaded kernel (--cold)|cold reboot through systemd and the firmware (systemctl reboot)|Failed to connect to bus: No such file or directory|
+[   48.910163] reboot: Restarting system
+@@E2E boot step=2 id=57e1cc6e-d7b8-4a67-89de-443d6478fb16 kernel=6.1.0-50-amd64
 @@E2E cmdline root=/dev/vda rw console=ttyS0 crashkernel=256M
-@@E2E status {"crash_loaded":true,"crash_size":268435456,"kexec_load_blocked_by_lockdown":false,"loaded":true,"lockdown":"none"}
+@@E2E status {"crash_kernel":{"chosen_by":"runningkernelfoundbyDebian/Ubuntunaming(/boot/vmlinuz-R,/boot/initrd.img-R)","cmdline":"root=/dev/vdarwconsole=ttyS0reset_devicesnr_cpus=1irqpollcgroup_disable=memoryudev.children-max=2panic=10","initrd":"/boot/initrd.img-6.1.0-50-amd64","initrd_sha256":"9ab929fc948d078f494872bff64c772efe80aafd5704b6d81cda1c3df0c277e2","kernel":"/boot/vmlinuz-6.1.0-50-amd64","kernel_sha256":"d8808aa4ca188560da1e6d749dcb930c87a5fd8b11ebff1f3fa6d728af35203d","loaded_at":1796676828,"release":"6.1.0-50-amd64","syscall":"kexec_file_load"},"crash_loaded":true,"crash_size":268435456,"crash_supported":true,"kexec_load_blocked_by_lockdown":false,"kexec_supported":true,"loaded":true,"loaded_kernel":{"chosen_by":"defaultkernel:the/vmlinuzlink(linux-basepointsitatthenewestkernel)","cmdline":"root=/dev/vdarwconsole=ttyS0crashkernel=256M","initrd":"/initrd.img","initrd_sha256":"9ab929fc948d078f494872bff64c772efe80aafd5704b6d81cda1c3df0c277e2","kernel":"/vmlinuz","kernel_sha256":"d8808aa4ca188560da1e6d749dcb930c87a5fd8b11ebff1f3fa6d728af35203d","loaded_at":1796676823,"release":"6.1.0-50-amd64","syscall":"kexec_load"},"lockdown":"none"}
 @@E2E systemctl-kexec
-[  125.382095] systemd-shutdown[1]: Rebooting with kexec.
-[  125.410645] warmboot: kexec -e: rebooting into the loaded kernel
-[  125.416662] kexec_core: Starting new kernel
-@@E2E boot step=3 id=235e3557-2c6a-410f-8c4c-21239721a244 kernel=6.1.0-50-amd64
+[   46.473908] systemd-shutdown[1]: Rebooting with kexec.
+[   46.521103] warmboot: kexec -e: rebooting into the loaded kernel
+[   46.528752] kexec_core: Starting new kernel
+@@E2E boot step=3 id=28fa05e6-1b3d-4f60-8cc5-e5d12eb0a195 kernel=6.1.0-50-amd64
 @@E2E cmdline root=/dev/vda rw console=ttyS0 crashkernel=256M
-@@E2E status {"crash_loaded":true,"crash_size":268435456,"kexec_load_blocked_by_lockdown":false,"loaded":true,"lockdown":"none"}
+@@E2E status {"crash_kernel":{"chosen_by":"runningkernelfoundbyDebian/Ubuntunaming(/boot/vmlinuz-R,/boot/initrd.img-R)","cmdline":"root=/dev/vdarwconsole=ttyS0reset_devicesnr_cpus=1irqpollcgroup_disable=memoryudev.children-max=2panic=10","initrd":"/boot/initrd.img-6.1.0-50-amd64","initrd_sha256":"9ab929fc948d078f494872bff64c772efe80aafd5704b6d81cda1c3df0c277e2","kernel":"/boot/vmlinuz-6.1.0-50-amd64","kernel_sha256":"d8808aa4ca188560da1e6d749dcb930c87a5fd8b11ebff1f3fa6d728af35203d","loaded_at":1796676868,"release":"6.1.0-50-amd64","syscall":"kexec_file_load"},"crash_loaded":true,"crash_size":268435456,"crash_supported":true,"kexec_load_blocked_by_lockdown":false,"kexec_supported":true,"loaded":true,"loaded_kernel":{"chosen_by":"defaultkernel:the/vmlinuzlink(linux-basepointsitatthenewestkernel)","cmdline":"root=/dev/vdarwconsole=ttyS0crashkernel=256M","initrd":"/initrd.img","initrd_sha256":"9ab929fc948d078f494872bff64c772efe80aafd5704b6d81cda1c3df0c277e2","kernel":"/vmlinuz","kernel_sha256":"d8808aa4ca188560da1e6d749dcb930c87a5fd8b11ebff1f3fa6d728af35203d","loaded_at":1796676863,"release":"6.1.0-50-amd64","syscall":"kexec_load"},"lockdown":"none"}
+@@E2E upgrade package=linux-image-6.1.0-56-amd64
+@@E2E upgrade-status {"crash_kernel":{"chosen_by":"runningkernelfoundbyDebian/Ubuntunaming(/boot/vmlinuz-R,/boot/initrd.img-R)","cmdline":"root=/dev/vdarwconsole=ttyS0reset_devicesnr_cpus=1irqpollcgroup_disable=memoryudev.children-max=2panic=10","initrd":"/boot/initrd.img-6.1.0-50-amd64","initrd_sha256":"9ab929fc948d078f494872bff64c772efe80aafd5704b6d81cda1c3df0c277e2","kernel":"/boot/vmlinuz-6.1.0-50-amd64","kernel_sha256":"d8808aa4ca188560da1e6d749dcb930c87a5fd8b11ebff1f3fa6d728af35203d","loaded_at":1796676868,"release":"6.1.0-50-amd64","syscall":"kexec_file_load"},"crash_loaded":true,"crash_size":268435456,"crash_supported":true,"kexec_load_blocked_by_lockdown":false,"kexec_supported":true,"loaded":true,"loaded_kernel":{"chosen_by":"defaultkernel:the/vmlinuzlink(linux-basepointsitatthenewestkernel)","cmdline":"root=/dev/vdarwconsole=ttyS0crashkernel=256M","initrd":"/initrd.img","initrd_sha256":"e085d070751829485d4d3df13ae7617005034d0d688a86f121d7348e7830351e","kernel":"/vmlinuz","kernel_sha256":"26f2e57c99338feaf71c46fa4babdc7e1a6c115943002d109fdb746667104f5f","loaded_at":1796677495,"release":"6.1.0-56-amd64","syscall":"kexec_load"},"lockdown":"none"}
+@@E2E reboot warm reboot into the loaded kernel through systemd (systemctl kexec)|Failed to connect to bus: No such file or directory|
+[  666.601102] systemd-shutdown[1]: Rebooting with kexec.
+[  666.629809] warmboot: kexec -e: rebooting into the loaded kernel
+[  666.636359] kexec_core: Starting new kernel
+@@E2E boot step=4 id=da753408-284b-450d-a5af-7224a772ae00 kernel=6.1.0-56-amd64
+@@E2E cmdline root=/dev/vda rw console=ttyS0 crashkernel=256M
+@@E2E status {"crash_kernel":{"chosen_by":"runningkernelfoundbyDebian/Ubuntunaming(/boot/vmlinuz-R,/boot/initrd.img-R)","cmdline":"root=/dev/vdarwconsole=ttyS0reset_devicesnr_cpus=1irqpollcgroup_disable=memoryudev.children-max=2panic=10","initrd":"/boot/initrd.img-6.1.0-56-amd64","initrd_sha256":"e085d070751829485d4d3df13ae7617005034d0d688a86f121d7348e7830351e","kernel":"/boot/vmlinuz-6.1.0-56-amd64","kernel_sha256":"26f2e57c99338feaf71c46fa4babdc7e1a6c115943002d109fdb746667104f5f","loaded_at":1796677551,"release":"6.1.0-56-amd64","syscall":"kexec_file_load"},"crash_loaded":true,"crash_size":268435456,"crash_supported":true,"kexec_load_blocked_by_lockdown":false,"kexec_supported":true,"loaded":true,"loaded_kernel":{"chosen_by":"defaultkernel:the/vmlinuzlink(linux-basepointsitatthenewestkernel)","cmdline":"root=/dev/vdarwconsole=ttyS0crashkernel=256M","initrd":"/initrd.img","initrd_sha256":"e085d070751829485d4d3df13ae7617005034d0d688a86f121d7348e7830351e","kernel":"/vmlinuz","kernel_sha256":"26f2e57c99338feaf71c46fa4babdc7e1a6c115943002d109fdb746667104f5f","loaded_at":1796677544,"release":"6.1.0-56-amd64","syscall":"kexec_load"},"lockdown":"none"}
+@@E2E lock-dir 700 root
+@@E2E lock-as-user refused
 @@E2E panic
-[  165.758322] Kernel panic - not syncing: sysrq triggered crash
-@@E2E boot step=4 id=a618963f-31d2-4024-92af-835747ba2467 kernel=6.1.0-50-amd64
-@@E2E cmdline elfcorehdr=0x1d000000 root=/dev/vda rw console=ttyS0 reset_devices nr_cpus=1 irqpoll cgroup_disable=memory udev.children-max=2 panic=10
-@@E2E vmcore ok=1 loads=3 expected_kib=785903 covered_kib=785268 missing_kib=0 excused_kib=635 outside_kib=0 tolerance_kib=64 pages_read=6 loads_read=3 "#;
+[   52.350275] Kernel panic - not syncing: sysrq triggered crash
+@@E2E boot step=5 id=3fd4ef58-f2bb-425b-8181-9181eb223bcd kernel=6.1.0-56-amd64
+@@E2E cmdline elfcorehdr=0x2d000000 root=/dev/vda rw console=ttyS0 reset_devices nr_cpus=1 irqpoll cgroup_disable=memory udev.children-max=2 panic=10
+@@E2E vmcore ok=1 loads=3 expected_kib=785903 covered_kib=785268 missing_kib=0 excused_kib=635 outside_kib=0 tolerance_kib=64 pages_read=6 loads_read=3 "##;
 
     fn verdicts(log: &str) -> Vec<(&'static str, std::result::Result<(), String>)> {
         judge(&log.lines().collect::<Vec<_>>())
@@ -498,11 +510,11 @@ mod tests {
             0,
             "status after boot",
         );
-        broken("marker-after 6e", "marker-after 7e", 1, "became");
+        broken("marker-after 84", "marker-after 94", 1, "became");
         broken("Journal stopped", "Journal running", 1, "no clean shutdown");
         broken(
-            "id=e798860b-02df-4858-b0d8-96b77e4a9c75",
-            "id=01c9495d-478b-4580-9933-0dcdddb62eb4",
+            "id=98a8b530-c319-4abe-a10e-0d02ab23989b",
+            "id=1198ed53-f73b-4958-9cc1-3757ba8383b8",
             1,
             "are not two boots",
         );
@@ -514,26 +526,69 @@ mod tests {
         );
         broken(
             // Step 2's (warmboot reboot in step 0 goes through kexec -e too).
-            "[  125.410645] warmboot: kexec -e:",
-            "[  125.410645] something else:",
+            "[   46.521103] warmboot: kexec -e:",
+            "[   46.521103] something else:",
             3,
             "did not run warmboot",
+        );
+        // The upgrade: the hook's load, the warm reboot, the kernel that booted.
+        broken(
+            "\"release\":\"6.1.0-56-amd64\"",
+            "\"release\":\"6.1.0-50-amd64\"",
+            4,
+            "the kernel hook did not load it",
+        );
+        broken(
+            "[  666.636359] kexec_core: Starting new kernel",
+            "[  666.636359] reboot: Restarting system",
+            4,
+            "was not warm",
+        );
+        broken(
+            "step=4 id=da753408-284b-450d-a5af-7224a772ae00 kernel=6.1.0-56-amd64",
+            "step=4 id=da753408-284b-450d-a5af-7224a772ae00 kernel=6.1.0-50-amd64",
+            4,
+            "booted Some(\"6.1.0-50-amd64\"), not 6.1.0-56-amd64",
+        );
+        broken(
+            "upgrade package=",
+            "upgrade-failed dpkg: error|",
+            4,
+            "installed no kernel",
+        );
+        broken(
+            "lock-as-user refused",
+            "lock-as-user created",
+            5,
+            "a user creating",
+        );
+        broken(
+            "lock-dir 700 root",
+            "lock-dir 1777 root",
+            5,
+            "not \"700 root\"",
+        );
+        broken(
+            "step=5 id=3fd4ef58-f2bb-425b-8181-9181eb223bcd kernel=6.1.0-56-amd64",
+            "step=5 id=3fd4ef58-f2bb-425b-8181-9181eb223bcd kernel=6.1.0-50-amd64",
+            6,
+            "the capture kernel is",
         );
         broken(
             "loads_read=3",
             "loads_read=2",
-            4,
+            6,
             "only 2 of the dump's 3 PT_LOADs could be read",
         );
-        broken("missing_kib=0", "missing_kib=900", 4, "misses 900 KiB");
+        broken("missing_kib=0", "missing_kib=900", 6, "misses 900 KiB");
         // The guest's check failed: its error is the line, and it is quoted.
         broken(
             "vmcore ok=1 loads=3",
             "vmcore warmboot: /proc/vmcore: invalid dump: PT_LOADs cover",
-            4,
+            6,
             "could not check /proc/vmcore: warmboot: /proc/vmcore: invalid dump",
         );
-        let v = verdicts(RUN.split("@@E2E boot step=4").next().unwrap_or_default());
-        assert_eq!(v[4].1, Err("no boot reached step 4".to_string()));
+        let v = verdicts(RUN.split("@@E2E boot step=5").next().unwrap_or_default());
+        assert_eq!(v[6].1, Err("no boot reached step 5".to_string()));
     }
 }
