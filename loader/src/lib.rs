@@ -34,7 +34,6 @@ pub mod lock;
 pub mod memmap;
 pub mod plan;
 pub mod plan_check;
-pub mod plan_rule;
 pub mod planner;
 pub mod purgatory;
 pub mod randomness;

@@ -14,11 +14,11 @@
 //! lie inside a segment for a normal image too (the kernel checks only crash entries).
 
 use crate::arch::Arch;
+/// The rules a failure names; in their own module so that [`Error`] can name them too.
+pub use crate::error::Rule;
 use crate::error::{Error, Result};
 use crate::memmap::{align_up, subtract, MemoryMap, Mode, Range, PAGE_SIZE};
 use crate::plan::Plan;
-/// The rules a failure names; in their own module so that [`Error`] can name them too.
-pub use crate::plan_rule::Rule;
 
 /// `KEXEC_SEGMENT_MAX` (include/uapi/linux/kexec.h).
 pub const KEXEC_SEGMENT_MAX: usize = 16;

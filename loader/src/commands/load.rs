@@ -270,8 +270,8 @@ pub fn read_kernel(opts: &LoadOptions, arch: Arch) -> Result<KernelInput> {
     let image = KernelImage::parse(&data).map_err(|e| e.in_file(&opts.kernel))?;
     if image.arch() != arch {
         return Err(Error::ArchMismatch {
-            kernel: image.arch(),
-            target: arch,
+            kernel: image.arch().to_string(),
+            target: arch.to_string(),
         }
         .in_file(&opts.kernel));
     }

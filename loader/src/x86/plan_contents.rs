@@ -34,7 +34,7 @@ pub fn verify(plan: &Plan) -> Result<()> {
         return Ok(());
     };
     let bad = |detail: String| Error::Rejected {
-        rule: crate::plan_rule::Rule::BootParams,
+        rule: crate::error::Rule::BootParams,
         detail,
     };
     let zp = crate::fields::slice(&bp.buf, ZERO_PAGE_OFFSET, 4096, "zero page")?;
