@@ -8,7 +8,7 @@
 //! corrupted segment from a wrong plan, and the QEMU harness can quote it
 //! (xtask/src/purgatory_line.rs parses it back).
 
-use crate::Refusal;
+use crate::block::Refusal;
 
 /// Every line the purgatory prints starts with this.
 pub const PREFIX: &str = "warmboot purgatory: ";
@@ -104,7 +104,7 @@ pub fn refusal(r: &Refusal) -> Line {
             .str("the parameter block lists ")
             .dec(n)
             .str(" segments (1 to ")
-            .dec(crate::MAX_SEGMENTS as u64)
+            .dec(crate::block::MAX_SEGMENTS as u64)
             .str(" allowed); halting instead of booting"),
         Refusal::Unreadable { index, addr, len } => l
             .str("segment ")
