@@ -39,6 +39,8 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         });
     }
     crate::host::ensure_packages(&["debootstrap", "e2fsprogs", "qemu-system-x86"])?;
+    // The pinned kernel packages: the guest upgrades to the 6.1 one.
+    crate::images::prepare(root)?;
     let tree = match &args.tree {
         Some(t) => t.clone(),
         None => cached_tree(&Cache::from_env()?)?,
