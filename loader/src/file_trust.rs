@@ -262,6 +262,23 @@ pub fn sealed_memfd(name: &str, data: &[u8]) -> Result<File> {
     Ok(file)
 }
 
+/// Opens `path` once and reads it through that descriptor, which the caller keeps: the
+/// bytes checked and planned and the descriptor later handed to kexec_file_load are the
+/// same file, whatever happens to the path in between (a rename over it, a symlink
+/// swapped). A directory is refused by its descriptor's own metadata.
+pub fn open_and_read(path: &Path) -> Result<(std::fs::File, Vec<u8>)> {
+    use std::io::Read as _;
+    let in_file = |e: std::io::Error| Error::Io(e).in_file(path);
+    let file = std::fs::File::open(path).map_err(in_file)?;
+    let meta = file.metadata().map_err(in_file)?;
+    if meta.is_dir() {
+        return Err(Error::invalid("file", "is a directory, not a file").in_file(path));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    (&file).read_to_end(&mut bytes).map_err(in_file)?;
+    Ok((file, bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -123,7 +123,7 @@ fn cases() -> Vec<Case> {
             &["cannot read", "No such file or directory"]),
         case("a directory as kernel", X86_64, Normal,
             |m| { let k = m.dir.path().join("files"); (load(m, &k, &[]), Some(k)) },
-            &["cannot read", "Is a directory"]),
+            &["is a directory, not a file"]),
         case("a gzip initramfs given as the kernel", X86_64, Normal,
             |m| load_bytes(m, &warmboot::synth::initrd::newc_gzip(&[("init", b"#!/bin/sh\n")]), &[]),
             &["not a kernel image warmboot understands"]),

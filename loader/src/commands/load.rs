@@ -25,7 +25,7 @@ use crate::x86::vmlinux_payload::KernelProper;
 pub use crate::commands::load_check::{check_report, DryRunReport};
 pub use crate::commands::load_options::{CmdlineSource, LoadOptions};
 use crate::commands::load_submit::open_files;
-pub use crate::commands::load_submit::{load_with, Prepared};
+pub use crate::commands::load_submit::{load_with, OpenedFiles, Prepared};
 
 /// The running kernel's command line made fit for the next kernel: drops `BOOT_IMAGE=`
 /// (boot loaders) and `initrd=` (the EFI stub's, OVMF appends it), and for a panic
@@ -199,7 +199,10 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     let lockdown = host.lockdown()?;
     let route = lay_out_kernel(&kernel, opts, lockdown)?;
     let map = host.memory_map()?;
-    let initrd = read_initrd(opts)?;
+    let (initrd, initrd_file) = match read_initrd(opts)? {
+        Some((bytes, file)) => (Some(bytes), Some(file)),
+        None => (None, None),
+    };
     let cmdline = resolve_cmdline(&host, opts)?;
     if opts.mode == Mode::Panic {
         let initrd_len = initrd.as_ref().map_or(0, |i| i.len() as u64);
@@ -220,17 +223,24 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         _ => None,
     };
     let kernel_sha256 = kernel.digest;
+    let kernel_file = kernel
+        .file
+        .try_clone()
+        .map_err(|e| Error::Io(e).in_file(&opts.kernel))?;
     let chosen = (route.syscall, route.reason, route.decompressed);
     let planned = plan_kernel(&host, &mut kernel, initrd, &cmdline, &map, route.x86, opts)?;
     let (syscall, reason) = settle_syscall(&planned.plan, &kernel.image, chosen, lockdown, opts);
+    let files = OpenedFiles {
+        kernel: kernel_file,
+        initrd: initrd_file,
+    };
     let mut prepared = check(
         kernel,
         planned,
         cmdline,
         map,
-        syscall,
-        reason,
-        pinned_initrd,
+        (syscall, reason),
+        (pinned_initrd, files),
         opts,
     )?;
     prepared.kernel_sha256 = Some(kernel_sha256);
@@ -255,12 +265,14 @@ pub struct KernelInput {
     pub verified: Option<crate::file_trust::Sha256Digest>,
     /// The bytes' SHA-256, checked or not (the load record keeps it).
     pub digest: crate::file_trust::Sha256Digest,
+    /// The descriptor the bytes were read through, handed to kexec_file_load.
+    pub file: std::fs::File,
 }
 
 /// Stage "read the inputs" (the kernel): reads the file once, warns if someone else could
 /// replace it, checks `--sha256`, parses it and checks it is for `arch`.
 pub fn read_kernel(opts: &LoadOptions, arch: Arch) -> Result<KernelInput> {
-    let data = std::fs::read(&opts.kernel).map_err(|e| Error::Io(e).in_file(&opts.kernel))?;
+    let (file, data) = crate::file_trust::open_and_read(&opts.kernel)?;
     crate::file_trust::warn_if_replaceable(&opts.kernel);
     let verified = match &opts.sha256 {
         Some(want) => Some(want.check(&data).map_err(|e| e.in_file(&opts.kernel))?),
@@ -289,6 +301,7 @@ pub fn read_kernel(opts: &LoadOptions, arch: Arch) -> Result<KernelInput> {
         image,
         verified,
         digest,
+        file,
     })
 }
 
@@ -362,15 +375,15 @@ pub fn lay_out_kernel(
 }
 
 /// Stage "read the inputs" (the initrd): its bytes, with the same warning as the kernel's.
-pub fn read_initrd(opts: &LoadOptions) -> Result<Option<Vec<u8>>> {
+pub fn read_initrd(opts: &LoadOptions) -> Result<Option<(Vec<u8>, std::fs::File)>> {
     match &opts.initrd {
         Some(p) => {
-            let bytes = crate::inspect::read_file(p)?;
+            let (file, bytes) = crate::file_trust::open_and_read(p)?;
             crate::file_trust::warn_if_replaceable(p);
             if let Some(want) = &opts.initrd_sha256 {
                 want.check(&bytes).map_err(|e| e.in_file(p))?;
             }
-            Ok(Some(bytes))
+            Ok(Some((bytes, file)))
         }
         None if opts.initrd_sha256.is_some() => Err(Error::Unsupported(
             "--initrd-sha256 checks an initrd, and no --initrd was given".to_string(),
@@ -462,9 +475,8 @@ fn check(
     planned: ArchPlan,
     cmdline: String,
     map: MemoryMap,
-    syscall: SyscallChoice,
-    reason: String,
-    pinned_initrd: Option<Vec<u8>>,
+    (syscall, reason): (SyscallChoice, String),
+    (pinned_initrd, files): (Option<Vec<u8>>, OpenedFiles),
     opts: &LoadOptions,
 ) -> Result<Prepared> {
     let mut report = check_report(planned.plan, &map, syscall, reason)?;
@@ -494,7 +506,7 @@ fn check(
     if syscall == SyscallChoice::File {
         // The request itself goes through the dry-run backend too.
         let (kernel_file, initrd) =
-            open_files(opts, pinned_kernel.as_deref(), pinned_initrd.as_deref())?;
+            open_files(&files, pinned_kernel.as_deref(), pinned_initrd.as_deref())?;
         DryRun::new(map).kexec_file_load(&FileLoad {
             kernel: &kernel_file,
             initrd: initrd.as_ref(),
@@ -512,6 +524,7 @@ fn check(
         pinned_initrd,
         kernel_sha256: None,
         initrd_sha256: None,
+        files,
     })
 }
 
@@ -910,6 +923,21 @@ mod tests {
         let (_d, opts, p) = prepared(SyscallChoice::Classic);
         let out = load_with(&p, &opts, &mut Scripted::new(None)).unwrap();
         assert_eq!(record_of(&p, &opts, &out, 0).syscall, "kexec_load");
+    }
+
+    #[test]
+    fn kexec_file_load_gets_the_file_that_was_read_not_what_the_path_names_later() {
+        use std::os::unix::fs::MetadataExt as _;
+        let (d, opts, p) = prepared(SyscallChoice::File);
+        let read = std::fs::metadata(&opts.kernel).unwrap();
+        // Someone renames another file over the path after warmboot read and checked it.
+        let other = d.path().join("other");
+        std::fs::write(&other, vec![0u8; read.len() as usize + 4096]).unwrap();
+        std::fs::rename(&other, &opts.kernel).unwrap();
+        let (kernel, _) = crate::commands::load_submit::open_files(&p.files, None, None).unwrap();
+        let handed = kernel.metadata().unwrap();
+        assert_eq!((handed.ino(), handed.len()), (read.ino(), read.len()));
+        assert_ne!(std::fs::metadata(&opts.kernel).unwrap().ino(), read.ino());
     }
 
     #[test]

@@ -32,24 +32,34 @@ pub struct Prepared {
     /// The SHA-256 of the kernel file and initrd as read (the load record keeps them).
     pub kernel_sha256: Option<crate::file_trust::Sha256Digest>,
     pub initrd_sha256: Option<crate::file_trust::Sha256Digest>,
+    /// The descriptors the kernel and initrd were read through.
+    pub files: OpenedFiles,
+}
+
+/// The kernel and initrd as opened once by the read stage: what kexec_file_load gets is
+/// the file that was read and checked, not whatever the path names by then.
+#[derive(Debug)]
+pub struct OpenedFiles {
+    pub kernel: std::fs::File,
+    pub initrd: Option<std::fs::File>,
 }
 
 /// The kernel and initrd files for kexec_file_load: sealed memfds of the checked bytes
-/// when --sha256 / --initrd-sha256 checked them, else the paths opened again.
-pub(crate) fn open_files(
-    opts: &LoadOptions,
+/// when --sha256 / --initrd-sha256 checked them, else the descriptors they were read
+/// through (duplicated; the kernel reads a file from offset 0 whatever its position).
+pub fn open_files(
+    files: &OpenedFiles,
     pinned: Option<&[u8]>,
     pinned_initrd: Option<&[u8]>,
 ) -> Result<(std::fs::File, Option<std::fs::File>)> {
+    let dup = |f: &std::fs::File| f.try_clone().map_err(Error::Io);
     let kernel = match pinned {
         Some(bytes) => crate::file_trust::sealed_memfd("warmboot-kernel", bytes)?,
-        None => {
-            std::fs::File::open(&opts.kernel).map_err(|e| Error::Io(e).in_file(&opts.kernel))?
-        }
+        None => dup(&files.kernel)?,
     };
-    let initrd = match (&opts.initrd, pinned_initrd) {
+    let initrd = match (&files.initrd, pinned_initrd) {
         (Some(_), Some(bytes)) => Some(crate::file_trust::sealed_memfd("warmboot-initrd", bytes)?),
-        (Some(p), None) => Some(std::fs::File::open(p).map_err(|e| Error::Io(e).in_file(p))?),
+        (Some(f), None) => Some(dup(f)?),
         (None, _) => None,
     };
     Ok((kernel, initrd))
@@ -102,8 +112,11 @@ fn load_syscall(
     match p.report.syscall {
         SyscallChoice::File | SyscallChoice::Auto => {
             backend.step("open the kernel and initrd")?;
-            let (kernel, initrd) =
-                open_files(opts, p.pinned_kernel.as_deref(), p.pinned_initrd.as_deref())?;
+            let (kernel, initrd) = open_files(
+                &p.files,
+                p.pinned_kernel.as_deref(),
+                p.pinned_initrd.as_deref(),
+            )?;
             let req = FileLoad {
                 kernel: &kernel,
                 initrd: initrd.as_ref(),
