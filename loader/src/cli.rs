@@ -207,6 +207,10 @@ pub struct UnloadArgs {
     /// Unload the crash kernel instead of the normal one.
     #[arg(long)]
     pub panic: bool,
+    /// Which syscall unloads: auto takes kexec_file_load where lockdown refuses
+    /// kexec_load (Secure Boot), else kexec_load.
+    #[arg(long, value_enum, default_value_t = SyscallChoice::Auto)]
+    pub syscall: SyscallChoice,
 }
 
 #[derive(Debug, clap::Args)]
@@ -454,11 +458,16 @@ fn run(
             let mode = if a.panic { Mode::Panic } else { Mode::Normal };
             let text = match backend {
                 Backend::Real => {
-                    let out = outcome::unload(&mut LinuxKexec::new(HostRoot::new("/"))?, mode)?;
+                    let host = HostRoot::new("/");
+                    let via = crate::commands::unload::choose(a.syscall, host.lockdown()?);
+                    let out = outcome::unload_via(&mut LinuxKexec::new(host)?, mode, via)?;
                     crate::load_record::forget(mode);
                     out
                 }
-                Backend::Given(b) => outcome::unload(b, mode)?,
+                Backend::Given(b) => {
+                    let via = crate::commands::unload::choose(a.syscall, None);
+                    outcome::unload_via(b, mode, via)?
+                }
             };
             emit(out, &text)
         }

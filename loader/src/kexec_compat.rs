@@ -167,8 +167,11 @@ pub enum Step {
     Status {
         panic: bool,
     },
+    /// `syscall`: `-s` unloads with kexec_file_load (KEXEC_FILE_UNLOAD), `-c` with
+    /// kexec_load, auto by the lockdown state.
     Unload {
         panic: bool,
+        syscall: SyscallChoice,
     },
     Load(LoadStep),
     /// `kexec KERNEL` without -l/-e/-f: load, then a clean reboot (kexec-tools runs
@@ -363,7 +366,7 @@ pub fn parse(args: &[String]) -> Result<(Vec<Step>, bool), UsageError> {
     }
     let mut steps = Vec::new();
     if do_unload {
-        steps.push(Step::Unload { panic });
+        steps.push(Step::Unload { panic, syscall });
     }
     if do_load {
         steps.push(Step::Load(LoadStep {
@@ -586,9 +589,11 @@ pub fn main(args: &[String]) -> i32 {
                 }
                 return code;
             }
-            Step::Unload { panic } => LinuxKexec::new(HostRoot::new("/")).and_then(|mut b| {
+            Step::Unload { panic, syscall } => HostRoot::new("/").lockdown().and_then(|lockdown| {
+                let mut b = LinuxKexec::new(HostRoot::new("/"))?;
                 let mode = if panic { Mode::Panic } else { Mode::Normal };
-                unload::run(&mut b, mode).map(|out| {
+                let via = unload::choose(syscall, lockdown);
+                unload::run_via(&mut b, mode, via).map(|out| {
                     crate::load_record::forget(mode);
                     if debug {
                         eprint!("{out}");
@@ -732,9 +737,49 @@ mod tests {
                 with(&|l| l.cmdline.reuse = true),
             ),
             // Unloads: kdump-tools and kdumpctl use -p -u.
-            ("-u".into(), vec![Step::Unload { panic: false }]),
-            ("-p -u".into(), vec![Step::Unload { panic: true }]),
-            ("-pu".into(), vec![Step::Unload { panic: true }]),
+            (
+                "-u".into(),
+                vec![Step::Unload {
+                    panic: false,
+                    syscall: SyscallChoice::Auto,
+                }],
+            ),
+            (
+                "-p -u".into(),
+                vec![Step::Unload {
+                    panic: true,
+                    syscall: SyscallChoice::Auto,
+                }],
+            ),
+            (
+                "-pu".into(),
+                vec![Step::Unload {
+                    panic: true,
+                    syscall: SyscallChoice::Auto,
+                }],
+            ),
+            // Fedora's kdumpctl and kdump-config under Secure Boot: -s honoured for unload.
+            (
+                "-s -p -u".into(),
+                vec![Step::Unload {
+                    panic: true,
+                    syscall: SyscallChoice::File,
+                }],
+            ),
+            (
+                "-s -u".into(),
+                vec![Step::Unload {
+                    panic: false,
+                    syscall: SyscallChoice::File,
+                }],
+            ),
+            (
+                "-c -u".into(),
+                vec![Step::Unload {
+                    panic: false,
+                    syscall: SyscallChoice::Classic,
+                }],
+            ),
             // Status: crash by default, normal with -l.
             ("-S".into(), vec![Step::Status { panic: true }]),
             ("-l -S".into(), vec![Step::Status { panic: false }]),

@@ -343,6 +343,22 @@ impl Kexec for Sim {
         Ok(())
     }
 
+    /// kexec_file_load with KEXEC_FILE_UNLOAD (kernel/kexec_file.c): frees the image of
+    /// `mode`; lockdown does not refuse it (there is no image to verify). Faults as an
+    /// unload.
+    fn unload_file(&mut self, mode: Mode) -> Result<()> {
+        let flags = match mode {
+            Mode::Normal => 0x1,
+            Mode::Panic => 0x3,
+        };
+        let call = format!("kexec_file_load(-1, -1, 0, NULL, flags={flags:#x})");
+        if let Some(e) = self.enter(Call::Unload, "") {
+            return Err(errno(call, e));
+        }
+        *self.slot(mode) = None;
+        Ok(())
+    }
+
     fn unload(&mut self, mode: Mode) -> Result<()> {
         let flags = kexec_load_flags(self.kernel.arch, mode);
         let call = format!("kexec_load(entry=0x0, segments=0, flags={flags:#x})");

@@ -186,3 +186,20 @@ fn kexec_file_load_rules() {
     let e = sim().kexec_file_load(&nul).unwrap_err();
     assert_eq!(e.to_string(), "invalid command line: contains a NUL byte");
 }
+
+/// Under lockdown kexec_load is refused even to unload (EPERM), and kexec_file_load with
+/// KEXEC_FILE_UNLOAD is not: the unload `warmboot unload` and `kexec -s -u` use there.
+#[test]
+fn under_lockdown_only_the_file_unload_frees_the_image() {
+    let mut s = sim();
+    s.kexec_load(&plan(Mode::Normal, 0x1000_0000, 1)).unwrap();
+    let mut s = s.with_lockdown(Lockdown::Integrity);
+    let e = s.unload(Mode::Normal).unwrap_err();
+    assert!(
+        matches!(&e, Error::Syscall { errno, .. } if *errno == nix::errno::Errno::EPERM),
+        "{e}"
+    );
+    assert!(s.image(Mode::Normal).is_some());
+    s.unload_file(Mode::Normal).unwrap();
+    assert!(s.image(Mode::Normal).is_none());
+}

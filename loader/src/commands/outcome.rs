@@ -60,7 +60,16 @@ pub fn exec(backend: &mut dyn Kexec, no_sync: bool) -> Result<()> {
 /// `warmboot unload` through `backend` ([`crate::commands::unload::run`]); a failed unload
 /// says what is still loaded.
 pub fn unload(backend: &mut dyn Kexec, mode: Mode) -> Result<String> {
-    crate::commands::unload::run(backend, mode).map_err(|e| {
+    unload_via(backend, mode, crate::commands::unload::UnloadVia::Classic)
+}
+
+/// [`unload`] through the call `via` ([`crate::commands::unload::choose`]).
+pub fn unload_via(
+    backend: &mut dyn Kexec,
+    mode: Mode,
+    via: crate::commands::unload::UnloadVia,
+) -> Result<String> {
+    crate::commands::unload::run_via(backend, mode, via).map_err(|e| {
         let state = match (backend.status(), mode) {
             (Ok(s), Mode::Normal) if s.loaded => "the kernel is still loaded",
             (Ok(s), Mode::Panic) if s.crash_loaded => "the crash kernel is still loaded",

@@ -14,6 +14,7 @@
 //! What touches the machine sits behind [`System`] and [`Kexec`], so tests use fakes; the
 //! real [`RealSystem`] refuses everything when `WARMBOOT_NO_REAL_SYSCALLS` is set.
 
+use crate::commands::unload::UnloadVia;
 use crate::error::{Error, Result};
 use crate::host::HostRoot;
 use crate::kexec::linux::{LinuxKexec, NO_REAL_SYSCALLS};
@@ -66,13 +67,16 @@ impl Path {
 pub fn run(
     kexec: &mut dyn Kexec,
     sys: &mut dyn System,
-    cold: bool,
-    force: bool,
+    (cold, force): (bool, bool),
+    unload_via: UnloadVia,
     say: &mut dyn FnMut(&str),
 ) -> Result<Path> {
     let loaded = kexec.status()?.loaded;
     if cold && loaded {
-        kexec.unload(Mode::Normal)?;
+        match unload_via {
+            UnloadVia::Classic => kexec.unload(Mode::Normal)?,
+            UnloadVia::File => kexec.unload_file(Mode::Normal)?,
+        }
         say("unloaded the loaded kernel (--cold)");
     }
     let warm = loaded && !cold;
@@ -217,7 +221,11 @@ pub fn stale_reason(
 /// if that load fails, unloads, so the reboot goes through the firmware into the default
 /// kernel instead of warm into the old one. When the default cannot be told, says so and
 /// keeps the loaded kernel.
-fn load_default_if_stale(kexec: &mut dyn Kexec, say: &mut dyn FnMut(&str)) -> Result<()> {
+fn load_default_if_stale(
+    kexec: &mut dyn Kexec,
+    unload_via: UnloadVia,
+    say: &mut dyn FnMut(&str),
+) -> Result<()> {
     use crate::commands::load_options::{default_cmdline, LoadOptions};
     use crate::file_trust::Sha256Digest;
     if !kexec.status()?.loaded {
@@ -269,7 +277,10 @@ fn load_default_if_stale(kexec: &mut dyn Kexec, say: &mut dyn FnMut(&str)) -> Re
             say(&format!(
                 "could not load the default kernel ({e}); unloading, so this reboot goes through the firmware"
             ));
-            kexec.unload(Mode::Normal)?;
+            match unload_via {
+                UnloadVia::Classic => kexec.unload(Mode::Normal)?,
+                UnloadVia::File => kexec.unload_file(Mode::Normal)?,
+            }
             crate::load_record::forget(Mode::Normal);
             Ok(())
         }
@@ -285,10 +296,25 @@ pub fn run_real(cold: bool, force: bool) -> Result<()> {
         use std::io::Write as _;
         let _ = writeln!(std::io::stdout(), "{l}");
     };
+    // Under lockdown kexec_load is refused, the unload of --cold included.
+    let unload_via = crate::commands::unload::choose(
+        crate::plan::SyscallChoice::Auto,
+        HostRoot::new("/").lockdown()?,
+    );
     if !cold {
-        load_default_if_stale(&mut kexec, &mut say)?;
+        load_default_if_stale(&mut kexec, unload_via, &mut say)?;
     }
-    run(&mut kexec, &mut RealSystem, cold, force, &mut say).map(drop)
+    let r = run(
+        &mut kexec,
+        &mut RealSystem,
+        (cold, force),
+        unload_via,
+        &mut say,
+    );
+    if cold {
+        crate::load_record::forget(Mode::Normal);
+    }
+    r.map(drop)
 }
 
 #[cfg(test)]
@@ -314,6 +340,11 @@ mod tests {
         }
         fn unload(&mut self, mode: Mode) -> Result<()> {
             self.log.borrow_mut().push(format!("unload {mode:?}"));
+            self.loaded = false;
+            Ok(())
+        }
+        fn unload_file(&mut self, mode: Mode) -> Result<()> {
+            self.log.borrow_mut().push(format!("unload_file {mode:?}"));
             self.loaded = false;
             Ok(())
         }
@@ -380,9 +411,13 @@ mod tests {
             log: log.clone(),
         };
         let mut said = Vec::new();
-        let path = run(&mut k, &mut sys, cold, force, &mut |l| {
-            said.push(l.to_string())
-        })
+        let path = run(
+            &mut k,
+            &mut sys,
+            (cold, force),
+            UnloadVia::Classic,
+            &mut |l| said.push(l.to_string()),
+        )
         .unwrap();
         let calls = log.borrow().clone();
         (path, calls, said)
@@ -443,6 +478,35 @@ mod tests {
         // Under systemd --force changes nothing.
         let (p, _, _) = reboot_forced(true, true, false, true);
         assert_eq!(p, Path::SystemctlKexec);
+    }
+
+    #[test]
+    fn cold_under_lockdown_unloads_with_kexec_file_load() {
+        let log = Log::default();
+        let mut k = Fake {
+            loaded: true,
+            log: log.clone(),
+        };
+        let mut sys = FakeSystem {
+            systemd: true,
+            log: log.clone(),
+        };
+        let p = run(
+            &mut k,
+            &mut sys,
+            (true, false),
+            UnloadVia::File,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(p, Path::SystemctlReboot);
+        assert_eq!(
+            *log.borrow(),
+            vec![
+                "unload_file Normal".to_string(),
+                "systemctl reboot".to_string()
+            ]
+        );
     }
 
     #[test]

@@ -159,6 +159,33 @@ impl Kexec for LinuxKexec {
         })
     }
 
+    fn unload_file(&mut self, mode: Mode) -> Result<()> {
+        let (_, nr) = self.numbers()?;
+        let mut flags = crate::kexec::KEXEC_FILE_UNLOAD;
+        if mode == Mode::Panic {
+            flags |= crate::kexec::KEXEC_FILE_ON_CRASH;
+        }
+        // SAFETY: with KEXEC_FILE_UNLOAD the kernel reads neither descriptor nor the
+        // command line (kernel/kexec_file.c jumps straight to freeing the image); the
+        // pointer is null and the length 0.
+        let ret = unsafe {
+            libc::syscall(
+                nr,
+                -1 as libc::c_long,
+                -1 as libc::c_long,
+                0 as libc::c_ulong,
+                std::ptr::null::<libc::c_char>(),
+                flags as libc::c_ulong,
+            )
+        };
+        Errno::result(ret)
+            .map(drop)
+            .map_err(|errno| Error::Syscall {
+                call: format!("kexec_file_load(-1, -1, 0, NULL, flags={flags:#x})"),
+                errno,
+            })
+    }
+
     fn unload(&mut self, mode: Mode) -> Result<()> {
         let (nr, _) = self.numbers()?;
         let arch = Arch::host()

@@ -80,6 +80,14 @@ pub trait Kexec {
     fn kexec_file_load(&mut self, req: &FileLoad<'_>) -> Result<()>;
     /// Unloads the normal (Mode::Normal) or crash (Mode::Panic) image.
     fn unload(&mut self, mode: Mode) -> Result<()>;
+    /// kexec_file_load(2) with KEXEC_FILE_UNLOAD: the unload lockdown allows (kexec_load
+    /// is refused under lockdown, even with no segments). Backends without a file loader
+    /// refuse it.
+    fn unload_file(&mut self, _mode: Mode) -> Result<()> {
+        Err(crate::error::Error::Unsupported(
+            "this backend cannot unload with kexec_file_load".to_string(),
+        ))
+    }
     /// reboot(LINUX_REBOOT_CMD_KEXEC): on a real machine this does not return on success.
     fn exec(&mut self) -> Result<()>;
     /// What is loaded.
@@ -139,6 +147,10 @@ impl Kexec for DryRun {
     }
 
     fn unload(&mut self, _mode: Mode) -> Result<()> {
+        Ok(())
+    }
+
+    fn unload_file(&mut self, _mode: Mode) -> Result<()> {
         Ok(())
     }
 
