@@ -54,11 +54,17 @@ impl LoadRecord {
             && self.cmdline == cmdline
     }
 
+    /// When it was loaded, as RFC 3339 (UTC).
+    pub fn loaded_at_text(&self) -> String {
+        humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(self.loaded_at),
+        )
+        .to_string()
+    }
+
     /// One line for `warmboot status`.
     pub fn describe(&self) -> String {
-        let when = humantime::format_rfc3339_seconds(
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(self.loaded_at),
-        );
+        let when = self.loaded_at_text();
         let mut s = format!("{}", self.kernel.display());
         if let Some(r) = &self.release {
             s += &format!(" ({r})");

@@ -347,8 +347,6 @@ mod tests {
             .join("tests/fixtures/machines")
             .join(machine);
         let opts = LoadOptions {
-            kernel,
-            initrd: Some(initrd),
             cmdline: CmdlineSource::Given(
                 match arch {
                     Arch::X86_64 => "console=ttyS0",
@@ -360,17 +358,9 @@ mod tests {
             syscall: SyscallChoice::Classic,
             dry_run: true,
             root,
-            json: false,
             arch: Some(arch),
-            dtb: None,
             verify,
-            corrupt_digest: false,
-            sha256: None,
-            x86_entry: crate::x86::kexec_plan::X86Entry::Auto,
-            kaslr_random: None,
-            random_seed: None,
-            initrd_sha256: None,
-            chosen_by: None,
+            ..LoadOptions::new(kernel, Some(initrd))
         };
         prepare(&opts).unwrap().report.plan
     }

@@ -49,25 +49,13 @@ impl Kexec for Recorder {
 
 fn options(kernel: PathBuf, sha256: Option<Sha256Digest>) -> LoadOptions {
     LoadOptions {
-        kernel,
-        initrd: None,
         cmdline: CmdlineSource::Given("console=ttyS0".into()),
-        mode: Mode::Normal,
         syscall: SyscallChoice::File,
-        dry_run: false,
         root: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/machines/x86_64-bios-m1024"),
-        json: false,
         arch: Some(Arch::X86_64),
-        dtb: None,
-        verify: false,
-        corrupt_digest: false,
         sha256,
-        x86_entry: warmboot::x86::kexec_plan::X86Entry::Auto,
-        kaslr_random: None,
-        random_seed: None,
-        initrd_sha256: None,
-        chosen_by: None,
+        ..LoadOptions::new(kernel, None)
     }
 }
 

@@ -718,25 +718,12 @@ mod tests {
         let kernel = dir.path().join("vmlinuz");
         std::fs::write(&kernel, crate::synth::x86::BzImageBuilder::new().build()).unwrap();
         let opts = LoadOptions {
-            kernel,
-            initrd: None,
             cmdline: CmdlineSource::Given("console=ttyS0".into()),
-            mode: Mode::Normal,
             syscall,
-            dry_run: false,
             root: std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("tests/fixtures/machines/x86_64-bios-m1024"),
-            json: false,
             arch: Some(Arch::X86_64),
-            dtb: None,
-            verify: false,
-            corrupt_digest: false,
-            sha256: None,
-            x86_entry: X86Entry::Auto,
-            kaslr_random: None,
-            random_seed: None,
-            initrd_sha256: None,
-            chosen_by: None,
+            ..LoadOptions::new(kernel, None)
         };
         let p = prepare(&opts).unwrap();
         (dir, opts, p)

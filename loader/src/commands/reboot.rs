@@ -73,10 +73,7 @@ pub fn run(
 ) -> Result<Path> {
     let loaded = kexec.status()?.loaded;
     if cold && loaded {
-        match unload_via {
-            UnloadVia::Classic => kexec.unload(Mode::Normal)?,
-            UnloadVia::File => kexec.unload_file(Mode::Normal)?,
-        }
+        unload_via.unload(kexec, Mode::Normal)?;
         say("unloaded the loaded kernel (--cold)");
     }
     let warm = loaded && !cold;
@@ -277,10 +274,7 @@ fn load_default_if_stale(
             say(&format!(
                 "could not load the default kernel ({e}); unloading, so this reboot goes through the firmware"
             ));
-            match unload_via {
-                UnloadVia::Classic => kexec.unload(Mode::Normal)?,
-                UnloadVia::File => kexec.unload_file(Mode::Normal)?,
-            }
+            unload_via.unload(kexec, Mode::Normal)?;
             crate::load_record::forget(Mode::Normal);
             Ok(())
         }

@@ -89,9 +89,7 @@ fn describe_slot(loaded: bool, record: Option<&LoadRecord>) -> Option<String> {
         (false, Some(r)) => Some(format!(
             "stale record of {} ({}): something else unloaded it",
             r.kernel.display(),
-            humantime::format_rfc3339_seconds(
-                std::time::UNIX_EPOCH + std::time::Duration::from_secs(r.loaded_at)
-            )
+            r.loaded_at_text()
         )),
         (true, None) => Some("not loaded by warmboot (no record in /run/warmboot)".to_string()),
         (false, None) => None,

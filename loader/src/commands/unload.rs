@@ -21,6 +21,16 @@ pub enum UnloadVia {
     File,
 }
 
+impl UnloadVia {
+    /// Unloads the image of `mode` through this call.
+    pub fn unload(self, backend: &mut dyn Kexec, mode: Mode) -> Result<()> {
+        match self {
+            UnloadVia::Classic => backend.unload(mode),
+            UnloadVia::File => backend.unload_file(mode),
+        }
+    }
+}
+
 /// The call for `requested` on a machine in `lockdown`.
 pub fn choose(requested: SyscallChoice, lockdown: Option<Lockdown>) -> UnloadVia {
     match requested {
@@ -39,10 +49,7 @@ pub fn run(backend: &mut dyn Kexec, mode: Mode) -> Result<String> {
 /// Unloads the image of `mode` through `via` and says what changed.
 pub fn run_via(backend: &mut dyn Kexec, mode: Mode, via: UnloadVia) -> Result<String> {
     let before = backend.status()?;
-    match via {
-        UnloadVia::Classic => backend.unload(mode)?,
-        UnloadVia::File => backend.unload_file(mode)?,
-    }
+    via.unload(backend, mode)?;
     let (what, was) = match mode {
         Mode::Normal => ("kernel", before.loaded),
         Mode::Panic => ("crash kernel", before.crash_loaded),
