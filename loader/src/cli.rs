@@ -189,6 +189,12 @@ pub struct LoadArgs {
     /// Test only (with --dry-run): the two random numbers for the x86 KASLR slots.
     #[arg(long = "x-kaslr-random", hide = true, requires = "dry_run", num_args = 2, value_names = ["PHYS", "VIRT"])]
     pub kaslr_random: Option<Vec<u64>>,
+    /// kexec_file_load: ask the running kernel to log how it loads the image (its
+    /// KEXEC_FILE_DEBUG flag, Linux 6.8 and later; the lines are in the kernel log,
+    /// dmesg). A kernel that does not know the flag refuses it with EINVAL: warmboot then
+    /// loads again without it and says so. No effect on kexec_load.
+    #[arg(long)]
+    pub kernel_debug: bool,
     /// Test only: draw every random number of the load (x86 KASLR slots, arm64 kaslr-seed
     /// and rng-seed) from a stream seeded with N, so a retried boot is the same boot.
     #[arg(long = "x-random-seed", hide = true, value_name = "N")]
@@ -442,6 +448,7 @@ fn run(
                 random_seed: a.random_seed,
                 initrd_sha256: a.initrd_sha256,
                 chosen_by: found.clone(),
+                kernel_debug: a.kernel_debug,
             };
             let text = match backend {
                 Backend::Real => load::run(&opts),

@@ -98,6 +98,11 @@ pub enum Error {
         errno: nix::errno::Errno,
     },
 
+    /// The running kernel refused a load, said with why and what the administrator can do
+    /// (`commands::load_refusal`); the CLI puts the kernel's path in front.
+    #[error("{0}")]
+    Refused(String),
+
     /// A load that failed after warmboot began talking to the kernel, with what the kernel
     /// holds now, read from its status before and after ([`crate::commands::outcome`]).
     #[error("{source}; {state}")]

@@ -449,7 +449,10 @@ pub const HELP_OPTIONS: &[(&str, &str)] = &[
         "-a, --kexec-syscall-auto",
         "kexec_file_load, falling back to kexec_load (default).",
     ),
-    ("-d, --debug", "Say what was loaded and how."),
+    (
+        "-d, --debug",
+        "Say what was loaded and how; kexec_file_load logs its own details in dmesg (KEXEC_FILE_DEBUG, Linux 6.8+).",
+    ),
     (
         "-S, --status",
         "Exit 1 if the image (crash by default, normal with -l) is loaded, 0 if not.",
@@ -627,48 +630,42 @@ pub fn main(args: &[String]) -> i32 {
 }
 
 fn run_load(l: LoadStep, debug: bool) -> Result<(), Error> {
+    let opts = load_options(l, debug, &HostRoot::new("/"))?;
+    let out = load::run(&opts)?;
+    if debug {
+        eprint!("{out}");
+    }
+    Ok(())
+}
+
+/// What `warmboot load` is asked for by one kexec-tools load on the machine at `host`
+/// (its command line is read for `--reuse-cmdline`). kexec-tools' purgatory always checks
+/// its SHA-256 (unless -i); warmboot's exec path stays unhashed, as with `warmboot load`
+/// without --verify.
+fn load_options(l: LoadStep, debug: bool, host: &HostRoot) -> Result<load::LoadOptions, Error> {
     let kernel = l.kernel.ok_or_else(|| {
         Error::Unsupported("No kernel specified (give the kernel file)".to_string())
     })?;
+    let mode = if l.panic { Mode::Panic } else { Mode::Normal };
     let cmdline = match (l.cmdline.reuse, l.cmdline.append) {
         (false, None) => load::CmdlineSource::Empty,
         (false, Some(s)) => load::CmdlineSource::Given(s),
         (true, append) => {
-            let mode = if l.panic { Mode::Panic } else { Mode::Normal };
-            let mut s = load::reuse_cmdline(&HostRoot::new("/").cmdline()?, mode);
+            let mut s = load::reuse_cmdline(&host.cmdline()?, mode);
             if let Some(a) = append {
                 s = if s.is_empty() { a } else { format!("{s} {a}") };
             }
             load::CmdlineSource::Given(s)
         }
     };
-    let opts = load::LoadOptions {
-        kernel,
-        initrd: l.initrd,
-        cmdline,
-        mode: if l.panic { Mode::Panic } else { Mode::Normal },
-        syscall: l.syscall,
-        dry_run: false,
-        root: PathBuf::from("/"),
-        json: false,
-        arch: None,
-        dtb: l.dtb,
-        // kexec-tools' purgatory always checks its SHA-256 (unless -i); warmboot's exec
-        // path stays unhashed, as with `warmboot load` without --verify.
-        verify: false,
-        corrupt_digest: false,
-        sha256: None,
-        x86_entry: crate::x86::kexec_plan::X86Entry::Auto,
-        kaslr_random: None,
-        random_seed: None,
-        initrd_sha256: None,
-        chosen_by: None,
-    };
-    let out = load::run(&opts)?;
-    if debug {
-        eprint!("{out}");
-    }
-    Ok(())
+    let mut opts = load::LoadOptions::new(kernel, l.initrd);
+    opts.cmdline = cmdline;
+    opts.mode = mode;
+    opts.syscall = l.syscall;
+    opts.dtb = l.dtb;
+    // kexec-tools' -d sets KEXEC_FILE_DEBUG (kexec/kexec.c, OPT_DEBUG).
+    opts.kernel_debug = debug;
+    Ok(opts)
 }
 
 #[cfg(test)]
@@ -803,6 +800,36 @@ mod tests {
         for (cmd, want) in table {
             assert_eq!(steps(&cmd), Ok(want), "{cmd}");
         }
+    }
+
+    #[test]
+    fn debug_asks_kexec_file_load_for_the_kernels_debug_messages() {
+        let args = |cmd: &str| {
+            cmd.split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        let host = HostRoot::new("/nonexistent");
+        // Fedora's kdumpctl: -s -d -p.
+        let (steps, debug) = parse(&args("-s -d -p --command-line=x /boot/vmlinuz")).unwrap();
+        let Some(Step::Load(l)) = steps.into_iter().next() else {
+            panic!("no load")
+        };
+        let opts = load_options(l, debug, &host).unwrap();
+        assert!(opts.kernel_debug);
+        assert_eq!(
+            (opts.syscall, opts.mode, opts.cmdline),
+            (
+                SyscallChoice::File,
+                Mode::Panic,
+                load::CmdlineSource::Given("x".into())
+            )
+        );
+        let (steps, debug) = parse(&args("-l /boot/vmlinuz")).unwrap();
+        let Some(Step::Load(l)) = steps.into_iter().next() else {
+            panic!("no load")
+        };
+        assert!(!load_options(l, debug, &host).unwrap().kernel_debug);
     }
 
     #[test]

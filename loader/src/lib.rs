@@ -37,6 +37,7 @@ pub mod plan_check;
 pub mod planner;
 pub mod purgatory;
 pub mod randomness;
+pub mod security_state;
 pub mod shutdown;
 pub mod x86;
 

@@ -66,6 +66,71 @@ fn status_reports_lockdown() {
 }
 
 #[test]
+fn status_reads_secure_boot_from_the_efi_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = dir.path().join("sys/kernel");
+    std::fs::create_dir_all(&k).unwrap();
+    std::fs::write(k.join("kexec_loaded"), "0\n").unwrap();
+    std::fs::write(k.join("kexec_crash_loaded"), "0\n").unwrap();
+    std::fs::write(k.join("kexec_crash_size"), "0\n").unwrap();
+    let vars = dir.path().join("sys/firmware/efi/efivars");
+    std::fs::create_dir_all(&vars).unwrap();
+    // efivarfs: 4 attribute bytes (NV|BS|RT), then the value.
+    std::fs::write(
+        vars.join("SecureBoot-8be4df61-93ca-11d0-aa0d-00e098032b8c"),
+        [0x06, 0, 0, 0, 1],
+    )
+    .unwrap();
+    let root = dir.path().to_str().unwrap();
+    let out = warmboot(&["status", "--root", root]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(
+        s.contains("secure boot:   on (EFI variable SecureBoot = 1) (lockdown not readable but to be expected"),
+        "{s}"
+    );
+    let out = warmboot(&["status", "--json", "--root", root]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["secure_boot"], "on");
+    assert_eq!(v["lockdown_expected"], true);
+    assert_eq!(v["lockdown"], serde_json::Value::Null);
+    // Secure Boot off; LoadPin and IMA shown where the kernel has them.
+    std::fs::write(
+        vars.join("SecureBoot-8be4df61-93ca-11d0-aa0d-00e098032b8c"),
+        [0x06, 0, 0, 0, 0],
+    )
+    .unwrap();
+    let sysctl = dir.path().join("proc/sys/kernel/loadpin");
+    std::fs::create_dir_all(&sysctl).unwrap();
+    std::fs::write(sysctl.join("enforce"), "1\n").unwrap();
+    let ima = dir.path().join("sys/kernel/security/integrity/ima");
+    std::fs::create_dir_all(&ima).unwrap();
+    std::fs::write(
+        ima.join("policy"),
+        "appraise func=KEXEC_KERNEL_CHECK appraise_type=imasig\n",
+    )
+    .unwrap();
+    let s = text(&warmboot(&["status", "--root", root]).stdout);
+    assert!(
+        s.contains("secure boot:   off (EFI variable SecureBoot)\n"),
+        "{s}"
+    );
+    assert!(
+        s.contains("loadpin:       enforcing (kexec_file_load reads"),
+        "{s}"
+    );
+    assert!(
+        s.contains("ima:           appraises kexec kernels (they need IMA signatures)"),
+        "{s}"
+    );
+    let out = warmboot(&["status", "--json", "--root", root]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["secure_boot"], "off");
+    assert_eq!(v["loadpin"]["enforcing"], true);
+    assert_eq!(v["ima"]["appraises_kernel"], true);
+}
+
+#[test]
 fn status_says_when_the_kernel_cannot_kexec() {
     let dir = tempfile::tempdir().unwrap();
     let k = dir.path().join("sys/kernel");

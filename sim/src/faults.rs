@@ -96,6 +96,15 @@ pub fn fails_before_any_change(errno: Errno) -> bool {
     )
 }
 
+/// [`fails_before_any_change`] for a load through `call`: a kexec_load refused by a
+/// security module (EACCES from IMA's `ima_load_data`, the kernel_load_data hook in
+/// kernel/kexec.c `kexec_load_check`) is refused before any change too, whereas
+/// kexec_file_load's EACCES comes from reading the files (IMA appraisal in
+/// `kernel_read_file`), after a crash load freed the old crash image.
+pub fn load_fails_before_any_change(call: Call, errno: Errno) -> bool {
+    fails_before_any_change(errno) || (call == Call::KexecLoad && errno == Errno::EACCES)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +126,14 @@ mod tests {
         assert!(fails_before_any_change(Errno::EBUSY));
         assert!(!fails_before_any_change(Errno::EINVAL));
         assert!(!fails_before_any_change(Errno::ENOMEM));
+        assert!(load_fails_before_any_change(Call::KexecLoad, Errno::EACCES));
+        assert!(!load_fails_before_any_change(
+            Call::KexecFileLoad,
+            Errno::EACCES
+        ));
+        assert!(load_fails_before_any_change(
+            Call::KexecFileLoad,
+            Errno::EPERM
+        ));
     }
 }

@@ -400,6 +400,25 @@ pub fn kexec_file_available(k: &KernelState) -> Result<(), Refusal> {
     }
 }
 
+/// kernel/kexec_file.c `SYSCALL_DEFINE5(kexec_file_load)`: `flags` must lie inside
+/// `KEXEC_FILE_FLAGS` (include/linux/kexec.h): UNLOAD, ON_CRASH and NO_INITRAMFS, and
+/// DEBUG from Linux 6.8 (EINVAL otherwise). Checked before the kexec lock, so a refused
+/// call changes nothing.
+pub fn file_flags(k: &KernelState, flags: u64) -> Result<(), Refusal> {
+    use warmboot::kexec::{
+        KEXEC_FILE_DEBUG, KEXEC_FILE_NO_INITRAMFS, KEXEC_FILE_ON_CRASH, KEXEC_FILE_UNLOAD,
+    };
+    let mut known = KEXEC_FILE_UNLOAD | KEXEC_FILE_ON_CRASH | KEXEC_FILE_NO_INITRAMFS;
+    if k.kexec_file_debug {
+        known |= KEXEC_FILE_DEBUG;
+    }
+    if flags & !known == 0 {
+        Ok(())
+    } else {
+        Err(Refusal::UnknownFileFlags { flags, known })
+    }
+}
+
 /// fs/kernel_read_file.c `kernel_read_file`, which kexec_file_load uses for the kernel and
 /// the initrd (kernel/kexec_file.c kimage_file_prepare_segments): a file of size 0 is EINVAL.
 pub fn read_file(len: u64, what: &'static str) -> Result<(), Refusal> {

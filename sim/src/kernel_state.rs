@@ -56,6 +56,9 @@ pub struct KernelState {
     pub arch: Arch,
     /// CONFIG_KEXEC_FILE: without it kexec_file_load is sys_ni_syscall (ENOSYS).
     pub kexec_file: bool,
+    /// Whether kexec_file_load knows `KEXEC_FILE_DEBUG` (Linux 6.8 and later; older kernels
+    /// leave it out of `KEXEC_FILE_FLAGS`, include/linux/kexec.h, and refuse it with EINVAL).
+    pub kexec_file_debug: bool,
     /// The lockdown level (security/lockdown/lockdown.c).
     pub lockdown: Lockdown,
     /// `totalram_pages()`, the pages the page allocator manages (mm/page_alloc.c).
@@ -94,6 +97,7 @@ impl KernelState {
         KernelState {
             arch,
             kexec_file: true,
+            kexec_file_debug: true,
             lockdown: Lockdown::None,
             totalram_pages: totalram_pages_estimate(map),
             crashk_res,

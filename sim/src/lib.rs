@@ -33,7 +33,7 @@ pub mod kernel_state;
 pub mod memory;
 pub mod refusal;
 
-use faults::{fails_before_any_change, Call, Faults};
+use faults::{load_fails_before_any_change, Call, Faults};
 use kernel_state::KernelState;
 use memory::PhysMemory;
 use nix::errno::Errno;
@@ -41,7 +41,7 @@ use refusal::Refusal;
 use std::cell::RefCell;
 use warmboot::arch::Arch;
 use warmboot::host::Lockdown;
-use warmboot::kexec::{kexec_file_flags, kexec_load_flags, FileLoad, Kexec, Status};
+use warmboot::kexec::{kexec_load_flags, FileLoad, Kexec, Status, KEXEC_FILE_DEBUG};
 use warmboot::memmap::{MemoryMap, Mode};
 use warmboot::plan::Plan;
 use warmboot::{Error, Result};
@@ -65,6 +65,9 @@ pub enum Source {
         kernel_len: u64,
         initrd_len: Option<u64>,
         cmdline: String,
+        /// The call's flags (KEXEC_FILE_ON_CRASH, KEXEC_FILE_NO_INITRAMFS,
+        /// KEXEC_FILE_DEBUG).
+        flags: u64,
     },
 }
 
@@ -99,6 +102,8 @@ pub struct Sim {
     faults: Faults,
     /// Every call seen since the faults were last set, in order (status reads included).
     steps: RefCell<Vec<String>>,
+    /// What the kernel logged: with KEXEC_FILE_DEBUG, kexec_file_load's account of a load.
+    kernel_log: Vec<String>,
 }
 
 impl Sim {
@@ -114,6 +119,7 @@ impl Sim {
             last_refusal: None,
             faults: Faults::none(),
             steps: RefCell::new(Vec::new()),
+            kernel_log: Vec::new(),
         }
     }
 
@@ -147,8 +153,8 @@ impl Sim {
 
     /// A load of `mode` failing with `e`: a crash load that got past the early checks has
     /// already lost the previous crash image (kernel/kexec.c, kernel/kexec_file.c).
-    fn fail_load(&mut self, mode: Mode, call: String, e: Errno) -> Error {
-        if mode == Mode::Panic && !fails_before_any_change(e) {
+    fn fail_load(&mut self, which: Call, mode: Mode, call: String, e: Errno) -> Error {
+        if mode == Mode::Panic && !load_fails_before_any_change(which, e) {
             self.crash = None;
         }
         errno(call, e)
@@ -166,6 +172,18 @@ impl Sim {
     pub fn without_kexec_file(mut self) -> Sim {
         self.kernel.kexec_file = false;
         self
+    }
+
+    /// A kernel older than 6.8, whose kexec_file_load refuses KEXEC_FILE_DEBUG (EINVAL).
+    pub fn without_kexec_file_debug(mut self) -> Sim {
+        self.kernel.kexec_file_debug = false;
+        self
+    }
+
+    /// What the simulated kernel logged (its dmesg): with KEXEC_FILE_DEBUG, one line per
+    /// kexec_file_load as the kernel's `kexec_dprintk` lines would give it.
+    pub fn kernel_log(&self) -> &[String] {
+        &self.kernel_log
     }
 
     /// A kernel at lockdown level `level`.
@@ -240,7 +258,7 @@ impl Kexec for Sim {
             plan.segments.len()
         );
         if let Some(e) = self.enter(Call::KexecLoad, "") {
-            return Err(self.fail_load(plan.mode, call, e));
+            return Err(self.fail_load(Call::KexecLoad, plan.mode, call, e));
         }
         // SYSCALL kexec_load: kexec_load_check (lockdown, segment count), the arch field.
         let k = &self.kernel;
@@ -291,13 +309,15 @@ impl Kexec for Sim {
     }
 
     fn kexec_file_load(&mut self, req: &FileLoad<'_>) -> Result<()> {
-        let flags = kexec_file_flags(req.mode, req.initrd.is_some());
+        let flags = req.flags();
         let cmdline_len = req.cmdline.len() + 1;
         let call = format!("kexec_file_load(cmdline_len={cmdline_len}, flags={flags:#x})");
         if let Some(e) = self.enter(Call::KexecFileLoad, "") {
-            return Err(self.fail_load(req.mode, call, e));
+            return Err(self.fail_load(Call::KexecFileLoad, req.mode, call, e));
         }
-        if let Err(r) = kernel_rules::kexec_file_available(&self.kernel) {
+        if let Err(r) = kernel_rules::kexec_file_available(&self.kernel)
+            .and_then(|()| kernel_rules::file_flags(&self.kernel, flags))
+        {
             return Err(self.refuse(call, r));
         }
         // As the real backend: the command line goes to the kernel as a C string, so one
@@ -330,12 +350,24 @@ impl Kexec for Sim {
         if let Err(r) = checks {
             return Err(self.refuse(call, r));
         }
+        if flags & KEXEC_FILE_DEBUG != 0 {
+            // kernel/kexec_file.c and the arch loaders print these at KERN_INFO then.
+            self.kernel_log.push(format!(
+                "kexec_file: kernel: {kernel_len:#x} bytes, initrd: {:#x} bytes, cmdline: {cmdline_len} bytes, {}",
+                initrd_len.unwrap_or(0),
+                match req.mode {
+                    Mode::Normal => "normal image",
+                    Mode::Panic => "crash image",
+                }
+            ));
+        }
         let image = LoadedImage {
             entry: None,
             source: Source::File {
                 kernel_len,
                 initrd_len,
                 cmdline: req.cmdline.to_string(),
+                flags,
             },
             staged: PhysMemory::new(),
         };

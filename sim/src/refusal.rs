@@ -121,6 +121,11 @@ pub enum Refusal {
     #[error("this kernel has no kexec_file_load (built without CONFIG_KEXEC_FILE)")]
     NoKexecFile,
 
+    /// kexec_file_load flags outside the kernel's `KEXEC_FILE_FLAGS` (kernel/kexec_file.c:
+    /// checked right after the permission check, before the kexec lock).
+    #[error("kexec_file_load flags {flags:#x} include bits this kernel does not know (it takes {known:#x})")]
+    UnknownFileFlags { flags: u64, known: u64 },
+
     /// An empty kernel or initrd file (fs/kernel_read_file.c kernel_read_file).
     #[error("the {what} file is empty")]
     EmptyFile { what: &'static str },
@@ -141,7 +146,8 @@ impl Refusal {
             | Refusal::Overlap { .. }
             | Refusal::BufferLarger { .. }
             | Refusal::HalfOfRam { .. }
-            | Refusal::EmptyFile { .. } => Errno::EINVAL,
+            | Refusal::EmptyFile { .. }
+            | Refusal::UnknownFileFlags { .. } => Errno::EINVAL,
             Refusal::CrashEntry { .. }
             | Refusal::Wraps { .. }
             | Refusal::Unaligned { .. }

@@ -336,7 +336,7 @@ fn cases() -> Vec<Case> {
             faults: || Faults::none().on(Call::KexecFileLoad, Errno::EKEYREJECTED),
             ..case("signature enforcement rejects the kernel", X86_64, Normal,
                 |m| load_good(m, &["--syscall", "file"]),
-                &["EKEYREJECTED (the kernel's signature was rejected", "the previously loaded kernel is still loaded"])
+                &["the running kernel rejected its signature (kexec_file_load failed: EKEYREJECTED: ", "the previously loaded kernel is still loaded"])
         },
         Case {
             faults: || Faults::none().on(Call::KexecFileLoad, Errno::ENOEXEC),

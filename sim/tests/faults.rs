@@ -4,6 +4,9 @@
 //! the kernel's rules (kernel/kexec.c do_kexec_load, kernel/kexec_file.c): a failed normal
 //! load keeps the previous normal image; a crash load that fails after the kernel's early
 //! checks has already freed the previous crash image. The one-line error must say which.
+//! Auto's fallbacks are steps too: kexec_file_load → kexec_load (ENOSYS, EINVAL) and
+//! kexec_load → kexec_file_load (EPERM, EACCES: lockdown, LoadPin, IMA); a failure at any
+//! step in between leaves nothing half-loaded.
 
 mod common;
 
@@ -13,11 +16,12 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use warmboot::arch::Arch;
 use warmboot::memmap::Mode;
-use warmboot_sim::faults::{fails_before_any_change, Faults};
+use warmboot_sim::faults::{load_fails_before_any_change, Call, Faults};
 use warmboot_sim::Sim;
 
 const ERRNOS: &[Errno] = &[
     Errno::EPERM,
+    Errno::EACCES,
     Errno::EBUSY,
     Errno::ENOSYS,
     Errno::EINVAL,
@@ -35,7 +39,8 @@ struct Scenario {
     args: Vec<String>,
     /// The command loads a crash kernel.
     panic: bool,
-    /// `--syscall auto`: a kexec_file_load ENOSYS or EINVAL falls back to kexec_load.
+    /// `--syscall auto`: a kexec_file_load ENOSYS or EINVAL falls back to kexec_load, a
+    /// kexec_load EPERM or EACCES to kexec_file_load.
     auto: bool,
     /// The steps the command takes without faults.
     steps: Vec<String>,
@@ -60,6 +65,11 @@ fn machine(arch: Arch) -> Machine {
 }
 
 fn scenario(arch: Arch, kexec_file: bool, args: &[&str]) -> Scenario {
+    scenario_with(arch, kexec_file, args, false)
+}
+
+/// A scenario; with `decompressible`, an x86 kernel auto loads with kexec_load.
+fn scenario_with(arch: Arch, kexec_file: bool, args: &[&str], decompressible: bool) -> Scenario {
     let m = machine(arch);
     let mut base = m.sim();
     if !kexec_file {
@@ -68,7 +78,11 @@ fn scenario(arch: Arch, kexec_file: bool, args: &[&str]) -> Scenario {
     m.preload(&mut base, "prev", false);
     m.preload(&mut base, "prev-crash", true);
     let args: Vec<String> = if args[0] == "load" {
-        let k = m.kernel("next");
+        let k = if decompressible {
+            m.decompressible_kernel("next")
+        } else {
+            m.kernel("next")
+        };
         let mut a = m.load_args(&k);
         // A command line of its own, so the new image differs from the preloaded ones.
         let cmdline = a.last_mut().unwrap();
@@ -107,6 +121,9 @@ fn scenarios() -> Vec<Scenario> {
         scenario(X86_64, false, &["load", "--panic"]),
         scenario(Arm64, true, &["load", "--syscall", "classic", "--verify"]),
         scenario(Arm64, true, &["load", "--panic", "--syscall", "classic"]),
+        // auto with kexec_load first (the decompressed x86 entry), and kexec_file_load when
+        // kexec_load is refused.
+        scenario_with(X86_64, true, &["load"], true),
         scenario(X86_64, true, &["exec", "--no-sync"]),
         scenario(X86_64, true, &["unload"]),
         scenario(Arm64, true, &["unload", "--panic"]),
@@ -129,10 +146,21 @@ fn fail_at(s: &Scenario, k: usize, errno: Errno) -> Result<(), TestCaseError> {
         // and a load goes ahead when the status read before it (only for the report) fails.
         let fallback =
             s.auto && step == "kexec_file_load" && matches!(errno, Errno::ENOSYS | Errno::EINVAL);
+        let fall_forward =
+            s.auto && step == "kexec_load" && matches!(errno, Errno::EPERM | Errno::EACCES);
         let status_for_report = s.args[0] == "load" && k == 1 && step == "status";
-        prop_assert!(fallback || status_for_report, "{}", ctx);
+        prop_assert!(fallback || fall_forward || status_for_report, "{}", ctx);
         if fallback {
             prop_assert!(r.out.contains("fell back to kexec_load"), "{}", ctx);
+        }
+        if fall_forward {
+            prop_assert!(
+                r.out.contains("with kexec_file_load (kexec_load(entry=0x")
+                    && r.out.contains(&format!("failed: {errno:?}, refused by "))
+                    && r.out.contains("; fell back to kexec_file_load)"),
+                "{}",
+                ctx
+            );
         }
         prop_assert!(r.out.starts_with("loaded "), "{}", ctx);
         prop_assert!(sim.image(s.mode()).is_some(), "{}", ctx);
@@ -141,9 +169,8 @@ fn fail_at(s: &Scenario, k: usize, errno: Errno) -> Result<(), TestCaseError> {
     }
     assert_one_line_failure(&r, &ctx);
     check_message(&r, s, k, errno, &ctx)?;
-    let crash_freed = s.panic
-        && (step == "kexec_load" || step == "kexec_file_load")
-        && !fails_before_any_change(errno);
+    let crash_freed =
+        s.panic && load_call(step).is_some_and(|c| !load_fails_before_any_change(c, errno));
     // (== rather than assert_eq: a failure would print whole simulated memories)
     prop_assert!(after.0 == before.0, "the normal image changed: {}", ctx);
     if crash_freed {
@@ -155,6 +182,15 @@ fn fail_at(s: &Scenario, k: usize, errno: Errno) -> Result<(), TestCaseError> {
     // The comparisons above are of the preloaded images, not of nothing.
     prop_assert!(before.0.is_some() && before.1.is_some(), "{}", ctx);
     Ok(())
+}
+
+/// The load call a step names, if it is one.
+fn load_call(step: &str) -> Option<Call> {
+    match step {
+        "kexec_load" => Some(Call::KexecLoad),
+        "kexec_file_load" => Some(Call::KexecFileLoad),
+        _ => None,
+    }
 }
 
 /// The error line says what is loaded now.
@@ -178,8 +214,7 @@ fn check_message(
         }
     } else if !s.panic {
         "the previously loaded kernel is still loaded"
-    } else if (step == "kexec_load" || step == "kexec_file_load") && !fails_before_any_change(errno)
-    {
+    } else if load_call(step).is_some_and(|c| !load_fails_before_any_change(c, errno)) {
         "the kernel unloaded the previous crash kernel when the load began; no crash kernel is loaded now"
     } else {
         "the previously loaded crash kernel is still loaded"
@@ -232,7 +267,12 @@ fn a_failure_at_any_step_leaves_what_the_kernel_rules_say() {
         steps(2),
         "status, step: open the kernel and initrd, kexec_file_load, step: fall back to kexec_load, kexec_load"
     );
-    assert_eq!(steps(8), "status, status, exec");
+    assert_eq!(
+        steps(8),
+        "status, kexec_load",
+        "auto loads the decompressible kernel with kexec_load"
+    );
+    assert_eq!(steps(9), "status, status, exec");
     assert!(checked > 100, "{checked}");
 }
 

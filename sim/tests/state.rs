@@ -156,12 +156,13 @@ fn kexec_file_load_rules() {
         initrd: None,
         cmdline: "console=ttyS0",
         mode: Mode::Normal,
+        debug: false,
     };
     let mut s = sim();
     s.kexec_file_load(&req(kernel.as_file())).unwrap();
     assert!(matches!(
         &s.image(Mode::Normal).unwrap().source,
-        Source::File { kernel_len: 24, initrd_len: None, cmdline } if cmdline == "console=ttyS0"
+        Source::File { kernel_len: 24, initrd_len: None, cmdline, flags: 0x4 } if cmdline == "console=ttyS0"
     ));
     // fs/kernel_read_file.c: an empty file is EINVAL, for the kernel and the initrd.
     let e = s.kexec_file_load(&req(empty.as_file())).unwrap_err();

@@ -19,6 +19,7 @@ use crate::memmap::{MemoryMap, Mode};
 use crate::plan::{Plan, SyscallChoice};
 use crate::planner::{plan, PlanRequest};
 use crate::randomness::Randomness;
+use crate::security_state::{SecureBoot, SecurityState};
 use crate::x86::kexec_plan::{bzimage_fallback, X86Entry};
 use crate::x86::vmlinux_payload::KernelProper;
 
@@ -56,20 +57,32 @@ pub fn file_syscall_takes(image: &KernelImage) -> bool {
 /// reboot; otherwise kexec_file_load (the kernel checks signatures and places the image
 /// itself) wherever the kernel's loader takes the image, and otherwise, or when the
 /// kernel lacks it, warmboot's own plan through kexec_load — except under lockdown, which
-/// refuses kexec_load.
+/// refuses kexec_load. Lockdown is expected where it cannot be read and Secure Boot is on
+/// ([`SecurityState::expects_lockdown`]); with Secure Boot on and lockdown off, auto still
+/// prefers kexec_file_load (IMA's Secure Boot policy refuses kexec_load with EACCES,
+/// security/integrity/ima/ima_main.c `ima_load_data`).
 pub fn choose_syscall(
     requested: SyscallChoice,
     image: &KernelImage,
-    lockdown: Option<Lockdown>,
+    security: &SecurityState,
     x86_decompressed: bool,
 ) -> (SyscallChoice, String) {
-    let locked = lockdown.is_some_and(Lockdown::blocks_kexec_load);
+    let locked = security.lockdown.is_some_and(Lockdown::blocks_kexec_load);
+    let secure_boot = security.secure_boot == SecureBoot::On;
     match requested {
         SyscallChoice::Classic => (SyscallChoice::Classic, "requested with --syscall classic".to_string()),
         SyscallChoice::File => (SyscallChoice::File, "requested with --syscall file".to_string()),
         SyscallChoice::Auto if locked => (
             SyscallChoice::File,
             "auto: lockdown is on, which refuses kexec_load; kexec_file_load can still load a signed kernel".to_string(),
+        ),
+        SyscallChoice::Auto if security.expects_lockdown() => (
+            SyscallChoice::File,
+            "auto: Secure Boot is on and lockdown cannot be read (no /sys/kernel/security/lockdown), so the kernel is most likely locked down, which refuses kexec_load; kexec_file_load can still load a signed kernel".to_string(),
+        ),
+        SyscallChoice::Auto if secure_boot && file_syscall_takes(image) => (
+            SyscallChoice::File,
+            "auto: Secure Boot is on: kexec_file_load, which checks the kernel's signature (kexec_load may be refused by IMA's Secure Boot policy)".to_string(),
         ),
         SyscallChoice::Auto if x86_decompressed && matches!(image, KernelImage::BzImage(_)) => (
             SyscallChoice::Classic,
@@ -196,8 +209,8 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     let host = HostRoot::new(&opts.root);
     let arch = target_arch(opts)?;
     let mut kernel = read_kernel(opts, arch)?;
-    let lockdown = host.lockdown()?;
-    let route = lay_out_kernel(&kernel, opts, lockdown)?;
+    let security = SecurityState::read(&host)?;
+    let route = lay_out_kernel(&kernel, opts, &security)?;
     let map = host.memory_map()?;
     let (initrd, initrd_file) = match read_initrd(opts)? {
         Some((bytes, file)) => (Some(bytes), Some(file)),
@@ -229,7 +242,7 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         .map_err(|e| Error::Io(e).in_file(&opts.kernel))?;
     let chosen = (route.syscall, route.reason, route.decompressed);
     let planned = plan_kernel(&host, &mut kernel, initrd, &cmdline, &map, route.x86, opts)?;
-    let (syscall, reason) = settle_syscall(&planned.plan, &kernel.image, chosen, lockdown, opts);
+    let (syscall, reason) = settle_syscall(&planned.plan, &kernel.image, chosen, &security, opts);
     let files = OpenedFiles {
         kernel: kernel_file,
         initrd: initrd_file,
@@ -245,6 +258,7 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     )?;
     prepared.kernel_sha256 = Some(kernel_sha256);
     prepared.initrd_sha256 = initrd_sha256;
+    prepared.security = security;
     Ok(prepared)
 }
 
@@ -320,12 +334,15 @@ pub struct Route {
 pub fn lay_out_kernel(
     kernel: &KernelInput,
     opts: &LoadOptions,
-    lockdown: Option<Lockdown>,
+    security: &SecurityState,
 ) -> Result<Route> {
+    // Nothing to decompress where auto takes kexec_file_load even for a decompressed
+    // kernel (lockdown, Secure Boot).
     let file_only = opts.syscall == SyscallChoice::File
         || (opts.syscall == SyscallChoice::Auto
             && !opts.verify
-            && lockdown.is_some_and(Lockdown::blocks_kexec_load));
+            && choose_syscall(opts.syscall, &kernel.image, security, true).0
+                == SyscallChoice::File);
     let proper = match (&kernel.image, opts.mode, opts.x86_entry) {
         (KernelImage::BzImage(bz), Mode::Normal, X86Entry::Auto | X86Entry::Decompressed)
             if !file_only =>
@@ -350,11 +367,11 @@ pub fn lay_out_kernel(
                 "auto: --verify needs warmboot's own plan, loaded with kexec_load".to_string(),
             ),
             SyscallChoice::Classic => {
-                choose_syscall(opts.syscall, &kernel.image, None, decompressed)
+                choose_syscall(opts.syscall, &kernel.image, &SecurityState::default(), decompressed)
             }
         }
     } else {
-        choose_syscall(opts.syscall, &kernel.image, lockdown, decompressed)
+        choose_syscall(opts.syscall, &kernel.image, security, decompressed)
     };
     if opts.corrupt_digest && !opts.verify {
         return Err(Error::Unsupported(
@@ -446,7 +463,7 @@ pub fn settle_syscall(
     plan: &Plan,
     image: &KernelImage,
     (syscall, reason, decompressed): (SyscallChoice, String, bool),
-    lockdown: Option<Lockdown>,
+    security: &SecurityState,
     opts: &LoadOptions,
 ) -> (SyscallChoice, String) {
     match bzimage_fallback(plan) {
@@ -456,7 +473,7 @@ pub fn settle_syscall(
                 && decompressed
                 && syscall == SyscallChoice::Classic =>
         {
-            let (s, r) = choose_syscall(opts.syscall, image, lockdown, false);
+            let (s, r) = choose_syscall(opts.syscall, image, security, false);
             (
                 s,
                 format!("{r}; the decompressed x86 entry is not possible: {why}"),
@@ -502,6 +519,15 @@ fn check(
             "initrd SHA-256 {d} matches --initrd-sha256 (these bytes are planned and loaded)"
         ));
     }
+    if opts.kernel_debug {
+        report
+            .plan
+            .notes
+            .push(kernel_debug_note(syscall).to_string());
+        if syscall == SyscallChoice::File {
+            report.flags |= crate::kexec::KEXEC_FILE_DEBUG;
+        }
+    }
     let pinned_kernel = kernel.verified.map(|_| kernel.data);
     if syscall == SyscallChoice::File {
         // The request itself goes through the dry-run backend too.
@@ -512,10 +538,14 @@ fn check(
             initrd: initrd.as_ref(),
             cmdline: &cmdline,
             mode: opts.mode,
+            debug: opts.kernel_debug,
         })?;
     }
+    let file_syscall_takes = file_syscall_takes(&kernel.image);
     Ok(Prepared {
         report,
+        file_syscall_takes,
+        security: SecurityState::default(),
         image: kernel.image,
         cmdline,
         requested: opts.syscall,
@@ -526,6 +556,18 @@ fn check(
         initrd_sha256: None,
         files,
     })
+}
+
+/// What `--kernel-debug` does for a load through `syscall`, as the dry run notes it.
+pub fn kernel_debug_note(syscall: SyscallChoice) -> &'static str {
+    match syscall {
+        SyscallChoice::Classic => {
+            "--kernel-debug: no effect on kexec_load (the kernel only copies warmboot's segments; this plan is what it gets)"
+        }
+        _ => {
+            "--kernel-debug: kexec_file_load with KEXEC_FILE_DEBUG (0x8): the running kernel logs how it loads the image (dmesg); a kernel older than 6.8 refuses the flag, and warmboot loads again without it"
+        }
+    }
 }
 
 /// Refuses a panic load that cannot fit the crash reservation, before planning, with the
@@ -595,32 +637,94 @@ mod tests {
         let image = parse(Arm64Builder::default().build());
         let image_gz = parse(gzip(&Arm64Builder::default().build()));
         let elf = parse(ElfBuilder::x86_64().build());
-        let auto = |i: &KernelImage, l| choose_syscall(SyscallChoice::Auto, i, l, false).0;
-        assert_eq!(auto(&bz, None), SyscallChoice::File);
+        let none = SecurityState::default();
+        let at = |l: Lockdown| locked_down(l);
+        let auto =
+            |i: &KernelImage, s: &SecurityState| choose_syscall(SyscallChoice::Auto, i, s, false).0;
+        assert_eq!(auto(&bz, &none), SyscallChoice::File);
         // An x86 bzImage whose kernel proper warmboot decompressed: kexec_load, whose
         // plan enters it directly; under lockdown still kexec_file_load.
-        let decompressed = |l| choose_syscall(SyscallChoice::Auto, &bz, l, true);
-        assert_eq!(decompressed(None).0, SyscallChoice::Classic);
+        let decompressed = |s: &SecurityState| choose_syscall(SyscallChoice::Auto, &bz, s, true);
+        assert_eq!(decompressed(&none).0, SyscallChoice::Classic);
         assert_eq!(
-            decompressed(Some(Lockdown::None)).1,
+            decompressed(&at(Lockdown::None)).1,
             "auto: kexec_load with the kernel decompressed at load time (shorter reboot); kexec_file_load under lockdown"
         );
         assert_eq!(
-            decompressed(Some(Lockdown::Integrity)).0,
+            decompressed(&at(Lockdown::Integrity)).0,
             SyscallChoice::File
         );
         // Only bzImages have a kernel proper to decompress.
         assert_eq!(
-            choose_syscall(SyscallChoice::Auto, &image, None, true).0,
+            choose_syscall(SyscallChoice::Auto, &image, &none, true).0,
             SyscallChoice::File
         );
-        assert_eq!(auto(&image, Some(Lockdown::None)), SyscallChoice::File);
-        assert_eq!(auto(&image_gz, None), SyscallChoice::Classic);
-        assert_eq!(auto(&elf, None), SyscallChoice::Classic);
+        assert_eq!(auto(&image, &at(Lockdown::None)), SyscallChoice::File);
+        assert_eq!(auto(&image_gz, &none), SyscallChoice::Classic);
+        assert_eq!(auto(&elf, &none), SyscallChoice::Classic);
         // Under lockdown only kexec_file_load can work, whatever the format.
-        assert_eq!(auto(&elf, Some(Lockdown::Integrity)), SyscallChoice::File);
+        assert_eq!(auto(&elf, &at(Lockdown::Integrity)), SyscallChoice::File);
         assert_eq!(
-            choose_syscall(SyscallChoice::Classic, &bz, None, false).0,
+            choose_syscall(SyscallChoice::Classic, &bz, &none, false).0,
+            SyscallChoice::Classic
+        );
+    }
+
+    /// A machine at lockdown level `l` (Secure Boot not known).
+    fn locked_down(l: Lockdown) -> SecurityState {
+        SecurityState {
+            lockdown: Some(l),
+            ..SecurityState::default()
+        }
+    }
+
+    #[test]
+    fn auto_expects_lockdown_under_secure_boot_and_says_why() {
+        use crate::synth::{elf::ElfBuilder, x86::BzImageBuilder};
+        let bz = KernelImage::parse(&BzImageBuilder::new().build()).unwrap();
+        let elf = KernelImage::parse(&ElfBuilder::x86_64().build()).unwrap();
+        // Secure Boot on, lockdown unreadable: lockdown expected, kexec_file_load whatever
+        // the format, even over the decompressed entry.
+        let sb = SecurityState {
+            secure_boot: SecureBoot::On,
+            ..SecurityState::default()
+        };
+        for (image, decompressed) in [(&bz, true), (&bz, false), (&elf, false)] {
+            let (s, why) = choose_syscall(SyscallChoice::Auto, image, &sb, decompressed);
+            assert_eq!(s, SyscallChoice::File);
+            assert!(
+                why.starts_with("auto: Secure Boot is on and lockdown cannot be read"),
+                "{why}"
+            );
+        }
+        // Secure Boot on, lockdown readable and off: kexec_file_load where it takes the
+        // image (IMA may refuse kexec_load), kexec_load for what it does not take.
+        let sb_open = SecurityState {
+            lockdown: Some(Lockdown::None),
+            ..sb.clone()
+        };
+        let (s, why) = choose_syscall(SyscallChoice::Auto, &bz, &sb_open, true);
+        assert_eq!(s, SyscallChoice::File);
+        assert!(
+            why.starts_with("auto: Secure Boot is on: kexec_file_load"),
+            "{why}"
+        );
+        assert_eq!(
+            choose_syscall(SyscallChoice::Auto, &elf, &sb_open, false).0,
+            SyscallChoice::Classic
+        );
+        // Secure Boot off changes nothing.
+        let off = SecurityState {
+            secure_boot: SecureBoot::Off,
+            ..SecurityState::default()
+        };
+        assert_eq!(
+            choose_syscall(SyscallChoice::Auto, &bz, &off, true).0,
+            SyscallChoice::Classic
+        );
+        // --syscall classic is honoured as asked.
+        assert_eq!(
+            choose_syscall(SyscallChoice::Classic, &bz, &sb, false).0,
             SyscallChoice::Classic
         );
     }
@@ -796,24 +900,24 @@ mod tests {
     fn stage_lay_out_kernel_decompresses_only_for_kexec_load() {
         let (_d, mut opts, _) = prepared(SyscallChoice::Auto);
         let kernel = read_kernel(&opts, Arch::X86_64).unwrap();
-        let route = lay_out_kernel(&kernel, &opts, None).unwrap();
+        let route = lay_out_kernel(&kernel, &opts, &SecurityState::default()).unwrap();
         assert!(route.x86.proper.is_some());
         assert_eq!(
             route.x86.kexec_load,
             route.syscall == SyscallChoice::Classic
         );
         // Under lockdown auto can only use kexec_file_load: nothing to decompress.
-        let locked = lay_out_kernel(&kernel, &opts, Some(Lockdown::Integrity)).unwrap();
+        let locked = lay_out_kernel(&kernel, &opts, &locked_down(Lockdown::Integrity)).unwrap();
         assert!(locked.x86.proper.is_none() && !locked.decompressed);
         assert_eq!(locked.syscall, SyscallChoice::File);
         opts.syscall = SyscallChoice::File;
-        assert!(lay_out_kernel(&kernel, &opts, None)
+        assert!(lay_out_kernel(&kernel, &opts, &SecurityState::default())
             .unwrap()
             .x86
             .proper
             .is_none());
         opts.corrupt_digest = true;
-        assert!(lay_out_kernel(&kernel, &opts, None).is_err());
+        assert!(lay_out_kernel(&kernel, &opts, &SecurityState::default()).is_err());
     }
 
     #[test]
@@ -837,7 +941,7 @@ mod tests {
         let host = HostRoot::new(&opts.root);
         let map = host.memory_map().unwrap();
         let mut kernel = read_kernel(&opts, Arch::X86_64).unwrap();
-        let route = lay_out_kernel(&kernel, &opts, None).unwrap();
+        let route = lay_out_kernel(&kernel, &opts, &SecurityState::default()).unwrap();
         let planned =
             plan_kernel(&host, &mut kernel, None, "quiet", &map, route.x86, &opts).unwrap();
         assert!(planned.bootable);
@@ -853,7 +957,7 @@ mod tests {
         )
         .unwrap();
         let mut kernel = read_kernel(&opts, Arch::X86_64).unwrap();
-        let route = lay_out_kernel(&kernel, &opts, None).unwrap();
+        let route = lay_out_kernel(&kernel, &opts, &SecurityState::default()).unwrap();
         let planned =
             plan_kernel(&host, &mut kernel, None, "quiet", &map, route.x86, &opts).unwrap();
         assert!(!planned.bootable);
@@ -1076,13 +1180,24 @@ mod tests {
             "{out}"
         );
         assert_eq!((b.file_calls, b.classic_calls), (1, 1));
-        // Any other error is reported as it is, with what it means, and no fallback.
+        // A signature refusal is explained, names the kernel, and never falls back.
         let mut b = Scripted::new(Some(nix::errno::Errno::EKEYREJECTED));
         let err = load_with(&p, &opts, &mut b).unwrap_err().to_string();
         assert!(
-            err.contains("EKEYREJECTED (the kernel's signature was rejected"),
+            err.starts_with(
+                "the running kernel rejected its signature (kexec_file_load failed: EKEYREJECTED: "
+            ),
             "{err}"
         );
+        assert_eq!((b.file_calls, b.classic_calls), (1, 0));
+        // Any other error is reported as it is, with what it means, and no fallback.
+        let mut b = Scripted::new(Some(nix::errno::Errno::ENOMEM));
+        let err = load_with(&p, &opts, &mut b).unwrap_err().to_string();
+        assert!(
+            err.contains("ENOMEM (the kernel could not find memory for the image)"),
+            "{err}"
+        );
+        assert_eq!((b.file_calls, b.classic_calls), (1, 0));
         // --syscall file never falls back.
         let (_d, opts, p) = prepared(SyscallChoice::File);
         let mut b = Scripted::new(Some(nix::errno::Errno::ENOSYS));

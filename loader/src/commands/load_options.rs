@@ -68,6 +68,9 @@ pub struct LoadOptions {
     pub initrd_sha256: Option<crate::file_trust::Sha256Digest>,
     /// How the kernel was chosen (`--default`, `--current`), for the load record.
     pub chosen_by: Option<String>,
+    /// `--kernel-debug` (kexec-tools' `-d`): kexec_file_load with KEXEC_FILE_DEBUG, so the
+    /// running kernel logs how it loads the image ([`crate::kexec::KEXEC_FILE_DEBUG`]).
+    pub kernel_debug: bool,
 }
 
 impl LoadOptions {
@@ -93,6 +96,7 @@ impl LoadOptions {
             random_seed: None,
             initrd_sha256: None,
             chosen_by: None,
+            kernel_debug: false,
         }
     }
 }

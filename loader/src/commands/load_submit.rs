@@ -1,16 +1,23 @@
 //! The "submit" stage of `warmboot load`: a prepared (planned and checked) load handed to a
-//! [`Kexec`] backend with kexec_file_load or kexec_load, auto's fallback from one to the
-//! other (kernel/kexec_file.c returns ENOSYS without CONFIG_KEXEC_FILE and ENOEXEC for a
-//! format its loader does not take), and the one line saying what was loaded and how.
+//! [`Kexec`] backend with kexec_file_load or kexec_load, auto's fallbacks from one to the
+//! other (kexec_file_load → kexec_load where kernel/kexec_file.c returns ENOSYS without
+//! CONFIG_KEXEC_FILE or ENOEXEC for a format its loader does not take; kexec_load →
+//! kexec_file_load where lockdown, LoadPin or IMA refuse kexec_load with EPERM or EACCES),
+//! `--kernel-debug`'s second try without KEXEC_FILE_DEBUG on a kernel that does not know
+//! it, the one line saying what was loaded and how, and a refusal explained
+//! ([`crate::commands::load_refusal`]).
 
 use crate::commands::load_check::DryRunReport;
 use crate::commands::load_options::LoadOptions;
+use crate::commands::load_refusal::{explain, who_refused_kexec_load, Refused};
 use crate::error::{Error, Result};
 use crate::image::KernelImage;
 use crate::kexec::{FileLoad, Kexec};
 use crate::memmap::Mode;
 use crate::plan::SyscallChoice;
+use crate::security_state::SecurityState;
 use crate::x86::kexec_plan::{bzimage_fallback, bzimage_note};
+use nix::errno::Errno;
 
 /// A load planned and checked, ready to be dry-run or loaded.
 pub struct Prepared {
@@ -34,6 +41,12 @@ pub struct Prepared {
     pub initrd_sha256: Option<crate::file_trust::Sha256Digest>,
     /// The descriptors the kernel and initrd were read through.
     pub files: OpenedFiles,
+    /// Whether the running kernel's kexec_file loader takes this image format
+    /// ([`crate::commands::load::file_syscall_takes`]): where auto may fall back to it.
+    pub file_syscall_takes: bool,
+    /// What the machine enforces on kexec loads, read before the load: auto's choice and
+    /// the explanation of a refusal.
+    pub security: SecurityState,
 }
 
 /// The kernel and initrd as opened once by the read stage: what kexec_file_load gets is
@@ -81,7 +94,8 @@ pub fn load_with(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> R
             .map(|v| format!(" {v}"))
             .unwrap_or_default()
     );
-    let (loaded, fell_back) = load_syscall(p, opts, backend, &name, what)?;
+    let (loaded, fell_back) =
+        load_syscall(p, opts, backend, &name, what).map_err(|e| explained(e, p, opts))?;
     // x86: how the kernel is entered, one line after "loaded …". A plan made for
     // kexec_file_load and loaded with kexec_load after all says so, not the reason the
     // kernel's file loader would have had.
@@ -91,15 +105,29 @@ pub fn load_with(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> R
         .notes
         .iter()
         .find(|n| n.starts_with(crate::x86::kexec_plan::ENTRY_NOTE))
-        .map(|n| match bzimage_fallback(&p.report.plan) {
-            Some(_) if fell_back => format!(
+        .map(|n| match (bzimage_fallback(&p.report.plan), fell_back) {
+            (Some(_), Fallback::ToClassic) => format!(
                 "{}\n",
                 bzimage_note("the plan made for kexec_file_load, loaded with kexec_load")
+            ),
+            (_, Fallback::ToFile) => format!(
+                "{}\n",
+                bzimage_note("kexec_load was refused; kexec_file_load loads the bzImage")
             ),
             _ => format!("{n}\n"),
         })
         .unwrap_or_default();
     Ok(loaded + &entry)
+}
+
+/// Which fallback a load took, for its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fallback {
+    None,
+    /// kexec_file_load failed; loaded with kexec_load.
+    ToClassic,
+    /// kexec_load was refused; loaded with kexec_file_load.
+    ToFile,
 }
 
 fn load_syscall(
@@ -108,60 +136,137 @@ fn load_syscall(
     backend: &mut dyn Kexec,
     name: &str,
     what: &str,
-) -> Result<(String, bool)> {
+) -> Result<(String, Fallback)> {
     match p.report.syscall {
-        SyscallChoice::File | SyscallChoice::Auto => {
-            backend.step("open the kernel and initrd")?;
-            let (kernel, initrd) = open_files(
-                &p.files,
-                p.pinned_kernel.as_deref(),
-                p.pinned_initrd.as_deref(),
-            )?;
-            let req = FileLoad {
-                kernel: &kernel,
-                initrd: initrd.as_ref(),
-                cmdline: &p.cmdline,
-                mode: opts.mode,
-            };
-            match backend.kexec_file_load(&req) {
-                Ok(()) => Ok((
-                    format!(
-                        "loaded {name} {what} with kexec_file_load ({})\n",
-                        p.report.reason
-                    ),
-                    false,
-                )),
-                // auto falls back where the kernel has no kexec_file_load or its loader
-                // refuses the format; not under lockdown (kexec_load would be refused too).
-                Err(Error::Syscall { errno, call })
-                    if p.requested == SyscallChoice::Auto
-                        && falls_back(errno)
-                        && !p.report.reason.contains("lockdown") =>
-                {
-                    let why = format!(
-                        "{call} failed: {errno:?}{}; fell back to kexec_load",
-                        crate::error::errno_meaning(&call, errno)
-                    );
-                    backend.step("fall back to kexec_load")?;
-                    classic_load(p, backend).map(|()| {
-                        (
-                            format!("loaded {name} {what} with kexec_load ({why})\n"),
-                            true,
-                        )
-                    })
-                }
-                Err(e) => Err(e),
+        SyscallChoice::File | SyscallChoice::Auto => match file_load(p, opts, backend) {
+            Ok(note) => Ok((
+                format!(
+                    "loaded {name} {what} with kexec_file_load ({}{note})\n",
+                    p.report.reason
+                ),
+                Fallback::None,
+            )),
+            // auto falls back where the kernel has no kexec_file_load or its loader
+            // refuses the format; not under lockdown (kexec_load would be refused too).
+            Err(Error::Syscall { errno, call })
+                if p.requested == SyscallChoice::Auto
+                    && falls_back(errno)
+                    && !p.report.reason.contains("lockdown") =>
+            {
+                let why = format!(
+                    "{call} failed: {errno:?}{}; fell back to kexec_load",
+                    crate::error::errno_meaning(&call, errno)
+                );
+                backend.step("fall back to kexec_load")?;
+                classic_load(p, backend).map(|()| {
+                    (
+                        format!("loaded {name} {what} with kexec_load ({why})\n"),
+                        Fallback::ToClassic,
+                    )
+                })
             }
-        }
-        SyscallChoice::Classic => classic_load(p, backend).map(|()| {
-            (
+            Err(e) => Err(e),
+        },
+        SyscallChoice::Classic => match classic_load(p, backend) {
+            Ok(()) => Ok((
                 format!(
                     "loaded {name} {what} with kexec_load ({})\n",
                     p.report.reason
                 ),
-                false,
-            )
-        }),
+                Fallback::None,
+            )),
+            // The other way: kexec_load refused by lockdown or a security module, whose
+            // refusal comes before the kernel changes anything (kernel/kexec.c
+            // kexec_load_check), so the file loader gets the same machine. Not for
+            // --verify: the kernel's own placement has no purgatory check.
+            Err(Error::Syscall { errno, call })
+                if p.requested == SyscallChoice::Auto
+                    && !opts.verify
+                    && falls_forward(errno, &p.security)
+                    && p.file_syscall_takes =>
+            {
+                let why = format!(
+                    "{call} failed: {errno:?}, refused by {}; fell back to kexec_file_load",
+                    who_refused_kexec_load(errno, &p.security)
+                );
+                backend.step("fall back to kexec_file_load")?;
+                let note = file_load(p, opts, backend)?;
+                Ok((
+                    format!("loaded {name} {what} with kexec_file_load ({why}{note})\n"),
+                    Fallback::ToFile,
+                ))
+            }
+            Err(e) => Err(e),
+        },
+    }
+}
+
+/// kexec_file_load of the prepared files; with `--kernel-debug` on a kernel that refuses
+/// KEXEC_FILE_DEBUG (EINVAL: older than 6.8, kernel/kexec_file.c checks the flags before
+/// anything else), once more without it. Returns what the output line adds about the flag.
+fn file_load(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> Result<String> {
+    backend.step("open the kernel and initrd")?;
+    let (kernel, initrd) = open_files(
+        &p.files,
+        p.pinned_kernel.as_deref(),
+        p.pinned_initrd.as_deref(),
+    )?;
+    let req = |debug| FileLoad {
+        kernel: &kernel,
+        initrd: initrd.as_ref(),
+        cmdline: &p.cmdline,
+        mode: opts.mode,
+        debug,
+    };
+    match backend.kexec_file_load(&req(opts.kernel_debug)) {
+        Ok(()) if opts.kernel_debug => Ok(
+            "; with KEXEC_FILE_DEBUG: the kernel's account of the load is in its log, dmesg"
+                .to_string(),
+        ),
+        Ok(()) => Ok(String::new()),
+        Err(Error::Syscall {
+            errno: Errno::EINVAL,
+            ..
+        }) if opts.kernel_debug => {
+            backend.step("kexec_file_load again without KEXEC_FILE_DEBUG")?;
+            backend.kexec_file_load(&req(false)).map(|()| {
+                "; without KEXEC_FILE_DEBUG: the running kernel refused it (EINVAL; the flag is new in Linux 6.8), so it logged nothing more".to_string()
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether auto tries kexec_file_load after kexec_load was refused with `errno`: EPERM
+/// (lockdown, LoadPin; kernel/kexec.c kexec_load_check) or EACCES (IMA's
+/// `ima_load_data`, or another module's kernel_load_data hook) — not where
+/// `kernel.kexec_load_disabled` refuses every load.
+pub fn falls_forward(errno: Errno, security: &SecurityState) -> bool {
+    matches!(errno, Errno::EPERM | Errno::EACCES) && !security.kexec_load_disabled
+}
+
+/// A refusal of the kernel's (`Error::Syscall` of a load call) explained with what the
+/// machine shows ([`explain`]), naming the kernel; anything else as it is.
+fn explained(e: Error, p: &Prepared, opts: &LoadOptions) -> Error {
+    let Error::Syscall { call, errno } = &e else {
+        return e;
+    };
+    let signed = match &p.image {
+        crate::image::KernelImage::BzImage(b) => b.efi_stub().then(|| b.signed()),
+        crate::image::KernelImage::Arm64(a) => a.pe.as_ref().map(|pe| pe.is_signed()),
+        _ => None,
+    };
+    let r = Refused {
+        call,
+        errno: *errno,
+        kernel: &opts.kernel,
+        initrd: opts.initrd.as_deref(),
+        kernel_signed: signed,
+        memfd: p.pinned_kernel.is_some() || p.pinned_initrd.is_some(),
+    };
+    match explain(&r, &p.security) {
+        Some(m) => Error::Refused(m),
+        None => e,
     }
 }
 

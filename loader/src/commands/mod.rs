@@ -6,6 +6,7 @@ pub mod install;
 pub mod load;
 pub mod load_check;
 pub mod load_options;
+pub mod load_refusal;
 pub mod load_submit;
 pub mod outcome;
 pub mod reboot;

@@ -7,6 +7,7 @@ use crate::kexec::linux::read_status;
 use crate::kexec::{Kexec, Status};
 use crate::load_record::LoadRecord;
 use crate::memmap::Mode;
+use crate::security_state::{SecureBoot, SecurityState};
 use std::fmt::Write as _;
 
 /// What the running kernel was built with, from which of its sysfs files exist
@@ -48,7 +49,8 @@ pub fn run(host: &HostRoot, json: bool) -> Result<String> {
 
 /// The report for a kernel that cannot kexec at all.
 fn unsupported(host: &HostRoot, json: bool) -> Result<String> {
-    let lockdown = host.lockdown()?;
+    let security = SecurityState::read(host)?;
+    let lockdown = security.lockdown;
     if json {
         let v = serde_json::json!({
             "kexec_supported": false,
@@ -58,6 +60,10 @@ fn unsupported(host: &HostRoot, json: bool) -> Result<String> {
             "crash_size": 0,
             "lockdown": lockdown,
             "kexec_load_blocked_by_lockdown": lockdown.map(Lockdown::blocks_kexec_load),
+            "secure_boot": security.secure_boot,
+            "loadpin": security.loadpin,
+            "ima": security.ima,
+            "kexec_load_disabled": security.kexec_load_disabled,
         });
         return Ok(format!("{v:#}\n"));
     }
@@ -97,7 +103,8 @@ fn describe_slot(loaded: bool, record: Option<&LoadRecord>) -> Option<String> {
 }
 
 fn render(status: &Status, host: &HostRoot, json: bool, crash_supported: bool) -> Result<String> {
-    let lockdown = host.lockdown()?;
+    let security = SecurityState::read(host)?;
+    let lockdown = security.lockdown;
     let (normal, crash) = records(host)?;
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     if json {
@@ -111,6 +118,11 @@ fn render(status: &Status, host: &HostRoot, json: bool, crash_supported: bool) -
             "crash_size": status.crash_size,
             "lockdown": lockdown,
             "kexec_load_blocked_by_lockdown": lockdown.map(Lockdown::blocks_kexec_load),
+            "secure_boot": security.secure_boot,
+            "lockdown_expected": security.expects_lockdown(),
+            "loadpin": security.loadpin,
+            "ima": security.ima,
+            "kexec_load_disabled": security.kexec_load_disabled,
         });
         return Ok(format!("{v:#}\n"));
     }
@@ -153,5 +165,50 @@ fn render(status: &Status, host: &HostRoot, json: bool, crash_supported: bool) -
         Some(l) => l.to_string(),
     };
     let _ = writeln!(out, "{:<14} {}", "lockdown:", lock);
+    security_lines(&mut out, &security);
     Ok(out)
+}
+
+/// The text lines for Secure Boot, LoadPin, IMA and kexec_load_disabled (the last three
+/// only where they are in force).
+fn security_lines(out: &mut String, s: &SecurityState) {
+    let sb = match s.secure_boot {
+        SecureBoot::On if s.lockdown.is_none() => format!(
+            "{} (lockdown not readable but to be expected: auto loads with kexec_file_load, which needs a signed kernel)",
+            s.secure_boot
+        ),
+        SecureBoot::On => format!(
+            "{} (auto prefers kexec_file_load, which checks the kernel's signature)",
+            s.secure_boot
+        ),
+        other => other.to_string(),
+    };
+    let _ = writeln!(out, "{:<14} {sb}", "secure boot:");
+    if let Some(l) = s.loadpin {
+        let what = match l.enforcing {
+            Some(true) => "enforcing (kexec_file_load reads kernels and initrds only from the pinned filesystem; kexec_load is refused)",
+            Some(false) => "active, not enforcing",
+            None => "active (kernel.loadpin.enforce not readable)",
+        };
+        let _ = writeln!(out, "{:<14} {what}", "loadpin:");
+    }
+    if let Some(i) = s.ima {
+        let what = match (i.appraises_kernel, i.appraises_initrd) {
+            (None, _) | (_, None) => "active (policy not readable here)",
+            (Some(true), Some(true)) => {
+                "appraises kexec kernels and initrds (they need IMA signatures)"
+            }
+            (Some(true), Some(false)) => "appraises kexec kernels (they need IMA signatures)",
+            (Some(false), Some(true)) => "appraises kexec initrds (they need IMA signatures)",
+            (Some(false), Some(false)) => "active, no appraise rule for kexec files",
+        };
+        let _ = writeln!(out, "{:<14} {what}", "ima:");
+    }
+    if s.kexec_load_disabled {
+        let _ = writeln!(
+            out,
+            "{:<14} kernel.kexec_load_disabled = 1: no kexec load until the next boot",
+            "kexec:"
+        );
+    }
 }

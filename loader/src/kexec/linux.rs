@@ -12,7 +12,7 @@
 // The syscall module: kexec_load/kexec_file_load/reboot through libc::syscall.
 #![allow(unsafe_code)]
 
-use super::{kexec_file_flags, kexec_load_flags, FileLoad, Kexec, Status};
+use super::{kexec_load_flags, FileLoad, Kexec, Status};
 use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::host::HostRoot;
@@ -135,7 +135,7 @@ impl Kexec for LinuxKexec {
         let cmdline = CString::new(req.cmdline)
             .map_err(|_| Error::invalid("command line", "contains a NUL byte"))?;
         let cmdline_len = cmdline.as_bytes_with_nul().len();
-        let flags = kexec_file_flags(req.mode, req.initrd.is_some());
+        let flags = req.flags();
         let kernel_fd = req.kernel.as_raw_fd();
         let initrd_fd = req.initrd.map(|f| f.as_raw_fd()).unwrap_or(-1);
         // SAFETY: the kernel reads the two descriptors (owned by `req`, open for the call)

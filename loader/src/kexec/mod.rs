@@ -31,6 +31,13 @@ pub const KEXEC_FILE_UNLOAD: u64 = 0x1;
 pub const KEXEC_FILE_ON_CRASH: u64 = 0x2;
 /// `KEXEC_FILE_NO_INITRAMFS`: initrd_fd is ignored.
 pub const KEXEC_FILE_NO_INITRAMFS: u64 = 0x4;
+/// `KEXEC_FILE_DEBUG`: the kernel logs how it loads the image (segments, placement) at
+/// KERN_INFO instead of pr_debug (kernel/kexec_file.c `kexec_file_dbg_print`,
+/// include/linux/kexec.h `kexec_dprintk`). New in Linux 6.8 (posted as "kexec_file: add
+/// kexec_file flag to control debug printing" after 6.7's merge window); older kernels
+/// leave it out of `KEXEC_FILE_FLAGS` and refuse the call with EINVAL before they look at
+/// anything else (kernel/kexec_file.c: the flags check comes before the kexec lock).
+pub const KEXEC_FILE_DEBUG: u64 = 0x8;
 
 /// The `flags` argument of kexec_load for a plan: native arch field, plus ON_CRASH for panic.
 pub fn kexec_load_flags(arch: Arch, mode: Mode) -> u64 {
@@ -70,6 +77,20 @@ pub struct FileLoad<'a> {
     /// The command line without the trailing NUL (the backend adds it).
     pub cmdline: &'a str,
     pub mode: Mode,
+    /// Ask the kernel for its load-time debug messages ([`KEXEC_FILE_DEBUG`]).
+    pub debug: bool,
+}
+
+impl FileLoad<'_> {
+    /// The `flags` argument of kexec_file_load for this request.
+    pub fn flags(&self) -> u64 {
+        let f = kexec_file_flags(self.mode, self.initrd.is_some());
+        if self.debug {
+            f | KEXEC_FILE_DEBUG
+        } else {
+            f
+        }
+    }
 }
 
 /// The kexec operations warmboot uses.
@@ -137,12 +158,8 @@ impl Kexec for DryRun {
         };
         let kernel = len(req.kernel)?;
         let initrd = req.initrd.map(len).transpose()?;
-        self.file_loads.push((
-            kernel,
-            initrd,
-            req.cmdline.to_string(),
-            kexec_file_flags(req.mode, req.initrd.is_some()),
-        ));
+        self.file_loads
+            .push((kernel, initrd, req.cmdline.to_string(), req.flags()));
         Ok(())
     }
 
@@ -179,5 +196,34 @@ mod tests {
         assert_eq!(kexec_load_flags(Arch::Arm64, Mode::Panic), 0xb70001);
         assert_eq!(kexec_file_flags(Mode::Panic, false), 0x6);
         assert_eq!(kexec_file_flags(Mode::Normal, true), 0);
+        let kernel = tempfile::tempfile().unwrap();
+        let req = |debug| FileLoad {
+            kernel: &kernel,
+            initrd: None,
+            cmdline: "",
+            mode: Mode::Panic,
+            debug,
+        };
+        assert_eq!(req(false).flags(), 0x6);
+        assert_eq!(req(true).flags(), 0xe);
+    }
+
+    #[test]
+    fn the_dry_run_records_the_debug_flag() {
+        let map = MemoryMap::parse("00100000-3fffffff : System RAM\n", Vec::new()).unwrap();
+        let mut d = DryRun::new(map);
+        let kernel = tempfile::tempfile().unwrap();
+        d.kexec_file_load(&FileLoad {
+            kernel: &kernel,
+            initrd: None,
+            cmdline: "quiet",
+            mode: Mode::Normal,
+            debug: true,
+        })
+        .unwrap();
+        assert_eq!(
+            d.file_loads[0].3,
+            KEXEC_FILE_NO_INITRAMFS | KEXEC_FILE_DEBUG
+        );
     }
 }

@@ -171,6 +171,29 @@ impl Machine {
     }
 }
 
+impl Machine {
+    /// An x86 bzImage whose kernel proper warmboot can decompress (a small vmlinux ELF and
+    /// an empty relocation table in a gzip payload), so that auto loads it with kexec_load
+    /// and the decompressed entry.
+    pub fn decompressible_kernel(&self, tag: &str) -> PathBuf {
+        assert_eq!(self.arch, Arch::X86_64);
+        let mut elf = warmboot::synth::elf::ElfBuilder::x86_64();
+        // One 32-bit relocation, of the field at text + 0x10 (linked at 0xffffffff81000000).
+        elf.segments[0].data[0x10..0x14].copy_from_slice(&0x8100_0100u32.to_le_bytes());
+        let mut plain = elf.vmlinux_bin();
+        // The relocation table, read backwards: the 32-bit set (one entry), the inverse
+        // set and the 64-bit set, each ended by a zero word.
+        for w in [0u32, 0, 0, 0x8100_0010] {
+            plain.extend_from_slice(&w.to_le_bytes());
+        }
+        let bytes = BzImageBuilder::new()
+            .version(Some(&format!("6.1.0-{tag} (sim@test) #1 SMP")))
+            .payload_plain(plain)
+            .build();
+        self.file(&format!("vmlinuz-{tag}"), &bytes)
+    }
+}
+
 /// Synthetic kernel bytes for `arch` whose version names `tag`.
 pub fn kernel_bytes(arch: Arch, tag: &str) -> Vec<u8> {
     match arch {
