@@ -139,6 +139,16 @@ fn fail_at(s: &Scenario, k: usize, errno: Errno) -> Result<(), TestCaseError> {
     let after = images(&sim);
     let step = &s.steps[k - 1];
     let ctx = format!("{}: step {k} ({step}) fails with {errno:?}: {r:?}", s.name);
+    // auto whose first call is kexec_load, refused by lockdown or a security module,
+    // must load through kexec_file_load (available in these scenarios when it is first).
+    let classic_first = s.steps.get(1).is_some_and(|c| c == "kexec_load");
+    if s.auto
+        && classic_first
+        && step == "kexec_load"
+        && matches!(errno, Errno::EPERM | Errno::EACCES)
+    {
+        prop_assert_eq!(r.code, 0, "no fallback to kexec_file_load: {}", ctx);
+    }
     if r.code == 0 {
         // Two failures that are no failure of the command: auto falls back when
         // kexec_file_load is missing or refuses the image or request (ENOSYS, EINVAL here;

@@ -296,6 +296,19 @@ fn loadpin_refusals_are_explained_and_auto_falls_back_to_kexec_file_load() {
         s.image(Mode::Normal).unwrap().source,
         Source::File { .. }
     ));
+    // --verify needs warmboot's own plan (the purgatory checks it): no fallback either.
+    let mut s = sim.clone();
+    s.set_faults(Faults::none().on(Call::KexecLoad, Errno::EPERM));
+    let mut a = m.load_args(&k);
+    a.push("--verify".into());
+    let r = run(&mut s, &a);
+    assert_one_line_failure(&r, "--verify, LoadPin");
+    assert!(r.err.contains("LoadPin refuses kexec_load"), "{}", r.err);
+    assert!(
+        !s.steps().iter().any(|c| c == "kexec_file_load"),
+        "{:?}",
+        s.steps()
+    );
     // --syscall classic asked for kexec_load: no fallback.
     let mut s = sim.clone();
     s.set_faults(Faults::none().on(Call::KexecLoad, Errno::EPERM));
