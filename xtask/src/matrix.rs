@@ -307,6 +307,12 @@ pub fn ci_matrix(pinned: &Pinned) -> Vec<Case> {
     m
 }
 
+/// Hard timeout of one Secure Boot attempt: the cases took 136 s (warm), 93 s (panic) and
+/// 167 s (lockdown: two firmware boots) here, 6m39s together, on a 2-core host shared with
+/// other builds; the firmware, shim and GRUB alone take about 45 s per boot under TCG
+/// with SMM.
+pub const SECURE_BOOT_TIMEOUT: u64 = 480;
+
 /// The Secure Boot cases: x86_64 OVMF with Secure Boot enforced and Microsoft's keys
 /// enrolled, Debian's signed shim, GRUB and kernel, the kernel locked down (secure_boot.rs
 /// judges the state and the proofs). A warm reboot and a panic through warmboot's `auto`
@@ -326,6 +332,7 @@ pub fn secure_boot_matrix(pinned: &Pinned) -> Vec<Case> {
             );
             c.args.loader = Loader::Warmboot;
             c.args.kernel_series = Some(series);
+            c.args.timeout = SECURE_BOOT_TIMEOUT;
             c
         })
         .collect()
@@ -707,6 +714,7 @@ mod tests {
             assert_eq!(c.args.loader, Loader::Warmboot);
             assert_eq!(c.args.syscall, [Syscall::Auto]);
             assert!(c.must_fail.is_none());
+            assert_eq!(c.args.timeout, SECURE_BOOT_TIMEOUT);
         }
         // The main matrix stays without them.
         assert!(ci_matrix(&two())
