@@ -860,6 +860,38 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn secure_boot_runs_are_x86_64_warmboot_under_tcg_and_lockdown_needs_them() {
+        let mut a = args(GuestArch::X86_64, Scenario::Lockdown);
+        a.loader = Loader::Warmboot;
+        let e = check_secure_boot_args(&a).unwrap_err().to_string();
+        assert!(
+            e.contains("--scenario lockdown needs --firmware secureboot"),
+            "{e}"
+        );
+        a.firmware = Firmware::Secureboot;
+        check_secure_boot_args(&a).unwrap();
+        let c = cmdline_of(&a);
+        assert!(c.contains(" crashkernel=256M wb.scenario=lockdown "), "{c}");
+        assert!(c.ends_with(" wb.sb=1 wb.seed=7"), "{c}");
+        assert_eq!(
+            label(&a, &one("6.1.0-56-amd64")),
+            "x86_64/secureboot/1024M/lockdown/6.1.0-56-amd64"
+        );
+        assert_eq!(expectation(&a), Expectation::Cold);
+        a.loader = Loader::KexecTools;
+        let e = check_secure_boot_args(&a).unwrap_err().to_string();
+        assert!(e.contains("add --loader warmboot"), "{e}");
+        a.loader = Loader::Warmboot;
+        a.accel = AccelChoice::Kvm;
+        let e = check_secure_boot_args(&a).unwrap_err().to_string();
+        assert!(e.contains("TCG only"), "{e}");
+        a.accel = AccelChoice::Tcg;
+        a.arch = GuestArch::Arm64;
+        let e = check_secure_boot_args(&a).unwrap_err().to_string();
+        assert!(e.contains("x86_64 only"), "{e}");
+    }
+
+    #[test]
     fn labels_name_every_dimension() {
         let mut a = args(GuestArch::Arm64, Scenario::Warm);
         a.firmware = Firmware::Uefi;
