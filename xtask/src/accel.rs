@@ -58,6 +58,7 @@ pub fn choose(
         no_reboot: true,
         drive: None,
         seed: None,
+        secure_boot: None,
     };
     let works = match Guest::start(&config, &root.join("target/xtask/runs/kvm-probe")) {
         Ok(mut guest) => {

@@ -5,7 +5,7 @@ use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::guest::{Ending, Flow, Guest, SERIAL_LOG, STDERR_LOG};
 pub use crate::kernels::{pinned, pinned_kernel, Kernel, Kernels};
-use crate::qemu::{Accel, Firmware, GuestArch, GuestConfig};
+use crate::qemu::{Accel, Firmware, GuestArch, GuestConfig, SecureBootDisks};
 pub use crate::scenario::{AccelChoice, Loader, Scenario, Syscall, X86Entry};
 use crate::serial::parse_marker;
 use crate::verdict::{check_kernels, judge, Expectation, Verdict};
@@ -322,12 +322,13 @@ pub fn label(args: &Args, kernels: &Kernels) -> String {
     };
     let fw = match (args.arch, args.firmware) {
         (_, Firmware::Uefi) => "uefi",
+        (_, Firmware::Secureboot) => "secureboot",
         (GuestArch::X86_64, Firmware::Bios) => "bios",
         (GuestArch::Arm64, Firmware::Bios) => "direct",
     };
     let scenario = format!("{:?}", args.scenario).to_lowercase();
     let mut l = format!("{arch}/{fw}/{}M/{scenario}", args.memory);
-    if args.scenario != Scenario::Cold {
+    if !matches!(args.scenario, Scenario::Cold | Scenario::Lockdown) {
         let loader = match args.loader {
             Loader::Warmboot => "warmboot",
             Loader::KexecTools => "kexec-tools",
@@ -381,7 +382,8 @@ pub fn cmdline(args: &Args, seed: u64) -> String {
         "quiet".to_string()
     };
     let mut c = format!("console={} {verbosity} panic=1", args.arch.console());
-    if args.scenario == Scenario::Panic {
+    // The lockdown scenario also loads (and must be refused) panic kernels.
+    if matches!(args.scenario, Scenario::Panic | Scenario::Lockdown) {
         c += &format!(" crashkernel={}M", crash_mib(args.arch, args.memory));
     }
     let scenario = format!("{:?}", args.scenario).to_lowercase();
@@ -415,6 +417,9 @@ pub fn cmdline(args: &Args, seed: u64) -> String {
     if args.dump_vmcore_head {
         c += " wb.vmcore-head=1";
     }
+    if args.firmware == Firmware::Secureboot {
+        c += " wb.sb=1";
+    }
     c += &format!(" wb.seed={seed}");
     c
 }
@@ -437,12 +442,15 @@ pub fn expectation(args: &Args) -> Expectation {
             memory_mib: args.memory.into(),
             crash_mib: crash_mib(args.arch, args.memory),
         },
-        Scenario::Cold => Expectation::Cold,
+        // The lockdown scenario ends with `warmboot reboot --cold` (secure_boot.rs judges
+        // the rest).
+        Scenario::Cold | Scenario::Lockdown => Expectation::Cold,
     }
 }
 
 /// Builds what the run needs and runs it, retrying once after a timeout (and only then).
 pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
+    check_secure_boot_args(args)?;
     crate::images::prepare(root)?;
     let cache = Cache::from_env()?;
     let kernels = resolve_kernels(root, &cache, args)?;
@@ -451,28 +459,50 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
         Some(i) => i.clone(),
         None => {
             let next = &kernels.next.path;
+            let mut extra = Vec::new();
+            let mut tag = short_hash(next);
+            if args.scenario == Scenario::Lockdown {
+                // The next kernel again, without its signature, for lockdown to refuse.
+                let signed = std::fs::read(next).map_err(Error::io(next))?;
+                let stripped =
+                    crate::authenticode::strip_signature(&signed).map_err(|e| Error::Boot {
+                        reason: format!("{}: cannot strip its signature: {e}", next.display()),
+                    })?;
+                let at = crate::secure_boot::UNSIGNED_KERNEL.trim_start_matches('/');
+                extra.push((at.to_string(), stripped));
+                tag += ".unsigned";
+            }
             let out = crate::initramfs::default_path(root, args.arch)
-                .with_extension(format!("{}.cpio", short_hash(next)));
-            crate::initramfs::build(root, args.arch, Some(next), &out)?;
+                .with_extension(format!("{tag}.cpio"));
+            crate::initramfs::build_with(root, args.arch, Some(next), &extra, &out)?;
             out
         }
     };
-    let accel = crate::accel::choose(root, args.accel, args.arch, &kernel, &initrd)?;
     let seed = match args.seed {
         Some(s) => s,
         None => Seeds::fresh()?,
     };
-    let config = GuestConfig {
+    let append = cmdline(args, seed);
+    // Secure Boot: the firmware boots the ESP; TCG only (qemu.md: KVM guests hang here).
+    let (accel, esp) = if args.firmware == Firmware::Secureboot {
+        let esp = crate::esp::build(root, &kernel, &initrd, &append)?;
+        (Accel::Tcg, Some(esp))
+    } else {
+        let accel = crate::accel::choose(root, args.accel, args.arch, &kernel, &initrd)?;
+        (accel, None)
+    };
+    let mut config = GuestConfig {
         arch: args.arch,
         firmware: args.firmware,
         accel,
         memory_mib: args.memory,
         kernel,
         initrd,
-        append: cmdline(args, seed),
-        no_reboot: args.scenario != Scenario::Cold,
+        append,
+        no_reboot: !matches!(args.scenario, Scenario::Cold | Scenario::Lockdown),
         drive: None,
         seed: Some(seed),
+        secure_boot: None,
     };
     let expect = expectation(args);
     let label = label(args, &kernels);
@@ -482,6 +512,17 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
     loop {
         attempts += 1;
         let run_dir = run_dir(root, &label, attempts);
+        if let Some(esp) = &esp {
+            // A fresh copy of the enrolled variable store for every attempt.
+            let vars = run_dir.join("OVMF_VARS.fd");
+            std::fs::create_dir_all(&run_dir).map_err(Error::io(&run_dir))?;
+            std::fs::copy(crate::qemu::SECURE_BOOT_VARS, &vars)
+                .map_err(Error::io(crate::qemu::SECURE_BOOT_VARS))?;
+            config.secure_boot = Some(SecureBootDisks {
+                vars,
+                esp: esp.clone(),
+            });
+        }
         if !args.silent {
             println!("boot {label}: {}", config.display());
         }
@@ -497,6 +538,11 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
             );
         }
         crate::purgatory_line::explain(&mut verdict, &log);
+        if args.firmware == Firmware::Secureboot {
+            let auto_warmboot =
+                args.loader == Loader::Warmboot && args.syscall.iter().all(|s| *s == Syscall::Auto);
+            verdict = crate::secure_boot::judge(verdict, args.scenario, auto_warmboot, &log);
+        }
         if ending == Ending::TimedOut && !verdict.passed {
             verdict.reason = format!("timed out after {}s: {}", args.timeout, verdict.reason);
             if attempts == 1 {
@@ -532,6 +578,30 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
             retry,
         });
     }
+}
+
+/// Secure Boot guests are x86_64 under TCG (OVMF's secure build; KVM guests hang here), and
+/// the lockdown scenario only exists under Secure Boot.
+fn check_secure_boot_args(args: &Args) -> Result<()> {
+    let bad = |reason: &str| {
+        Err(Error::Boot {
+            reason: reason.to_string(),
+        })
+    };
+    if args.firmware == Firmware::Secureboot {
+        if args.arch != GuestArch::X86_64 {
+            return bad("--firmware secureboot: x86_64 only (OVMF's Secure Boot build)");
+        }
+        if args.accel == AccelChoice::Kvm {
+            return bad("--firmware secureboot runs under TCG only; drop --accel kvm");
+        }
+        if args.loader != Loader::Warmboot {
+            return bad("--firmware secureboot proves warmboot: add --loader warmboot");
+        }
+    } else if args.scenario == Scenario::Lockdown {
+        return bad("--scenario lockdown needs --firmware secureboot (a locked-down kernel)");
+    }
+    Ok(())
 }
 
 fn short_hash(p: &Path) -> String {
@@ -787,6 +857,38 @@ pub(crate) mod tests {
         let mut arm = args(GuestArch::Arm64, Scenario::Warm);
         arm.loader = Loader::Warmboot;
         assert_eq!(entry(&arm), None);
+    }
+
+    #[test]
+    fn secure_boot_runs_are_x86_64_warmboot_under_tcg_and_lockdown_needs_them() {
+        let mut a = args(GuestArch::X86_64, Scenario::Lockdown);
+        a.loader = Loader::Warmboot;
+        let e = check_secure_boot_args(&a).unwrap_err().to_string();
+        assert!(
+            e.contains("--scenario lockdown needs --firmware secureboot"),
+            "{e}"
+        );
+        a.firmware = Firmware::Secureboot;
+        check_secure_boot_args(&a).unwrap();
+        let c = cmdline_of(&a);
+        assert!(c.contains(" crashkernel=256M wb.scenario=lockdown "), "{c}");
+        assert!(c.ends_with(" wb.sb=1 wb.seed=7"), "{c}");
+        assert_eq!(
+            label(&a, &one("6.1.0-56-amd64")),
+            "x86_64/secureboot/1024M/lockdown/6.1.0-56-amd64"
+        );
+        assert_eq!(expectation(&a), Expectation::Cold);
+        a.loader = Loader::KexecTools;
+        let e = check_secure_boot_args(&a).unwrap_err().to_string();
+        assert!(e.contains("add --loader warmboot"), "{e}");
+        a.loader = Loader::Warmboot;
+        a.accel = AccelChoice::Kvm;
+        let e = check_secure_boot_args(&a).unwrap_err().to_string();
+        assert!(e.contains("TCG only"), "{e}");
+        a.accel = AccelChoice::Tcg;
+        a.arch = GuestArch::Arm64;
+        let e = check_secure_boot_args(&a).unwrap_err().to_string();
+        assert!(e.contains("x86_64 only"), "{e}");
     }
 
     #[test]

@@ -88,7 +88,15 @@ pub fn run(root: &Path) -> Result<()> {
         },
         Step {
             name: "cargo xtask matrix".into(),
-            action: Box::new(|| crate::matrix::run_ci(root)),
+            action: Box::new(|| crate::matrix::run_ci(root, &crate::matrix::MatrixArgs::default())),
+        },
+        // Secure Boot: OVMF with Secure Boot enforced, Debian's signed chain, lockdown
+        // (warm and panic through kexec_file_load, the refusals, unload, reboot --cold).
+        Step {
+            name: "secure boot: cargo xtask matrix --secure-boot".into(),
+            action: Box::new(|| {
+                crate::matrix::run_ci(root, &crate::matrix::MatrixArgs { secure_boot: true })
+            }),
         },
         Step {
             name: "cargo xtask e2e".into(),

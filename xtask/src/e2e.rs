@@ -75,6 +75,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         no_reboot: false,
         drive: Some(disk),
         seed: None,
+        secure_boot: None,
     };
     let mut guest = Guest::start(&config, &run_dir).map_err(Error::io(&run_dir))?;
     let ending = guest.run(TIMEOUT, |l, _| {

@@ -175,6 +175,7 @@ fn capture(root: &Path, machine: &Machine) -> Result<BTreeMap<String, Vec<u8>>> 
         no_reboot: true,
         drive: None,
         seed: None,
+        secure_boot: None,
     };
     println!("fixtures {}: {}", machine.name, config.display());
     let run_dir = root

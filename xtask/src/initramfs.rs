@@ -82,6 +82,17 @@ pub fn build_guest_warmboot(root: &Path, arch: GuestArch) -> Result<PathBuf> {
 
 /// Assembles the initramfs for `arch` into `out`.
 pub fn build(root: &Path, arch: GuestArch, next_kernel: Option<&Path>, out: &Path) -> Result<()> {
+    build_with(root, arch, next_kernel, &[], out)
+}
+
+/// [`build`], with `extra` files (path inside the initramfs, contents) added.
+pub fn build_with(
+    root: &Path,
+    arch: GuestArch,
+    next_kernel: Option<&Path>,
+    extra: &[(String, Vec<u8>)],
+    out: &Path,
+) -> Result<()> {
     let cache = Cache::from_env()?;
     let debarch = deb_arch(arch);
     let next_kernel = match next_kernel {
@@ -103,6 +114,9 @@ pub fn build(root: &Path, arch: GuestArch, next_kernel: Option<&Path>, out: &Pat
     a.symlink("bin/sh", "busybox");
     a.file("usr/bin/warmboot", 0o755, &read(&warmboot)?);
     a.file("boot/next/vmlinuz", 0o644, &read(&next_kernel)?);
+    for (path, bytes) in extra {
+        a.file(path, 0o644, bytes);
+    }
 
     let kexec = package_file(&cache, debarch, "kexec-tools", "sbin/kexec")?;
     let kexec_bytes = read(&kexec)?;

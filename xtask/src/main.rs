@@ -3,6 +3,7 @@
 
 mod accel;
 mod apt;
+mod authenticode;
 mod bench;
 mod boot;
 mod cache;
@@ -12,6 +13,7 @@ mod cpio;
 mod dist;
 mod e2e;
 mod error;
+mod esp;
 mod firmware_reset;
 mod fixtures;
 mod fuzz;
@@ -30,6 +32,7 @@ mod module_graph;
 mod purgatory_line;
 mod qemu;
 mod scenario;
+mod secure_boot;
 mod serial;
 mod setup;
 mod shared_libs;
@@ -69,7 +72,7 @@ enum Job {
     Bench(bench::Args),
     /// Run the CI boot matrix: every scenario on both architectures and every pinned kernel
     /// series, upgrades and downgrades between the series, with a summary table.
-    Matrix,
+    Matrix(matrix::MatrixArgs),
     /// Validate a new kernel file or Debian kernel package (fetched): the boot scenarios on it
     /// (warm, panic, cold, kexec-tools), upgrades and downgrades against every pinned series,
     /// and a short bench of it.
@@ -99,7 +102,7 @@ fn main() -> ExitCode {
         Job::Fixtures(args) => fixtures::run(&root, &args),
         Job::DerivedKernels => matrix::derived_kernels(&root),
         Job::Bench(args) => bench::run(&root, &args),
-        Job::Matrix => matrix::run_ci(&root),
+        Job::Matrix(args) => matrix::run_ci(&root, &args),
         Job::Validate(args) => validate::run(&root, &args),
         Job::Dist(args) => dist::run(&root, &args),
         Job::E2e(args) => e2e::run(&root, &args),

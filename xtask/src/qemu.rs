@@ -21,6 +21,24 @@ pub enum Firmware {
     Bios,
     /// OVMF (x86) or the edk2 build in qemu-efi-aarch64 (arm64).
     Uefi,
+    /// x86_64 only: OVMF with Secure Boot enforced and Microsoft's keys enrolled, booting
+    /// Debian's signed chain (shim, GRUB, the kernel) from an ESP disk image (esp.rs), so
+    /// that the guest kernel runs locked down. TCG only.
+    Secureboot,
+}
+
+/// Debian's OVMF built with Secure Boot and SMM (package `ovmf`, README.Debian): the code
+/// image, which needs `-machine q35,smm=on` and secure pflash.
+pub const SECURE_BOOT_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd";
+/// Its variable store template with Microsoft's KEK and db (the UEFI CA that signs shim)
+/// enrolled and Secure Boot enabled; every run writes to its own copy.
+pub const SECURE_BOOT_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd";
+
+/// The disks of a Secure Boot guest: its own copy of the variable store and the ESP.
+#[derive(Debug, Clone)]
+pub struct SecureBootDisks {
+    pub vars: PathBuf,
+    pub esp: PathBuf,
 }
 
 /// The accelerator QEMU runs the guest on.
@@ -49,6 +67,9 @@ pub struct GuestConfig {
     /// so that a retried boot gets the same random numbers (boot.rs `Seeds`); None leaves
     /// QEMU to seed itself.
     pub seed: Option<u64>,
+    /// Firmware::Secureboot: the variable store and ESP the firmware boots from; the
+    /// kernel, initrd and command line are then on the ESP, not on QEMU's command line.
+    pub secure_boot: Option<SecureBootDisks>,
 }
 
 impl GuestArch {
@@ -89,7 +110,13 @@ impl GuestConfig {
                 } else {
                     "max"
                 };
-                push(&["-machine", "pc", "-cpu", cpu]);
+                if self.firmware == Firmware::Secureboot {
+                    // OVMF's secure variable store lives in SMM (README.Debian of ovmf).
+                    push(&["-machine", "q35,smm=on", "-cpu", cpu]);
+                    push(&["-global", "driver=cfi.pflash01,property=secure,value=on"]);
+                } else {
+                    push(&["-machine", "pc", "-cpu", cpu]);
+                }
             }
             // cortex-a72: `-cpu max` is ~6x slower under TCG (pointer authentication).
             GuestArch::Arm64 => push(&["-machine", "virt", "-cpu", "cortex-a72"]),
@@ -114,6 +141,19 @@ impl GuestConfig {
         }
         if let Some(seed) = self.seed {
             push(&["-seed", &seed.to_string()]);
+        }
+        if self.firmware == Firmware::Secureboot {
+            if let Some(d) = &self.secure_boot {
+                push(&[
+                    "-drive",
+                    &format!("if=pflash,format=raw,unit=0,readonly=on,file={SECURE_BOOT_CODE}"),
+                    "-drive",
+                    &format!("if=pflash,format=raw,unit=1,file={}", d.vars.display()),
+                    "-drive",
+                    &format!("file={},format=raw,if=virtio", d.esp.display()),
+                ]);
+            }
+            return a;
         }
         let kernel = self.kernel.display().to_string();
         let initrd = self.initrd.display().to_string();
@@ -167,6 +207,7 @@ mod tests {
             no_reboot: true,
             drive: None,
             seed: None,
+            secure_boot: None,
         }
     }
 
@@ -212,5 +253,23 @@ mod tests {
         let s = c.args().join(" ");
         assert!(s.contains("-cpu host -accel kvm"), "{s}");
         assert!(s.contains("-bios /usr/share/ovmf/OVMF.fd"), "{s}");
+    }
+
+    #[test]
+    fn secure_boot_uses_smm_secure_pflash_and_the_esp_instead_of_a_kernel() {
+        let mut c = config(GuestArch::X86_64, Firmware::Secureboot);
+        c.secure_boot = Some(SecureBootDisks {
+            vars: "/r/OVMF_VARS.fd".into(),
+            esp: "/c/esp.img".into(),
+        });
+        assert_eq!(
+            c.display(),
+            "qemu-system-x86_64 -machine q35,smm=on -cpu max \
+             -global driver=cfi.pflash01,property=secure,value=on -accel tcg -smp 1 -m 1024 \
+             -nodefaults -no-user-config -display none -serial stdio -monitor none -no-reboot \
+             -drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd \
+             -drive if=pflash,format=raw,unit=1,file=/r/OVMF_VARS.fd \
+             -drive file=/c/esp.img,format=raw,if=virtio"
+        );
     }
 }

@@ -8,6 +8,11 @@ pub enum Scenario {
     Warm,
     Panic,
     Cold,
+    /// Secure Boot guests: what lockdown must refuse (the kernel with its signature
+    /// stripped, as a normal and a panic load, and kexec_load), each leaving nothing
+    /// loaded; `warmboot unload` of a loaded kernel of each kind; then `warmboot reboot
+    /// --cold` through the firmware back into the first kernel (secure_boot.rs judges it).
+    Lockdown,
 }
 
 /// Who loads the next kernel inside the guest.

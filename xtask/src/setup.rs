@@ -13,12 +13,18 @@ use crate::host::{ensure_packages, GUEST_PACKAGES};
 /// Debian packages CI needs besides the QEMU harness's ([`GUEST_PACKAGES`]):
 /// ca-certificates for rustup and crates.io over https, binutils and
 /// binutils-aarch64-linux-gnu (`as`/`objdump`) for the entry-code cross-checks in tests,
-/// g++ for libFuzzer (built by libfuzzer-sys in the fuzz step).
+/// g++ for libFuzzer (built by libfuzzer-sys in the fuzz step); for the Secure Boot
+/// guests' ESP (esp.rs): Debian's signed boot chain (shim-signed, grub-efi-amd64-signed)
+/// and the tools that make a FAT image without root (dosfstools, mtools).
 pub const CI_PACKAGES: &[&str] = &[
     "ca-certificates",
     "binutils",
     "binutils-aarch64-linux-gnu",
     "g++",
+    "shim-signed",
+    "grub-efi-amd64-signed",
+    "dosfstools",
+    "mtools",
 ];
 
 /// rustup components of the format and lint steps.
@@ -113,7 +119,15 @@ mod tests {
     #[test]
     fn ci_packages_cover_what_the_steps_run() {
         // fuzz (g++), the entry-code cross-checks (as, objdump for both arches), QEMU.
-        for p in ["g++", "binutils", "binutils-aarch64-linux-gnu"] {
+        for p in [
+            "g++",
+            "binutils",
+            "binutils-aarch64-linux-gnu",
+            "shim-signed",
+            "grub-efi-amd64-signed",
+            "dosfstools",
+            "mtools",
+        ] {
             assert!(CI_PACKAGES.contains(&p), "{p}");
         }
         assert!(GUEST_PACKAGES.contains(&"qemu-system-x86"));

@@ -78,6 +78,7 @@ pub fn arch_name(arch: GuestArch) -> &'static str {
 pub fn firmware_name(arch: GuestArch, fw: Firmware) -> &'static str {
     match (arch, fw) {
         (_, Firmware::Uefi) => "uefi",
+        (_, Firmware::Secureboot) => "secureboot",
         (GuestArch::X86_64, Firmware::Bios) => "bios",
         (GuestArch::Arm64, Firmware::Bios) => "direct",
     }
@@ -88,6 +89,7 @@ pub fn scenario_name(s: Scenario) -> &'static str {
         Scenario::Warm => "warm",
         Scenario::Panic => "panic",
         Scenario::Cold => "cold",
+        Scenario::Lockdown => "lockdown",
     }
 }
 
@@ -96,7 +98,7 @@ pub fn how(s: Scenario) -> &'static str {
     match s {
         Scenario::Warm => "kexec",
         Scenario::Panic => "panic",
-        Scenario::Cold => "firmware",
+        Scenario::Cold | Scenario::Lockdown => "firmware",
     }
 }
 
