@@ -217,21 +217,20 @@ fn uki_in_the_esp_matched_by_uname() {
         ),
         (&format!("boot/efi/EFI/Linux/debian-{R}.efi"), uki(R)),
     ]);
-    // Found; loading UKIs themselves is another issue's work, and says so.
-    let out = warmboot(root.path(), &[]);
-    let err = text(&out.stderr).replace(root.path().to_str().unwrap(), "");
-    let mut lines = err.lines();
+    // Found, and loaded as its .linux and .initrd sections.
+    let (line, plan) = found(root.path(), &[]);
     assert_eq!(
-        lines.next(),
-        Some(format!("warmboot: running kernel found by unified kernel image in the ESP (.uname matches): /boot/efi/EFI/Linux/debian-{R}.efi").as_str()),
-        "{err}"
+        line.trim_end(),
+        format!("warmboot: running kernel found by unified kernel image in the ESP (.uname matches): /boot/efi/EFI/Linux/debian-{R}.efi")
     );
-    assert!(
-        lines
-            .next()
-            .is_some_and(|l| l.contains("unified kernel image")),
-        "{err}"
-    );
+    let used: Vec<&str> = plan["uki_sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(used, [".uname", ".initrd", ".linux"], "{plan:#}");
+    assert!(segments(&plan).contains(&"initrd".to_string()), "{plan:#}");
 }
 
 #[test]

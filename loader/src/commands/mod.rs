@@ -7,6 +7,7 @@ pub mod load;
 pub mod load_check;
 pub mod load_options;
 pub mod load_submit;
+pub mod load_uki;
 pub mod outcome;
 pub mod reboot;
 pub mod status;

@@ -277,13 +277,18 @@ impl<K: LinuxSection> Uki<K> {
     /// The content bytes of the section called `name` that the default profile uses, in
     /// `data` (the file this UKI was parsed from), e.g. to load `.linux` and `.initrd`.
     pub fn section_bytes<'a>(&self, data: &'a [u8], name: &str) -> Result<Option<&'a [u8]>> {
-        match select(&self.sections, name).first() {
+        match self.section_range(name) {
             None => Ok(None),
-            Some(s) => {
-                let (off, len) = content_range(s);
-                fields::slice(data, off, len, "UKI section").map(Some)
-            }
+            Some((off, len)) => fields::slice(data, off, len, "UKI section").map(Some),
         }
+    }
+
+    /// (file offset, size) of the content of the section called `name` that the default
+    /// profile uses.
+    pub fn section_range(&self, name: &str) -> Option<(u64, u64)> {
+        select(&self.sections, name)
+            .first()
+            .map(|s| content_range(s))
     }
 
     /// The fields `warmboot inspect` prints: the UKI's own, then the kernel's.
