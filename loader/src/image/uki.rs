@@ -18,6 +18,15 @@ pub struct OsRelease {
     pub pretty_name: Option<String>,
     pub id: Option<String>,
     pub version_id: Option<String>,
+    /// IMAGE_ID, IMAGE_VERSION, VERSION and BUILD_ID, which systemd-boot sorts UKIs by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_id: Option<String>,
 }
 
 impl OsRelease {
@@ -41,6 +50,10 @@ impl OsRelease {
                 "PRETTY_NAME" => out.pretty_name = Some(value),
                 "ID" => out.id = Some(value),
                 "VERSION_ID" => out.version_id = Some(value),
+                "IMAGE_ID" => out.image_id = Some(value),
+                "IMAGE_VERSION" => out.image_version = Some(value),
+                "VERSION" => out.version = Some(value),
+                "BUILD_ID" => out.build_id = Some(value),
                 _ => {}
             }
         }
