@@ -70,7 +70,10 @@ fn a_uki_loads_through_kexec_file_load_as_its_linux_initrd_and_cmdline_sections(
     let mut sim = m.sim();
     let r = run(&mut sim, &load_args(&m, &file, &["--syscall", "file"]));
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.out.contains("with kexec_file_load"), "{r:?}");
+    assert!(
+        r.out.contains("with kexec_file_load (requested with --syscall file; the kernel is the unified kernel image's .linux section)"),
+        "{r:?}"
+    );
     let (kernel, initrd, cmdline) = file_load(&sim);
     assert_eq!(
         kernel, linux,

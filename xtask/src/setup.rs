@@ -13,12 +13,14 @@ use crate::host::{ensure_packages, GUEST_PACKAGES};
 /// Debian packages CI needs besides the QEMU harness's ([`GUEST_PACKAGES`]):
 /// ca-certificates for rustup and crates.io over https, binutils and
 /// binutils-aarch64-linux-gnu (`as`/`objdump`) for the entry-code cross-checks in tests,
-/// g++ for libFuzzer (built by libfuzzer-sys in the fuzz step).
+/// g++ for libFuzzer (built by libfuzzer-sys in the fuzz step), systemd-boot-efi for the
+/// EFI stub the matrix's unified kernel image is built on (`matrix::UKI_STUB`).
 pub const CI_PACKAGES: &[&str] = &[
     "ca-certificates",
     "binutils",
     "binutils-aarch64-linux-gnu",
     "g++",
+    "systemd-boot-efi",
 ];
 
 /// rustup components of the format and lint steps.

@@ -251,6 +251,11 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     let chosen = (route.syscall, route.reason, route.decompressed);
     let planned = plan_kernel(&host, &mut kernel, initrd, &cmdline, &map, route.x86, opts)?;
     let (syscall, reason) = settle_syscall(&planned.plan, &kernel.image, chosen, lockdown, opts);
+    // The one line a load prints says that the kernel came out of a UKI.
+    let reason = match &kernel.uki {
+        Some(_) => format!("{reason}; the kernel is the unified kernel image's .linux section"),
+        None => reason,
+    };
     let format = kernel.image.format_name();
     if let Some(u) = kernel.uki.as_mut() {
         // Any command line option (or --current's) replaces .cmdline.
