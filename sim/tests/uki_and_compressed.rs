@@ -284,3 +284,20 @@ fn no_kexec_file_under_lockdown_says_no_kexec_is_possible() {
         assert!(sim.image(Mode::Normal).is_none());
     }
 }
+
+/// Without CONFIG_KEXEC_FILE and without lockdown, auto hands the decompressed Image to
+/// kexec_file_load, gets ENOSYS and loads warmboot's own plan with kexec_load.
+#[test]
+fn auto_falls_back_to_kexec_load_for_an_image_gz_where_there_is_no_kexec_file_load() {
+    let m = Machine::arm64();
+    let file = m.file("Image.gz", &gzip(&kernel_bytes(Arch::Arm64, "gz")));
+    let mut sim = m.sim().without_kexec_file();
+    let r = run(&mut sim, &load_args(&m, &file, &[]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.out.contains("with kexec_load (kexec_file_load("), "{r:?}");
+    assert!(r.out.contains("fell back to kexec_load"), "{r:?}");
+    assert!(matches!(
+        sim.image(Mode::Normal).unwrap().source,
+        Source::Classic { .. }
+    ));
+}

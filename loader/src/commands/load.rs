@@ -210,7 +210,7 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     let (initrd, cmdline_source) = match &kernel.uki {
         Some(u) => (
             load_uki::combine_initrds(u.initrd.as_deref(), initrd),
-            u.cmdline_source(&opts.cmdline),
+            u.cmdline_source(&opts.cmdline, opts.mode),
         ),
         None => (initrd, opts.cmdline.clone()),
     };

@@ -12,7 +12,8 @@
 //!
 //! The choices, after systemd-stub (systemd's src/boot/stub.c, "initrd" and "command line"
 //! handling; UAPI UKI specification):
-//! - command line: `.cmdline` unless `--append`, `--command-line` or `--reuse-cmdline`
+//! - command line: `.cmdline` (for a crash kernel made into a capture kernel's) unless
+//!   `--append`, `--command-line` or `--reuse-cmdline`
 //!   gives one, which replaces it (as kexec-tools' `--append` is the whole command line
 //!   of a bzImage, and as systemd-stub takes the loader's options instead of `.cmdline`
 //!   when Secure Boot is off); nothing is appended to `.cmdline`.
@@ -28,6 +29,7 @@ use crate::commands::load_options::CmdlineSource;
 use crate::error::{Error, Result};
 use crate::image::uki::Uki;
 use crate::image::KernelImage;
+use crate::memmap::Mode;
 use serde::Serialize;
 
 /// One section of the UKI that the load used, for the dry run.
@@ -102,11 +104,15 @@ pub fn take_apart(data: &[u8], uki: Uki<KernelImage>) -> Result<(KernelImage, Uk
 }
 
 impl UkiParts {
-    /// The command line for `source`: `.cmdline` when none was given (`Empty`), else the
-    /// given one, which replaces it.
-    pub fn cmdline_source(&self, source: &CmdlineSource) -> CmdlineSource {
+    /// The command line for `source`: `.cmdline` when none was given (`Empty`; for a
+    /// crash kernel made into a capture kernel's, [`crate::capture::capture_cmdline`]),
+    /// else the given one, which replaces it.
+    pub fn cmdline_source(&self, source: &CmdlineSource, mode: Mode) -> CmdlineSource {
         match (source, &self.cmdline) {
-            (CmdlineSource::Empty, Some(c)) => CmdlineSource::Given(c.clone()),
+            (CmdlineSource::Empty, Some(c)) => match mode {
+                Mode::Normal => CmdlineSource::Given(c.clone()),
+                Mode::Panic => CmdlineSource::Given(crate::capture::capture_cmdline(c)),
+            },
             (s, _) => s.clone(),
         }
     }
@@ -227,20 +233,31 @@ mod tests {
 
     #[test]
     fn the_uki_cmdline_is_used_only_when_none_is_given() {
-        let (_, _, p) = parts(Some("root=/dev/vda1"), None);
+        let (_, _, p) = parts(Some("root=/dev/vda1 crashkernel=256M"), None);
+        let n = Mode::Normal;
         assert_eq!(
-            p.cmdline_source(&CmdlineSource::Empty),
-            CmdlineSource::Given("root=/dev/vda1".into())
+            p.cmdline_source(&CmdlineSource::Empty, n),
+            CmdlineSource::Given("root=/dev/vda1 crashkernel=256M".into())
+        );
+        // A crash kernel gets a capture kernel's command line made from it.
+        let CmdlineSource::Given(capture) = p.cmdline_source(&CmdlineSource::Empty, Mode::Panic)
+        else {
+            panic!("not given")
+        };
+        assert!(capture.starts_with("root=/dev/vda1 "), "{capture}");
+        assert!(
+            !capture.contains("crashkernel=") && capture.contains("reset_devices"),
+            "{capture}"
         );
         let given = CmdlineSource::Given("quiet".into());
-        assert_eq!(p.cmdline_source(&given), given);
+        assert_eq!(p.cmdline_source(&given, n), given);
         assert_eq!(
-            p.cmdline_source(&CmdlineSource::Reuse),
+            p.cmdline_source(&CmdlineSource::Reuse, n),
             CmdlineSource::Reuse
         );
         let (_, _, none) = parts(None, None);
         assert_eq!(
-            none.cmdline_source(&CmdlineSource::Empty),
+            none.cmdline_source(&CmdlineSource::Empty, n),
             CmdlineSource::Empty
         );
     }
