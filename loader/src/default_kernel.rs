@@ -5,9 +5,14 @@
 //!
 //! 1. systemd-boot, when it booted this machine (it sets the `LoaderInfo` EFI variable,
 //!    systemd's docs/BOOT_LOADER_INTERFACE.md): the Boot Loader Spec type #1 entries
-//!    (`loader/entries/*.conf` in the ESP or /boot), in its order (`sort-key`, then the
-//!    file name, newest version first), the first matching `default` of `loader.conf`
-//!    (a glob), else the first entry;
+//!    (`loader/entries/*.conf`) and type #2 entries (unified kernel images,
+//!    `EFI/Linux/*.efi`) in the ESP (`/efi`, `/boot/efi`, as bootctl finds it) or /boot
+//!    (XBOOTLDR), in systemd-boot's order ([`sd_boot_order`]); the first entry matching
+//!    the `LoaderEntryOneShot` EFI variable (`systemctl reboot --boot-loader-entry`), else
+//!    `LoaderEntryDefault` (`bootctl set-default`), else `loader.conf`'s `default` — each
+//!    a glob matched against the entry's lowercased file name, as systemd-boot's
+//!    src/boot/boot.c `config_default_entry_select` does — else the first entry. A UKI
+//!    comes with its own `.cmdline` and is loaded by [`crate::commands::load_uki`];
 //! 2. GRUB, when `/boot/grub/grub.cfg` (Debian, Ubuntu) or `/boot/grub2/grub.cfg` (RHEL,
 //!    Fedora, SUSE) exists: the entry `set default=` names, with `saved_entry` and a
 //!    one-time `next_entry` (grub-reboot) from grubenv ([`crate::grub_cfg`]); with
@@ -234,12 +239,165 @@ fn from_bls(
     })
 }
 
+/// systemd-boot's vendor GUID for its EFI variables.
+const LOADER_GUID: &str = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f";
+
+/// A systemd-boot EFI variable as efivarfs shows it: 4 bytes of attributes, then the
+/// value, here a UTF-16LE string (NUL-terminated or not). None when it is not set or empty.
+fn loader_variable(host: &HostRoot, name: &str) -> Result<Option<String>> {
+    let rel = format!("/sys/firmware/efi/efivars/{name}-{LOADER_GUID}");
+    let path = host.path(&rel);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = host.read_bytes(&rel)?;
+    let units: Vec<u16> = bytes
+        .get(4..)
+        .unwrap_or_default()
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .take_while(|u| *u != 0)
+        .collect();
+    let text = String::from_utf16(&units)
+        .map_err(|_| Error::invalid("EFI variable", "not UTF-16").in_file(&path))?;
+    Ok(Some(text).filter(|t| !t.is_empty()))
+}
+
+/// One systemd-boot menu entry: a type #1 entry file or a type #2 UKI.
+enum SdEntry {
+    Type1(Bls),
+    Type2 {
+        /// The UKI's path relative to the root, e.g. "/efi/EFI/Linux/arch-6.12.efi".
+        rel: String,
+        file_name: String,
+        os: crate::image::uki::OsRelease,
+        cmdline: Option<String>,
+        uname: Option<String>,
+    },
+}
+
+impl SdEntry {
+    /// systemd-boot's entry id: the file name, lowercased (boot.c lowercases ids so that
+    /// patterns match case-insensitively, FAT being case-insensitive).
+    fn id(&self) -> String {
+        match self {
+            SdEntry::Type1(b) => format!("{}.conf", b.id).to_lowercase(),
+            SdEntry::Type2 { file_name, .. } => file_name.to_lowercase(),
+        }
+    }
+
+    /// The sort key: type #1 `sort-key`; type #2 .osrel's IMAGE_ID, else ID.
+    fn sort_key(&self) -> Option<&str> {
+        match self {
+            SdEntry::Type1(b) => b.sort_key.as_deref(),
+            SdEntry::Type2 { os, .. } => os.image_id.as_deref().or(os.id.as_deref()),
+        }
+    }
+
+    /// The version: type #1 `version`; type #2 .osrel's IMAGE_VERSION, else VERSION_ID,
+    /// else VERSION, else BUILD_ID.
+    fn version(&self) -> Option<&str> {
+        match self {
+            SdEntry::Type1(b) => b.entry.version.as_deref(),
+            SdEntry::Type2 { os, .. } => os
+                .image_version
+                .as_deref()
+                .or(os.version_id.as_deref())
+                .or(os.version.as_deref())
+                .or(os.build_id.as_deref()),
+        }
+    }
+
+    /// Whether `pattern` (a glob) names this entry: its id, or its id without the
+    /// `.conf`/`.efi` suffix (as loader.conf's `default` is often written).
+    fn matches(&self, pattern: &glob::Pattern) -> bool {
+        let id = self.id();
+        let stem = id
+            .strip_suffix(".conf")
+            .or_else(|| id.strip_suffix(".efi"))
+            .unwrap_or(&id);
+        pattern.matches(&id) || pattern.matches(stem)
+    }
+}
+
+/// systemd-boot's menu order (src/boot/boot.c `boot_entry_compare`): entries with a sort
+/// key before those without; two with sort keys by the key, then newest version first;
+/// then (and for entries without sort keys only) by id, newest version first.
+fn sd_boot_order(a: &SdEntry, b: &SdEntry) -> Ordering {
+    match (a.sort_key(), b.sort_key()) {
+        (Some(_), None) => return Ordering::Less,
+        (None, Some(_)) => return Ordering::Greater,
+        (Some(x), Some(y)) => {
+            let o = x
+                .cmp(y)
+                .then_with(|| version_cmp(b.version().unwrap_or(""), a.version().unwrap_or("")));
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        (None, None) => {}
+    }
+    version_cmp(&b.id(), &a.id())
+}
+
+/// The UKIs in `EFI/Linux` of the ESP and /boot (type #2 entries), parsed for their
+/// `.osrel`, `.cmdline` and `.uname`; files that are no UKI are left out, as
+/// systemd-boot leaves them out of its menu.
+fn uki_entries(host: &HostRoot) -> Result<Vec<SdEntry>> {
+    let mut out = Vec::new();
+    for root in BLS_ROOTS {
+        let dir_rel = format!("{root}/EFI/Linux");
+        let dir = host.path(&dir_rel);
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut names: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.to_lowercase().ends_with(".efi") && !n.starts_with('.'))
+            .collect();
+        names.sort();
+        for name in names {
+            let rel = format!("{dir_rel}/{name}");
+            let data = host.read_bytes(&rel)?;
+            if let Ok(crate::image::KernelImage::Uki(u)) = crate::image::KernelImage::parse(&data) {
+                out.push(SdEntry::Type2 {
+                    rel,
+                    file_name: name,
+                    os: u.osrel.clone().unwrap_or_default(),
+                    cmdline: u.cmdline.clone(),
+                    uname: u.uname.clone(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// systemd-boot's default entry, or `None` when it has no entries.
 fn systemd_boot(host: &HostRoot, looked: &mut Vec<String>) -> Result<Option<DefaultKernel>> {
-    let entries = bls_entries(host)?;
+    let mut entries: Vec<SdEntry> = bls_entries(host)?.into_iter().map(SdEntry::Type1).collect();
+    entries.extend(uki_entries(host)?);
     if entries.is_empty() {
-        looked.push("systemd-boot's loader/entries (none)".into());
+        looked.push("systemd-boot's loader/entries and EFI/Linux (none)".into());
         return Ok(None);
+    }
+    entries.sort_by(sd_boot_order);
+    // The EFI variables first: a one-shot choice, then `bootctl set-default`'s; one that
+    // names no entry is passed over, as systemd-boot passes it over.
+    for (var, what) in [
+        ("LoaderEntryOneShot", "for one boot"),
+        ("LoaderEntryDefault", "set by bootctl set-default"),
+    ] {
+        if let Some(p) = loader_variable(host, var)? {
+            let Ok(glob) = glob::Pattern::new(&p.to_lowercase()) else {
+                continue;
+            };
+            if let Some(e) = entries.iter().find(|e| e.matches(&glob)) {
+                let how = format!("systemd-boot's {var} EFI variable ({what}): {}", e.id());
+                return sd_entry(host, e, how).map(Some);
+            }
+        }
     }
     let mut pattern = None;
     for root in BLS_ROOTS {
@@ -260,9 +418,8 @@ fn systemd_boot(host: &HostRoot, looked: &mut Vec<String>) -> Result<Option<Defa
                     "loader.conf's default {p:?} is no valid pattern: {e}"
                 ))
             })?;
-            entries
-                .iter()
-                .find(|b| glob.matches(&b.id) || glob.matches(&format!("{}.conf", b.id)))
+            let glob = glob::Pattern::new(&glob.as_str().to_lowercase()).unwrap_or(glob);
+            entries.iter().find(|e| e.matches(&glob))
         }
         None => entries.first(),
     };
@@ -272,8 +429,30 @@ fn systemd_boot(host: &HostRoot, looked: &mut Vec<String>) -> Result<Option<Defa
             pattern.unwrap_or_default()
         )));
     };
-    let how = format!("systemd-boot's default entry {}", b.id);
-    from_bls(host, b, &HashMap::new(), how).map(Some)
+    let how = format!("systemd-boot's default entry {}", b.id());
+    sd_entry(host, b, how).map(Some)
+}
+
+/// A systemd-boot entry as the next kernel: a type #1 entry's files, or the UKI itself
+/// with its `.cmdline`.
+fn sd_entry(host: &HostRoot, e: &SdEntry, how: String) -> Result<DefaultKernel> {
+    match e {
+        SdEntry::Type1(b) => from_bls(host, b, &HashMap::new(), how),
+        SdEntry::Type2 {
+            rel,
+            cmdline,
+            uname,
+            ..
+        } => Ok(DefaultKernel {
+            kernel: host.path(rel),
+            initrd: None,
+            cmdline: cmdline.clone(),
+            how: match uname {
+                Some(u) => format!("{how} (a unified kernel image, {u})"),
+                None => format!("{how} (a unified kernel image)"),
+            },
+        }),
+    }
 }
 
 /// GRUB's default entry from `dir`/grub.cfg and `dir`/grubenv.
@@ -594,5 +773,177 @@ submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-a
             .unwrap_err()
             .to_string();
         assert!(e.contains("matches none of its entries"), "{e}");
+    }
+
+    /// A copy of the systemd-boot fixture tree with two Debian UKIs in the ESP.
+    fn sd_uki_tree() -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/boot/systemd-boot-uki");
+        copy(&from, t.path());
+        for (release, cmdline) in [
+            ("6.1.0-56-amd64", "root=/dev/vda1 ro old"),
+            ("6.12.38-amd64", "root=/dev/vda1 ro new"),
+        ] {
+            let mut b = crate::synth::uki::UkiBuilder::new(
+                crate::image::pe::MACHINE_X86_64,
+                crate::synth::x86::BzImageBuilder::new().build(),
+            );
+            b.osrel = Some(
+                "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nID=debian\nVERSION_ID=\"13\"\n"
+                    .into(),
+            );
+            b.cmdline = Some(format!("{cmdline}\n"));
+            b.uname = Some(release.to_string());
+            let p = t.path().join(format!("efi/EFI/Linux/debian-{release}.efi"));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b.build()).unwrap();
+        }
+        t
+    }
+
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                copy(&e.path(), &to.join(e.file_name()));
+            } else {
+                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
+    }
+
+    /// An EFI variable as efivarfs shows it: attributes, UTF-16LE, NUL.
+    fn efivar(text: &str) -> Vec<u8> {
+        let mut v = 6u32.to_le_bytes().to_vec();
+        for u in text.encode_utf16().chain([0]) {
+            v.extend_from_slice(&u.to_le_bytes());
+        }
+        v
+    }
+
+    fn var_path(t: &tempfile::TempDir, name: &str) -> std::path::PathBuf {
+        t.path()
+            .join(format!("sys/firmware/efi/efivars/{name}-{LOADER_GUID}"))
+    }
+
+    #[test]
+    fn systemd_boot_efi_variables_come_before_loader_conf_and_ukis_are_entries() {
+        let t = sd_uki_tree();
+        let host = HostRoot::new(t.path());
+        let uki = |r: &str| t.path().join(format!("efi/EFI/Linux/debian-{r}.efi"));
+        // LoaderEntryDefault (bootctl set-default debian-6.12.*) over loader.conf's
+        // DEBIAN-6.1.*; the UKI itself is the kernel, with its .cmdline.
+        let d = find_default(&host).unwrap();
+        assert_eq!(d.kernel, uki("6.12.38-amd64"));
+        assert_eq!(
+            (d.initrd, d.cmdline.as_deref()),
+            (None, Some("root=/dev/vda1 ro new"))
+        );
+        assert_eq!(d.how, "systemd-boot's LoaderEntryDefault EFI variable (set by bootctl set-default): debian-6.12.38-amd64.efi (a unified kernel image, 6.12.38-amd64)");
+        // A one-shot choice wins over both (a type #1 entry here).
+        std::fs::write(
+            var_path(&t, "LoaderEntryOneShot"),
+            efivar("arch-6.9.1.conf"),
+        )
+        .unwrap();
+        let d = find_default(&host).unwrap();
+        assert_eq!(d.kernel, t.path().join("efi/vmlinuz-6.9.1"));
+        assert!(
+            d.how.starts_with(
+                "systemd-boot's LoaderEntryOneShot EFI variable (for one boot): arch-6.9.1.conf"
+            ),
+            "{}",
+            d.how
+        );
+        // Variables that name no entry are passed over: loader.conf's default, matched
+        // case-insensitively, picks the 6.1 UKI.
+        std::fs::write(var_path(&t, "LoaderEntryOneShot"), efivar("gone.conf")).unwrap();
+        std::fs::write(var_path(&t, "LoaderEntryDefault"), efivar("")).unwrap();
+        let d = find_default(&host).unwrap();
+        assert_eq!(d.kernel, uki("6.1.0-56-amd64"));
+        assert_eq!(d.cmdline.as_deref(), Some("root=/dev/vda1 ro old"));
+        // Without any default: the first entry in systemd-boot's order, the UKIs (sort key
+        // "debian" from .osrel's ID) before the type #1 entry without one, newest first.
+        std::fs::write(t.path().join("efi/loader/loader.conf"), "timeout 3\n").unwrap();
+        let d = find_default(&host).unwrap();
+        assert_eq!(d.kernel, uki("6.12.38-amd64"));
+        assert!(
+            d.how
+                .starts_with("systemd-boot's default entry debian-6.12.38-amd64.efi"),
+            "{}",
+            d.how
+        );
+    }
+
+    #[test]
+    fn systemd_boot_order_sort_key_then_version_then_id() {
+        let t1 = |id: &str, key: Option<&str>, version: Option<&str>| {
+            let mut text = String::new();
+            if let Some(v) = version {
+                text.push_str(&format!("version {v}\n"));
+            }
+            SdEntry::Type1(Bls {
+                id: id.to_string(),
+                base: "/efi".into(),
+                sort_key: key.map(str::to_string),
+                entry: parse_bls_entry(&text),
+            })
+        };
+        let mut v = [
+            t1("zzz", None, None),
+            t1("b-old", Some("fedora"), Some("6.9")),
+            t1("a-new", Some("fedora"), Some("6.12")),
+            t1("arch", Some("arch"), Some("1")),
+            t1("aaa", None, None),
+        ];
+        v.sort_by(sd_boot_order);
+        let ids: Vec<String> = v.iter().map(SdEntry::id).collect();
+        assert_eq!(
+            ids,
+            [
+                "arch.conf",
+                "a-new.conf",
+                "b-old.conf",
+                "zzz.conf",
+                "aaa.conf"
+            ]
+        );
+    }
+
+    #[test]
+    fn efi_variables_decode_utf16_after_the_attributes() {
+        let t = tree(&[]);
+        let p = var_path(&t, "LoaderEntryDefault");
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, efivar("Fedora-*.conf")).unwrap();
+        let host = HostRoot::new(t.path());
+        assert_eq!(
+            loader_variable(&host, "LoaderEntryDefault")
+                .unwrap()
+                .as_deref(),
+            Some("Fedora-*.conf")
+        );
+        // Without the NUL too; an unpaired surrogate is an error naming the file.
+        let mut raw = 6u32.to_le_bytes().to_vec();
+        raw.extend_from_slice(&[b'a', 0]);
+        std::fs::write(&p, &raw).unwrap();
+        assert_eq!(
+            loader_variable(&host, "LoaderEntryDefault")
+                .unwrap()
+                .as_deref(),
+            Some("a")
+        );
+        raw.extend_from_slice(&[0x00, 0xd8]);
+        std::fs::write(&p, &raw).unwrap();
+        let e = loader_variable(&host, "LoaderEntryDefault")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("LoaderEntryDefault") && e.contains("not UTF-16"),
+            "{e}"
+        );
+        assert_eq!(loader_variable(&host, "LoaderEntryOneShot").unwrap(), None);
     }
 }

@@ -217,21 +217,20 @@ fn uki_in_the_esp_matched_by_uname() {
         ),
         (&format!("boot/efi/EFI/Linux/debian-{R}.efi"), uki(R)),
     ]);
-    // Found; loading UKIs themselves is another issue's work, and says so.
-    let out = warmboot(root.path(), &[]);
-    let err = text(&out.stderr).replace(root.path().to_str().unwrap(), "");
-    let mut lines = err.lines();
+    // Found, and loaded as its .linux and .initrd sections.
+    let (line, plan) = found(root.path(), &[]);
     assert_eq!(
-        lines.next(),
-        Some(format!("warmboot: running kernel found by unified kernel image in the ESP (.uname matches): /boot/efi/EFI/Linux/debian-{R}.efi").as_str()),
-        "{err}"
+        line.trim_end(),
+        format!("warmboot: running kernel found by unified kernel image in the ESP (.uname matches): /boot/efi/EFI/Linux/debian-{R}.efi")
     );
-    assert!(
-        lines
-            .next()
-            .is_some_and(|l| l.contains("unified kernel image")),
-        "{err}"
-    );
+    let used: Vec<&str> = plan["uki_sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(used, [".uname", ".initrd", ".linux"], "{plan:#}");
+    assert!(segments(&plan).contains(&"initrd".to_string()), "{plan:#}");
 }
 
 #[test]
@@ -376,4 +375,76 @@ fn default_is_grubs_entry_after_an_upgrade() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+/// `load --default` where systemd-boot's default is a UKI in the ESP
+/// (LoaderEntryDefault): the UKI is loaded as its sections, with its .cmdline.
+#[test]
+fn load_default_takes_systemd_boots_uki_default_with_its_cmdline() {
+    let guid = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f";
+    let efivar = |text: &str| {
+        let mut v = 6u32.to_le_bytes().to_vec();
+        for u in text.encode_utf16().chain([0]) {
+            v.extend_from_slice(&u.to_le_bytes());
+        }
+        v
+    };
+    let uki = |release: &str| {
+        let mut b = UkiBuilder::new(0x8664, kernel(release));
+        b.uname = Some(release.to_string());
+        b.osrel = Some("ID=debian\nVERSION_ID=13\n".to_string());
+        b.cmdline = Some(format!("console=ttyS0 root=/dev/vda1 uki={release}"));
+        b.initrd = Some(initrd());
+        b.build()
+    };
+    let root = tree(&[
+        (
+            &format!("sys/firmware/efi/efivars/LoaderInfo-{guid}"),
+            efivar("systemd-boot 257"),
+        ),
+        (
+            &format!("sys/firmware/efi/efivars/LoaderEntryDefault-{guid}"),
+            efivar("debian-6.1.0-55-amd64.efi"),
+        ),
+        (
+            "efi/EFI/Linux/debian-6.1.0-55-amd64.efi",
+            uki("6.1.0-55-amd64"),
+        ),
+        (&format!("efi/EFI/Linux/debian-{R}.efi"), uki(R)),
+    ]);
+    let out = Command::new(env!("CARGO_BIN_EXE_warmboot"))
+        .env("WARMBOOT_NO_REAL_SYSCALLS", "1")
+        .args([
+            "load",
+            "--default",
+            "--dry-run",
+            "--json",
+            "--arch",
+            "x86_64",
+        ])
+        .args(["--syscall", "file", "--root", root.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = text(&out.stderr).replace(root.path().to_str().unwrap(), "");
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        err.trim_end(),
+        "warmboot: default kernel: systemd-boot's LoaderEntryDefault EFI variable (set by bootctl set-default): debian-6.1.0-55-amd64.efi (a unified kernel image, 6.1.0-55-amd64): /efi/EFI/Linux/debian-6.1.0-55-amd64.efi"
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        plan["cmdline"],
+        "console=ttyS0 root=/dev/vda1 uki=6.1.0-55-amd64"
+    );
+    let linux = plan["uki_sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == ".linux")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        linux["use"],
+        "the kernel (x86 bzImage), handed to kexec_file_load in a sealed memfd"
+    );
 }

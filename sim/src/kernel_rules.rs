@@ -419,6 +419,44 @@ pub fn file_flags(k: &KernelState, flags: u64) -> Result<(), Refusal> {
     }
 }
 
+/// The architecture's kexec_file loader's probe of the kernel file's first bytes `head`
+/// (kernel/kexec_file.c `kexec_image_probe_default`, one loader per architecture here):
+/// x86_64 arch/x86/kernel/kexec-bzimage64.c `bzImage64_probe` (the "HdrS" setup header at
+/// 0x202, boot protocol 2.12 or later at 0x206, LOADED_HIGH in loadflags at 0x211,
+/// XLF_KERNEL_64 and XLF_CAN_BE_LOADED_ABOVE_4G in xloadflags at 0x236; ENOEXEC), arm64
+/// arch/arm64/kernel/kexec_image.c `image_probe` (the Image magic "ARM\x64" at 0x38 of
+/// a 64-byte header; EINVAL). Compressed Images, zboot and UKIs fail it.
+pub fn file_image_probe(arch: Arch, head: &[u8]) -> Result<(), Refusal> {
+    let refuse = |why| Err(Refusal::NotLoadable { arch, why });
+    let u16_at = |off: usize| {
+        head.get(off..off + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    match arch {
+        Arch::X86_64 => {
+            if head.get(0x202..0x206) != Some(b"HdrS") {
+                return refuse("not a bzImage (no HdrS setup header)");
+            }
+            if u16_at(0x206).unwrap_or(0) < 0x020c {
+                return refuse("boot protocol older than 2.12");
+            }
+            if head.get(0x211).copied().unwrap_or(0) & 1 == 0 {
+                return refuse("not loaded high");
+            }
+            if u16_at(0x236).unwrap_or(0) & 0b11 != 0b11 {
+                return refuse("no 64-bit entry above 4 GiB (xloadflags)");
+            }
+            Ok(())
+        }
+        Arch::Arm64 => {
+            if head.len() < 64 || head.get(0x38..0x3c) != Some(b"ARM\x64") {
+                return refuse("not an uncompressed arm64 Image (no ARM\\x64 magic)");
+            }
+            Ok(())
+        }
+    }
+}
+
 /// fs/kernel_read_file.c `kernel_read_file`, which kexec_file_load uses for the kernel and
 /// the initrd (kernel/kexec_file.c kimage_file_prepare_segments): a file of size 0 is EINVAL.
 pub fn read_file(len: u64, what: &'static str) -> Result<(), Refusal> {

@@ -68,6 +68,9 @@ pub enum Source {
         /// The call's flags (KEXEC_FILE_ON_CRASH, KEXEC_FILE_NO_INITRAMFS,
         /// KEXEC_FILE_DEBUG).
         flags: u64,
+        /// The kernel and initrd as the kernel read them (from offset 0).
+        kernel: Vec<u8>,
+        initrd: Option<Vec<u8>>,
     },
 }
 
@@ -340,7 +343,13 @@ impl Kexec for Sim {
             Some(f) => Some(f.metadata().map_err(Error::Io)?.len()),
             None => None,
         };
-        let mut checks = kernel_rules::read_file(kernel_len, "kernel");
+        let kernel_bytes = read_all(req.kernel)?;
+        let initrd_bytes = match req.initrd {
+            Some(f) => Some(read_all(f)?),
+            None => None,
+        };
+        let mut checks = kernel_rules::read_file(kernel_len, "kernel")
+            .and_then(|()| kernel_rules::file_image_probe(self.kernel.arch, &kernel_bytes));
         if let Some(len) = initrd_len {
             checks = checks.and_then(|()| kernel_rules::read_file(len, "initrd"));
         }
@@ -368,6 +377,8 @@ impl Kexec for Sim {
                 initrd_len,
                 cmdline: req.cmdline.to_string(),
                 flags,
+                kernel: kernel_bytes,
+                initrd: initrd_bytes,
             },
             staged: PhysMemory::new(),
         };
@@ -447,4 +458,14 @@ impl Kexec for Sim {
             ))),
         }
     }
+}
+
+/// A file's whole content from offset 0, as the kernel reads a kexec_file_load descriptor
+/// whatever its position (fs/kernel_read_file.c).
+fn read_all(f: &std::fs::File) -> Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt as _;
+    let len = f.metadata().map_err(Error::Io)?.len();
+    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
+    f.read_exact_at(&mut buf, 0).map_err(Error::Io)?;
+    Ok(buf)
 }

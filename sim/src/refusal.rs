@@ -125,6 +125,11 @@ pub enum Refusal {
     /// checked right after the permission check, before the kexec lock).
     #[error("kexec_file_load flags {flags:#x} include bits this kernel does not know (it takes {known:#x})")]
     UnknownFileFlags { flags: u64, known: u64 },
+    /// No kexec_file loader of the architecture takes the kernel file
+    /// (kernel/kexec_file.c kexec_image_probe_default returns the last probe's error:
+    /// x86 bzImage64_probe ENOEXEC, arm64 image_probe EINVAL).
+    #[error("the kernel's {arch} kexec_file loader does not take this file: {why}")]
+    NotLoadable { arch: Arch, why: &'static str },
 
     /// An empty kernel or initrd file (fs/kernel_read_file.c kernel_read_file).
     #[error("the {what} file is empty")]
@@ -156,6 +161,12 @@ impl Refusal {
             | Refusal::NoCrashReservation => Errno::EADDRNOTAVAIL,
             Refusal::NoControlPage { .. } => Errno::ENOMEM,
             Refusal::NoKexecFile => Errno::ENOSYS,
+            Refusal::NotLoadable {
+                arch: Arch::X86_64, ..
+            } => Errno::ENOEXEC,
+            Refusal::NotLoadable {
+                arch: Arch::Arm64, ..
+            } => Errno::EINVAL,
         }
     }
 }

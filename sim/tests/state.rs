@@ -149,7 +149,10 @@ fn unload_frees_only_the_chosen_image() {
 #[test]
 fn kexec_file_load_rules() {
     let mut kernel = tempfile::NamedTempFile::new().unwrap();
-    kernel.write_all(b"MZ not parsed by the sim").unwrap();
+    let bz = warmboot::synth::x86::BzImageBuilder::new().build();
+    kernel.write_all(&bz).unwrap();
+    let mut not_bz = tempfile::NamedTempFile::new().unwrap();
+    not_bz.write_all(b"MZ not a bzImage").unwrap();
     let empty = tempfile::NamedTempFile::new().unwrap();
     let req = |f| FileLoad {
         kernel: f,
@@ -162,8 +165,16 @@ fn kexec_file_load_rules() {
     s.kexec_file_load(&req(kernel.as_file())).unwrap();
     assert!(matches!(
         &s.image(Mode::Normal).unwrap().source,
-        Source::File { kernel_len: 24, initrd_len: None, cmdline, flags: 0x4 } if cmdline == "console=ttyS0"
+        Source::File { kernel_len, initrd_len: None, cmdline, kernel, initrd: None, flags: 0x4 }
+            if cmdline == "console=ttyS0" && *kernel_len == bz.len() as u64 && *kernel == bz
     ));
+    // kexec-bzimage64.c bzImage64_probe: a file that is no bzImage is ENOEXEC.
+    let e = s.kexec_file_load(&req(not_bz.as_file())).unwrap_err();
+    assert!(e.to_string().contains("failed: ENOEXEC"), "{e}");
+    assert_eq!(
+        s.last_refusal().map(|r| r.to_string()),
+        Some("the kernel's x86_64 kexec_file loader does not take this file: not a bzImage (no HdrS setup header)".to_string())
+    );
     // fs/kernel_read_file.c: an empty file is EINVAL, for the kernel and the initrd.
     let e = s.kexec_file_load(&req(empty.as_file())).unwrap_err();
     assert!(e.to_string().ends_with("failed: EINVAL"), "{e}");

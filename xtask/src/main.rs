@@ -64,8 +64,9 @@ enum Job {
     Boot(boot::Args),
     /// Recapture the fixture machine trees (loader/tests/fixtures/machines) from QEMU guests.
     Fixtures(fixtures::Args),
-    /// Write the pinned arm64 Image of every series re-wrapped as Image.gz and EFI zboot
-    /// into target/xtask/derived/<series> (the matrix boots them as --next-kernel).
+    /// Write the pinned arm64 Image of every series re-wrapped as Image.gz and EFI zboot,
+    /// and the pinned x86_64 kernel in a unified kernel image (uki.efi), into
+    /// target/xtask/derived/<series> (the matrix boots them as --next-kernel).
     DerivedKernels,
     /// Measure reboot downtime (cold, warm with warmboot and kexec-tools, panic) on real
     /// kernels in QEMU; writes report.md, results.json and downtime.svg.

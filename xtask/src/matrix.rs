@@ -83,7 +83,64 @@ pub fn derived_kernels(root: &Path) -> Result<()> {
             std::fs::write(&p, bytes).map_err(crate::error::Error::io(&p))?;
         }
     }
+    for series in Pinned::load(&cache)?.x86_64 {
+        let kernel = boot::pinned(&cache, GuestArch::X86_64, Some(&series))?;
+        let dir = root.join(derived_path(&series, ""));
+        std::fs::create_dir_all(&dir).map_err(crate::error::Error::io(&dir))?;
+        build_uki(&kernel, &dir)?;
+    }
     Ok(())
+}
+
+/// systemd's x86_64 EFI stub (Debian's systemd-boot-efi), the PE a UKI is built on.
+pub const UKI_STUB: &str = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
+
+/// Builds `dir/uki.efi`, a unified kernel image of the pinned x86_64 `kernel` made by hand
+/// as ../shared/notes/qemu.md describes (objcopy adding sections to systemd's stub):
+/// `.osrel`, `.uname`, `.cmdline`, `.linux` (the signed Debian bzImage as it is) and a
+/// small `.initrd` (one marker file). The guest loads it with its own `--initrd` and
+/// `--command-line`, which warmboot puts after `.initrd` and in place of `.cmdline`.
+fn build_uki(kernel: &crate::kernels::Kernel, dir: &Path) -> Result<()> {
+    let release = kernel.release.clone().unwrap_or_default();
+    let parts = [
+        (
+            ".osrel",
+            "0x20000",
+            format!("PRETTY_NAME=\"warmboot test UKI\"\nID=debian\nVERSION_ID=\"{release}\"\n")
+                .into_bytes(),
+        ),
+        (".uname", "0x28000", release.clone().into_bytes()),
+        (
+            ".cmdline",
+            "0x30000",
+            b"console=ttyS0 replaced-by-the-guests-command-line".to_vec(),
+        ),
+        (
+            ".initrd",
+            "0x3000000",
+            warmboot::synth::initrd::newc(&[(
+                "uki-initrd",
+                b"from the UKI's .initrd\n".as_slice(),
+            )]),
+        ),
+    ];
+    let mut cmd = crate::cmd::Cmd::new("objcopy");
+    for (name, vma, bytes) in &parts {
+        let p = dir.join(format!("uki{name}"));
+        std::fs::write(&p, bytes).map_err(crate::error::Error::io(&p))?;
+        cmd = cmd
+            .arg("--add-section")
+            .arg(format!("{name}={}", p.display()))
+            .arg("--change-section-vma")
+            .arg(format!("{name}={vma}"));
+    }
+    cmd.arg("--add-section")
+        .arg(format!(".linux={}", kernel.path.display()))
+        .arg("--change-section-vma")
+        .arg(".linux=0x2000000")
+        .arg(UKI_STUB)
+        .arg(dir.join("uki.efi"))
+        .run()
 }
 
 /// The kernel series pinned for each architecture, oldest first (`<cache>/kernels.json`).
@@ -304,6 +361,13 @@ pub fn ci_matrix(pinned: &Pinned) -> Vec<Case> {
         because: "harness self-test: the next kernel's init prints a wrong marker",
     });
     m.push(broken);
+    // A unified kernel image (the pinned x86_64 kernel of the newest series in systemd's
+    // stub, `derived_kernels`) warm-rebooted twice: through kexec_file_load (its .linux
+    // in a sealed memfd) and then kexec_load (the bzImage inside planned by warmboot).
+    let mut uki = warm_both(X86_64, Uefi, 1024, File, Classic, None);
+    uki.args.kernel_series = Some(newest(x86));
+    uki.args.next_kernel = Some(derived_path(&newest(x86), "uki.efi"));
+    m.push(uki);
     m
 }
 
@@ -639,6 +703,28 @@ mod tests {
         assert!(one.len() < m.len());
         // The whole matrix stays within CI's time budget: ~20 s a case under TCG here.
         assert!(m.len() <= 40, "{} cases", m.len());
+    }
+
+    #[test]
+    fn a_uki_warm_reboots_through_both_syscalls() {
+        let m = ci_matrix(&two());
+        let uki: Vec<&Case> = m
+            .iter()
+            .filter(|c| {
+                c.args
+                    .next_kernel
+                    .as_ref()
+                    .is_some_and(|p| p.ends_with("uki.efi"))
+            })
+            .collect();
+        assert_eq!(uki.len(), 1);
+        let a = &uki[0].args;
+        assert_eq!(
+            (a.arch, a.scenario, a.loader, a.hops),
+            (GuestArch::X86_64, Scenario::Warm, Loader::Warmboot, 2)
+        );
+        assert_eq!(a.syscall, [Syscall::File, Syscall::Classic]);
+        assert!(uki[0].must_fail.is_none());
     }
 
     #[test]

@@ -15,7 +15,8 @@ use crate::host::{ensure_packages, GUEST_PACKAGES};
 /// binutils-aarch64-linux-gnu (`as`/`objdump`) for the entry-code cross-checks in tests,
 /// g++ for libFuzzer (built by libfuzzer-sys in the fuzz step); for the Secure Boot
 /// guests' ESP (esp.rs): Debian's signed boot chain (shim-signed, grub-efi-amd64-signed)
-/// and the tools that make a FAT image without root (dosfstools, mtools).
+/// and the tools that make a FAT image without root (dosfstools, mtools); systemd-boot-efi
+/// for the EFI stub the matrix's unified kernel image is built on (`matrix::UKI_STUB`).
 pub const CI_PACKAGES: &[&str] = &[
     "ca-certificates",
     "binutils",
@@ -25,6 +26,7 @@ pub const CI_PACKAGES: &[&str] = &[
     "grub-efi-amd64-signed",
     "dosfstools",
     "mtools",
+    "systemd-boot-efi",
 ];
 
 /// rustup components of the format and lint steps.

@@ -27,6 +27,7 @@ pub use crate::commands::load_check::{check_report, DryRunReport};
 pub use crate::commands::load_options::{CmdlineSource, LoadOptions};
 use crate::commands::load_submit::open_files;
 pub use crate::commands::load_submit::{load_with, OpenedFiles, Prepared};
+use crate::commands::load_uki;
 
 /// The running kernel's command line made fit for the next kernel: drops `BOOT_IMAGE=`
 /// (boot loaders) and `initrd=` (the EFI stub's, OVMF appends it), and for a panic
@@ -40,14 +41,15 @@ pub fn reuse_cmdline(current: &str, mode: Mode) -> String {
         .join(" ")
 }
 
-/// Whether the running kernel's kexec_file loader can take `image` at all: x86 bzImages
-/// (arch/x86/kernel/kexec-bzimage64.c) and raw arm64 Images (arch/arm64/kernel/kexec_image.c,
-/// no Image.gz, no zboot); never ELF vmlinux or UKIs.
+/// Whether kexec_file_load can load `image` at all: x86 bzImages
+/// (arch/x86/kernel/kexec-bzimage64.c) and arm64 Images (arch/arm64/kernel/kexec_image.c
+/// takes only a raw Image; warmboot hands it an Image.gz or zboot decompressed), and the
+/// kernel of a UKI ([`crate::commands::load_uki`]); never ELF vmlinux.
 pub fn file_syscall_takes(image: &KernelImage) -> bool {
     match image {
-        KernelImage::BzImage(_) => true,
-        KernelImage::Arm64(a) => matches!(a.container, crate::image::arm64::Container::Raw),
-        KernelImage::Elf(_) | KernelImage::Uki(_) => false,
+        KernelImage::BzImage(_) | KernelImage::Arm64(_) => true,
+        KernelImage::Uki(u) => file_syscall_takes(&u.linux),
+        KernelImage::Elf(_) => false,
     }
 }
 
@@ -216,7 +218,24 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         Some((bytes, file)) => (Some(bytes), Some(file)),
         None => (None, None),
     };
-    let cmdline = resolve_cmdline(&host, opts)?;
+    let initrd_sha256 = initrd.as_deref().map(crate::file_trust::Sha256Digest::of);
+    // A UKI's .initrd first, then the given file; its .cmdline unless one was given.
+    let (initrd, cmdline_source) = match &kernel.uki {
+        Some(u) => (
+            load_uki::combine_initrds(u.initrd.as_deref(), initrd),
+            u.cmdline_source(&opts.cmdline, opts.mode),
+        ),
+        None => (initrd, opts.cmdline.clone()),
+    };
+    let cmdline = cmdline_from(&host, &cmdline_source, opts.mode)?;
+    let file_syscall = route.syscall == SyscallChoice::File;
+    // What kexec_file_load gets instead of the file: a UKI's .linux, a decompressed Image.
+    let handed = if file_syscall {
+        let linux = kernel.uki.as_ref().map(|_| kernel.data.as_slice());
+        load_uki::handed_kernel(&kernel.image, linux)
+    } else {
+        None
+    };
     if opts.mode == Mode::Panic {
         let initrd_len = initrd.as_ref().map_or(0, |i| i.len() as u64);
         check_capture_fits(
@@ -229,10 +248,12 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
             opts,
         )?;
     }
-    let initrd_sha256 = initrd.as_deref().map(crate::file_trust::Sha256Digest::of);
-    // With --initrd-sha256 the checked bytes are the ones kexec_file_load gets.
+    // With --initrd-sha256 the checked bytes are the ones kexec_file_load gets, and so
+    // are a UKI's .initrd (with the given file after it).
+    let uki_initrd = kernel.uki.as_ref().is_some_and(|u| u.initrd.is_some());
     let pinned_initrd = match (&opts.initrd_sha256, &initrd) {
         (Some(_), Some(bytes)) => Some(bytes.clone()),
+        (None, Some(bytes)) if uki_initrd && file_syscall => Some(bytes.clone()),
         _ => None,
     };
     let kernel_sha256 = kernel.digest;
@@ -243,6 +264,22 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     let chosen = (route.syscall, route.reason, route.decompressed);
     let planned = plan_kernel(&host, &mut kernel, initrd, &cmdline, &map, route.x86, opts)?;
     let (syscall, reason) = settle_syscall(&planned.plan, &kernel.image, chosen, &security, opts);
+    // The one line a load prints says that the kernel came out of a UKI.
+    let reason = match &kernel.uki {
+        Some(_) => format!("{reason}; the kernel is the unified kernel image's .linux section"),
+        None => reason,
+    };
+    let format = kernel.image.format_name();
+    if let Some(u) = kernel.uki.as_mut() {
+        // Any command line option (or --current's) replaces .cmdline.
+        let given = opts.cmdline != CmdlineSource::Empty;
+        u.finish(
+            opts.initrd.as_deref(),
+            given,
+            syscall == SyscallChoice::File,
+            &format,
+        );
+    }
     let files = OpenedFiles {
         kernel: kernel_file,
         initrd: initrd_file,
@@ -253,7 +290,7 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         cmdline,
         map,
         (syscall, reason),
-        (pinned_initrd, files),
+        (pinned_initrd, files, handed),
         opts,
     )?;
     prepared.kernel_sha256 = Some(kernel_sha256);
@@ -281,6 +318,8 @@ pub struct KernelInput {
     pub digest: crate::file_trust::Sha256Digest,
     /// The descriptor the bytes were read through, handed to kexec_file_load.
     pub file: std::fs::File,
+    /// A UKI's parts; then `image` is the kernel in `.linux` and `data` its bytes.
+    pub uki: Option<load_uki::UkiParts>,
 }
 
 /// Stage "read the inputs" (the kernel): reads the file once, warns if someone else could
@@ -294,6 +333,16 @@ pub fn read_kernel(opts: &LoadOptions, arch: Arch) -> Result<KernelInput> {
     };
     let digest = verified.unwrap_or_else(|| crate::file_trust::Sha256Digest::of(&data));
     let image = KernelImage::parse(&data).map_err(|e| e.in_file(&opts.kernel))?;
+    // A UKI: the kernel in .linux is what is planned and loaded.
+    let (image, data, uki) = match image {
+        KernelImage::Uki(u) => {
+            let (linux, mut parts) =
+                load_uki::take_apart(&data, u).map_err(|e| e.in_file(&opts.kernel))?;
+            let bytes = std::mem::take(&mut parts.linux);
+            (linux, bytes, Some(parts))
+        }
+        image => (image, data, None),
+    };
     if image.arch() != arch {
         return Err(Error::ArchMismatch {
             kernel: image.arch().to_string(),
@@ -316,6 +365,7 @@ pub fn read_kernel(opts: &LoadOptions, arch: Arch) -> Result<KernelInput> {
         verified,
         digest,
         file,
+        uki,
     })
 }
 
@@ -412,11 +462,16 @@ pub fn read_initrd(opts: &LoadOptions) -> Result<Option<(Vec<u8>, std::fs::File)
 /// Stage "read the inputs" (the command line): given, empty, or the running kernel's made
 /// fit for the next one.
 pub fn resolve_cmdline(host: &HostRoot, opts: &LoadOptions) -> Result<String> {
-    Ok(match &opts.cmdline {
+    cmdline_from(host, &opts.cmdline, opts.mode)
+}
+
+/// The command line `source` names, for a load of `mode`.
+fn cmdline_from(host: &HostRoot, source: &CmdlineSource, mode: Mode) -> Result<String> {
+    Ok(match source {
         CmdlineSource::Given(s) => s.clone(),
-        CmdlineSource::Reuse => reuse_cmdline(&host.cmdline()?, opts.mode),
+        CmdlineSource::Reuse => reuse_cmdline(&host.cmdline()?, mode),
         CmdlineSource::Empty => String::new(),
-        CmdlineSource::Current => match opts.mode {
+        CmdlineSource::Current => match mode {
             Mode::Normal => crate::capture::normal_cmdline(&host.cmdline()?),
             Mode::Panic => crate::capture::capture_cmdline(&host.cmdline()?),
         },
@@ -493,7 +548,7 @@ fn check(
     cmdline: String,
     map: MemoryMap,
     (syscall, reason): (SyscallChoice, String),
-    (pinned_initrd, files): (Option<Vec<u8>>, OpenedFiles),
+    (pinned_initrd, files, handed): (Option<Vec<u8>>, OpenedFiles, Option<Vec<u8>>),
     opts: &LoadOptions,
 ) -> Result<Prepared> {
     let mut report = check_report(planned.plan, &map, syscall, reason)?;
@@ -528,7 +583,19 @@ fn check(
             report.flags |= crate::kexec::KEXEC_FILE_DEBUG;
         }
     }
-    let pinned_kernel = kernel.verified.map(|_| kernel.data);
+    if let (Some(h), KernelImage::Arm64(a)) = (&handed, &kernel.image) {
+        if !matches!(a.container, crate::image::arm64::Container::Raw) {
+            report.plan.notes.push(format!(
+                "kexec_file_load gets the Image decompressed from the {} ({}) in a sealed memfd: the kernel's arm64 loader takes only an uncompressed Image (arch/arm64/kernel/kexec_image.c)",
+                a.container.describe(),
+                crate::human_size::human_size(h.len() as u64)
+            ));
+        }
+    }
+    if let Some(u) = &kernel.uki {
+        report.uki_sections = u.sections.clone();
+    }
+    let pinned_kernel = handed.or(kernel.verified.map(|_| kernel.data));
     if syscall == SyscallChoice::File {
         // The request itself goes through the dry-run backend too.
         let (kernel_file, initrd) =
@@ -660,7 +727,8 @@ mod tests {
             SyscallChoice::File
         );
         assert_eq!(auto(&image, &at(Lockdown::None)), SyscallChoice::File);
-        assert_eq!(auto(&image_gz, &none), SyscallChoice::Classic);
+        // An Image.gz goes to kexec_file_load decompressed (commands::load_uki).
+        assert_eq!(auto(&image_gz, &none), SyscallChoice::File);
         assert_eq!(auto(&elf, &none), SyscallChoice::Classic);
         // Under lockdown only kexec_file_load can work, whatever the format.
         assert_eq!(auto(&elf, &at(Lockdown::Integrity)), SyscallChoice::File);

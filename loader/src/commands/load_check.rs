@@ -16,6 +16,8 @@ pub struct DryRunReport {
     pub syscall: SyscallChoice,
     pub reason: String,
     pub flags: u64,
+    /// The sections of a UKI the load used (empty for any other file).
+    pub uki_sections: Vec<crate::commands::load_uki::UsedSection>,
 }
 
 impl DryRunReport {
@@ -26,6 +28,9 @@ impl DryRunReport {
             "syscall: {} (flags {:#x}): {}",
             self.syscall, self.flags, self.reason
         );
+        if !self.uki_sections.is_empty() {
+            out.push_str(&crate::commands::load_uki::render(&self.uki_sections));
+        }
         out
     }
 
@@ -35,6 +40,12 @@ impl DryRunReport {
             o.insert("syscall".to_string(), serde_json::json!(self.syscall));
             o.insert("syscall_reason".to_string(), serde_json::json!(self.reason));
             o.insert("flags".to_string(), serde_json::json!(self.flags));
+            if !self.uki_sections.is_empty() {
+                o.insert(
+                    "uki_sections".to_string(),
+                    serde_json::json!(self.uki_sections),
+                );
+            }
         }
         format!("{v:#}\n")
     }
@@ -69,5 +80,6 @@ pub fn check_report(
         syscall,
         reason,
         flags,
+        uki_sections: Vec::new(),
     })
 }

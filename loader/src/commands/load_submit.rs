@@ -58,7 +58,8 @@ pub struct OpenedFiles {
 }
 
 /// The kernel and initrd files for kexec_file_load: sealed memfds of the checked bytes
-/// when --sha256 / --initrd-sha256 checked them, else the descriptors they were read
+/// when --sha256 / --initrd-sha256 checked them or of the bytes taken from the file (a
+/// UKI's sections, a decompressed arm64 Image: [`crate::commands::load_uki`]), else the descriptors they were read
 /// through (duplicated; the kernel reads a file from offset 0 whatever its position).
 pub fn open_files(
     files: &OpenedFiles,
@@ -71,9 +72,10 @@ pub fn open_files(
         None => dup(&files.kernel)?,
     };
     let initrd = match (&files.initrd, pinned_initrd) {
-        (Some(_), Some(bytes)) => Some(crate::file_trust::sealed_memfd("warmboot-initrd", bytes)?),
+        // A UKI's .initrd may be handed over without any --initrd file.
+        (_, Some(bytes)) => Some(crate::file_trust::sealed_memfd("warmboot-initrd", bytes)?),
         (Some(f), None) => Some(dup(f)?),
-        (None, _) => None,
+        (None, None) => None,
     };
     Ok((kernel, initrd))
 }

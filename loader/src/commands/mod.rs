@@ -8,6 +8,7 @@ pub mod load_check;
 pub mod load_options;
 pub mod load_refusal;
 pub mod load_submit;
+pub mod load_uki;
 pub mod outcome;
 pub mod reboot;
 pub mod status;

@@ -21,7 +21,9 @@ use crate::plan::SyscallChoice;
 /// in an initramfs) the load goes ahead all the same.
 pub fn load(p: &Prepared, opts: &LoadOptions, backend: &mut dyn Kexec) -> Result<String> {
     let before = backend.status().ok();
-    let result = refuse_under_lockdown(p, opts).and_then(|()| load_with(p, opts, backend));
+    let result = refuse_under_lockdown(p, opts)
+        .and_then(|()| load_with(p, opts, backend))
+        .map_err(|e| no_kexec_possible(e, opts));
     result.map_err(|e| {
         let state = match (before, backend.status()) {
             (Some(before), Ok(after)) => describe(opts.mode, &before, &after),
@@ -102,6 +104,24 @@ fn refuse_under_lockdown(p: &Prepared, opts: &LoadOptions) -> Result<()> {
             "kexec_load is refused under lockdown ({l}); use --syscall file: kexec_file_load loads a kernel signed by a trusted key"
         ))),
         _ => Ok(()),
+    }
+}
+
+/// kexec_file_load answered ENOSYS (a kernel built without CONFIG_KEXEC_FILE, as Debian's
+/// arm64 kernels are) under a lockdown that refuses kexec_load: this kernel can kexec
+/// nothing at all, and the error says so and why instead of naming one syscall.
+fn no_kexec_possible(e: Error, opts: &LoadOptions) -> Error {
+    let Error::Syscall { call, errno } = &e else {
+        return e;
+    };
+    if *errno != nix::errno::Errno::ENOSYS || !call.starts_with("kexec_file_load") {
+        return e;
+    }
+    match HostRoot::new(&opts.root).lockdown() {
+        Ok(Some(l)) if l.blocks_kexec_load() => Error::Unsupported(format!(
+            "no kexec is possible on this kernel: it was built without CONFIG_KEXEC_FILE (kexec_file_load: ENOSYS), and lockdown ({l}) refuses kexec_load; boot a kernel with CONFIG_KEXEC_FILE (or without lockdown) to kexec"
+        )),
+        _ => e,
     }
 }
 

@@ -18,6 +18,15 @@ pub struct OsRelease {
     pub pretty_name: Option<String>,
     pub id: Option<String>,
     pub version_id: Option<String>,
+    /// IMAGE_ID, IMAGE_VERSION, VERSION and BUILD_ID, which systemd-boot sorts UKIs by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_id: Option<String>,
 }
 
 impl OsRelease {
@@ -41,6 +50,10 @@ impl OsRelease {
                 "PRETTY_NAME" => out.pretty_name = Some(value),
                 "ID" => out.id = Some(value),
                 "VERSION_ID" => out.version_id = Some(value),
+                "IMAGE_ID" => out.image_id = Some(value),
+                "IMAGE_VERSION" => out.image_version = Some(value),
+                "VERSION" => out.version = Some(value),
+                "BUILD_ID" => out.build_id = Some(value),
                 _ => {}
             }
         }
@@ -277,13 +290,18 @@ impl<K: LinuxSection> Uki<K> {
     /// The content bytes of the section called `name` that the default profile uses, in
     /// `data` (the file this UKI was parsed from), e.g. to load `.linux` and `.initrd`.
     pub fn section_bytes<'a>(&self, data: &'a [u8], name: &str) -> Result<Option<&'a [u8]>> {
-        match select(&self.sections, name).first() {
+        match self.section_range(name) {
             None => Ok(None),
-            Some(s) => {
-                let (off, len) = content_range(s);
-                fields::slice(data, off, len, "UKI section").map(Some)
-            }
+            Some((off, len)) => fields::slice(data, off, len, "UKI section").map(Some),
         }
+    }
+
+    /// (file offset, size) of the content of the section called `name` that the default
+    /// profile uses.
+    pub fn section_range(&self, name: &str) -> Option<(u64, u64)> {
+        select(&self.sections, name)
+            .first()
+            .map(|s| content_range(s))
     }
 
     /// The fields `warmboot inspect` prints: the UKI's own, then the kernel's.
