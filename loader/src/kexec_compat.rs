@@ -174,8 +174,9 @@ pub enum Step {
         syscall: SyscallChoice,
     },
     Load(LoadStep),
-    /// `kexec KERNEL` without -l/-e/-f: load, then a clean reboot (kexec-tools runs
-    /// `shutdown -r now`; warmboot runs its own `reboot`, which goes through systemd).
+    /// `kexec KERNEL` without -l/-e/-f: load, then a clean reboot into it (kexec-tools
+    /// runs `shutdown -r now`; warmboot runs its own `reboot`: `systemctl kexec` under
+    /// systemd, else its own clean shutdown), never replaced by the default kernel first.
     Shutdown,
     /// Reboot into the loaded kernel now (`-e`, `-f`), syncing first unless told not to.
     Exec {
@@ -601,7 +602,11 @@ pub fn main(args: &[String]) -> i32 {
                 })
             }),
             Step::Load(l) => run_load(l, debug),
-            Step::Shutdown => crate::commands::reboot::run_real(false, false),
+            Step::Shutdown => crate::commands::reboot::run_real(
+                false,
+                false,
+                crate::commands::reboot::Refresh::KeepLoaded,
+            ),
             Step::Exec { sync } => LinuxKexec::new(HostRoot::new("/")).and_then(|mut b| {
                 // One line in the kernel log (and so on the console), so a shutdown log
                 // shows warmboot did the jump: systemd-shutdown runs `kexec -e` with its
