@@ -487,7 +487,7 @@ fn run(
             emit(out, &text)
         }
         Command::Reboot(a) => match backend {
-            Backend::Real => reboot::run_real(a.cold, a.force),
+            Backend::Real => reboot::run_real(a.cold, a.force, reboot::Refresh::DefaultIfStale),
             Backend::Given(_) => Err(Error::Unsupported(
                 "reboot runs only against the running kernel".to_string(),
             )),

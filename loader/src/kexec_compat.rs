@@ -174,8 +174,9 @@ pub enum Step {
         syscall: SyscallChoice,
     },
     Load(LoadStep),
-    /// `kexec KERNEL` without -l/-e/-f: load, then a clean reboot (kexec-tools runs
-    /// `shutdown -r now`; warmboot runs its own `reboot`, which goes through systemd).
+    /// `kexec KERNEL` without -l/-e/-f: load, then a clean reboot into it (kexec-tools
+    /// runs `shutdown -r now`; warmboot runs its own `reboot`: `systemctl kexec` under
+    /// systemd, else its own clean shutdown), never replaced by the default kernel first.
     Shutdown,
     /// Reboot into the loaded kernel now (`-e`, `-f`), syncing first unless told not to.
     Exec {
@@ -604,7 +605,11 @@ pub fn main(args: &[String]) -> i32 {
                 })
             }),
             Step::Load(l) => run_load(l, debug),
-            Step::Shutdown => crate::commands::reboot::run_real(false, false),
+            Step::Shutdown => crate::commands::reboot::run_real(
+                false,
+                false,
+                crate::commands::reboot::Refresh::KeepLoaded,
+            ),
             Step::Exec { sync } => LinuxKexec::new(HostRoot::new("/")).and_then(|mut b| {
                 // One line in the kernel log (and so on the console), so a shutdown log
                 // shows warmboot did the jump: systemd-shutdown runs `kexec -e` with its
@@ -686,6 +691,70 @@ mod tests {
             panic: false,
             syscall: SyscallChoice::Auto,
         }
+    }
+
+    /// The kexec command lines Debian bookworm's kdump-tools ran through warmboot as
+    /// /sbin/kexec in `cargo xtask e2e` (the fixture says how each was recorded), and what
+    /// kdump-config makes of them under Secure Boot (`-s` right after `-p`): each must mean
+    /// what kexec-tools makes of it.
+    #[test]
+    fn debian_kdump_tools_vectors_from_the_e2e() {
+        let fixture = include_str!("../tests/fixtures/kdump-tools/bookworm.txt");
+        let argv = |name: &str| -> Vec<String> {
+            let line = fixture
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+                .unwrap_or_else(|| panic!("no {name}: line in the fixture"));
+            let fields = line.strip_suffix('|').expect("each argument ends with |");
+            fields.split('|').map(str::to_string).collect()
+        };
+        let secure = |mut v: Vec<String>| {
+            let p = v.iter().position(|a| a == "-p").expect("-p");
+            v.insert(p + 1, "-s".to_string());
+            v
+        };
+        let load = argv("load");
+        let cmdline = load
+            .iter()
+            .find_map(|a| a.strip_prefix("--command-line="))
+            .expect("--command-line=");
+        assert!(
+            cmdline.contains("systemd.unit=kdump-tools-dump.service") && !cmdline.contains('"'),
+            "{cmdline}"
+        );
+        let expected = |syscall| {
+            vec![Step::Load(LoadStep {
+                kernel: Some(PathBuf::from("/var/lib/kdump/vmlinuz")),
+                initrd: Some(PathBuf::from("/var/lib/kdump/initrd.img")),
+                cmdline: CmdlineSpec {
+                    reuse: false,
+                    append: Some(cmdline.to_string()),
+                },
+                dtb: None,
+                panic: true,
+                syscall,
+            })]
+        };
+        assert_eq!(parse(&load), Ok((expected(SyscallChoice::Auto), false)));
+        assert_eq!(
+            parse(&secure(load.clone())),
+            Ok((expected(SyscallChoice::File), false))
+        );
+        let unload = |syscall| {
+            vec![Step::Unload {
+                panic: true,
+                syscall,
+            }]
+        };
+        assert_eq!(argv("unload"), ["-p", "-u"]);
+        assert_eq!(
+            parse(&argv("unload")),
+            Ok((unload(SyscallChoice::Auto), false))
+        );
+        assert_eq!(
+            parse(&secure(argv("unload"))),
+            Ok((unload(SyscallChoice::File), false))
+        );
     }
 
     #[test]

@@ -8,7 +8,12 @@
 //! On a dpkg system (the root has `var/lib/dpkg`) the `kexec` symlink goes in through a
 //! local diversion (dpkg-divert(1) `--local --rename`): kexec-tools' own `/usr/sbin/kexec`,
 //! if any, moves to `/usr/sbin/kexec.kexec-tools`, and a later install or upgrade of
-//! kexec-tools writes there instead of over warmboot. `--remove` takes all of it back: the
+//! kexec-tools writes there instead of over warmboot. On a merged-/usr root (`/sbin` a
+//! link to `usr/sbin`) `/sbin/kexec` is diverted too, to `/sbin/kexec.kexec-tools` (the
+//! same file): dpkg does not know the two names are one file, and kexec-tools up to
+//! Debian 12 ships `/sbin/kexec`, so a diversion of `/usr/sbin/kexec` alone would let the
+//! next kexec-tools upgrade write through `/sbin` over warmboot (DEP 17: divert every
+//! aliased name). `--remove` takes all of it back: the
 //! units, their enablement, the symlink and the diversion (kexec-tools' binary returns).
 
 use crate::error::{Error, Result};
@@ -51,6 +56,23 @@ pub const UNIT_DIR: &str = "etc/systemd/system";
 pub const KEXEC_PATH: &str = "usr/sbin/kexec";
 /// Where a dpkg diversion keeps kexec-tools' binary while warmboot is `kexec`.
 pub const DIVERTED_KEXEC: &str = "usr/sbin/kexec.kexec-tools";
+/// The name kexec-tools ships its binary under up to Debian 12 (bookworm), the same file
+/// as [`KEXEC_PATH`] on a merged-/usr root, and where its diversion points.
+pub const ALIASED_KEXEC: &str = "sbin/kexec";
+pub const DIVERTED_ALIASED_KEXEC: &str = "sbin/kexec.kexec-tools";
+
+/// The diversions `--kexec-symlink` needs in `root`, (name, where it is diverted to):
+/// `/usr/sbin/kexec`, and on a merged-/usr root `/sbin/kexec` as well. The
+/// `/usr/sbin/kexec` one comes first, so that its `--rename` moves kexec-tools' binary
+/// and the alias's finds nothing left to move.
+fn diversions(root: &Path) -> Vec<(&'static str, &'static str)> {
+    let merged = std::fs::symlink_metadata(root.join("sbin")).is_ok_and(|m| m.is_symlink());
+    let mut out = vec![(KEXEC_PATH, DIVERTED_KEXEC)];
+    if merged {
+        out.push((ALIASED_KEXEC, DIVERTED_ALIASED_KEXEC));
+    }
+    out
+}
 
 /// What to install.
 #[derive(Debug, Clone)]
@@ -120,15 +142,21 @@ pub fn run(opts: &InstallOptions) -> Result<String> {
         if uses_dpkg(&opts.root) {
             // Diverted even when nothing is there yet: kexec-tools installed later must
             // not overwrite the symlink either.
-            if !diverted(&opts.root)? {
-                // dpkg-divert --rename would move our own older symlink aside too.
-                if is_ours(&link, &opts.binary)? {
-                    std::fs::remove_file(&link).map_err(io(&link))?;
+            let mut missing = Vec::new();
+            for (name, to) in diversions(&opts.root) {
+                if !diverted(&opts.root, name)? {
+                    missing.push((name, to));
                 }
-                dpkg_divert(&opts.root, true)?;
+            }
+            // dpkg-divert --rename would move our own older symlink aside too.
+            if !missing.is_empty() && is_ours(&link, &opts.binary)? {
+                std::fs::remove_file(&link).map_err(io(&link))?;
+            }
+            for (name, to) in missing {
+                dpkg_divert(&opts.root, name, Some(to))?;
                 let _ = writeln!(
                     out,
-                    "diverted /{KEXEC_PATH} to /{DIVERTED_KEXEC} (dpkg-divert --local; `install-units --remove` puts it back)"
+                    "diverted /{name} to /{to} (dpkg-divert --local; `install-units --remove` puts it back)"
                 );
             }
         } else if std::fs::symlink_metadata(&link).is_ok()
@@ -182,12 +210,18 @@ fn remove(opts: &InstallOptions, out: &mut String) -> Result<()> {
     if is_ours(&link, &opts.binary)? && gone(&link)? {
         let _ = writeln!(out, "removed {}", link.display());
     }
-    if uses_dpkg(&opts.root) && diverted(&opts.root)? {
-        dpkg_divert(&opts.root, false)?;
-        let _ = writeln!(
-            out,
-            "removed the diversion of /{KEXEC_PATH} (kexec-tools' binary, if any, is back)"
-        );
+    if uses_dpkg(&opts.root) {
+        // Every name warmboot may have diverted, merged /usr or not (the root may have
+        // changed since): /usr/sbin/kexec first, whose --rename brings the binary back.
+        for name in [KEXEC_PATH, ALIASED_KEXEC] {
+            if diverted(&opts.root, name)? {
+                dpkg_divert(&opts.root, name, None)?;
+                let _ = writeln!(
+                    out,
+                    "removed the diversion of /{name} (kexec-tools' binary, if any, is back)"
+                );
+            }
+        }
     }
     Ok(())
 }
@@ -207,35 +241,36 @@ fn uses_dpkg(root: &Path) -> bool {
     root.join("var/lib/dpkg").is_dir()
 }
 
-/// Whether dpkg records a diversion of /usr/sbin/kexec in `root`.
-fn diverted(root: &Path) -> Result<bool> {
+/// Whether dpkg records a diversion of `/name` in `root`.
+fn diverted(root: &Path, name: &str) -> Result<bool> {
     let out = std::process::Command::new("dpkg-divert")
         .arg("--root")
         .arg(root)
-        .args(["--listpackage", &format!("/{KEXEC_PATH}")])
+        .args(["--listpackage", &format!("/{name}")])
         .output()
         .map_err(dpkg_divert_missing)?;
     Ok(out.status.success() && !out.stdout.is_empty())
 }
 
-/// Adds (or removes) the local diversion of /usr/sbin/kexec, renaming the file.
-fn dpkg_divert(root: &Path, add: bool) -> Result<()> {
+/// Adds the local diversion of `/name` to `/to` (`Some`), or removes it (`None`),
+/// renaming the file.
+fn dpkg_divert(root: &Path, name: &str, to: Option<&str>) -> Result<()> {
+    let add = to.is_some();
     let mut cmd = std::process::Command::new("dpkg-divert");
     cmd.arg("--root").arg(root).args(["--local", "--rename"]);
-    if add {
-        cmd.args(["--divert", &format!("/{DIVERTED_KEXEC}"), "--add"]);
-    } else {
-        cmd.arg("--remove");
-    }
+    match to {
+        Some(to) => cmd.args(["--divert", &format!("/{to}"), "--add"]),
+        None => cmd.arg("--remove"),
+    };
     let out = cmd
-        .arg(format!("/{KEXEC_PATH}"))
+        .arg(format!("/{name}"))
         .output()
         .map_err(dpkg_divert_missing)?;
     if out.status.success() {
         return Ok(());
     }
     Err(Error::Unsupported(format!(
-        "dpkg-divert could not {} the diversion of /{KEXEC_PATH} in {}: {}",
+        "dpkg-divert could not {} the diversion of /{name} in {}: {}",
         if add { "add" } else { "remove" },
         root.display(),
         String::from_utf8_lossy(&out.stderr).trim()
@@ -355,6 +390,65 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not an absolute path"));
+    }
+
+    #[test]
+    fn on_merged_usr_sbin_kexec_is_diverted_too() {
+        // Debian 12: /sbin is a link to usr/sbin and kexec-tools ships /sbin/kexec, which
+        // dpkg would write through the link over warmboot were only /usr/sbin/kexec
+        // diverted (seen in the e2e tree: a reinstall of kexec-tools replaced warmboot).
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
+        std::fs::create_dir_all(root.join("usr/sbin")).unwrap();
+        std::os::unix::fs::symlink("usr/sbin", root.join("sbin")).unwrap();
+        std::fs::write(root.join("usr/sbin/kexec"), b"kexec-tools").unwrap();
+        let out = run(&opts(root)).unwrap();
+        assert!(
+            out.contains("diverted /usr/sbin/kexec to /usr/sbin/kexec.kexec-tools")
+                && out.contains("diverted /sbin/kexec to /sbin/kexec.kexec-tools"),
+            "{out}"
+        );
+        let db = std::fs::read_to_string(root.join("var/lib/dpkg/diversions")).unwrap();
+        assert_eq!(
+            db,
+            "/usr/sbin/kexec\n/usr/sbin/kexec.kexec-tools\n:\n/sbin/kexec\n/sbin/kexec.kexec-tools\n:\n"
+        );
+        assert_eq!(
+            std::fs::read(root.join("sbin/kexec.kexec-tools")).unwrap(),
+            b"kexec-tools"
+        );
+        assert_eq!(
+            std::fs::read_link(root.join("sbin/kexec")).unwrap(),
+            PathBuf::from("/usr/local/sbin/warmboot")
+        );
+        // An install from before the alias was diverted gets the missing one only.
+        std::fs::write(
+            root.join("var/lib/dpkg/diversions"),
+            "/usr/sbin/kexec\n/usr/sbin/kexec.kexec-tools\n:\n",
+        )
+        .unwrap();
+        let out = run(&opts(root)).unwrap();
+        assert!(
+            out.contains("diverted /sbin/kexec") && !out.contains("diverted /usr/sbin/kexec"),
+            "{out}"
+        );
+        let mut o = opts(root);
+        o.remove = true;
+        let out = run(&o).unwrap();
+        assert!(
+            out.contains("removed the diversion of /usr/sbin/kexec")
+                && out.contains("removed the diversion of /sbin/kexec"),
+            "{out}"
+        );
+        assert_eq!(
+            std::fs::read(root.join("usr/sbin/kexec")).unwrap(),
+            b"kexec-tools"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("var/lib/dpkg/diversions")).unwrap(),
+            ""
+        );
     }
 
     #[test]

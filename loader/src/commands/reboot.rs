@@ -281,8 +281,19 @@ fn load_default_if_stale(
     }
 }
 
+/// Whether a warm reboot first makes sure the loaded kernel is the default one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    /// `warmboot reboot`: load the default kernel first when the loaded one is not it
+    /// (a kernel upgrade since the load).
+    DefaultIfStale,
+    /// kexec-tools' bare `kexec KERNEL`: reboot into what was just loaded, whatever the
+    /// default (kexec-tools loads, then runs `shutdown -r now`).
+    KeepLoaded,
+}
+
 /// `warmboot reboot` on the running machine.
-pub fn run_real(cold: bool, force: bool) -> Result<()> {
+pub fn run_real(cold: bool, force: bool, refresh: Refresh) -> Result<()> {
     RealSystem::guard()?;
     let mut kexec = LinuxKexec::new(HostRoot::new("/"))?;
     // Lines after the other processes are stopped may find no terminal: never fail on them.
@@ -295,7 +306,7 @@ pub fn run_real(cold: bool, force: bool) -> Result<()> {
         crate::plan::SyscallChoice::Auto,
         HostRoot::new("/").lockdown()?,
     );
-    if !cold {
+    if !cold && refresh == Refresh::DefaultIfStale {
         load_default_if_stale(&mut kexec, unload_via, &mut say)?;
     }
     let r = run(
