@@ -382,24 +382,35 @@ pub const SECURE_BOOT_TIMEOUT: u64 = 480;
 /// judges the state and the proofs). A warm reboot and a panic through warmboot's `auto`
 /// (kexec_file_load, for lockdown) and the lockdown scenario (the refusals, unload, reboot
 /// --cold), spread over the pinned x86_64 series. Each OVMF boot under TCG with SMM takes
-/// tens of seconds, so three cases, each proving several things.
+/// tens of seconds, so four cases, each proving several things. The fourth is a warm
+/// reboot into the newest series' unified kernel image (derived_kernels: unsigned stub,
+/// signed `.linux`): it passes only if warmboot hands kexec_file_load the signed `.linux`
+/// (the whole PE fails x86's bzImage64_probe with ENOEXEC, and lockdown refuses
+/// kexec_load).
 pub fn secure_boot_matrix(pinned: &Pinned) -> Vec<Case> {
     let scenarios = [Scenario::Warm, Scenario::Panic, Scenario::Lockdown];
-    spread(&scenarios, pinned.of(GuestArch::X86_64))
+    let x86 = pinned.of(GuestArch::X86_64);
+    let secure = |scenario, series: String| {
+        let mut c = case(
+            GuestArch::X86_64,
+            scenario,
+            Firmware::Secureboot,
+            Syscall::Auto,
+        );
+        c.args.loader = Loader::Warmboot;
+        c.args.kernel_series = Some(series);
+        c.args.timeout = SECURE_BOOT_TIMEOUT;
+        c
+    };
+    let mut m: Vec<Case> = spread(&scenarios, x86)
         .into_iter()
-        .map(|(scenario, series)| {
-            let mut c = case(
-                GuestArch::X86_64,
-                scenario,
-                Firmware::Secureboot,
-                Syscall::Auto,
-            );
-            c.args.loader = Loader::Warmboot;
-            c.args.kernel_series = Some(series);
-            c.args.timeout = SECURE_BOOT_TIMEOUT;
-            c
-        })
-        .collect()
+        .map(|(scenario, series)| secure(scenario, series))
+        .collect();
+    let newest = x86.last().cloned().unwrap_or_default();
+    let mut uki = secure(Scenario::Warm, newest.clone());
+    uki.args.next_kernel = Some(derived_path(&newest, "uki.efi"));
+    m.push(uki);
+    m
 }
 
 /// kexec-tools' arm64 panic reboot on `series`: known to fail on 6.1.
@@ -418,10 +429,10 @@ fn arm64_kexec_tools_panic(series: &str) -> Option<ExpectedFailure> {
 pub fn run_ci(root: &Path, args: &MatrixArgs) -> Result<()> {
     crate::images::prepare(root)?;
     let pinned = Pinned::load(&crate::cache::Cache::from_env()?)?;
+    derived_kernels(root)?;
     let cases = if args.secure_boot {
         secure_boot_matrix(&pinned)
     } else {
-        derived_kernels(root)?;
         ci_matrix(&pinned)
     };
     if run(root, &cases)? {
@@ -792,8 +803,17 @@ mod tests {
                 (Scenario::Warm, Some("6.1")),
                 (Scenario::Panic, Some("6.12")),
                 (Scenario::Lockdown, Some("6.1")),
+                (Scenario::Warm, Some("6.12")),
             ]
         );
+        // The last one boots into the UKI; the others into the pinned kernel.
+        let next: Vec<bool> = m.iter().map(|c| c.args.next_kernel.is_some()).collect();
+        assert_eq!(next, [false, false, false, true]);
+        assert!(m[3]
+            .args
+            .next_kernel
+            .as_ref()
+            .is_some_and(|p| p.ends_with("6.12/uki.efi")));
         for c in &m {
             assert_eq!(c.args.firmware, Firmware::Secureboot);
             assert_eq!(c.args.arch, GuestArch::X86_64);
