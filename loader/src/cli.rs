@@ -466,13 +466,17 @@ fn run(
             let text = match backend {
                 Backend::Real => {
                     let host = HostRoot::new("/");
-                    let via = crate::commands::unload::choose(a.syscall, host.lockdown()?);
+                    let security = crate::security_state::SecurityState::read(&host)?;
+                    let via = crate::commands::unload::choose(a.syscall, &security);
                     let out = outcome::unload_via(&mut LinuxKexec::new(host)?, mode, via)?;
                     crate::load_record::forget(mode);
                     out
                 }
                 Backend::Given(b) => {
-                    let via = crate::commands::unload::choose(a.syscall, None);
+                    let via = crate::commands::unload::choose(
+                        a.syscall,
+                        &crate::security_state::SecurityState::default(),
+                    );
                     outcome::unload_via(b, mode, via)?
                 }
             };

@@ -46,6 +46,7 @@ use crate::kexec::linux::LinuxKexec;
 use crate::kexec::Kexec as _;
 use crate::memmap::Mode;
 use crate::plan::SyscallChoice;
+use crate::security_state::SecurityState;
 use std::path::PathBuf;
 
 /// What kexec-tools' options mean once parsed; one per option, in the order given.
@@ -593,17 +594,19 @@ pub fn main(args: &[String]) -> i32 {
                 }
                 return code;
             }
-            Step::Unload { panic, syscall } => HostRoot::new("/").lockdown().and_then(|lockdown| {
-                let mut b = LinuxKexec::new(HostRoot::new("/"))?;
-                let mode = if panic { Mode::Panic } else { Mode::Normal };
-                let via = unload::choose(syscall, lockdown);
-                unload::run_via(&mut b, mode, via).map(|out| {
-                    crate::load_record::forget(mode);
-                    if debug {
-                        eprint!("{out}");
-                    }
+            Step::Unload { panic, syscall } => {
+                SecurityState::read(&HostRoot::new("/")).and_then(|security| {
+                    let mut b = LinuxKexec::new(HostRoot::new("/"))?;
+                    let mode = if panic { Mode::Panic } else { Mode::Normal };
+                    let via = unload::choose(syscall, &security);
+                    unload::run_via(&mut b, mode, via).map(|out| {
+                        crate::load_record::forget(mode);
+                        if debug {
+                            eprint!("{out}");
+                        }
+                    })
                 })
-            }),
+            }
             Step::Load(l) => run_load(l, debug),
             Step::Shutdown => crate::commands::reboot::run_real(
                 false,

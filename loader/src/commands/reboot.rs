@@ -304,7 +304,7 @@ pub fn run_real(cold: bool, force: bool, refresh: Refresh) -> Result<()> {
     // Under lockdown kexec_load is refused, the unload of --cold included.
     let unload_via = crate::commands::unload::choose(
         crate::plan::SyscallChoice::Auto,
-        HostRoot::new("/").lockdown()?,
+        &crate::security_state::SecurityState::read(&HostRoot::new("/"))?,
     );
     if !cold && refresh == Refresh::DefaultIfStale {
         load_default_if_stale(&mut kexec, unload_via, &mut say)?;

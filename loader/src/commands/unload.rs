@@ -4,13 +4,15 @@
 //! kexec_load with no segments unloads, but lockdown refuses kexec_load altogether, so
 //! under Secure Boot that unload fails with EPERM; kexec_file_load with KEXEC_FILE_UNLOAD
 //! (kernel/kexec_file.c) is allowed. `auto` takes the file call exactly where lockdown
-//! blocks kexec_load, as a load's auto does; kexec-tools' `-s -u` asks for it by name.
+//! blocks kexec_load or, unreadable, is expected under Secure Boot
+//! ([`SecurityState::expects_lockdown`]), as a load's auto does; kexec-tools' `-s -u` asks
+//! for it by name.
 
 use crate::error::Result;
-use crate::host::Lockdown;
 use crate::kexec::Kexec;
 use crate::memmap::Mode;
 use crate::plan::SyscallChoice;
+use crate::security_state::SecurityState;
 
 /// The call that unloads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,12 +33,12 @@ impl UnloadVia {
     }
 }
 
-/// The call for `requested` on a machine in `lockdown`.
-pub fn choose(requested: SyscallChoice, lockdown: Option<Lockdown>) -> UnloadVia {
+/// The call for `requested` on a machine in `security` state.
+pub fn choose(requested: SyscallChoice, security: &SecurityState) -> UnloadVia {
     match requested {
         SyscallChoice::File => UnloadVia::File,
         SyscallChoice::Classic => UnloadVia::Classic,
-        SyscallChoice::Auto if lockdown.is_some_and(Lockdown::blocks_kexec_load) => UnloadVia::File,
+        SyscallChoice::Auto if security.expects_lockdown() => UnloadVia::File,
         SyscallChoice::Auto => UnloadVia::Classic,
     }
 }
@@ -103,17 +105,38 @@ mod tests {
 
     #[test]
     fn auto_unloads_with_kexec_file_load_exactly_where_lockdown_blocks_kexec_load() {
+        use crate::host::Lockdown;
+        use crate::security_state::SecureBoot;
         use SyscallChoice::{Auto, Classic, File};
-        assert_eq!(choose(Auto, None), UnloadVia::Classic);
-        assert_eq!(choose(Auto, Some(Lockdown::None)), UnloadVia::Classic);
-        assert_eq!(choose(Auto, Some(Lockdown::Integrity)), UnloadVia::File);
+        let at = |lockdown, secure_boot| SecurityState {
+            lockdown,
+            secure_boot,
+            ..SecurityState::default()
+        };
+        let unknown = SecureBoot::default();
+        assert_eq!(choose(Auto, &at(None, unknown)), UnloadVia::Classic);
         assert_eq!(
-            choose(Auto, Some(Lockdown::Confidentiality)),
+            choose(Auto, &at(Some(Lockdown::None), unknown)),
+            UnloadVia::Classic
+        );
+        assert_eq!(
+            choose(Auto, &at(Some(Lockdown::Integrity), unknown)),
             UnloadVia::File
         );
-        assert_eq!(choose(File, None), UnloadVia::File);
         assert_eq!(
-            choose(Classic, Some(Lockdown::Integrity)),
+            choose(Auto, &at(Some(Lockdown::Confidentiality), unknown)),
+            UnloadVia::File
+        );
+        // Lockdown unreadable (securityfs not mounted) under Secure Boot: expected.
+        assert_eq!(choose(Auto, &at(None, SecureBoot::On)), UnloadVia::File);
+        // Readable and off wins over Secure Boot.
+        assert_eq!(
+            choose(Auto, &at(Some(Lockdown::None), SecureBoot::On)),
+            UnloadVia::Classic
+        );
+        assert_eq!(choose(File, &at(None, unknown)), UnloadVia::File);
+        assert_eq!(
+            choose(Classic, &at(Some(Lockdown::Integrity), unknown)),
             UnloadVia::Classic
         );
         let mut b = Calls::default();
