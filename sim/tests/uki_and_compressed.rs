@@ -8,6 +8,7 @@
 mod common;
 
 use common::cli::{assert_one_line_failure, kernel_bytes, run, Machine};
+use std::path::PathBuf;
 use warmboot::arch::Arch;
 use warmboot::compression::Compression;
 use warmboot::image::pe::{MACHINE_ARM64, MACHINE_X86_64};
@@ -132,14 +133,7 @@ fn a_uki_without_an_initrd_hands_over_only_the_given_one() {
 #[test]
 fn a_uki_loads_through_kexec_load_with_the_kernel_inside_planned() {
     let m = Machine::x86();
-    let file = m.file(
-        "linux.efi",
-        &uki(
-            &m,
-            kernel_bytes(Arch::X86_64, "uki"),
-            Some(embedded_initrd()),
-        ),
-    );
+    let file = x86_uki_file(&m);
     let mut sim = m.sim();
     let r = run(&mut sim, &load_args(&m, &file, &["--syscall", "classic"]));
     assert_eq!(r.code, 0, "{r:?}");
@@ -174,14 +168,7 @@ fn a_uki_loads_through_kexec_load_with_the_kernel_inside_planned() {
 #[test]
 fn a_uki_dry_run_shows_the_sections_it_used() {
     let m = Machine::x86();
-    let file = m.file(
-        "linux.efi",
-        &uki(
-            &m,
-            kernel_bytes(Arch::X86_64, "uki"),
-            Some(embedded_initrd()),
-        ),
-    );
+    let file = x86_uki_file(&m);
     let mut sim = m.sim();
     let text = run(
         &mut sim,
@@ -301,4 +288,16 @@ fn auto_falls_back_to_kexec_load_for_an_image_gz_where_there_is_no_kexec_file_lo
         sim.image(Mode::Normal).unwrap().source,
         Source::Classic { .. }
     ));
+}
+
+/// `linux.efi` on `m`: a UKI of a synthetic x86 kernel with the embedded initrd.
+fn x86_uki_file(m: &Machine) -> PathBuf {
+    m.file(
+        "linux.efi",
+        &uki(
+            m,
+            kernel_bytes(Arch::X86_64, "uki"),
+            Some(embedded_initrd()),
+        ),
+    )
 }

@@ -545,45 +545,43 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
         }
         if ending == Ending::TimedOut && !verdict.passed {
             verdict.reason = format!("timed out after {}s: {}", args.timeout, verdict.reason);
-            if attempts == 1 {
-                // Printed even when silent: a retry must never go unnoticed.
-                println!(
-                    "TIMEOUT {label} after {}s — retrying once (timeouts only); log {}",
-                    args.timeout,
-                    run_dir.join(SERIAL_LOG).display()
-                );
-                if !args.silent {
-                    report_failure(&label, &run_dir);
-                }
-                retry = Some(Retry {
-                    reason: verdict.reason.clone(),
-                    run_dir: run_dir.clone(),
-                    layouts: layouts(&log),
-                });
-                continue;
-            }
         }
-        if attempts == 1 && !verdict.passed {
-            if let Some(crash) = reference_loader_crash(args, &log) {
-                // Printed even when silent: a retry must never go unnoticed.
-                println!(
-                    "CRASH {label}: kexec-tools' next kernel crashed ({crash}) — retrying once \
-                     with the same seed (the reference loader only); log {}",
-                    run_dir.join(SERIAL_LOG).display()
-                );
-                if !args.silent {
-                    report_failure(&label, &run_dir);
-                }
-                retry = Some(Retry {
-                    reason: format!(
+        // The two failures that get one retry with the same seed: a timeout, and a crash
+        // of the next kernel kexec-tools booted. Each says why in its line and its reason.
+        let retry_why = match (attempts, verdict.passed) {
+            (1, false) if ending == Ending::TimedOut => Some((
+                format!(
+                    "TIMEOUT {label} after {}s — retrying once (timeouts only)",
+                    args.timeout
+                ),
+                verdict.reason.clone(),
+            )),
+            (1, false) => reference_loader_crash(args, &log).map(|crash| {
+                (
+                    format!(
+                        "CRASH {label}: kexec-tools' next kernel crashed ({crash}) — retrying \
+                         once with the same seed (the reference loader only)"
+                    ),
+                    format!(
                         "{}; kexec-tools' next kernel crashed: {crash}",
                         verdict.reason
                     ),
-                    run_dir: run_dir.clone(),
-                    layouts: layouts(&log),
-                });
-                continue;
+                )
+            }),
+            _ => None,
+        };
+        if let Some((line, reason)) = retry_why {
+            // Printed even when silent: a retry must never go unnoticed.
+            println!("{line}; log {}", run_dir.join(SERIAL_LOG).display());
+            if !args.silent {
+                report_failure(&label, &run_dir);
             }
+            retry = Some(Retry {
+                reason,
+                run_dir: run_dir.clone(),
+                layouts: layouts(&log),
+            });
+            continue;
         }
         if !verdict.passed && !args.silent {
             report_failure(&label, &run_dir);
