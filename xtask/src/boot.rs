@@ -448,61 +448,35 @@ pub fn expectation(args: &Args) -> Expectation {
     }
 }
 
+/// Serialises the preparation of runs (images, initramfs, ESP, accelerator probe): they
+/// write shared files under target/ and the cache, so `matrix --jobs N` boots its guests
+/// side by side but prepares them one at a time.
+static PREPARE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// What a run boots, prepared before its first attempt.
+struct Prepared {
+    kernels: Kernels,
+    esp: Option<PathBuf>,
+    accel: Accel,
+    config: GuestConfig,
+    seed: u64,
+}
+
 /// Builds what the run needs and runs it, retrying once after a timeout (and only then).
+/// Safe to call from several threads at once (`matrix --jobs`): the preparation takes
+/// [`PREPARE`], the attempts run unlocked, each in its own run directory.
 pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
-    check_secure_boot_args(args)?;
-    crate::images::prepare(root)?;
-    let cache = Cache::from_env()?;
-    let kernels = resolve_kernels(root, &cache, args)?;
-    let kernel = kernels.first.path.clone();
-    let initrd = match &args.initrd {
-        Some(i) => i.clone(),
-        None => {
-            let next = &kernels.next.path;
-            let mut extra = Vec::new();
-            let mut tag = short_hash(next);
-            if args.scenario == Scenario::Lockdown {
-                // The next kernel again, without its signature, for lockdown to refuse.
-                let signed = std::fs::read(next).map_err(Error::io(next))?;
-                let stripped =
-                    crate::authenticode::strip_signature(&signed).map_err(|e| Error::Boot {
-                        reason: format!("{}: cannot strip its signature: {e}", next.display()),
-                    })?;
-                let at = crate::secure_boot::UNSIGNED_KERNEL.trim_start_matches('/');
-                extra.push((at.to_string(), stripped));
-                tag += ".unsigned";
-            }
-            let out = crate::initramfs::default_path(root, args.arch)
-                .with_extension(format!("{tag}.cpio"));
-            crate::initramfs::build_with(root, args.arch, Some(next), &extra, &out)?;
-            out
-        }
-    };
-    let seed = match args.seed {
-        Some(s) => s,
-        None => Seeds::fresh()?,
-    };
-    let append = cmdline(args, seed);
-    // Secure Boot: the firmware boots the ESP; TCG only (qemu.md: KVM guests hang here).
-    let (accel, esp) = if args.firmware == Firmware::Secureboot {
-        let esp = crate::esp::build(root, &kernel, &initrd, &append)?;
-        (Accel::Tcg, Some(esp))
-    } else {
-        let accel = crate::accel::choose(root, args.accel, args.arch, &kernel, &initrd)?;
-        (accel, None)
-    };
-    let mut config = GuestConfig {
-        arch: args.arch,
-        firmware: args.firmware,
+    let Prepared {
+        kernels,
+        esp,
         accel,
-        memory_mib: args.memory,
-        kernel,
-        initrd,
-        append,
-        no_reboot: !matches!(args.scenario, Scenario::Cold | Scenario::Lockdown),
-        drive: None,
-        seed: Some(seed),
-        secure_boot: None,
+        mut config,
+        seed,
+    } = {
+        // A thread that panicked while preparing left nothing half-written that matters:
+        // each preparation rebuilds what it needs.
+        let _guard = PREPARE.lock().unwrap_or_else(|e| e.into_inner());
+        prepare(root, args)?
     };
     let expect = expectation(args);
     let label = label(args, &kernels);
@@ -657,6 +631,73 @@ fn short_hash(p: &Path) -> String {
     h.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
+/// Resolves the kernels, builds the initramfs (and the ESP under Secure Boot), draws the
+/// seed and picks the accelerator: everything before the first attempt.
+fn prepare(root: &Path, args: &Args) -> Result<Prepared> {
+    check_secure_boot_args(args)?;
+
+    crate::images::prepare(root)?;
+    let cache = Cache::from_env()?;
+    let kernels = resolve_kernels(root, &cache, args)?;
+    let kernel = kernels.first.path.clone();
+    let initrd = match &args.initrd {
+        Some(i) => i.clone(),
+        None => {
+            let next = &kernels.next.path;
+            let mut extra = Vec::new();
+            let mut tag = short_hash(next);
+            if args.scenario == Scenario::Lockdown {
+                // The next kernel again, without its signature, for lockdown to refuse.
+                let signed = std::fs::read(next).map_err(Error::io(next))?;
+                let stripped =
+                    crate::authenticode::strip_signature(&signed).map_err(|e| Error::Boot {
+                        reason: format!("{}: cannot strip its signature: {e}", next.display()),
+                    })?;
+                let at = crate::secure_boot::UNSIGNED_KERNEL.trim_start_matches('/');
+                extra.push((at.to_string(), stripped));
+                tag += ".unsigned";
+            }
+            let out = crate::initramfs::default_path(root, args.arch)
+                .with_extension(format!("{tag}.cpio"));
+            crate::initramfs::build_with(root, args.arch, Some(next), &extra, &out)?;
+            out
+        }
+    };
+    let seed = match args.seed {
+        Some(s) => s,
+        None => Seeds::fresh()?,
+    };
+    let append = cmdline(args, seed);
+    // Secure Boot: the firmware boots the ESP; TCG only (qemu.md: KVM guests hang here).
+    let (accel, esp) = if args.firmware == Firmware::Secureboot {
+        let esp = crate::esp::build(root, &kernel, &initrd, &append)?;
+        (Accel::Tcg, Some(esp))
+    } else {
+        let accel = crate::accel::choose(root, args.accel, args.arch, &kernel, &initrd)?;
+        (accel, None)
+    };
+    let config = GuestConfig {
+        arch: args.arch,
+        firmware: args.firmware,
+        accel,
+        memory_mib: args.memory,
+        kernel,
+        initrd,
+        append,
+        no_reboot: !matches!(args.scenario, Scenario::Cold | Scenario::Lockdown),
+        drive: None,
+        seed: Some(seed),
+        secure_boot: None,
+    };
+    Ok(Prepared {
+        kernels,
+        esp,
+        accel,
+        config,
+        seed,
+    })
+}
+
 fn run_dir(root: &Path, label: &str, attempt: u32) -> PathBuf {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -704,19 +745,24 @@ fn attempt(
 }
 
 /// Prints the run's serial log and QEMU's stderr between banners; the run dir is kept.
+/// One write, under stdout's lock, so that the guests of `matrix --jobs` do not
+/// interleave their logs.
 fn report_failure(label: &str, run_dir: &Path) {
+    let mut out = String::new();
     for (name, file) in [("serial console", SERIAL_LOG), ("QEMU stderr", STDERR_LOG)] {
         let text = std::fs::read_to_string(run_dir.join(file)).unwrap_or_default();
-        println!(
-            "===== {label}: {name} ({}) =====",
+        out += &format!(
+            "===== {label}: {name} ({}) =====\n{text}",
             run_dir.join(file).display()
         );
-        print!("{text}");
         if !text.ends_with('\n') {
-            println!();
+            out.push('\n');
         }
-        println!("===== end of {name} =====");
+        out += &format!("===== end of {name} =====\n");
     }
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
 }
 
 #[cfg(test)]

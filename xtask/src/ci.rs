@@ -95,7 +95,13 @@ pub fn run(root: &Path) -> Result<()> {
         Step {
             name: "secure boot: cargo xtask matrix --secure-boot".into(),
             action: Box::new(|| {
-                crate::matrix::run_ci(root, &crate::matrix::MatrixArgs { secure_boot: true })
+                crate::matrix::run_ci(
+                    root,
+                    &crate::matrix::MatrixArgs {
+                        secure_boot: true,
+                        ..Default::default()
+                    },
+                )
             }),
         },
         Step {

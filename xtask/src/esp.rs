@@ -42,6 +42,26 @@ pub fn grub_cfg(cmdline: &str) -> String {
 }
 
 /// The ESP image for `kernel`, `initrd` and `cmdline`, built unless cached.
+/// When this process built its first ESP: older images are from earlier invocations.
+static PROCESS_START: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
+
+/// Removes the images (and their file trees) in `dir` last written before `start`.
+fn prune_older_than(dir: &Path, start: std::time::SystemTime) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < start);
+        if old {
+            let p = e.path();
+            let _ = std::fs::remove_file(&p).or_else(|_| std::fs::remove_dir_all(&p));
+        }
+    }
+}
+
 pub fn build(root: &Path, kernel: &Path, initrd: &Path, cmdline: &str) -> Result<PathBuf> {
     let read = |p: &Path| std::fs::read(p).map_err(Error::io(p));
     let shim = read(Path::new(SHIM))?;
@@ -84,10 +104,15 @@ pub fn build(root: &Path, kernel: &Path, initrd: &Path, cmdline: &str) -> Result
         return Ok(image);
     }
     std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
-    // Only the newest image is kept: every run has its own command line (its seed).
-    for e in std::fs::read_dir(&dir).map_err(Error::io(&dir))?.flatten() {
-        let _ = std::fs::remove_file(e.path());
-    }
+    // Every run has its own command line (its seed), so images pile up: those of earlier
+    // invocations go, those of this one stay (`matrix --jobs` boots several at once, and
+    // a retry boots its image again).
+    prune_older_than(
+        &dir,
+        PROCESS_START
+            .get_or_init(std::time::SystemTime::now)
+            .to_owned(),
+    );
     let files = dir.join(format!("esp-{key}.files"));
     std::fs::create_dir_all(&files).map_err(Error::io(&files))?;
     let cfg_file = files.join("grub.cfg");

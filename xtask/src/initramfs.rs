@@ -133,7 +133,11 @@ pub fn build_with(
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     }
-    std::fs::write(out, bytes).map_err(Error::io(out))?;
+    // Written beside and renamed into place: a guest of `matrix --jobs` may be starting
+    // from the same file right now, and must read the old or the new one, never half.
+    let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(Error::io(&tmp))?;
+    std::fs::rename(&tmp, out).map_err(Error::io(out))?;
     Ok(())
 }
 

@@ -12,6 +12,19 @@ pub struct MatrixArgs {
     /// Only the Secure Boot cases ([`secure_boot_matrix`]), CI's "secure boot" step.
     #[arg(long)]
     pub secure_boot: bool,
+    /// How many guests boot at once (default: one per CPU). Each TCG guest (-smp 1) keeps
+    /// one core busy; the timeouts assume a core per guest.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+impl MatrixArgs {
+    /// `--jobs`, or one guest per CPU the machine offers.
+    pub fn jobs(&self) -> usize {
+        self.jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
+    }
 }
 
 /// One entry of the matrix: the scenario and whether it must pass.
@@ -435,7 +448,7 @@ pub fn run_ci(root: &Path, args: &MatrixArgs) -> Result<()> {
     } else {
         ci_matrix(&pinned)
     };
-    if run(root, &cases)? {
+    if run(root, &cases, args.jobs())? {
         Ok(())
     } else {
         Err(crate::error::Error::Boot {
@@ -444,34 +457,74 @@ pub fn run_ci(root: &Path, args: &MatrixArgs) -> Result<()> {
     }
 }
 
-/// Runs every case, prints a summary table, and says whether the matrix passed.
-pub fn run(root: &Path, cases: &[Case]) -> Result<bool> {
+/// Runs every case, `jobs` guests at a time, prints a summary table in the cases' order,
+/// and says whether the matrix passed. Each case prints its outcome as it ends. An error
+/// that is not a verdict (a kernel that cannot be fetched, QEMU that cannot start) stops
+/// the workers from taking new cases and is returned once the running ones end.
+pub fn run(root: &Path, cases: &[Case], jobs: usize) -> Result<bool> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Mutex;
     let started = std::time::Instant::now();
-    let mut rows: Vec<(String, bool, Outcome)> = Vec::new();
-    for c in cases {
-        let outcome = boot::run_scenario(root, &c.args)?;
-        boot::print_outcome(&outcome);
-        let ok = match &c.must_fail {
-            None => outcome.verdict.passed,
-            Some(x) => {
-                let ok =
-                    !outcome.verdict.passed && outcome.verdict.reason.contains(x.reason_contains);
-                println!(
-                    "expected failure ({}): {}",
-                    x.because,
-                    if ok {
-                        "it failed for the expected reason"
-                    } else {
-                        "it did NOT fail as expected"
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let done: Mutex<Vec<Option<CaseResult>>> = Mutex::new(cases.iter().map(|_| None).collect());
+    let workers = jobs.clamp(1, cases.len().max(1));
+    if workers > 1 {
+        println!("matrix: {} cases, {workers} guests at a time", cases.len());
+    }
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while !stop.load(Ordering::SeqCst) {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(c) = cases.get(i) else { break };
+                    let result = run_case(root, c);
+                    if result.is_err() {
+                        stop.store(true, Ordering::SeqCst);
                     }
-                );
-                ok
-            }
-        };
+                    if let Ok(mut d) = done.lock() {
+                        d[i] = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    let done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut rows: Vec<(String, bool, Outcome)> = Vec::new();
+    for result in done.into_iter().flatten() {
+        let (ok, outcome) = result?;
         rows.push((outcome.label.clone(), ok, outcome));
     }
     println!("{}", summary(&rows, started.elapsed()));
     Ok(rows.iter().all(|(_, ok, _)| *ok))
+}
+
+/// Whether a case came out as it must, and how it ran.
+type CaseResult = Result<(bool, Outcome)>;
+
+/// Boots one case and says whether it came out as it must (a pass, or for a case that
+/// must fail, a failure for its reason); prints the outcome.
+fn run_case(root: &Path, c: &Case) -> CaseResult {
+    let outcome = boot::run_scenario(root, &c.args)?;
+    boot::print_outcome(&outcome);
+    let ok = match &c.must_fail {
+        None => outcome.verdict.passed,
+        Some(x) => {
+            let ok = !outcome.verdict.passed && outcome.verdict.reason.contains(x.reason_contains);
+            println!(
+                "expected failure of {} ({}): {}",
+                outcome.label,
+                x.because,
+                if ok {
+                    "it failed for the expected reason"
+                } else {
+                    "it did NOT fail as expected"
+                }
+            );
+            ok
+        }
+    };
+    Ok((ok, outcome))
 }
 
 fn summary(rows: &[(String, bool, Outcome)], wall: std::time::Duration) -> String {

@@ -165,7 +165,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         list.len(),
         args.runs
     );
-    let booted = matrix::run(root, &list)?;
+    let booted = matrix::run(root, &list, matrix::MatrixArgs::default().jobs())?;
     let measured = if args.runs == 0 {
         Ok(())
     } else {
