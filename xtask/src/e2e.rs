@@ -3,11 +3,12 @@
 //! A Debian bookworm tree made by debootstrap (minbase + systemd + the distribution kernel),
 //! cached under `<cache>/e2e/bookworm`, gets the static warmboot, its units (installed by
 //! `warmboot install-units --enable --kexec-symlink`, so /usr/sbin/kexec is warmboot) and
-//! the step script of `images/e2e/`; it becomes an ext4 image booted as an x86_64 guest
-//! under TCG with the tree's own kernel and initrd (Debian's initrd has virtio_blk). The
-//! guest walks through its steps, one per boot, printing `@@E2E` lines; [`judge`] decides
-//! each of the seven scenarios from the serial log alone (issue 8's five, and issue 17's
-//! kernel upgrade and lock). A step of `cargo xtask ci`.
+//! the step script of `images/e2e/`; it becomes two ext4 images booted as two x86_64
+//! guests side by side under TCG with the tree's own kernel and initrd (Debian's initrd
+//! has virtio_blk). Each guest walks through its share of the steps, one per boot,
+//! printing `@@E2E` lines; [`judge`] decides each scenario from the two serial logs alone
+//! (issue 8's five, issue 17's kernel upgrade, lock, boots without systemd and
+//! kdump-tools). A step of `cargo xtask ci`.
 
 use crate::cache::Cache;
 use crate::cmd::Cmd;
@@ -22,8 +23,8 @@ pub const APPEND: &str = "root=/dev/vda rw console=ttyS0 crashkernel=256M";
 /// The guest's RAM, and the crash reservation APPEND asks for, in MiB.
 const MEMORY_MIB: u32 = 1024;
 const CRASH_MIB: u64 = 256;
-/// Ten boots of up to 2 minutes each under TCG and a kernel package installed, with room
-/// to spare.
+/// Per guest: up to six boots of up to 2 minutes each under TCG and a kernel package
+/// installed, with room to spare (two guests share the machine's two cores).
 const TIMEOUT: Duration = Duration::from_secs(35 * 60);
 
 #[derive(Debug, clap::Args)]
@@ -56,51 +57,120 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
             .unwrap_or(0)
     ));
     std::fs::create_dir_all(&run_dir).map_err(Error::io(&run_dir))?;
-    let disk = run_dir.join("disk.img");
-    Cmd::new("mkfs.ext4")
-        .args(["-q", "-F", "-L", "root", "-d"])
-        .arg(&tree)
-        .arg(&disk)
-        .arg("3G")
-        .run()?;
     let (kernel, initrd, _) = tree_kernel(&tree)?;
-    let config = GuestConfig {
-        arch: GuestArch::X86_64,
-        firmware: Firmware::Bios,
-        accel: Accel::Tcg,
-        memory_mib: MEMORY_MIB,
-        kernel,
-        initrd,
-        append: APPEND.to_string(),
-        // The cold reboot must go through the firmware and boot -kernel again.
-        no_reboot: false,
-        drive: Some(disk),
-        seed: None,
-        secure_boot: None,
-    };
-    let mut guest = Guest::start(&config, &run_dir).map_err(Error::io(&run_dir))?;
-    let ending = guest.run(TIMEOUT, |l, _| {
-        if l.line.contains("@@E2E vmcore") || l.line.contains("@@E2E done") {
-            Flow::Stop
-        } else {
-            Flow::Continue
-        }
+    // Two guests walk the steps side by side (images/e2e/README.md), each on its own disk
+    // made from the tree: the first from step 0, the second from FIRST_STEP_OF_SECOND.
+    let mut chains = Vec::new();
+    for (name, first_step, stop) in [
+        ("a", None, "@@E2E done"),
+        ("b", Some(FIRST_STEP_OF_SECOND), "@@E2E vmcore"),
+    ] {
+        let dir = run_dir.join(name);
+        std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        let disk = dir.join("disk.img");
+        set_first_step(&tree, first_step)?;
+        Cmd::new("mkfs.ext4")
+            .args(["-q", "-F", "-L", "root", "-d"])
+            .arg(&tree)
+            .arg(&disk)
+            .arg("3G")
+            .run()?;
+        let config = GuestConfig {
+            arch: GuestArch::X86_64,
+            firmware: Firmware::Bios,
+            accel: Accel::Tcg,
+            memory_mib: MEMORY_MIB,
+            kernel: kernel.clone(),
+            initrd: initrd.clone(),
+            append: APPEND.to_string(),
+            // The cold reboot must go through the firmware and boot -kernel again.
+            no_reboot: false,
+            drive: Some(disk),
+            seed: None,
+            secure_boot: None,
+        };
+        chains.push((dir, config, stop));
+    }
+    set_first_step(&tree, None)?;
+    let runs: Vec<std::io::Result<(Ending, Vec<String>)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chains
+            .iter()
+            .map(|(dir, config, stop)| {
+                scope.spawn(move || {
+                    let mut guest = Guest::start(config, dir)?;
+                    let ending = guest.run(TIMEOUT, |l, _| {
+                        // The second guest's end: its capture kernel checked the dump and
+                        // powers off; either guest may also say it is done.
+                        if l.line.contains(stop) || l.line.contains("@@E2E done") {
+                            Flow::Stop
+                        } else {
+                            Flow::Continue
+                        }
+                    });
+                    let lines = guest.log().iter().map(|s| s.line.clone()).collect();
+                    Ok((ending, lines))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("e2e guest thread panicked")))
+            })
+            .collect()
     });
-    let lines: Vec<&str> = guest.log().iter().map(|s| s.line.as_str()).collect();
-    let verdicts = judge(&lines);
-    println!("e2e ({ending:?}), serial log in {}", run_dir.display());
+    let mut logs = Vec::new();
+    let mut timed_out = false;
+    for ((dir, _, _), run) in chains.iter().zip(runs) {
+        let (ending, lines) = run.map_err(Error::io(dir))?;
+        println!(
+            "e2e guest {} ({ending:?}), serial log in {}",
+            dir.display(),
+            dir.join(crate::guest::SERIAL_LOG).display()
+        );
+        timed_out |= ending == Ending::TimedOut;
+        logs.push(lines);
+    }
+    let chains: Vec<Vec<&str>> = logs
+        .iter()
+        .map(|l| l.iter().map(String::as_str).collect())
+        .collect();
+    let chains: Vec<&[&str]> = chains.iter().map(Vec::as_slice).collect();
+    let verdicts = judge(&chains);
     for (name, v) in &verdicts {
         match v {
             Ok(()) => println!("  PASS  {name}"),
             Err(why) => println!("  FAIL  {name}: {why}"),
         }
     }
-    if ending == Ending::TimedOut || verdicts.iter().any(|(_, v)| v.is_err()) {
+    if timed_out || verdicts.iter().any(|(_, v)| v.is_err()) {
         return Err(Error::Boot {
             reason: format!("e2e failed; see {}", run_dir.display()),
         });
     }
     Ok(())
+}
+
+/// The step the second guest starts at: Debian's kdump-tools (images/e2e/e2e-step).
+const FIRST_STEP_OF_SECOND: u32 = 6;
+
+/// Writes the step the guest booting a disk made from `tree` starts at (none: step 0).
+fn set_first_step(tree: &Path, step: Option<u32>) -> Result<()> {
+    let file = tree.join("var/lib/e2e/step");
+    match step {
+        Some(n) => {
+            if let Some(dir) = file.parent() {
+                std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+            }
+            std::fs::write(&file, format!("{n}\n")).map_err(Error::io(&file))
+        }
+        None => match std::fs::remove_file(&file) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(&file)(e)),
+        },
+    }
 }
 
 /// The Debian release of the tree.
@@ -262,12 +332,7 @@ fn prepare_tree(root: &Path, tree: &Path, warmboot: &Path) -> Result<()> {
     write("etc/hostname", "e2e\n")?;
     let journal = tree.join("var/log/journal");
     std::fs::create_dir_all(&journal).map_err(Error::io(&journal))?;
-    let step = tree.join("var/lib/e2e/step");
-    match std::fs::remove_file(&step) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io(&step)(e)),
-    }
+    set_first_step(tree, None)
 }
 
 /// Debian's kexec tools as an administrator who uses warmboot sets them up:
@@ -377,6 +442,8 @@ fn marker(line: &str) -> Option<&str> {
 /// One boot of the guest as its markers and the kernel lines before the next one tell it.
 #[derive(Debug, Default)]
 struct Boot<'a> {
+    /// Which guest's log it is from (`judge`'s chains).
+    guest: usize,
     step: Option<&'a str>,
     id: Option<&'a str>,
     /// `uname -r`.
@@ -424,13 +491,25 @@ fn boots<'a>(lines: &[&'a str]) -> Vec<Boot<'a>> {
     out
 }
 
-/// The seven scenarios (issue 8's five; issue 17's kernel upgrade, lock and the capture
-/// kernel of the upgraded kernel), each passed or failed with the reason, from the serial
-/// log alone.
-pub fn judge(lines: &[&str]) -> Vec<(&'static str, std::result::Result<(), String>)> {
-    let boots = boots(lines);
+/// The eleven scenarios (issue 8's five; the kernel upgrade, the lock and the capture
+/// kernel of the upgraded kernel; issue 17's reboots without systemd and kdump-tools),
+/// each passed or failed with the reason, from the serial logs alone.
+///
+/// `chains` are the serial logs of the guests that walked the steps (images/e2e/e2e-step),
+/// each split into its boots on its own: a step's next boot is the next one of the same
+/// guest.
+pub fn judge(chains: &[&[&str]]) -> Vec<(&'static str, std::result::Result<(), String>)> {
+    let boots: Vec<Boot> = chains
+        .iter()
+        .enumerate()
+        .flat_map(|(guest, c)| boots(c).into_iter().map(move |b| Boot { guest, ..b }))
+        .collect();
     let step = |n: &str| boots.iter().find(|b| b.step == Some(n));
     let fresh = |a: &Boot, b: &Boot| match (a.id, b.id) {
+        _ if a.guest != b.guest => Err(format!(
+            "steps {:?} and {:?} ran in different guests",
+            a.step, b.step
+        )),
         (Some(x), Some(y)) if x != y => Ok(()),
         _ => Err(format!(
             "boot ids {:?} and {:?} are not two boots",
@@ -481,7 +560,7 @@ pub fn judge(lines: &[&str]) -> Vec<(&'static str, std::result::Result<(), Strin
         boots
             .iter()
             .position(|b| b.step == Some(n))
-            .and_then(|i| boots.get(i + 1))
+            .and_then(|i| boots.get(i + 1).filter(|b| b.guest == boots[i].guest))
             .ok_or_else(|| format!("no boot followed step {n}"))
     };
     let systemctl_kexec = need("2").and_then(|b2| {
@@ -496,12 +575,12 @@ pub fn judge(lines: &[&str]) -> Vec<(&'static str, std::result::Result<(), Strin
     });
     // The upgrade: the package's postinst ran warmboot's kernel hook, which loaded the new
     // default kernel; `warmboot reboot` went warm into it.
-    let upgraded = need("6").and_then(|b3| {
-        let b4 = need("7")?;
+    let upgraded = need("7").and_then(|b3| {
+        let b4 = need("8")?;
         fresh(b3, b4)?;
         let package = b3
             .marker("upgrade package=")
-            .ok_or("step 6 installed no kernel package")?
+            .ok_or("step 7 installed no kernel package")?
             .trim();
         if let Some(f) = b3.marker("upgrade-failed ") {
             return Err(format!("dpkg -i {package} failed: {f}"));
@@ -521,7 +600,7 @@ pub fn judge(lines: &[&str]) -> Vec<(&'static str, std::result::Result<(), Strin
             k => Err(format!("the warm reboot after the upgrade booted {k:?}, not {release}")),
         }
     });
-    let lock = need("7").and_then(|b4| {
+    let lock = need("8").and_then(|b4| {
         let dir = b4.marker("lock-dir ").unwrap_or_default().trim();
         if dir != "700 root" {
             return Err(format!("/run/warmboot is {dir:?}, not \"700 root\""));
@@ -531,8 +610,8 @@ pub fn judge(lines: &[&str]) -> Vec<(&'static str, std::result::Result<(), Strin
             other => Err(format!("a user creating the lock file: {other:?}")),
         }
     });
-    let capture = need("7").and_then(|b3| {
-        let b4 = need("8")?;
+    let capture = need("8").and_then(|b3| {
+        let b4 = need("9")?;
         fresh(b3, b4)?;
         if !b3.saw("Kernel panic") {
             return Err("no panic before the capture boot".to_string());
@@ -629,7 +708,7 @@ pub fn judge(lines: &[&str]) -> Vec<(&'static str, std::result::Result<(), Strin
         clean_reboot(b4, b5, "`kexec KERNEL`")
     });
     // Debian's kdump-tools, unchanged, with /sbin/kexec diverted to warmboot.
-    let kdump_load = need("5").and_then(|b5| {
+    let kdump_load = need("6").and_then(|b5| {
         let m = |k: &str| b5.marker(k).unwrap_or_default().trim().to_string();
         if m("kdump-before ") != "0" {
             return Err(format!(
@@ -669,8 +748,8 @@ pub fn judge(lines: &[&str]) -> Vec<(&'static str, std::result::Result<(), Strin
         }
         Ok(())
     });
-    let kdump_capture = need("5").and_then(|b5| {
-        let b6 = need("6")?;
+    let kdump_capture = need("6").and_then(|b5| {
+        let b6 = need("7")?;
         fresh(b5, b6)?;
         if !b5.saw("Kernel panic") {
             return Err("no panic after kdump-tools loaded".to_string());
@@ -846,15 +925,34 @@ warm reboot into the loaded kernel (no systemd: stop every process, remount read
 @@E2E kdump-dmesg 1
 @@E2E upgrade package=linux-image-6.1.0-56-amd64"##;
 
-    fn verdicts(log: &str) -> Vec<(&'static str, std::result::Result<(), String>)> {
-        judge(&log.lines().collect::<Vec<_>>())
+    fn verdicts_of(logs: &[&str]) -> Vec<(&'static str, std::result::Result<(), String>)> {
+        let lines: Vec<Vec<&str>> = logs.iter().map(|l| l.lines().collect()).collect();
+        let chains: Vec<&[&str]> = lines.iter().map(Vec::as_slice).collect();
+        judge(&chains)
     }
 
-    /// [`RUN`] with today's step numbers.
+    fn verdicts(log: &str) -> Vec<(&'static str, std::result::Result<(), String>)> {
+        verdicts_of(&[log])
+    }
+
+    /// [`RUN`] (one guest, from before issue 17's steps) with today's step numbers.
     fn renumbered(log: &str) -> String {
-        log.replace("@@E2E boot step=5", "@@E2E boot step=8")
-            .replace("@@E2E boot step=4", "@@E2E boot step=7")
-            .replace("@@E2E boot step=3", "@@E2E boot step=6")
+        log.replace("@@E2E boot step=5", "@@E2E boot step=9")
+            .replace("@@E2E boot step=4", "@@E2E boot step=8")
+            .replace("@@E2E boot step=3", "@@E2E boot step=7")
+    }
+
+    /// [`RUN_NO_SYSTEMD_KDUMP`] (one guest walked steps 3 to 6) as today's two guests
+    /// print it: the first ends at step 5 (its marks), the second starts at step 6 (then
+    /// kdump-tools' part, which the old step 5 held too) and goes on to step 7.
+    fn two_guests(log: &str) -> Vec<(&'static str, std::result::Result<(), String>)> {
+        let five = log.find("@@E2E boot step=5").expect("step 5");
+        let six = log.find("@@E2E boot step=6").expect("step 6");
+        let first = &log[..six];
+        let second = log[five..]
+            .replace("@@E2E boot step=6", "@@E2E boot step=7")
+            .replacen("@@E2E boot step=5", "@@E2E boot step=6", 1);
+        verdicts_of(&[first, &second])
     }
 
     #[test]
@@ -871,11 +969,41 @@ warm reboot into the loaded kernel (no systemd: stop every process, remount read
     }
 
     #[test]
+    fn a_step_is_followed_only_by_a_boot_of_the_same_guest() {
+        // The first guest stopped after step 2: the second guest's first boot is not the
+        // boot after it.
+        let first = RUN.split("@@E2E boot step=3").next().unwrap_or_default();
+        let v = two_guests_after(first, RUN_NO_SYSTEMD_KDUMP);
+        assert_eq!(v[3].1, Err("no boot followed step 2".to_string()));
+        // And two steps from different guests are not one reboot.
+        let second = RUN_NO_SYSTEMD_KDUMP.replace("@@E2E boot step=4", "@@E2E boot step=40");
+        let a = RUN_NO_SYSTEMD_KDUMP
+            .split("@@E2E boot step=4")
+            .next()
+            .unwrap_or_default();
+        let b = second
+            .split("@@E2E boot step=40")
+            .nth(1)
+            .map(|r| format!("@@E2E boot step=4{r}"));
+        let v = verdicts_of(&[a, &b.unwrap_or_default()]);
+        let e = v[7].1.clone().unwrap_err();
+        assert!(e.contains("ran in different guests"), "{e}");
+    }
+
+    /// `first`, then `second` as the other guest's log.
+    fn two_guests_after<'a>(
+        first: &'a str,
+        second: &'a str,
+    ) -> Vec<(&'static str, std::result::Result<(), String>)> {
+        verdicts_of(&[first, second])
+    }
+
+    #[test]
     fn the_real_runs_pass_every_scenario() {
         for (name, v) in verdicts(&renumbered(RUN)).into_iter().take(7) {
             assert_eq!(v, Ok(()), "{name}");
         }
-        for (name, v) in verdicts(RUN_NO_SYSTEMD_KDUMP).into_iter().skip(7) {
+        for (name, v) in two_guests(RUN_NO_SYSTEMD_KDUMP).into_iter().skip(7) {
             assert_eq!(v, Ok(()), "{name}");
         }
     }
@@ -885,7 +1013,7 @@ warm reboot into the loaded kernel (no systemd: stop every process, remount read
         let broken = |from: &str, to: &str, scenario: usize, why: &str| {
             assert!(RUN_NO_SYSTEMD_KDUMP.contains(from), "{from}");
             let log = RUN_NO_SYSTEMD_KDUMP.replacen(from, to, 1);
-            let v = verdicts(&log);
+            let v = two_guests(&log);
             let e = v[scenario].1.clone().unwrap_err();
             assert!(e.contains(why), "{}: {e}", v[scenario].0);
         };
@@ -1091,6 +1219,6 @@ warm reboot into the loaded kernel (no systemd: stop every process, remount read
         let v = verdicts(&renumbered(
             RUN.split("@@E2E boot step=5").next().unwrap_or_default(),
         ));
-        assert_eq!(v[6].1, Err("no boot reached step 8".to_string()));
+        assert_eq!(v[6].1, Err("no boot reached step 9".to_string()));
     }
 }
