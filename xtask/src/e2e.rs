@@ -59,11 +59,19 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
     std::fs::create_dir_all(&run_dir).map_err(Error::io(&run_dir))?;
     let (kernel, initrd, _) = tree_kernel(&tree)?;
     // Two guests walk the steps side by side (images/e2e/README.md), each on its own disk
-    // made from the tree: the first from step 0, the second from FIRST_STEP_OF_SECOND.
+    // made from the tree: the first from step 0 (BIOS), the second from
+    // FIRST_STEP_OF_SECOND under Secure Boot (OVMF enforcing it, Debian's signed shim,
+    // GRUB and the tree's signed kernel from an ESP: the kernel is locked down, and
+    // kdump-tools adds -s).
     let mut chains = Vec::new();
-    for (name, first_step, stop) in [
-        ("a", None, "@@E2E done"),
-        ("b", Some(FIRST_STEP_OF_SECOND), "@@E2E vmcore"),
+    for (name, first_step, stop, firmware) in [
+        ("a", None, "@@E2E done", Firmware::Bios),
+        (
+            "b",
+            Some(FIRST_STEP_OF_SECOND),
+            "@@E2E vmcore",
+            Firmware::Secureboot,
+        ),
     ] {
         let dir = run_dir.join(name);
         std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
@@ -75,9 +83,20 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
             .arg(&disk)
             .arg("3G")
             .run()?;
+        let secure_boot = if firmware == Firmware::Secureboot {
+            let vars = dir.join("OVMF_VARS.fd");
+            std::fs::copy(crate::qemu::SECURE_BOOT_VARS, &vars)
+                .map_err(Error::io(crate::qemu::SECURE_BOOT_VARS))?;
+            Some(crate::qemu::SecureBootDisks {
+                vars,
+                esp: crate::esp::build(root, &kernel, &initrd, APPEND)?,
+            })
+        } else {
+            None
+        };
         let config = GuestConfig {
             arch: GuestArch::X86_64,
-            firmware: Firmware::Bios,
+            firmware,
             accel: Accel::Tcg,
             memory_mib: MEMORY_MIB,
             kernel: kernel.clone(),
@@ -87,7 +106,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
             no_reboot: false,
             drive: Some(disk),
             seed: None,
-            secure_boot: None,
+            secure_boot,
         };
         chains.push((dir, config, stop));
     }
@@ -781,6 +800,41 @@ pub fn judge(chains: &[&[&str]]) -> Vec<(&'static str, std::result::Result<(), S
             )),
         }
     });
+    // The second guest boots Debian's signed chain with Secure Boot enforced (issue 18):
+    // warmboot reads Secure Boot from the EFI variables systemd mounted (efivarfs), the
+    // kernel is locked down, and kdump-config (check_secure_boot: SecureBoot=1,
+    // SetupMode=0) adds -s to its load and unload, which warmboot's kexec takes as
+    // kexec_file_load of the signed kernel. Scenarios 10, 11, 5 and 7 ran there too.
+    let secure_kdump = need("6").and_then(|b| {
+        let status = b.marker("status ").unwrap_or_default();
+        if !status.contains("\"secure_boot\":\"on\"") {
+            return Err(format!(
+                "warmboot status did not find Secure Boot on in the EFI variables: {status}"
+            ));
+        }
+        if !["integrity", "confidentiality"]
+            .iter()
+            .any(|l| status.contains(&format!("\"lockdown\":\"{l}\"")))
+        {
+            return Err(format!("the kernel is not locked down: {status}"));
+        }
+        let argv = b.marker("kdump-argv ").unwrap_or_default();
+        if !argv.starts_with("-p|-s|") {
+            return Err(format!("kdump-config did not load with -s: {argv}"));
+        }
+        let record = b.marker("kdump-record ").unwrap_or_default();
+        let crash = record.split("\"crash_kernel\":").nth(1).unwrap_or_default();
+        if !crash.starts_with('{') || !crash.contains("\"syscall\":\"kexec_file_load\"") {
+            return Err(format!(
+                "the capture kernel was not loaded with kexec_file_load: {record}"
+            ));
+        }
+        let lock = b.marker("kdump-unload-lock ").unwrap_or_default();
+        if !lock.contains("kexec -s -p -u") {
+            return Err(format!("kdump-config did not unload with -s: {lock}"));
+        }
+        Ok(())
+    });
     vec![
         ("1 the next kernel is loaded after boot", loaded_at_boot),
         ("2 warm reboot keeps a file and shuts down cleanly", warm),
@@ -810,6 +864,10 @@ pub fn judge(chains: &[&[&str]]) -> Vec<(&'static str, std::result::Result<(), S
         (
             "11 kdump-tools' capture kernel saves a dump the first kernel finds",
             kdump_capture,
+        ),
+        (
+            "12 under Secure Boot kdump-tools loads with -s (kexec_file_load)",
+            secure_kdump,
         ),
     ]
 }
@@ -969,6 +1027,15 @@ warm reboot into the loaded kernel (no systemd: stop every process, remount read
     }
 
     #[test]
+    fn kdump_tools_without_secure_boot_is_not_the_secure_boot_scenario() {
+        // RUN_NO_SYSTEMD_KDUMP's guest booted without Secure Boot: kdump-config loaded
+        // without -s, and warmboot found no lockdown.
+        let v = two_guests(RUN_NO_SYSTEMD_KDUMP);
+        let e = v[11].1.clone().unwrap_err();
+        assert!(e.contains("did not find Secure Boot on"), "{e}");
+    }
+
+    #[test]
     fn a_step_is_followed_only_by_a_boot_of_the_same_guest() {
         // The first guest stopped after step 2: the second guest's first boot is not the
         // boot after it.
@@ -1003,7 +1070,7 @@ warm reboot into the loaded kernel (no systemd: stop every process, remount read
         for (name, v) in verdicts(&renumbered(RUN)).into_iter().take(7) {
             assert_eq!(v, Ok(()), "{name}");
         }
-        for (name, v) in two_guests(RUN_NO_SYSTEMD_KDUMP).into_iter().skip(7) {
+        for (name, v) in two_guests(RUN_NO_SYSTEMD_KDUMP).into_iter().skip(7).take(4) {
             assert_eq!(v, Ok(()), "{name}");
         }
     }

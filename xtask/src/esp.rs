@@ -18,12 +18,22 @@
 //! `$cmdpath/grub.cfg`, the directory GRUB was loaded from: EFI/BOOT here.
 //!
 //! Images are cached by content under target/xtask/esp/ (the SHA-256 of every input), so a
-//! retried run reuses its image; each new image replaces the older ones.
+//! retried run reuses its image; the images of earlier invocations are removed.
 
 use crate::cmd::Cmd;
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+
+/// The Debian packages a Secure Boot guest needs on the host: its firmware (ovmf), the
+/// signed chain, and the tools that make the FAT image without root.
+pub const PACKAGES: &[&str] = &[
+    "ovmf",
+    "shim-signed",
+    "grub-efi-amd64-signed",
+    "dosfstools",
+    "mtools",
+];
 
 /// shim, signed by Microsoft (package shim-signed).
 pub const SHIM: &str = "/usr/lib/shim/shimx64.efi.signed";
@@ -41,7 +51,6 @@ pub fn grub_cfg(cmdline: &str) -> String {
     )
 }
 
-/// The ESP image for `kernel`, `initrd` and `cmdline`, built unless cached.
 /// When this process built its first ESP: older images are from earlier invocations.
 static PROCESS_START: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
 
@@ -62,7 +71,10 @@ fn prune_older_than(dir: &Path, start: std::time::SystemTime) {
     }
 }
 
+/// The ESP image for `kernel`, `initrd` and `cmdline`, built unless cached (installing
+/// [`PACKAGES`] where missing).
 pub fn build(root: &Path, kernel: &Path, initrd: &Path, cmdline: &str) -> Result<PathBuf> {
+    crate::host::ensure_packages(PACKAGES)?;
     let read = |p: &Path| std::fs::read(p).map_err(Error::io(p));
     let shim = read(Path::new(SHIM))?;
     let grub = read(Path::new(GRUB))?;

@@ -149,6 +149,16 @@ impl GuestConfig {
                     &format!("if=pflash,format=raw,unit=0,readonly=on,file={SECURE_BOOT_CODE}"),
                     "-drive",
                     &format!("if=pflash,format=raw,unit=1,file={}", d.vars.display()),
+                ]);
+                // A root disk (the e2e's) first, so that it is /dev/vda and the ESP vdb:
+                // virtio disks are named in the order of their PCI slots.
+                if let Some(root) = &self.drive {
+                    push(&[
+                        "-drive",
+                        &format!("file={},format=raw,if=virtio", root.display()),
+                    ]);
+                }
+                push(&[
                     "-drive",
                     &format!("file={},format=raw,if=virtio", d.esp.display()),
                 ]);
@@ -270,6 +280,16 @@ mod tests {
              -drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd \
              -drive if=pflash,format=raw,unit=1,file=/r/OVMF_VARS.fd \
              -drive file=/c/esp.img,format=raw,if=virtio"
+        );
+        // The e2e's root disk comes first: /dev/vda, as its command line says.
+        c.drive = Some("/r/disk.img".into());
+        let s = c.display();
+        assert!(
+            s.ends_with(
+                "-drive file=/r/disk.img,format=raw,if=virtio \
+                 -drive file=/c/esp.img,format=raw,if=virtio"
+            ),
+            "{s}"
         );
     }
 }
