@@ -5,7 +5,8 @@
 //!
 //! Sources:
 //! - Secure Boot: the `SecureBoot` and `SetupMode` EFI variables (UEFI spec 3.3, global
-//!   variable GUID 8be4df61-93ca-11d0-aa0d-00e098032b8c) as efivarfs shows them: four bytes
+//!   variable GUID 8be4df61-93ca-11d2-aa0d-00e098032b8c, include/linux/efi.h
+//!   `EFI_GLOBAL_VARIABLE_GUID`) as efivarfs shows them: four bytes
 //!   of attributes, then the data, one byte, 1 = on (Documentation/filesystems/efivarfs.rst).
 //!   The kernel's own reading is drivers/firmware/efi/libstub/secureboot.c
 //!   `efi_get_secureboot`: no `SecureBoot` variable, `SecureBoot` 0 or `SetupMode` 1 means
@@ -29,10 +30,10 @@ use serde::Serialize;
 
 /// The efivarfs file of the `SecureBoot` variable.
 pub const SECURE_BOOT_VAR: &str =
-    "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d0-aa0d-00e098032b8c";
+    "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c";
 /// The efivarfs file of the `SetupMode` variable.
 pub const SETUP_MODE_VAR: &str =
-    "/sys/firmware/efi/efivars/SetupMode-8be4df61-93ca-11d0-aa0d-00e098032b8c";
+    "/sys/firmware/efi/efivars/SetupMode-8be4df61-93ca-11d2-aa0d-00e098032b8c";
 
 /// UEFI Secure Boot, as the firmware reports it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

@@ -77,7 +77,7 @@ fn status_reads_secure_boot_from_the_efi_variable() {
     std::fs::create_dir_all(&vars).unwrap();
     // efivarfs: 4 attribute bytes (NV|BS|RT), then the value.
     std::fs::write(
-        vars.join("SecureBoot-8be4df61-93ca-11d0-aa0d-00e098032b8c"),
+        vars.join("SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"),
         [0x06, 0, 0, 0, 1],
     )
     .unwrap();
@@ -96,7 +96,7 @@ fn status_reads_secure_boot_from_the_efi_variable() {
     assert_eq!(v["lockdown"], serde_json::Value::Null);
     // Secure Boot off; LoadPin and IMA shown where the kernel has them.
     std::fs::write(
-        vars.join("SecureBoot-8be4df61-93ca-11d0-aa0d-00e098032b8c"),
+        vars.join("SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"),
         [0x06, 0, 0, 0, 0],
     )
     .unwrap();

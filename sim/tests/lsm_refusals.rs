@@ -17,7 +17,7 @@ use warmboot_sim::refusal::Refusal;
 use warmboot_sim::{Sim, Source};
 
 const SECURE_BOOT: &str =
-    "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d0-aa0d-00e098032b8c";
+    "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c";
 
 /// The x86 machine with a normal and a crash kernel loaded.
 fn loaded() -> (Machine, Sim) {
