@@ -335,9 +335,9 @@ mod tests {
             .flat_map(|i| [0xe8, i as u8, (i >> 8) as u8, 0, 0, 0x90])
             .collect();
         // Zero pages, a zero run not on a unit boundary, and a non-zero tail.
-        plain.extend(std::iter::repeat(0).take(5 * SPARSE_UNIT + 123));
+        plain.extend(std::iter::repeat_n(0, 5 * SPARSE_UNIT + 123));
         plain.extend_from_slice(b"tail");
-        plain.extend(std::iter::repeat(0).take(3 * SPARSE_UNIT));
+        plain.extend(std::iter::repeat_n(0, 3 * SPARSE_UNIT));
         let xz = xz_x86(&plain);
         let len = plain.len() as u64;
         for hint in [len, 0, len / 3, len + 10_000] {

@@ -208,17 +208,22 @@ fn zero_sparse(b: &mut [u8]) {
 /// unwritten every destination unit whose bytes would not change from zero.
 fn move_down_sparse(data: &mut [u8], src: std::ops::Range<usize>, dst: usize) {
     let unit = compression::SPARSE_UNIT;
-    let mut off = 0;
-    while off < src.len() {
-        let n = unit.min(src.len() - off);
-        let (s, d) = (src.start + off, dst + off);
-        let zero_src = data.get(s..s + n).is_some_and(compression::is_zero);
-        match data.get_mut(d..d + n) {
+    for s in src.clone().step_by(unit) {
+        let n = unit.min(src.end.saturating_sub(s));
+        // In bounds by the caller's checks; the checked sums cannot fail.
+        let (Some(s_end), Some(d)) = (s.checked_add(n), s.checked_sub(src.start)) else {
+            return;
+        };
+        let Some(d) = d.checked_add(dst) else { return };
+        let Some(d_end) = d.checked_add(n) else {
+            return;
+        };
+        let zero_src = data.get(s..s_end).is_some_and(compression::is_zero);
+        match data.get_mut(d..d_end) {
             Some(t) if zero_src => zero_sparse(t),
-            Some(_) => data.copy_within(s..s + n, d),
+            Some(_) => data.copy_within(s..s_end, d),
             None => {}
         }
-        off += n;
     }
 }
 
