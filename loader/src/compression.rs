@@ -106,39 +106,131 @@ pub fn decompress(
     limit: u64,
     what: &'static str,
 ) -> Result<Vec<u8>> {
-    let fail = |detail: String| Error::Decompress {
+    if method == Compression::None {
+        return Ok(data.to_vec());
+    }
+    let fail = failure(method, what);
+    let mut out = Vec::new();
+    reader(method, data, what)?
+        .take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| fail(e.to_string()))?;
+    finish(out, method, limit, what)
+}
+
+/// The unit [`decompress_sparse`] skips when all zero: a page.
+pub const SPARSE_UNIT: usize = 4096;
+
+/// [`decompress`] for a large output with long runs of zeros (a kernel payload: .bss
+/// stored in the file, .init.scratch, alignment padding, about a third of Debian's
+/// kernels), same bytes, less memory: the output buffer is allocated zeroed (fresh
+/// anonymous pages, not resident until written) at `size_hint` bytes (the size the
+/// kernel build appends; a longer stream grows it), and a page of output that is all zero
+/// is not written, so it never becomes resident. The decompressor's own window is not
+/// affected.
+pub fn decompress_sparse(
+    method: Compression,
+    data: &[u8],
+    size_hint: u64,
+    limit: u64,
+    what: &'static str,
+) -> Result<Vec<u8>> {
+    if method == Compression::None {
+        return Ok(data.to_vec());
+    }
+    let fail = failure(method, what);
+    let mut r = reader(method, data, what)?.take(limit + 1);
+    let hint = usize::try_from(size_hint.min(limit)).unwrap_or(0);
+    let mut out = vec![0u8; hint];
+    let mut chunk = vec![0u8; 64 * SPARSE_UNIT];
+    let mut len = 0usize;
+    loop {
+        let n = fill(&mut r, &mut chunk).map_err(|e| fail(e.to_string()))?;
+        if n == 0 {
+            break;
+        }
+        let end = len + n;
+        if end > out.len() {
+            out.resize(end, 0);
+        }
+        let dst = out
+            .get_mut(len..end)
+            .ok_or_else(|| fail("output overflow".into()))?;
+        write_sparse(dst, chunk.get(..n).unwrap_or_default());
+        len = end;
+    }
+    out.truncate(len);
+    finish(out, method, limit, what)
+}
+
+/// Copies `src` into `dst` (same length, `dst` zero) unit by unit, leaving the all-zero
+/// units of `src` unwritten.
+fn write_sparse(dst: &mut [u8], src: &[u8]) {
+    for (d, s) in dst.chunks_mut(SPARSE_UNIT).zip(src.chunks(SPARSE_UNIT)) {
+        if !is_zero(s) {
+            d.copy_from_slice(s);
+        }
+    }
+}
+
+/// Whether every byte of `b` is zero.
+pub fn is_zero(b: &[u8]) -> bool {
+    b.iter().all(|&x| x == 0)
+}
+
+/// Reads until `buf` is full or the stream ends; the number of bytes read.
+fn fill(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(buf.get_mut(n..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn failure(method: Compression, what: &'static str) -> impl Fn(String) -> Error {
+    move |detail: String| Error::Decompress {
         what,
         method: method.name().to_string(),
         detail,
-    };
-    let mut out = Vec::new();
-    let read = match method {
-        Compression::None => return Ok(data.to_vec()),
-        Compression::Gzip => flate2::read::GzDecoder::new(data)
-            .take(limit + 1)
-            .read_to_end(&mut out),
-        Compression::Zstd => {
-            let decoder =
-                ruzstd::decoding::StreamingDecoder::new(data).map_err(|e| fail(e.to_string()))?;
-            decoder.take(limit + 1).read_to_end(&mut out)
-        }
+    }
+}
+
+/// The decompressing reader of `data` for `method` (not `None`).
+fn reader<'a>(
+    method: Compression,
+    data: &'a [u8],
+    what: &'static str,
+) -> Result<Box<dyn Read + 'a>> {
+    let fail = failure(method, what);
+    Ok(match method {
+        Compression::Gzip => Box::new(flate2::read::GzDecoder::new(data)),
+        Compression::Zstd => Box::new(
+            ruzstd::decoding::StreamingDecoder::new(data).map_err(|e| fail(e.to_string()))?,
+        ),
         // One stream only: the kernel build appends the 4-byte size after it.
-        Compression::Xz => lzma_rust2::XzReader::new(data, false)
-            .take(limit + 1)
-            .read_to_end(&mut out),
+        Compression::Xz => Box::new(lzma_rust2::XzReader::new(data, false)),
         // The .lzma ("lzma_alone") format `lzma -9` writes: header, then the stream.
-        Compression::Lzma => lzma_rust2::LzmaReader::new_mem_limit(data, LZMA_MEM_LIMIT_KIB, None)
-            .map_err(|e| fail(e.to_string()))?
-            .take(limit + 1)
-            .read_to_end(&mut out),
+        Compression::Lzma => Box::new(
+            lzma_rust2::LzmaReader::new_mem_limit(data, LZMA_MEM_LIMIT_KIB, None)
+                .map_err(|e| fail(e.to_string()))?,
+        ),
         other => {
             return Err(Error::UnsupportedCompression {
                 what,
                 method: other.name().to_string(),
             })
         }
-    };
-    read.map_err(|e| fail(e.to_string()))?;
+    })
+}
+
+/// The limit and emptiness checks every decompression ends with.
+fn finish(out: Vec<u8>, method: Compression, limit: u64, what: &'static str) -> Result<Vec<u8>> {
+    let fail = failure(method, what);
     if out.len() as u64 > limit {
         return Err(fail(format!("output exceeds the {limit}-byte limit")));
     }
@@ -232,6 +324,37 @@ mod tests {
             err.to_string().starts_with("cannot decompress t (xz): "),
             "{err}"
         );
+    }
+
+    /// The sparse decompression gives the bytes of the plain one, whatever the size hint
+    /// (exact, short: the buffer grows; long: cut to the stream), zero pages included,
+    /// and keeps its limit.
+    #[test]
+    fn sparse_decompression_gives_the_same_bytes_for_any_size_hint() {
+        let mut plain: Vec<u8> = (0..20_000u32)
+            .flat_map(|i| [0xe8, i as u8, (i >> 8) as u8, 0, 0, 0x90])
+            .collect();
+        // Zero pages, a zero run not on a unit boundary, and a non-zero tail.
+        plain.extend(std::iter::repeat_n(0, 5 * SPARSE_UNIT + 123));
+        plain.extend_from_slice(b"tail");
+        plain.extend(std::iter::repeat_n(0, 3 * SPARSE_UNIT));
+        let xz = xz_x86(&plain);
+        let len = plain.len() as u64;
+        for hint in [len, 0, len / 3, len + 10_000] {
+            let out = decompress_sparse(Compression::Xz, &xz, hint, 1 << 24, "t").unwrap();
+            assert!(out == plain, "hint {hint}: {} bytes", out.len());
+        }
+        let err = decompress_sparse(Compression::Xz, &xz, len, 1000, "t").unwrap_err();
+        assert!(err.to_string().contains("limit"), "{err}");
+        let err =
+            decompress_sparse(Compression::Xz, &xz[..xz.len() / 2], len, 1 << 24, "t").unwrap_err();
+        assert!(
+            err.to_string().starts_with("cannot decompress t (xz): "),
+            "{err}"
+        );
+        let err =
+            decompress_sparse(Compression::Lzo, b"\x89LZO\0", 0, 1 << 20, "payload").unwrap_err();
+        assert!(err.to_string().contains("cannot decompress"), "{err}");
     }
 
     #[test]

@@ -79,9 +79,12 @@ impl KernelProper {
             u64::from(bz.payload_length),
             "bzImage compressed payload",
         )?;
-        let data = compression::decompress(
+        // Sparse: the zero pages of the payload (.bss stored in the file, .init.scratch,
+        // padding) are never written, so they cost no memory here nor after the layout.
+        let data = compression::decompress_sparse(
             bz.payload_compression,
             payload,
+            bz.uncompressed_size.map_or(0, u64::from),
             compression::MAX_DECOMPRESSED,
             "bzImage payload",
         )?;
@@ -164,7 +167,9 @@ pub fn from_payload_owned(
     }
     // Moves sorted by destination, each one down: a move never overwrites the source of
     // a later one (that lies at or above its destination, which is above this one's
-    // end), and the zeroed gap below a destination holds no source still to move.
+    // end), and the zeroed gap below a destination holds no source still to move. Page by
+    // page, in ascending order (safe for a move down), writing only where the bytes
+    // change, so that zero pages the sparse decompression left unwritten stay so.
     let mut end = 0usize;
     for m in &c.moves {
         // Both ranges lie inside data: src's by in_place, dst's as dst <= src.
@@ -174,10 +179,11 @@ pub fn from_payload_owned(
         if src.end > data.len() || dst.end > data.len() {
             return Err(bad_payload("a PT_LOAD does not fit the image".to_string()));
         }
-        data.get_mut(end..dst.start)
-            .ok_or_else(|| bad_payload("PT_LOADs out of order".to_string()))?
-            .fill(0);
-        data.copy_within(src, dst.start);
+        zero_sparse(
+            data.get_mut(end..dst.start)
+                .ok_or_else(|| bad_payload("PT_LOADs out of order".to_string()))?,
+        );
+        move_down_sparse(&mut data, src, dst.start);
         end = dst.end;
     }
     data.truncate(end);
@@ -186,6 +192,39 @@ pub fn from_payload_owned(
         return Err(bad_payload("a PT_LOAD does not fit the image".to_string()));
     }
     Ok(c.into_proper(data, decompressed_len, load))
+}
+
+/// Zeroes `b`, leaving the units that are zero already unwritten.
+fn zero_sparse(b: &mut [u8]) {
+    for u in b.chunks_mut(compression::SPARSE_UNIT) {
+        if !compression::is_zero(u) {
+            u.fill(0);
+        }
+    }
+}
+
+/// `data.copy_within(src, dst)` for `dst <= src.start`, unit by unit in ascending order
+/// (each unit's source is read before a later unit's destination can reach it), leaving
+/// unwritten every destination unit whose bytes would not change from zero.
+fn move_down_sparse(data: &mut [u8], src: std::ops::Range<usize>, dst: usize) {
+    let unit = compression::SPARSE_UNIT;
+    for s in src.clone().step_by(unit) {
+        let n = unit.min(src.end.saturating_sub(s));
+        // In bounds by the caller's checks; the checked sums cannot fail.
+        let (Some(s_end), Some(d)) = (s.checked_add(n), s.checked_sub(src.start)) else {
+            return;
+        };
+        let Some(d) = d.checked_add(dst) else { return };
+        let Some(d_end) = d.checked_add(n) else {
+            return;
+        };
+        let zero_src = data.get(s..s_end).is_some_and(compression::is_zero);
+        match data.get_mut(d..d_end) {
+            Some(t) if zero_src => zero_sparse(t),
+            Some(_) => data.copy_within(s..s_end, d),
+            None => {}
+        }
+    }
 }
 
 fn bad_payload(detail: String) -> Error {
@@ -460,6 +499,35 @@ pub(crate) mod tests {
             );
             assert_eq!(owned.relocs.r32, copied.relocs.r32);
         }
+    }
+
+    /// The page-by-page move down gives copy_within's bytes for overlapping ranges,
+    /// with zero and non-zero pages on both sides and a partial last page.
+    #[test]
+    fn sparse_move_down_equals_copy_within() {
+        let unit = compression::SPARSE_UNIT;
+        let mut data = vec![0u8; 12 * unit + 100];
+        for (i, b) in data.iter_mut().enumerate() {
+            let page = i / unit;
+            if page % 3 != 1 {
+                *b = (i % 251) as u8 | 1;
+            }
+        }
+        for (src, dst) in [
+            (3 * unit..10 * unit + 100, unit),
+            (unit + 7..12 * unit + 100, 0),
+            (0..5 * unit, 0),
+        ] {
+            let mut want = data.clone();
+            want.copy_within(src.clone(), dst);
+            let mut got = data.clone();
+            move_down_sparse(&mut got, src.clone(), dst);
+            assert!(got == want, "{src:?} -> {dst}");
+        }
+        let mut z = data.clone();
+        zero_sparse(&mut z[unit / 2..5 * unit]);
+        assert!(z[unit / 2..5 * unit].iter().all(|&b| b == 0));
+        assert_eq!(z[..unit / 2], data[..unit / 2]);
     }
 
     #[test]

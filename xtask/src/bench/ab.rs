@@ -3,13 +3,16 @@
 //! optimisation only) with its downtime off → on and the phase that shrank most, and the
 //! goals per architecture and kernel series (variants.rs `goals`): warmboot against
 //! kexec-tools like for like (neither hashes, both hash) and default against default, each
-//! ratio labelled with what it compares. Reported, never an exit failure: a missed goal is
-//! a measurement.
+//! ratio labelled with what it compares; and the load-cost goals (variants.rs
+//! `load_goals`): warmboot's load time and peak memory against kexec-tools', each ratio with
+//! its bound. Reported, never an exit failure: a missed goal is a measurement.
 //!
 //! Pure: samples in, results (kept in results.json) and report text out.
 
-use super::report::{field_summary, sets, AbResult, GoalResult, PhaseChange, Sample, Set, PHASES};
-use super::variants::{ab_pairs, arch_name, goals as goals_of};
+use super::report::{
+    field_summary, sets, AbResult, GoalResult, LoadGoalResult, PhaseChange, Sample, Set, PHASES,
+};
+use super::variants::{ab_pairs, arch_name, goals as goals_of, load_goals as load_goals_of};
 use crate::qemu::GuestArch;
 use std::fmt::Write;
 
@@ -118,13 +121,80 @@ pub fn goals(samples: &[Sample], arches: &[GuestArch]) -> Vec<GoalResult> {
     out
 }
 
+/// The kernel release the samples of `set` booted ("" when none says).
+fn kernel_of(samples: &[Sample], set: &Set) -> String {
+    samples
+        .iter()
+        .find(|s| set.has(s) && !s.kernel.is_empty())
+        .map(|s| s.kernel.clone())
+        .unwrap_or_default()
+}
+
+/// The load-cost goals of every architecture in `arches` and series that this run
+/// measured: median load time and median peak memory (VmHWM) of each side, their ratios,
+/// and whether each is within its bound.
+pub fn load_goals(samples: &[Sample], arches: &[GuestArch]) -> Vec<LoadGoalResult> {
+    let mut out = Vec::new();
+    for (arch, a) in measured_sets(samples, arches) {
+        let a = &a;
+        for g in load_goals_of(arch) {
+            if !has_samples(samples, a, g.warmboot) && !has_samples(samples, a, g.reference) {
+                continue;
+            }
+            let load = |id| median(samples, a, id, |s| s.load_s);
+            let peak = |id| {
+                median(samples, a, id, |s| {
+                    s.loader_hwm_kib.map(|k| k as f64 / 1024.0)
+                })
+            };
+            let (wl, rl) = (load(g.warmboot), load(g.reference));
+            let (wp, rp) = (peak(g.warmboot), peak(g.reference));
+            let time_ratio = wl.zip(rl).map(|(w, r)| w / r);
+            let peak_ratio = wp.zip(rp).map(|(w, r)| w / r);
+            out.push(LoadGoalResult {
+                arch: a.arch.clone(),
+                series: a.series.clone(),
+                kernel: kernel_of(samples, a),
+                warmboot: g.warmboot.into(),
+                reference: g.reference.into(),
+                compares: g.compares.into(),
+                hashing: g.hashing.describe().into(),
+                warmboot_load_s: wl,
+                reference_load_s: rl,
+                time_ratio,
+                max_time_ratio: g.max_time_ratio,
+                time_met: time_ratio.map(|r| r <= g.max_time_ratio),
+                warmboot_peak_mib: wp,
+                reference_peak_mib: rp,
+                peak_ratio,
+                max_peak_ratio: g.max_peak_ratio,
+                peak_met: peak_ratio.map(|r| r <= g.max_peak_ratio),
+            });
+        }
+    }
+    out
+}
+
+/// One ratio of a load-cost line: `a / b = r (≤ max: met)`.
+fn bounded(a: String, b: String, ratio: Option<f64>, max: f64, met: Option<bool>) -> String {
+    let verdict = match met {
+        Some(true) => "met",
+        Some(false) => "not met",
+        None => "not measured (a side has no passing sample)",
+    };
+    let r = ratio
+        .map(|x| format!("{x:.2}"))
+        .unwrap_or_else(|| "-".into());
+    format!("{a} / {b} = {r} (≤ {max}: {verdict})")
+}
+
 fn s(x: Option<f64>) -> String {
     x.map(|v| format!("{v:.2} s")).unwrap_or_else(|| "-".into())
 }
 
-/// The "Optimisations (A/B in this run)" section and the goal lines, as markdown (also
-/// printed on stdout).
-pub fn render(opts: &[AbResult], goals: &[GoalResult]) -> String {
+/// The "Optimisations (A/B in this run)" section, the goal lines and the load-cost lines,
+/// as markdown (also printed on stdout).
+pub fn render(opts: &[AbResult], goals: &[GoalResult], loads: &[LoadGoalResult]) -> String {
     let mut r = String::from("## Optimisations (A/B in this run)\n\n");
     r += "Each pair differs in one optimisation only; medians of the same run's passing \
           measured samples, ratio = on / off.\n\n";
@@ -191,6 +261,38 @@ pub fn render(opts: &[AbResult], goals: &[GoalResult]) -> String {
             g.ratio
                 .map(|x| format!("{x:.2}"))
                 .unwrap_or_else(|| "-".into()),
+        );
+    }
+    if !loads.is_empty() {
+        r += "\nLoad cost: what the load costs before the reboot, medians of the same run's \
+              passing measured samples, warmboot / kexec-tools: the loader's run time in the \
+              guest and its peak memory (VmHWM), each side's hashing while loading alike.\n\n";
+    }
+    for l in loads {
+        let mib = |x: Option<f64>| {
+            x.map(|v| format!("{v:.1} MiB"))
+                .unwrap_or_else(|| "-".into())
+        };
+        let _ = writeln!(
+            r,
+            "Load cost: {} ({}) — {}: time {}; peak {}",
+            l.compares,
+            l.hashing,
+            Set::new(&l.arch, &l.series).name(),
+            bounded(
+                format!("{} {}", l.warmboot, s(l.warmboot_load_s)),
+                format!("{} {}", l.reference, s(l.reference_load_s)),
+                l.time_ratio,
+                l.max_time_ratio,
+                l.time_met
+            ),
+            bounded(
+                mib(l.warmboot_peak_mib),
+                mib(l.reference_peak_mib),
+                l.peak_ratio,
+                l.max_peak_ratio,
+                l.peak_met
+            ),
         );
     }
     r
@@ -438,7 +540,7 @@ mod tests {
         assert_eq!((g[2].ratio, g[2].met), (None, None));
         let o = optimisations(&v, &[GuestArch::Arm64]);
         assert_eq!((o[0].ratio, o[0].off_downtime_s), (None, None));
-        let text = render(&o, &g);
+        let text = render(&o, &g, &[]);
         assert!(
             text.contains("downtime - → 3.75 s, no ratio (a side has no passing sample)"),
             "{text}"
@@ -450,13 +552,73 @@ mod tests {
         assert!(goals(&only_cold, &[GuestArch::X86_64]).is_empty());
     }
 
+    /// Issue 19 item 3: the load-cost line gives both ratios from the one run, each
+    /// against its bound (met exactly at it, not above), and says when a side is missing.
+    #[test]
+    fn load_cost_gives_time_and_peak_ratios_against_their_bounds() {
+        let mut v = synthetic();
+        for s in v.iter_mut() {
+            s.loader_hwm_kib = Some(match s.id.as_str() {
+                "warm-warmboot-classic" => 40 * 1024,
+                "warm-warmboot-classic-verify" => 50 * 1024,
+                _ => 20 * 1024,
+            });
+        }
+        let l = load_goals(&v, &[GuestArch::X86_64, GuestArch::Arm64]);
+        let what: Vec<(&str, &str, &str)> = l
+            .iter()
+            .map(|l| (l.series.as_str(), l.warmboot.as_str(), l.reference.as_str()))
+            .collect();
+        assert_eq!(
+            what,
+            [
+                ("6.1", "warm-warmboot-classic", "warm-kexec-tools-i"),
+                ("6.1", "warm-warmboot-classic-verify", "warm-kexec-tools"),
+                ("6.12", "warm-warmboot-classic", "warm-kexec-tools-i"),
+                ("6.12", "warm-warmboot-classic-verify", "warm-kexec-tools"),
+            ],
+            "x86_64 only"
+        );
+        let close = |a: Option<f64>, b: f64| (a.unwrap() - b).abs() < 1e-9;
+        // 6.1, default / -i: load 3.5 / 1.5 = 2.33 > 1.5; peak 40 / 20 = 2.0, at the bound.
+        assert!(close(l[0].time_ratio, 3.5 / 1.5));
+        assert_eq!((l[0].time_met, l[0].peak_met), (Some(false), Some(true)));
+        assert!(close(l[0].peak_ratio, 2.0));
+        // --verify / default: 3.6 / 4.0 = 0.9 met; 50 / 20 = 2.5 not.
+        assert_eq!((l[1].time_met, l[1].peak_met), (Some(true), Some(false)));
+        // 6.12 has no --verify sample: no ratios, no verdicts.
+        assert_eq!((l[3].time_ratio, l[3].time_met), (None, None));
+        assert_eq!((l[3].peak_ratio, l[3].peak_met), (None, None));
+        assert_eq!(l[2].kernel, "6.12.118+deb13-amd64");
+        let text = render(&[], &[], &l);
+        assert!(
+            text.contains(
+                "Load cost: warmboot default / kexec -i (neither hashes) — x86_64 6.1: time \
+                 warm-warmboot-classic 3.50 s / warm-kexec-tools-i 1.50 s = 2.33 (≤ 1.5: not \
+                 met); peak 40.0 MiB / 20.0 MiB = 2.00 (≤ 2: met)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("= - (≤ 1.5: not measured (a side has no passing sample))"),
+            "{text}"
+        );
+        // A run without the pairs' variants has no load-cost line.
+        let cold: Vec<Sample> = v.iter().filter(|s| s.arch == "arm64").cloned().collect();
+        assert!(load_goals(&cold, &[GuestArch::X86_64, GuestArch::Arm64]).is_empty());
+    }
+
     #[test]
     fn the_section_names_each_pair_and_goal() {
         let arches = [GuestArch::X86_64, GuestArch::Arm64];
         let v = synthetic();
         insta::assert_snapshot!(
             "ab_section",
-            render(&optimisations(&v, &arches), &goals(&v, &arches))
+            render(
+                &optimisations(&v, &arches),
+                &goals(&v, &arches),
+                &load_goals(&v, &arches)
+            )
         );
     }
 }

@@ -206,6 +206,34 @@ mod tests {
         check_samples(&samples, &expected).unwrap();
     }
 
+    /// CI's smoke step checks kexec-tools' UEFI peer like any variant: a run without its
+    /// sample, or with only a failing one, fails naming it.
+    #[test]
+    fn the_kexec_tools_uefi_peer_is_checked_on_every_series() {
+        let (expected, samples) = smoke_run();
+        let peer = "warm-kexec-tools-i-uefi";
+        for series in ["6.1", "6.12"] {
+            assert!(expected.iter().any(|v| v.id == peer && v.series == series));
+        }
+        let without: Vec<Sample> = samples
+            .iter()
+            .filter(|s| !(s.id == peer && s.series == "6.12"))
+            .cloned()
+            .collect();
+        assert_eq!(
+            check_samples(&without, &expected).unwrap_err(),
+            "arm64/6.12/warm-kexec-tools-i-uefi has no sample"
+        );
+        let mut failed = samples.clone();
+        let s = find(&mut failed, "6.1", peer);
+        s.ok = false;
+        s.failure = Some("timed out after 240 s".into());
+        assert_eq!(
+            check_samples(&failed, &expected).unwrap_err(),
+            "arm64/6.1/warm-kexec-tools-i-uefi has no passing sample: timed out after 240 s"
+        );
+    }
+
     #[test]
     fn a_passing_sample_missing_a_phase_fails_naming_it_and_why() {
         let (expected, mut samples) = smoke_run();

@@ -230,6 +230,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         environment,
         optimisations: ab::optimisations(&samples, &arches),
         goals: ab::goals(&samples, &arches),
+        load_goals: ab::load_goals(&samples, &arches),
         samples,
     };
     write_outputs(&out, &results)?;
@@ -240,7 +241,10 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
             report::table(&results.samples, &set)
         );
     }
-    println!("\n{}", ab::render(&results.optimisations, &results.goals));
+    println!(
+        "\n{}",
+        ab::render(&results.optimisations, &results.goals, &results.load_goals)
+    );
     println!("bench: wrote {}", out.display());
     if args.check {
         check::check_outputs(&out, &list)?;
@@ -493,7 +497,10 @@ fn write_outputs(out: &Path, results: &Results) -> Result<()> {
     };
     write(
         REPORT,
-        report::render(results, &ab::render(&results.optimisations, &results.goals)),
+        report::render(
+            results,
+            &ab::render(&results.optimisations, &results.goals, &results.load_goals),
+        ),
     )?;
     let json = serde_json::to_string_pretty(results).map_err(|source| Error::Json {
         path: out.join(RESULTS),

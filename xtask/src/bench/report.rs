@@ -159,6 +159,34 @@ pub struct GoalResult {
     pub met: Option<bool>,
 }
 
+/// A load-cost goal on one architecture and kernel series (variants.rs `load_goals`):
+/// warmboot's load time and peak memory against kexec-tools', medians of the same run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadGoalResult {
+    pub arch: String,
+    pub series: String,
+    pub kernel: String,
+    pub warmboot: String,
+    pub reference: String,
+    /// What the ratios compare (`warmboot default / kexec -i`).
+    pub compares: String,
+    /// Which sides hash the segments while loading.
+    pub hashing: String,
+    pub warmboot_load_s: Option<f64>,
+    pub reference_load_s: Option<f64>,
+    /// warmboot / reference load time, and the bound.
+    pub time_ratio: Option<f64>,
+    pub max_time_ratio: f64,
+    /// `None` when a side has no passing measured sample with a load time.
+    pub time_met: Option<bool>,
+    /// Median VmHWM in MiB.
+    pub warmboot_peak_mib: Option<f64>,
+    pub reference_peak_mib: Option<f64>,
+    pub peak_ratio: Option<f64>,
+    pub max_peak_ratio: f64,
+    pub peak_met: Option<bool>,
+}
+
 /// The whole of `results.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Results {
@@ -170,6 +198,9 @@ pub struct Results {
     /// warmboot against kexec-tools, per architecture and series (ab.rs).
     #[serde(default)]
     pub goals: Vec<GoalResult>,
+    /// The load's cost against kexec-tools', per architecture and series (ab.rs).
+    #[serde(default)]
+    pub load_goals: Vec<LoadGoalResult>,
 }
 
 /// What goes into the statistics: measured rounds that passed.
@@ -546,7 +577,7 @@ pub mod tests {
     }
 
     fn ab_section(r: &Results) -> String {
-        super::super::ab::render(&r.optimisations, &r.goals)
+        super::super::ab::render(&r.optimisations, &r.goals, &r.load_goals)
     }
 
     pub fn fixed_results() -> Results {
@@ -660,6 +691,7 @@ pub mod tests {
             },
             optimisations: super::super::ab::optimisations(&samples, &[GuestArch::Arm64]),
             goals: super::super::ab::goals(&samples, &[GuestArch::Arm64]),
+            load_goals: super::super::ab::load_goals(&samples, &[GuestArch::Arm64]),
             samples,
         }
     }
