@@ -503,6 +503,7 @@ pub fn run_scenario(root: &Path, args: &Args) -> Result<Outcome> {
         drive: None,
         seed: Some(seed),
         secure_boot: None,
+        ssh_port: None,
     };
     let expect = expectation(args);
     let label = label(args, &kernels);
