@@ -179,7 +179,14 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
     }
     // The service suite measures x86_64 on the e2e tree's kernel: with `all`, it runs
     // when the arguments allow it and says why not otherwise.
-    let service = match (args.suite, service::selected(args)) {
+    let service = match (
+        args.suite,
+        service::selected(
+            args.kernel.is_some(),
+            args.arch.arches().contains(&GuestArch::X86_64),
+            &args.variants,
+        ),
+    ) {
         (Suite::Kernel, _) => None,
         (_, Ok(list)) => Some(list),
         (Suite::Service, Err(reason)) => return Err(Error::Bench { reason }),
@@ -192,7 +199,34 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         run_kernel_suite(root, args)?;
     }
     if let Some(list) = service {
-        service::run(root, args, &list)?;
+        let for_env = args.clone();
+        let env_root = root.to_path_buf();
+        let options = service::Options {
+            runs: args.runs,
+            warmup: args.warmup,
+            out: args
+                .out
+                .clone()
+                .unwrap_or_else(|| root.join("target/bench")),
+            kernel_series: args.kernel_series.clone(),
+            check: args.check,
+            load_average,
+            environment: Box::new(move |kernels, host_load| {
+                environment(&env_root, &for_env, &[], &[], kernels, host_load)
+            }),
+            command: format!(
+                "cargo xtask bench --suite service --runs {} --warmup {}{}{}",
+                args.runs,
+                args.warmup,
+                if args.variants.is_empty() {
+                    String::new()
+                } else {
+                    format!(" --variants {}", args.variants.join(","))
+                },
+                if args.check { " --check" } else { "" }
+            ),
+        };
+        service::run(root, &options, &list)?;
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod phases;
 pub mod probe;
 pub mod report;
 
+use crate::bench::report::{Environment, CHART, REPORT, RESULTS};
 use crate::cache::Cache;
 use crate::cmd::Cmd;
 use crate::error::{Error, Result};
@@ -20,6 +21,7 @@ use crate::guest::{Ending, Guest};
 use crate::qemu::{Accel, Firmware, GuestArch, GuestConfig};
 use phases::{Evidence, Expect};
 use report::{ServiceResults, ServiceSample};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -434,25 +436,30 @@ fn measure(
     Ok(())
 }
 
-/// The suite's selection from the bench's arguments: `None` when it has nothing to run
-/// (and an error when it was asked for alone and cannot run).
-pub fn selected(args: &super::Args) -> std::result::Result<Vec<ServiceVariant>, String> {
-    if args.kernel.is_some() {
+/// The suite's selection: every variant, or those `variants` names (ids, or
+/// `x86_64/<id>`); an error says why the suite cannot run with the bench's arguments
+/// (`kernel_file`: `--kernel` was given; `x86_64`: `--arch` includes it).
+pub fn selected(
+    kernel_file: bool,
+    x86_64: bool,
+    variants: &[String],
+) -> std::result::Result<Vec<ServiceVariant>, String> {
+    if kernel_file {
         return Err(
             "the service suite boots the e2e tree's own kernel; --kernel is not for it".into(),
         );
     }
-    if !args.arch.arches().contains(&GuestArch::X86_64) {
+    if !x86_64 {
         return Err("the service suite's tree is x86_64 only".into());
     }
-    let all = variants();
-    if args.variants.is_empty() {
+    let all = self::variants();
+    if variants.is_empty() {
         return Ok(all);
     }
     let picked: Vec<ServiceVariant> = all
         .into_iter()
         .filter(|v| {
-            args.variants
+            variants
                 .iter()
                 .any(|w| w == v.id || w == &format!("x86_64/{}", v.id))
         })
@@ -460,8 +467,8 @@ pub fn selected(args: &super::Args) -> std::result::Result<Vec<ServiceVariant>, 
     if picked.is_empty() {
         return Err(format!(
             "no service variant among --variants {} (service variants: {})",
-            args.variants.join(","),
-            variants()
+            variants.join(","),
+            self::variants()
                 .iter()
                 .map(|v| v.id)
                 .collect::<Vec<_>>()
@@ -471,10 +478,28 @@ pub fn selected(args: &super::Args) -> std::result::Result<Vec<ServiceVariant>, 
     Ok(picked)
 }
 
+/// What the suite takes from the bench's arguments (bench/mod.rs fills it; this module
+/// does not import that one, so the layers point one way).
+pub struct Options {
+    pub runs: u32,
+    pub warmup: u32,
+    /// The bench's output directory; the suite writes into `<out>/service`.
+    pub out: PathBuf,
+    pub kernel_series: Vec<String>,
+    pub check: bool,
+    /// The host's load averages, read at the start and the end.
+    pub load_average: fn() -> String,
+    /// The run's environment from the kernels measured (`arch/series` -> release) and
+    /// the host load; the suite sets QEMU, the accelerator and the command itself.
+    pub environment: Box<dyn Fn(BTreeMap<String, String>, String) -> Result<Environment>>,
+    /// The command line that reproduces the run.
+    pub command: String,
+}
+
 /// Runs the suite: builds the image, measures every variant round by round (rotated, as
 /// the kernel suite does), writes the three files into `<out>/service`, checks them with
 /// `--check`.
-pub fn run(root: &Path, args: &super::Args, list: &[ServiceVariant]) -> Result<()> {
+pub fn run(root: &Path, args: &Options, list: &[ServiceVariant]) -> Result<()> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -509,12 +534,8 @@ pub fn run(root: &Path, args: &super::Args, list: &[ServiceVariant]) -> Result<(
         }
         Err(e) => not_covered.push(format!("the pinned series could not be read: {e}")),
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| root.join("target/bench"))
-        .join("service");
-    let load_at_start = super::load_average();
+    let out = args.out.join("service");
+    let load_at_start = (args.load_average)();
     let rounds = args.warmup + args.runs;
     let mut samples = Vec::new();
     for round in 0..rounds {
@@ -581,10 +602,10 @@ pub fn run(root: &Path, args: &super::Args, list: &[ServiceVariant]) -> Result<(
             samples.push(s);
         }
     }
-    let host_load = format!("start {load_at_start}, end {}", super::load_average());
+    let host_load = format!("start {load_at_start}, end {}", (args.load_average)());
     let kernels =
         std::collections::BTreeMap::from([(format!("x86_64/{series}"), image.release.clone())]);
-    let mut environment = super::environment(root, args, &[], &[], kernels, host_load)?;
+    let mut environment = (args.environment)(kernels, host_load)?;
     let bin = GuestArch::X86_64.qemu_binary();
     let version = Cmd::new(bin)
         .arg("--version")
@@ -593,17 +614,7 @@ pub fn run(root: &Path, args: &super::Args, list: &[ServiceVariant]) -> Result<(
         .unwrap_or_else(|| "unknown".into());
     environment.qemu.insert(bin.to_string(), version);
     environment.accel = vec!["tcg".into()];
-    environment.command = format!(
-        "cargo xtask bench --suite service --runs {} --warmup {}{}{}",
-        args.runs,
-        args.warmup,
-        if args.variants.is_empty() {
-            String::new()
-        } else {
-            format!(" --variants {}", args.variants.join(","))
-        },
-        if args.check { " --check" } else { "" }
-    );
+    environment.command = args.command.clone();
     let results = ServiceResults {
         environment,
         goals: report::goals(&samples),
@@ -634,16 +645,16 @@ fn write_outputs(out: &Path, r: &ServiceResults) -> Result<()> {
         let p = out.join(name);
         std::fs::write(&p, text).map_err(Error::io(&p))
     };
-    write(super::REPORT, report::render(r))?;
+    write(REPORT, report::render(r))?;
     let json = serde_json::to_string_pretty(r).map_err(|source| Error::Json {
-        path: out.join(super::RESULTS),
+        path: out.join(RESULTS),
         source,
     })?;
-    write(super::RESULTS, json + "\n")?;
+    write(RESULTS, json + "\n")?;
     let svg = report::chart(&r.samples).map_err(|reason| Error::Bench {
-        reason: format!("drawing service {}: {reason}", super::CHART),
+        reason: format!("drawing service {}: {reason}", CHART),
     })?;
-    write(super::CHART, svg)
+    write(CHART, svg)
 }
 
 #[cfg(test)]
