@@ -260,6 +260,13 @@ mod tests {
             "no new kernel booted",
         );
         broken(without("Run /init"), warm_evidence(), "never started init");
+        // A kexec that did not take, then a reset through the firmware.
+        let mut fell_back = warm_log();
+        fell_back.insert(
+            5,
+            stamped(&[(62.0, "[   52.000000] reboot: Restarting system")])[0].clone(),
+        );
+        broken(fell_back, warm_evidence(), "and printed \"reboot: Restarting system\"");
         // The only answers came from the old system.
         let mut ev = warm_evidence();
         ev.attempts.pop();
