@@ -221,6 +221,44 @@ mod tests {
         assert!(close(p.downtime, 20.4), "{p:?}");
     }
 
+    /// A captured cold reboot through SeaBIOS (excerpt of the serial log; the probe's
+    /// attempts whole), on a host loaded by other guests.
+    fn captured() -> (Vec<Stamped>, Evidence) {
+        let dir = format!("{}/testdata", env!("CARGO_MANIFEST_DIR"));
+        let log = crate::serial::parse_saved_log(
+            &std::fs::read_to_string(format!("{dir}/service-x86_64-bios-cold.log")).unwrap(),
+        );
+        let attempts: Vec<Attempt> = serde_json::from_str(
+            &std::fs::read_to_string(format!("{dir}/service-x86_64-bios-cold.probe.json")).unwrap(),
+        )
+        .unwrap();
+        let ev = Evidence {
+            boot_id_before: Some("before".into()),
+            boot_id_after: Some("after".into()),
+            attempts,
+        };
+        (log, ev)
+    }
+
+    #[test]
+    fn a_captured_cold_reboot_splits_at_its_console_lines_and_the_probe_s_answer() {
+        let (log, ev) = captured();
+        let p = judge(&log, &ev, Expect::Cold).unwrap();
+        // Request 198.284365; the old kernel's last line "reboot: machine restart"
+        // 213.887064 (after "reboot: Restarting system"); "Linux version"
+        // 246.828422; "Run /init as init process" 271.923852; the first banner from the
+        // new system read at 511.571286831 (sshd still answered at 199.339 after the
+        // request: the old system's, left out).
+        let close = |d: Duration, want: f64| (d.as_secs_f64() - want).abs() < 1e-6;
+        assert!(close(p.shutdown, 213.887064 - 198.284365), "{p:?}");
+        assert!(close(p.handoff, 246.828422 - 213.887064), "{p:?}");
+        assert!(close(p.kernel, 271.923852 - 246.828422), "{p:?}");
+        assert!(close(p.userspace, 511.571286831 - 271.923852), "{p:?}");
+        assert!(close(p.downtime, 511.571286831 - 198.284365), "{p:?}");
+        let e = judge(&log, &ev, Expect::Warm).unwrap_err();
+        assert!(e.contains("never printed \"kexec_core"), "{e}");
+    }
+
     #[test]
     fn a_cold_reboot_needs_the_firmware_and_a_warm_one_kexec() {
         let cold: Vec<Stamped> = warm_log()
@@ -266,7 +304,11 @@ mod tests {
             5,
             stamped(&[(62.0, "[   52.000000] reboot: Restarting system")])[0].clone(),
         );
-        broken(fell_back, warm_evidence(), "and printed \"reboot: Restarting system\"");
+        broken(
+            fell_back,
+            warm_evidence(),
+            "and printed \"reboot: Restarting system\"",
+        );
         // The only answers came from the old system.
         let mut ev = warm_evidence();
         ev.attempts.pop();
