@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The ansible-core release installed from PyPI (pip, in a venv under the cache).
@@ -457,9 +457,21 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
             starts.push(m.guest.log().len());
         }
         let stop = Arc::new(AtomicBool::new(false));
+        let shared: Vec<Arc<Mutex<Vec<Attempt>>>> = members
+            .iter()
+            .map(|_| Arc::new(Mutex::new(Vec::new())))
+            .collect();
         let pollers: Vec<_> = members
             .iter()
-            .map(|m| probe::spawn_poller(m.port, Instant::now() - m.guest.now(), stop.clone()))
+            .zip(&shared)
+            .map(|(m, into)| {
+                probe::spawn_poller(
+                    m.port,
+                    Instant::now() - m.guest.now(),
+                    into.clone(),
+                    stop.clone(),
+                )
+            })
             .collect();
         let out_file = dir.join(format!("ansible-{}.log", mode.name()));
         let log = std::fs::File::create(&out_file).map_err(Error::io(&out_file))?;
@@ -497,14 +509,31 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
                 break None;
             }
         };
-        // A last moment for the probes to see the second host's sshd.
-        for m in members.iter_mut() {
-            m.guest.pump(Duration::from_secs(2));
+        // Ansible saw both hosts back; give the probes up to a minute to see each new
+        // system's sshd too (an attempt started while the guest was down may still wait).
+        let seen = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut all_back = true;
+            for (i, m) in members.iter_mut().enumerate() {
+                m.guest.pump(Duration::from_millis(100));
+                let banner = m.guest.log()[starts[i]..]
+                    .iter()
+                    .find(|s| s.line.contains(NEW_KERNEL_BANNER))
+                    .map(|s| s.t);
+                let attempts = shared[i].lock().map(|a| a.clone()).unwrap_or_default();
+                all_back &= banner.is_some_and(|t| probe::answered_again(&attempts, t).is_some());
+            }
+            if all_back || Instant::now() >= seen {
+                break;
+            }
         }
         stop.store(true, Ordering::Relaxed);
-        let attempts: Vec<Vec<Attempt>> = pollers
-            .into_iter()
-            .map(|p| p.join().unwrap_or_default())
+        for p in pollers {
+            let _ = p.join();
+        }
+        let attempts: Vec<Vec<Attempt>> = shared
+            .iter()
+            .map(|a| a.lock().map(|a| a.clone()).unwrap_or_default())
             .collect();
         let output = std::fs::read_to_string(&out_file).map_err(Error::io(&out_file))?;
         let ansible = parse_ansible(&output);

@@ -70,21 +70,23 @@ fn banner(port: u16) -> Option<String> {
 }
 
 /// Probes `port` on its own thread, one attempt after another [`INTERVAL`] apart, stamped
-/// from `zero` (a guest's serial clock: `Instant::now() - guest.now()`), until `stop` is
-/// set; the handle returns every attempt. For callers that run other work meanwhile (the
-/// fleet runs Ansible while it probes two guests).
+/// from `zero` (a guest's serial clock: `Instant::now() - guest.now()`), into `into`
+/// until `stop` is set. For callers that run other work meanwhile (the fleet runs Ansible
+/// while it probes two guests).
 pub fn spawn_poller(
     port: u16,
     zero: Instant,
+    into: std::sync::Arc<std::sync::Mutex<Vec<Attempt>>>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> std::thread::JoinHandle<Vec<Attempt>> {
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let mut out = Vec::new();
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            out.push(attempt(port, || zero.elapsed()));
+            let a = attempt(port, || zero.elapsed());
+            if let Ok(mut v) = into.lock() {
+                v.push(a);
+            }
             std::thread::sleep(INTERVAL);
         }
-        out
     })
 }
 
