@@ -478,6 +478,10 @@ pub fn selected(
     Ok(picked)
 }
 
+/// Makes the run's environment from the kernels measured (`arch/series` -> release) and
+/// the host load.
+pub type EnvironmentOf = Box<dyn Fn(BTreeMap<String, String>, String) -> Result<Environment>>;
+
 /// What the suite takes from the bench's arguments (bench/mod.rs fills it; this module
 /// does not import that one, so the layers point one way).
 pub struct Options {
@@ -491,7 +495,7 @@ pub struct Options {
     pub load_average: fn() -> String,
     /// The run's environment from the kernels measured (`arch/series` -> release) and
     /// the host load; the suite sets QEMU, the accelerator and the command itself.
-    pub environment: Box<dyn Fn(BTreeMap<String, String>, String) -> Result<Environment>>,
+    pub environment: EnvironmentOf,
     /// The command line that reproduces the run.
     pub command: String,
 }
