@@ -416,7 +416,11 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
     let _ = write!(
         inv,
         "\n[fleet:vars]\nansible_user=root\nansible_ssh_private_key_file={}\n\
-         ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'\n\
+         ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+         -o ServerAliveInterval=5 -o ServerAliveCountMax=3'\n\
+         # ServerAlive: after a cold reset QEMU's user network keeps the host side of the\n\
+         # old SSH connection open, and Ansible's ControlMaster then waited on it for good\n\
+         # (seen: the cold run hung after guest1 answered again); keepalives end it.\n\
          ansible_python_interpreter=/usr/bin/python3\n\
          # The guests have no sudo: Ansible logs in as root, so the playbook's become is\n\
          # switched off here (a variable overrides the play's keyword).\n\
