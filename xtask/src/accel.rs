@@ -59,6 +59,7 @@ pub fn choose(
         drive: None,
         seed: None,
         secure_boot: None,
+        ssh_port: None,
     };
     let works = match Guest::start(&config, &root.join("target/xtask/runs/kvm-probe")) {
         Ok(mut guest) => {

@@ -688,6 +688,7 @@ fn prepare(root: &Path, args: &Args) -> Result<Prepared> {
         drive: None,
         seed: Some(seed),
         secure_boot: None,
+        ssh_port: None,
     };
     Ok(Prepared {
         kernels,

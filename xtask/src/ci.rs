@@ -82,7 +82,7 @@ pub fn run(root: &Path) -> Result<()> {
         },
         Step {
             name: format!(
-                "cargo xtask bench --arch arm64 --runs 1 --warmup 0 --out {BENCH_SMOKE_OUT} --check"
+                "cargo xtask bench --suite kernel --arch arm64 --runs 1 --warmup 0 --out {BENCH_SMOKE_OUT} --check"
             ),
             action: Box::new(|| bench_smoke(root)),
         },
@@ -125,6 +125,7 @@ const BENCH_SMOKE_OUT: &str = "target/bench-smoke";
 /// known-broken one failed for its known reason.
 fn bench_smoke(root: &Path) -> Result<()> {
     let args = crate::bench::Args {
+        suite: crate::bench::Suite::Kernel,
         arch: crate::bench::ArchChoice::Arm64,
         runs: 1,
         warmup: 0,

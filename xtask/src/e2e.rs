@@ -21,7 +21,7 @@ use std::time::Duration;
 /// What the kernel command line of the guest says (crashkernel= for the capture kernel).
 pub const APPEND: &str = "root=/dev/vda rw console=ttyS0 crashkernel=256M";
 /// The guest's RAM, and the crash reservation APPEND asks for, in MiB.
-const MEMORY_MIB: u32 = 1024;
+pub const MEMORY_MIB: u32 = 1024;
 const CRASH_MIB: u64 = 256;
 /// Per guest: up to six boots of up to 2 minutes each under TCG and a kernel package
 /// installed, with room to spare (two guests share the machine's two cores).
@@ -107,6 +107,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
             drive: Some(disk),
             seed: None,
             secure_boot,
+            ssh_port: None,
         };
         chains.push((dir, config, stop));
     }
@@ -195,7 +196,10 @@ fn set_first_step(tree: &Path, step: Option<u32>) -> Result<()> {
 /// The Debian release of the tree.
 const SUITE: &str = "bookworm";
 /// What debootstrap installs (minbase plus these and their dependencies): systemd and the
-/// distribution's kernel.
+/// distribution's kernel; and a real service with its client's needs, for the service
+/// bench and the fleet (bench/service, fleet.rs), which boot the same tree so that CI
+/// builds one: sshd (what they probe and what Ansible drives) and python3 (Ansible's
+/// modules run in it).
 const DEBOOTSTRAP_INCLUDE: &[&str] = &[
     "systemd",
     "systemd-sysv",
@@ -203,6 +207,8 @@ const DEBOOTSTRAP_INCLUDE: &[&str] = &[
     "udev",
     "kmod",
     "e2fsprogs",
+    "openssh-server",
+    "python3",
 ];
 /// Installed with apt-get in the tree once debootstrap is done: Debian's kdump tools, for
 /// the scenario where they drive warmboot's kexec (kexec-tools' /sbin/kexec is then
@@ -229,7 +235,7 @@ fn tree_name_of(suite: &str, include: &[&str], apt: &[&str], recipe: u32) -> Str
 }
 
 /// The debootstrap tree in the cache, made once (as `<dir>.tmp`, renamed when complete).
-fn cached_tree(cache: &Cache) -> Result<PathBuf> {
+pub fn cached_tree(cache: &Cache) -> Result<PathBuf> {
     let dir = cache.root().join("e2e").join(tree_name());
     if dir.join("usr/sbin/init").exists() {
         return Ok(dir);
@@ -304,15 +310,16 @@ fn install_kdump_tools(tree: &Path) -> Result<()> {
         .run()
 }
 
+fn copy(from: &Path, to: &Path) -> Result<()> {
+    if let Some(p) = to.parent() {
+        std::fs::create_dir_all(p).map_err(Error::io(p))?;
+    }
+    std::fs::copy(from, to).map(drop).map_err(Error::io(to))
+}
+
 /// Puts warmboot, its units, the step script and the guest's fstab into `tree`.
 fn prepare_tree(root: &Path, tree: &Path, warmboot: &Path) -> Result<()> {
-    let copy = |from: &Path, to: &Path| -> Result<()> {
-        if let Some(p) = to.parent() {
-            std::fs::create_dir_all(p).map_err(Error::io(p))?;
-        }
-        std::fs::copy(from, to).map(drop).map_err(Error::io(to))
-    };
-    copy(warmboot, &tree.join("usr/sbin/warmboot"))?;
+    prepare_admin_tree(tree, warmboot)?;
     // The kernel the guest upgrades to, the Debian way (dpkg -i): the pinned 6.1 package,
     // newer than the tree's own kernel.
     let upgrade = tree.join("root/upgrade");
@@ -321,16 +328,6 @@ fn prepare_tree(root: &Path, tree: &Path, warmboot: &Path) -> Result<()> {
     }
     let deb = upgrade_deb()?;
     copy(&deb, &upgrade.join(deb.file_name().unwrap_or_default()))?;
-    Cmd::new(warmboot)
-        .args(["install-units", "--root"])
-        .arg(tree)
-        .args([
-            "--binary",
-            "/usr/sbin/warmboot",
-            "--enable",
-            "--kexec-symlink",
-        ])
-        .run()?;
     let e2e = root.join("images/e2e");
     copy(&e2e.join("e2e-step"), &tree.join("usr/local/sbin/e2e-step"))?;
     copy(&e2e.join("e2e-init"), &tree.join("usr/local/sbin/e2e-init"))?;
@@ -342,6 +339,27 @@ fn prepare_tree(root: &Path, tree: &Path, warmboot: &Path) -> Result<()> {
     let _ = std::fs::remove_file(&wants);
     std::os::unix::fs::symlink("/etc/systemd/system/e2e.service", &wants)
         .map_err(Error::io(&wants))?;
+    set_first_step(tree, None)
+}
+
+/// What every guest of the tree has, as an administrator who uses warmboot sets a machine
+/// up: the static warmboot, its units installed and enabled with `install-units --enable
+/// --kexec-symlink` (so the running kernel is loaded at boot and /usr/sbin/kexec is
+/// warmboot), kexec-tools and kdump-tools configured as [`configure_kdump_tools`] says,
+/// the fstab, a hostname and a persistent journal. The e2e adds its steps; the service
+/// bench and the fleet their SSH key.
+pub fn prepare_admin_tree(tree: &Path, warmboot: &Path) -> Result<()> {
+    copy(warmboot, &tree.join("usr/sbin/warmboot"))?;
+    Cmd::new(warmboot)
+        .args(["install-units", "--root"])
+        .arg(tree)
+        .args([
+            "--binary",
+            "/usr/sbin/warmboot",
+            "--enable",
+            "--kexec-symlink",
+        ])
+        .run()?;
     let write = |rel: &str, text: &str| {
         let p = tree.join(rel);
         std::fs::write(&p, text).map_err(Error::io(&p))
@@ -350,8 +368,7 @@ fn prepare_tree(root: &Path, tree: &Path, warmboot: &Path) -> Result<()> {
     configure_kdump_tools(tree)?;
     write("etc/hostname", "e2e\n")?;
     let journal = tree.join("var/log/journal");
-    std::fs::create_dir_all(&journal).map_err(Error::io(&journal))?;
-    set_first_step(tree, None)
+    std::fs::create_dir_all(&journal).map_err(Error::io(&journal))
 }
 
 /// Debian's kexec tools as an administrator who uses warmboot sets them up:
@@ -423,7 +440,7 @@ fn upgrade_deb() -> Result<PathBuf> {
 }
 
 /// The tree's newest kernel, its initrd and its release.
-fn tree_kernel(tree: &Path) -> Result<(PathBuf, PathBuf, String)> {
+pub fn tree_kernel(tree: &Path) -> Result<(PathBuf, PathBuf, String)> {
     let boot = tree.join("boot");
     let mut kernels: Vec<PathBuf> = std::fs::read_dir(&boot)
         .map_err(Error::io(&boot))?
@@ -1016,7 +1033,7 @@ warm reboot into the loaded kernel (no systemd: stop every process, remount read
     #[test]
     fn the_cached_tree_is_named_after_what_makes_it() {
         // The tree CI builds today (its directory under ~/.cache/warmboot/e2e).
-        assert_eq!(tree_name(), "bookworm-4d0824fbc2ce");
+        assert_eq!(tree_name(), "bookworm-b93a5b98daa6");
         let name =
             |include: &[&str], apt: &[&str], recipe| tree_name_of("bookworm", include, apt, recipe);
         let base = name(&["systemd"], &["kdump-tools"], 1);

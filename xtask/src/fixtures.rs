@@ -176,6 +176,7 @@ fn capture(root: &Path, machine: &Machine) -> Result<BTreeMap<String, Vec<u8>>> 
         drive: None,
         seed: None,
         secure_boot: None,
+        ssh_port: None,
     };
     println!("fixtures {}: {}", machine.name, config.display());
     let run_dir = root

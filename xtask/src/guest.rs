@@ -120,6 +120,8 @@ pub struct Guest {
     lines: Receiver<Stamped>,
     log: Vec<Stamped>,
     log_file: File,
+    /// Time zero of the serial stamps.
+    start: Instant,
 }
 
 impl Guest {
@@ -170,6 +172,7 @@ impl Guest {
             lines,
             log: Vec::new(),
             log_file: File::create(&serial_log)?,
+            start,
         })
     }
 
@@ -214,6 +217,33 @@ impl Guest {
                 Err(RecvTimeoutError::Disconnected) => {
                     let status = self.child.wait().ok().and_then(|s| s.code());
                     return Ending::Exited(status);
+                }
+            }
+        }
+    }
+
+    /// Now, on the clock of the serial stamps (what a host-side probe stamps its
+    /// attempts with, so they compare with the console's lines).
+    pub fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Reads the serial lines that arrive within `wait` into the log, without a callback
+    /// and without killing the guest: for callers that do other work (a network probe)
+    /// between reads. `Some` when QEMU has exited.
+    pub fn pump(&mut self, wait: Duration) -> Option<Ending> {
+        let until = Instant::now() + wait;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let _ = writeln!(self.log_file, "{}", render_line(&line));
+                    self.log.push(line);
+                }
+                Err(RecvTimeoutError::Timeout) => return None,
+                Err(RecvTimeoutError::Disconnected) => {
+                    let status = self.child.wait().ok().and_then(|s| s.code());
+                    return Some(Ending::Exited(status));
                 }
             }
         }

@@ -16,6 +16,7 @@ mod error;
 mod esp;
 mod firmware_reset;
 mod fixtures;
+mod fleet;
 mod fuzz;
 mod guest;
 mod host;
@@ -85,6 +86,11 @@ enum Job {
     /// load at boot, warm and cold reboots, systemctl kexec through warmboot as kexec, the
     /// capture kernel. Needs root. Not part of `ci` yet.
     E2e(e2e::Args),
+    /// A rolling reboot of two Debian systemd guests with Ansible (ansible-core from PyPI,
+    /// installed under the cache): dist/ansible/warmboot-rolling-reboot.yml with `warmboot
+    /// reboot`, then with a cold reboot; Ansible's elapsed beside the host probe's, each
+    /// host judged from its serial console and boot id. Needs root.
+    Fleet(fleet::Args),
     /// Run every cargo-fuzz target of fuzz/ for a bounded time, seeded from the synthetic
     /// images and the fixtures; fails with the reproducer of any crash.
     Fuzz(fuzz::Args),
@@ -107,6 +113,7 @@ fn main() -> ExitCode {
         Job::Validate(args) => validate::run(&root, &args),
         Job::Dist(args) => dist::run(&root, &args),
         Job::E2e(args) => e2e::run(&root, &args),
+        Job::Fleet(args) => fleet::run(&root, &args),
         Job::Fuzz(args) => fuzz::run(&root, &args),
         Job::Ci => ci::run(&root),
     };

@@ -70,6 +70,11 @@ pub struct GuestConfig {
     /// Firmware::Secureboot: the variable store and ESP the firmware boots from; the
     /// kernel, initrd and command line are then on the ESP, not on QEMU's command line.
     pub secure_boot: Option<SecureBootDisks>,
+    /// A host port forwarded to the guest's port 22 over QEMU's user-mode network
+    /// (`hostfwd=tcp:127.0.0.1:PORT-:22` on a virtio NIC), for guests whose service is
+    /// probed or driven over SSH from the host (the service bench, the fleet); None: no
+    /// network device at all.
+    pub ssh_port: Option<u16>,
 }
 
 impl GuestArch {
@@ -181,6 +186,14 @@ impl GuestConfig {
                 &format!("file={},format=raw,if=virtio", d.display()),
             ]);
         }
+        if let Some(port) = self.ssh_port {
+            push(&[
+                "-netdev",
+                &format!("user,id=n,hostfwd=tcp:127.0.0.1:{port}-:22"),
+                "-device",
+                "virtio-net-pci,netdev=n",
+            ]);
+        }
         a
     }
 
@@ -218,6 +231,7 @@ mod tests {
             drive: None,
             seed: None,
             secure_boot: None,
+            ssh_port: None,
         }
     }
 
@@ -229,6 +243,23 @@ mod tests {
              -no-user-config -display none -serial stdio -monitor none -no-reboot \
              -kernel /c/vmlinuz -initrd /c/initrd.cpio -append 'console=ttyS0 panic=1'"
         );
+    }
+
+    #[test]
+    fn an_ssh_port_forwards_to_the_guests_port_22_on_loopback_only() {
+        let mut c = config(GuestArch::X86_64, Firmware::Bios);
+        c.drive = Some("/r/disk.img".into());
+        c.ssh_port = Some(40022);
+        assert!(
+            c.display().ends_with(
+                "-drive file=/r/disk.img,format=raw,if=virtio \
+                 -netdev user,id=n,hostfwd=tcp:127.0.0.1:40022-:22 -device virtio-net-pci,netdev=n"
+            ),
+            "{}",
+            c.display()
+        );
+        c.ssh_port = None;
+        assert!(!c.display().contains("-netdev"));
     }
 
     #[test]

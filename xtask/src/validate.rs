@@ -183,6 +183,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
         bench::run(
             root,
             &bench::Args {
+                suite: bench::Suite::Kernel,
                 arch: match arch {
                     GuestArch::X86_64 => bench::ArchChoice::X86_64,
                     GuestArch::Arm64 => bench::ArchChoice::Arm64,

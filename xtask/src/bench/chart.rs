@@ -46,26 +46,62 @@ pub fn bars(samples: &[Sample]) -> Vec<Bar> {
     out
 }
 
-/// Where a phase starts and ends on a bar, in seconds.
-type Span = fn(&Bar) -> (f64, f64);
+/// One bar of any suite's chart: its label and its phases' medians, in seconds, in the
+/// order of the legend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stacked {
+    pub label: String,
+    pub parts: Vec<f64>,
+}
 
-/// Renders the chart as SVG text.
+/// The colours of the phases, in order (matplotlib's "deep" palette).
+const COLOURS: [RGBColor; 5] = [
+    RGBColor(0x4c, 0x72, 0xb0),
+    RGBColor(0xdd, 0x84, 0x52),
+    RGBColor(0x55, 0xa8, 0x68),
+    RGBColor(0xc4, 0x4e, 0x52),
+    RGBColor(0x81, 0x72, 0xb3),
+];
+
+/// Renders the kernel suite's chart as SVG text.
 pub fn render(bars: &[Bar]) -> Result<String, String> {
+    let stacked: Vec<Stacked> = bars
+        .iter()
+        .map(|b| Stacked {
+            label: b.label.clone(),
+            parts: vec![b.shutdown, b.handoff, b.boot],
+        })
+        .collect();
+    render_stacked(
+        "Reboot downtime by phase (medians of each phase, seconds, QEMU)",
+        "seconds from the reboot request to the new kernel's init",
+        &[
+            "shutdown (old kernel)",
+            "handoff (firmware, purgatory, decompression)",
+            "boot (new kernel to init)",
+        ],
+        &stacked,
+    )
+}
+
+/// One horizontal bar per entry of `bars`, its parts stacked left to right in the order
+/// (and colours) of `legend`, the total written after it.
+pub fn render_stacked(
+    caption: &str,
+    x_desc: &str,
+    legend: &[&str],
+    bars: &[Stacked],
+) -> Result<String, String> {
     let mut svg = String::new();
     let height = 120 + 34 * bars.len().max(1) as u32;
     {
         let root = SVGBackend::with_string(&mut svg, (960, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let max = bars
-            .iter()
-            .map(|b| b.shutdown + b.handoff + b.boot)
-            .fold(1.0f64, f64::max);
+        let total = |b: &Stacked| b.parts.iter().sum::<f64>();
+        let max = bars.iter().map(total).fold(1.0f64, f64::max);
         let n = bars.len().max(1) as f64;
         let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Reboot downtime by phase (medians of each phase, seconds, QEMU)",
-                ("sans-serif", 20),
-            )
+            .caption(caption, ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(10)
@@ -75,44 +111,31 @@ pub fn render(bars: &[Bar]) -> Result<String, String> {
             .configure_mesh()
             .disable_y_mesh()
             .disable_y_axis()
-            .x_desc("seconds from the reboot request to the new kernel's init")
+            .x_desc(x_desc)
             .draw()
             .map_err(|e| e.to_string())?;
-        let phases: [(&str, RGBColor, Span); 3] = [
-            ("shutdown (old kernel)", RGBColor(0x4c, 0x72, 0xb0), |b| {
-                (0.0, b.shutdown)
-            }),
-            (
-                "handoff (firmware, purgatory, decompression)",
-                RGBColor(0xdd, 0x84, 0x52),
-                |b| (b.shutdown, b.shutdown + b.handoff),
-            ),
-            (
-                "boot (new kernel to init)",
-                RGBColor(0x55, 0xa8, 0x68),
-                |b| (b.shutdown + b.handoff, b.shutdown + b.handoff + b.boot),
-            ),
-        ];
         // Top to bottom in report order.
         let y = |i: usize| n - 1.0 - i as f64;
-        for (name, color, span) in phases {
+        for (k, name) in legend.iter().enumerate() {
+            let color = COLOURS[k % COLOURS.len()];
             chart
                 .draw_series(bars.iter().enumerate().map(|(i, b)| {
-                    let (x0, x1) = span(b);
+                    let x0: f64 = b.parts.iter().take(k).sum();
+                    let x1 = x0 + b.parts.get(k).copied().unwrap_or(0.0);
                     Rectangle::new([(x0, y(i) - 0.35), (x1, y(i) + 0.35)], color.filled())
                 }))
                 .map_err(|e| e.to_string())?
-                .label(name)
+                .label(*name)
                 .legend(move |(x, y)| {
                     Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
                 });
         }
         chart
             .draw_series(bars.iter().enumerate().map(|(i, b)| {
-                let total = b.shutdown + b.handoff + b.boot;
+                let t = total(b);
                 Text::new(
-                    format!("{}  {total:.2} s", b.label),
-                    (total + max * 0.01, y(i) + 0.15),
+                    format!("{}  {t:.2} s", b.label),
+                    (t + max * 0.01, y(i) + 0.15),
                     ("sans-serif", 13),
                 )
             }))

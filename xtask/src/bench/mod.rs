@@ -8,6 +8,7 @@ pub mod chart;
 pub mod check;
 pub mod phases;
 pub mod report;
+pub mod service;
 pub mod stats;
 pub mod variants;
 
@@ -32,8 +33,22 @@ pub enum ArchChoice {
     All,
 }
 
+/// Which suites `bench` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Suite {
+    /// A minimal initramfs guest: the reboot request to the new kernel's init.
+    Kernel,
+    /// A Debian systemd guest: the reboot request to sshd answering again (service/).
+    Service,
+    All,
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
+    /// The suite to run: `kernel` (report in --out), `service` (in --out/service), or
+    /// both.
+    #[arg(long, value_enum, default_value = "all")]
+    pub suite: Suite,
     #[arg(long, value_enum, default_value = "all")]
     pub arch: ArchChoice,
     /// Measured runs per variant (after the warm-up runs).
@@ -162,6 +177,62 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
             reason: "--runs must be at least 1".into(),
         });
     }
+    // The service suite measures x86_64 on the e2e tree's kernel: with `all`, it runs
+    // when the arguments allow it and says why not otherwise.
+    let service = match (
+        args.suite,
+        service::selected(
+            args.kernel.is_some(),
+            args.arch.arches().contains(&GuestArch::X86_64),
+            &args.variants,
+        ),
+    ) {
+        (Suite::Kernel, _) => None,
+        (_, Ok(list)) => Some(list),
+        (Suite::Service, Err(reason)) => return Err(Error::Bench { reason }),
+        (Suite::All, Err(reason)) => {
+            println!("bench: service suite skipped: {reason}");
+            None
+        }
+    };
+    if args.suite != Suite::Service {
+        run_kernel_suite(root, args)?;
+    }
+    if let Some(list) = service {
+        let for_env = args.clone();
+        let env_root = root.to_path_buf();
+        let options = service::Options {
+            runs: args.runs,
+            warmup: args.warmup,
+            out: args
+                .out
+                .clone()
+                .unwrap_or_else(|| root.join("target/bench")),
+            kernel_series: args.kernel_series.clone(),
+            check: args.check,
+            load_average,
+            environment: Box::new(move |kernels, host_load| {
+                environment(&env_root, &for_env, &[], &[], kernels, host_load)
+            }),
+            command: format!(
+                "cargo xtask bench --suite service --runs {} --warmup {}{}{}",
+                args.runs,
+                args.warmup,
+                if args.variants.is_empty() {
+                    String::new()
+                } else {
+                    format!(" --variants {}", args.variants.join(","))
+                },
+                if args.check { " --check" } else { "" }
+            ),
+        };
+        service::run(root, &options, &list)?;
+    }
+    Ok(())
+}
+
+/// The kernel suite: every variant of variants.rs on the minimal initramfs guest.
+fn run_kernel_suite(root: &Path, args: &Args) -> Result<()> {
     crate::images::prepare(root)?;
     let cache = crate::cache::Cache::from_env()?;
     let list = selected(args, &Pinned::load(&cache)?)?;
@@ -451,7 +522,12 @@ fn environment(
     }
     let date = read(Cmd::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]))?;
     let mut command = format!(
-        "cargo xtask bench --arch {} --runs {} --warmup {}",
+        "cargo xtask bench{} --arch {} --runs {} --warmup {}",
+        match args.suite {
+            Suite::Kernel => " --suite kernel",
+            Suite::Service => " --suite service",
+            Suite::All => "",
+        },
         match args.arch {
             ArchChoice::X86_64 => "x86_64",
             ArchChoice::Arm64 => "arm64",
@@ -602,6 +678,7 @@ mod tests {
             arm64: vec!["6.1".into(), "6.12".into()],
         };
         let mut args = Args {
+            suite: Suite::All,
             arch: ArchChoice::Arm64,
             runs: 1,
             warmup: 0,
@@ -648,6 +725,7 @@ mod tests {
             arm64: vec!["6.1".into()],
         };
         let mut args = Args {
+            suite: Suite::All,
             arch: ArchChoice::All,
             runs: 1,
             warmup: 0,
