@@ -45,6 +45,8 @@ pub fn find(arch: Arch, cmdline: &str, dtb: Option<&[u8]>) -> Console {
     match arch {
         Arch::X86_64 => x86(cmdline),
         Arch::Arm64 => arm64(cmdline, dtb.unwrap_or_default()),
+        // No riscv64 purgatory drives a console yet (crate::purgatory::image).
+        Arch::Riscv64 => Console::None,
     }
 }
 

@@ -24,19 +24,20 @@ use crate::plan::Plan;
 pub const KEXEC_SEGMENT_MAX: usize = 16;
 
 /// `KEXEC_DESTINATION_MEMORY_LIMIT`: MAXMEM-1 on x86_64 with 4-level paging
-/// (arch/x86/include/asm/kexec.h, MAX_PHYSMEM_BITS 46), -1UL on arm64.
+/// (arch/x86/include/asm/kexec.h, MAX_PHYSMEM_BITS 46), -1UL on arm64 and riscv64
+/// (arch/arm64/include/asm/kexec.h, arch/riscv/include/asm/kexec.h).
 pub fn destination_limit(arch: Arch) -> u64 {
     match arch {
         Arch::X86_64 => (1u64 << 46) - 1,
-        Arch::Arm64 => u64::MAX,
+        Arch::Arm64 | Arch::Riscv64 => u64::MAX,
     }
 }
 
-/// `KEXEC_CONTROL_PAGE_SIZE`: 8 KiB on x86_64, one page on arm64.
+/// `KEXEC_CONTROL_PAGE_SIZE`: 8 KiB on x86_64, one page on arm64 and riscv64.
 pub fn control_page_size(arch: Arch) -> u64 {
     match arch {
         Arch::X86_64 => 2 * PAGE_SIZE,
-        Arch::Arm64 => PAGE_SIZE,
+        Arch::Arm64 | Arch::Riscv64 => PAGE_SIZE,
     }
 }
 

@@ -34,31 +34,33 @@ pub const KEXEC_SEGMENT_MAX: usize = 16;
 
 /// `KEXEC_DESTINATION_MEMORY_LIMIT`: on x86_64 `MAXMEM - 1` (arch/x86/include/asm/kexec.h),
 /// MAXMEM being `1 << MAX_PHYSMEM_BITS`, 46 with 4-level paging
-/// (arch/x86/include/asm/pgtable_64_types.h, sparsemem.h); on arm64 `-1UL`
-/// (arch/arm64/include/asm/kexec.h).
+/// (arch/x86/include/asm/pgtable_64_types.h, sparsemem.h); on arm64 and riscv64 `-1UL`
+/// (arch/arm64/include/asm/kexec.h, arch/riscv/include/asm/kexec.h).
 pub fn destination_limit(arch: Arch) -> u64 {
     match arch {
         Arch::X86_64 => (1 << 46) - 1,
-        Arch::Arm64 => u64::MAX,
+        Arch::Arm64 | Arch::Riscv64 => u64::MAX,
     }
 }
 
 /// `KEXEC_CRASH_CONTROL_MEMORY_LIMIT`, defaulting to `KEXEC_CONTROL_MEMORY_LIMIT`
-/// (include/linux/kexec.h): `MAXMEM - 1` on x86_64, `-1UL` on arm64 (asm/kexec.h).
+/// (include/linux/kexec.h): `MAXMEM - 1` on x86_64, `-1UL` on arm64 and riscv64
+/// (asm/kexec.h).
 pub fn crash_control_limit(arch: Arch) -> u64 {
     match arch {
         Arch::X86_64 => (1 << 46) - 1,
-        Arch::Arm64 => u64::MAX,
+        Arch::Arm64 | Arch::Riscv64 => u64::MAX,
     }
 }
 
 /// `KEXEC_CONTROL_PAGE_SIZE`: x86_64 `4096UL + 4096UL`, "one page for the pdp and the
 /// second for the code" (arch/x86/include/asm/kexec.h up to 6.13; 6.14 allocates the PGD
-/// separately and makes it 4096); arm64 4096 (arch/arm64/include/asm/kexec.h).
+/// separately and makes it 4096); arm64 4096 (arch/arm64/include/asm/kexec.h); riscv64
+/// `PAGE_SIZE` (arch/riscv/include/asm/kexec.h).
 pub fn control_page_size(arch: Arch) -> u64 {
     match arch {
         Arch::X86_64 => 2 * PAGE_SIZE,
-        Arch::Arm64 => PAGE_SIZE,
+        Arch::Arm64 | Arch::Riscv64 => PAGE_SIZE,
     }
 }
 
@@ -425,7 +427,9 @@ pub fn file_flags(k: &KernelState, flags: u64) -> Result<(), Refusal> {
 /// 0x202, boot protocol 2.12 or later at 0x206, LOADED_HIGH in loadflags at 0x211,
 /// XLF_KERNEL_64 and XLF_CAN_BE_LOADED_ABOVE_4G in xloadflags at 0x236; ENOEXEC), arm64
 /// arch/arm64/kernel/kexec_image.c `image_probe` (the Image magic "ARM\x64" at 0x38 of
-/// a 64-byte header; EINVAL). Compressed Images, zboot and UKIs fail it.
+/// a 64-byte header; EINVAL), riscv64 arch/riscv/kernel/kexec_image.c `image_probe` (a
+/// 64-byte header whose magic2 is "RSC\x05" when its version is 0.2 or later; EINVAL).
+/// Compressed Images, zboot and UKIs fail it.
 pub fn file_image_probe(arch: Arch, head: &[u8]) -> Result<(), Refusal> {
     let refuse = |why| Err(Refusal::NotLoadable { arch, why });
     let u16_at = |off: usize| {
@@ -451,6 +455,15 @@ pub fn file_image_probe(arch: Arch, head: &[u8]) -> Result<(), Refusal> {
         Arch::Arm64 => {
             if head.len() < 64 || head.get(0x38..0x3c) != Some(b"ARM\x64") {
                 return refuse("not an uncompressed arm64 Image (no ARM\\x64 magic)");
+            }
+            Ok(())
+        }
+        Arch::Riscv64 => {
+            let version = head
+                .get(0x20..0x24)
+                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            if head.len() < 64 || (version >= 2 && head.get(0x38..0x3c) != Some(b"RSC\x05")) {
+                return refuse("not an uncompressed riscv64 Image (no RSC\\x05 magic2)");
             }
             Ok(())
         }

@@ -165,7 +165,8 @@ impl Refusal {
                 arch: Arch::X86_64, ..
             } => Errno::ENOEXEC,
             Refusal::NotLoadable {
-                arch: Arch::Arm64, ..
+                arch: Arch::Arm64 | Arch::Riscv64,
+                ..
             } => Errno::EINVAL,
         }
     }

@@ -158,7 +158,7 @@ pub fn plan_image(
         extra.push(crate::purgatory::blob(
             crate::Arch::Arm64,
             limits(PAGE_SIZE),
-        ));
+        )?);
     }
     let mut p = plan(
         PlanRequest {
