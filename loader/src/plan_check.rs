@@ -41,6 +41,20 @@ pub fn control_page_size(arch: Arch) -> u64 {
     }
 }
 
+/// riscv64's machine_kexec_prepare (arch/riscv/kernel/machine_kexec.c), which runs once
+/// the segment list passed its sanity checks: some segment must be a device tree
+/// ([`crate::riscv64::fdt_segment::fdt_segment`]), or the kernel refuses the load (EINVAL).
+/// Checked here before the crash image's control pages, as the simulator does.
+fn device_tree(plan: &Plan) -> Result<()> {
+    if plan.arch == Arch::Riscv64 && crate::riscv64::fdt_segment::fdt_segment(plan).is_none() {
+        return Err(reject(
+            Rule::DeviceTree,
+            "no segment is a device tree; the riscv64 kernel finds the next kernel's DTB among the segments and refuses a load without one".to_string(),
+        ));
+    }
+    Ok(())
+}
+
 fn reject(rule: Rule, detail: String) -> Error {
     Error::Rejected { rule, detail }
 }
@@ -175,6 +189,7 @@ pub fn check_placement(plan: &Plan, map: &MemoryMap) -> Result<()> {
                     ));
                 }
             }
+            device_tree(plan)?;
             if control_page_hole(plan, crash).is_none() {
                 return Err(reject(
                     Rule::CrashControlPage,
@@ -197,6 +212,7 @@ pub fn check_placement(plan: &Plan, map: &MemoryMap) -> Result<()> {
             }
         }
         Mode::Normal => {
+            device_tree(plan)?;
             let usable = map.usable(Mode::Normal);
             for (i, s) in segs.iter().enumerate() {
                 let r = Range::new(s.mem, s.end());

@@ -135,7 +135,7 @@ fn dry_run_plans_of(arch: &str, series: &str, kernel: &std::path::Path, machines
     let initrd = dir.path().join("initrd.img");
     std::fs::write(&initrd, vec![0x5a; 4 << 20]).unwrap();
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/machines");
-    let console = if arch == "x86_64" { "ttyS0" } else { "ttyAMA0" };
+    let console = if arch == "arm64" { "ttyAMA0" } else { "ttyS0" };
     for machine in machines {
         for panic in [false, true] {
             let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_warmboot"));
@@ -198,6 +198,14 @@ fn dry_run_plans_of_the_arm64_kernel() {
             "arm64-uefi-m4096",
             "arm64-direct-m1024-crashkernel",
         ],
+    );
+}
+
+#[test]
+fn dry_run_plans_of_the_riscv64_kernel() {
+    dry_run_plans(
+        "riscv64",
+        &["riscv64-direct-m1024", "riscv64-direct-m1024-crashkernel"],
     );
 }
 

@@ -20,7 +20,8 @@
 //! while secondary CPUs are stuck in the kernel (machine state the simulator does not
 //! model; inject EBUSY with `faults` instead) and checks nothing about segments, and
 //! `machine_kexec_post_load` allocates nothing for a crash image (its segments need no
-//! relocation, `kimage->head & IND_DONE`). Allocations from the page allocator for normal
+//! relocation, `kimage->head & IND_DONE`); riscv64 `machine_kexec_prepare` refuses a
+//! plan without a device tree segment ([`machine_kexec_prepare`]). Allocations from the page allocator for normal
 //! images (control pages, swap page, source pages) are assumed to succeed.
 
 use crate::kernel_state::{CrashkRes, KernelState, PAGE_SIZE};
@@ -387,10 +388,74 @@ pub fn check_kexec_load(k: &KernelState, plan: &Plan) -> Result<(), Refusal> {
 pub fn kimage_checks(k: &KernelState, plan: &Plan) -> Result<(), Refusal> {
     crash_entry(k, plan.mode, plan.entry)?;
     sanity_check_segment_list(k, plan.mode, &plan.segments)?;
+    machine_kexec_prepare(k, &plan.segments)?;
     if plan.mode == Mode::Panic {
         crash_control_pages(k, &plan.segments)?;
     }
     Ok(())
+}
+
+/// The architecture's `machine_kexec_prepare`, as far as it refuses a kexec_load: riscv64
+/// (arch/riscv/kernel/machine_kexec.c) needs a device tree among the segments, the first
+/// whose memsz exceeds `sizeof(struct fdt_header)` and whose first 40 bytes pass
+/// [`fdt_check_header`], and returns EINVAL ("Device tree not included in the provided
+/// image") without one; the segment found is what the new kernel gets in a1
+/// ([`riscv64_fdt_segment`]). x86_64 and arm64 refuse nothing about segments here.
+/// The kernel runs it after kimage_alloc_init took a crash image's control page; the
+/// simulator checks it before [`crash_control_pages`] (which also covers the pages taken
+/// after it), so a crash plan that fails both gets EINVAL here where the kernel would say
+/// ENOMEM: a refusal either way.
+pub fn machine_kexec_prepare(k: &KernelState, segments: &[Segment]) -> Result<(), Refusal> {
+    if k.arch == Arch::Riscv64 && riscv64_fdt_segment(segments).is_none() {
+        return Err(Refusal::NoDeviceTree);
+    }
+    Ok(())
+}
+
+/// The segment riscv64's machine_kexec_prepare records as the FDT (`kimage_arch.fdt_addr`).
+pub fn riscv64_fdt_segment(segments: &[Segment]) -> Option<usize> {
+    const FDT_HEADER: usize = 40;
+    segments.iter().position(|s| {
+        s.memsz > FDT_HEADER as u64
+            && s.buf.len() >= FDT_HEADER
+            && fdt_check_header(&s.buf[..FDT_HEADER])
+    })
+}
+
+/// libfdt's `fdt_check_header` (scripts/dtc/libfdt/fdt.c) on the 40 header bytes the
+/// kernel copies: FDT_MAGIC; version at least FDT_FIRST_SUPPORTED_VERSION (2),
+/// last_comp_version at most FDT_LAST_SUPPORTED_VERSION (17) and not above version;
+/// totalsize from the header size to INT_MAX; the memory reservation map's offset, and the
+/// structure block (offset only before version 17) and strings block inside totalsize.
+pub fn fdt_check_header(h: &[u8]) -> bool {
+    let be = |i: usize| u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]) as u64;
+    if h.len() < 40 || be(0) != 0xd00d_feed {
+        return false;
+    }
+    let (total, off_struct, off_strings, off_rsv) = (be(4), be(8), be(12), be(16));
+    let (version, last_comp, size_strings, size_struct) = (be(20), be(24), be(32), be(36));
+    if version < 2 || last_comp > 17 || version < last_comp {
+        return false;
+    }
+    // fdt_header_size_(): 28 bytes before version 2, 32 before 3, 36 before 17, else 40.
+    let hdrsize = match version {
+        0..=1 => 28,
+        2 => 32,
+        3..=16 => 36,
+        _ => 40,
+    };
+    let check_off = |off: u64| off >= hdrsize && off <= total;
+    let check_block =
+        |off: u64, size: u64| check_off(off) && off + size >= off && off + size <= total;
+    total >= hdrsize
+        && total <= i32::MAX as u64
+        && check_off(off_rsv)
+        && if version < 17 {
+            check_off(off_struct)
+        } else {
+            check_block(off_struct, size_struct)
+        }
+        && check_block(off_strings, size_strings)
 }
 
 /// kernel/sys_ni.c: without CONFIG_KEXEC_FILE, kexec_file_load is `sys_ni_syscall` (ENOSYS).

@@ -638,7 +638,7 @@ mod tests {
                     Vec::new(),
                 )
                 .is_ok(),
-                "dtb_read" | "dtb_patch" => warmboot::arm64::dtb::render(&s.bytes).is_ok(),
+                "dtb_read" | "dtb_patch" => warmboot::dtb::render(&s.bytes).is_ok(),
                 "firmware_memmap" => {
                     let text = String::from_utf8_lossy(&s.bytes).into_owned();
                     let fields: Vec<&str> = text.split('\0').collect();

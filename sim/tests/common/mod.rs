@@ -24,6 +24,8 @@ pub const MACHINES: &[(&str, Arch)] = &[
     ("arm64-uefi-m4096", Arch::Arm64),
     ("arm64-direct-m1024-crashkernel", Arch::Arm64),
     ("arm64-direct-m1024-crashkernel-capture", Arch::Arm64),
+    ("riscv64-direct-m1024", Arch::Riscv64),
+    ("riscv64-direct-m1024-crashkernel", Arch::Riscv64),
 ];
 
 pub fn machine_root(name: &str) -> PathBuf {
