@@ -5,9 +5,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use warmboot::arm64::dtb::kaslr_disabled;
 use warmboot::capture::{capture_cmdline, normal_cmdline};
 use warmboot::commands::load::reuse_cmdline;
+use warmboot::dtb::kaslr_disabled;
 use warmboot::memmap::Mode;
 
 fn has_word(line: &str, prefix: &str) -> bool {

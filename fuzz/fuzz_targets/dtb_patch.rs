@@ -1,11 +1,11 @@
-//! Device tree patching (arm64::dtb::patch): warmboot's `/chosen` rewrite for a normal and
+//! Device tree patching (dtb::patch): warmboot's `/chosen` rewrite for a normal and
 //! a panic load, with fixed patches, on any input tree. Never panics; a patched tree is a
-//! valid tree no larger than an arm64 kernel accepts, and patching it again gives the same
+//! valid tree no larger than the kernel accepts, and patching it again gives the same
 //! tree (nothing stale accumulates).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use warmboot::arm64::dtb::{self, CrashInfo};
+use warmboot::dtb::{self, CrashInfo};
 
 fn fixed_rng(buf: &mut [u8]) {
     for (i, b) in buf.iter_mut().enumerate() {

@@ -17,13 +17,18 @@ const X86_IOMEM: &str =
     include_str!("../../loader/tests/fixtures/machines/x86_64-bios-m1024/proc/iomem");
 const ARM64_IOMEM: &str =
     include_str!("../../loader/tests/fixtures/machines/arm64-direct-m1024-crashkernel/proc/iomem");
+const RISCV64_IOMEM: &str = include_str!(
+    "../../loader/tests/fixtures/machines/riscv64-direct-m1024-crashkernel/proc/iomem"
+);
 
 fn map(arch: Arch) -> &'static MemoryMap {
     static X86: OnceLock<MemoryMap> = OnceLock::new();
     static ARM64: OnceLock<MemoryMap> = OnceLock::new();
+    static RISCV64: OnceLock<MemoryMap> = OnceLock::new();
     let (cell, text) = match arch {
         Arch::X86_64 => (&X86, X86_IOMEM),
         Arch::Arm64 => (&ARM64, ARM64_IOMEM),
+        Arch::Riscv64 => (&RISCV64, RISCV64_IOMEM),
     };
     cell.get_or_init(|| MemoryMap::parse(text, Vec::new()).expect("fixture iomem parses"))
 }

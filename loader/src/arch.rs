@@ -3,7 +3,7 @@
 use serde::Serialize;
 use std::fmt;
 
-/// A target architecture. warmboot boots 64-bit x86 and 64-bit Arm kernels only.
+/// A target architecture. warmboot boots 64-bit x86, 64-bit Arm and 64-bit RISC-V kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Arch {
@@ -12,6 +12,9 @@ pub enum Arch {
     X86_64,
     #[value(name = "arm64", alias = "aarch64")]
     Arm64,
+    #[value(name = "riscv64")]
+    #[serde(rename = "riscv64")]
+    Riscv64,
 }
 
 impl Arch {
@@ -21,6 +24,8 @@ impl Arch {
             Some(Arch::X86_64)
         } else if cfg!(target_arch = "aarch64") {
             Some(Arch::Arm64)
+        } else if cfg!(target_arch = "riscv64") {
+            Some(Arch::Riscv64)
         } else {
             None
         }
@@ -32,6 +37,7 @@ impl Arch {
         match self {
             Arch::X86_64 => 62,
             Arch::Arm64 => 183,
+            Arch::Riscv64 => 243,
         }
     }
 
@@ -40,6 +46,7 @@ impl Arch {
         match self {
             Arch::X86_64 => "x86_64",
             Arch::Arm64 => "aarch64",
+            Arch::Riscv64 => "riscv64",
         }
     }
 }
@@ -49,6 +56,7 @@ impl fmt::Display for Arch {
         f.write_str(match self {
             Arch::X86_64 => "x86_64",
             Arch::Arm64 => "arm64",
+            Arch::Riscv64 => "riscv64",
         })
     }
 }

@@ -9,6 +9,7 @@ use crate::image::KernelImage;
 pub const PLANNERS: &[&dyn ArchPlanner] = &[
     &crate::x86::bzimage_planner::BzImagePlanner,
     &crate::arm64::image_planner::Arm64ImagePlanner,
+    &crate::riscv64::image_planner::Riscv64ImagePlanner,
     &crate::generic_planner::GenericPlanner,
 ];
 
@@ -24,7 +25,10 @@ pub fn planner_for(image: &KernelImage) -> &'static dyn ArchPlanner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::{arm64::gzip, arm64::Arm64Builder, elf::ElfBuilder, x86::BzImageBuilder};
+    use crate::synth::{
+        arm64::gzip, arm64::Arm64Builder, elf::ElfBuilder, riscv64::Riscv64Builder,
+        x86::BzImageBuilder,
+    };
 
     fn name(data: Vec<u8>) -> &'static str {
         planner_for(&KernelImage::parse(&data).unwrap()).name()
@@ -35,6 +39,7 @@ mod tests {
         assert_eq!(name(BzImageBuilder::new().build()), "x86_64 bzImage");
         assert_eq!(name(Arm64Builder::default().build()), "arm64 Image");
         assert_eq!(name(gzip(&Arm64Builder::default().build())), "arm64 Image");
+        assert_eq!(name(Riscv64Builder::default().build()), "riscv64 Image");
         assert_eq!(name(ElfBuilder::x86_64().build()), "generic (review only)");
     }
 }

@@ -45,6 +45,8 @@ pub fn find(arch: Arch, cmdline: &str, dtb: Option<&[u8]>) -> Console {
     match arch {
         Arch::X86_64 => x86(cmdline),
         Arch::Arm64 => arm64(cmdline, dtb.unwrap_or_default()),
+        // No riscv64 purgatory drives a console yet (crate::purgatory::image).
+        Arch::Riscv64 => Console::None,
     }
 }
 
@@ -127,7 +129,7 @@ pub fn x86(cmdline: &str) -> Console {
 /// parse (the planner refuses those anyway).
 pub fn arm64(cmdline: &str, dtb: &[u8]) -> Console {
     let p = params(cmdline);
-    let fdt = crate::arm64::dtb::parse(dtb).ok();
+    let fdt = crate::dtb::parse(dtb).ok();
     let uarts = fdt.map(|f| pl011s(f.root())).unwrap_or_default();
     let string = |path: &str, prop: &str| -> Option<String> {
         let v = fdt?.find_node(path)?.property(prop)?.value().to_vec();
@@ -387,9 +389,9 @@ mod tests {
             Console::Pl011(0x900_0000)
         );
         // After the loader's patch of /chosen the console is the same.
-        let patched = crate::arm64::dtb::patch(
+        let patched = crate::dtb::patch(
             &dtb,
-            &crate::arm64::dtb::ChosenPatch {
+            &crate::dtb::ChosenPatch {
                 bootargs: Some("console=ttyAMA0".into()),
                 ..Default::default()
             },

@@ -217,6 +217,9 @@ pub enum Rule {
     /// warmboot's rule (x86_64): the zero page's command line pointer, ramdisk fields and
     /// the trampoline's jump point at bytes the plan loads.
     BootParams,
+    /// riscv64: some segment is a device tree (EINVAL, machine_kexec_prepare in
+    /// arch/riscv/kernel/machine_kexec.c).
+    DeviceTree,
 }
 
 impl Rule {
@@ -224,9 +227,11 @@ impl Rule {
     pub fn kernel_errno(self) -> Option<nix::errno::Errno> {
         use nix::errno::Errno;
         match self {
-            Rule::SegmentCount | Rule::Overlap | Rule::BufferSize | Rule::HalfOfRam => {
-                Some(Errno::EINVAL)
-            }
+            Rule::SegmentCount
+            | Rule::Overlap
+            | Rule::BufferSize
+            | Rule::HalfOfRam
+            | Rule::DeviceTree => Some(Errno::EINVAL),
             Rule::CrashEntry | Rule::PageAlignment | Rule::AddressLimit | Rule::CrashRegion => {
                 Some(Errno::EADDRNOTAVAIL)
             }
@@ -251,6 +256,7 @@ impl fmt::Display for Rule {
             Rule::UsableRam => "usable RAM",
             Rule::Entry => "entry",
             Rule::BootParams => "boot_params",
+            Rule::DeviceTree => "device tree segment",
         })
     }
 }

@@ -9,6 +9,7 @@ use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::image::arm64::Arm64Kernel;
 use crate::image::bzimage::BzImage;
+use crate::image::riscv64::Riscv64Kernel;
 use crate::image::KernelImage;
 use crate::memmap::{align_up, PAGE_SIZE};
 use serde::Serialize;
@@ -128,10 +129,12 @@ impl KernelLayout {
                     initrd: match e.arch {
                         Arch::X86_64 => x86_initrd_placement(u32::MAX, true),
                         Arch::Arm64 => arm64_initrd_placement(),
+                        Arch::Riscv64 => riscv64_initrd_placement(),
                     },
                 })
             }
             KernelImage::Arm64(a) => KernelLayout::from_arm64(a),
+            KernelImage::Riscv64(r) => Ok(riscv64_layout(r.image.clone(), riscv64_memsz(r)?)),
             KernelImage::Uki(_) => Err(Error::Unsupported(
                 "warmboot does not load unified kernel images yet; load its .linux section (and .initrd, .cmdline) instead".to_string(),
             )),
@@ -144,6 +147,7 @@ impl KernelLayout {
         let layout = match image {
             KernelImage::BzImage(b) => KernelLayout::from_bzimage(b, file, false)?,
             KernelImage::Arm64(a) => return arm64_memsz(a),
+            KernelImage::Riscv64(r) => return riscv64_memsz(r),
             _ => KernelLayout::from_image(image, file)?,
         };
         Ok(layout
@@ -264,6 +268,23 @@ fn arm64_memsz(a: &Arm64Kernel) -> Result<u64> {
     )
 }
 
+/// The memory a riscv64 Image needs from its 2 MiB-aligned address: image_size (the
+/// parser refused 0), which covers the file.
+fn riscv64_memsz(r: &Riscv64Kernel) -> Result<u64> {
+    let h = &r.header;
+    if r.image.len() as u64 > h.image_size {
+        return Err(Error::invalid(
+            "riscv64 image_size",
+            format!(
+                "{:#x} is smaller than the Image itself ({:#x} bytes)",
+                h.image_size,
+                r.image.len()
+            ),
+        ));
+    }
+    Ok(h.image_size)
+}
+
 /// `XLF_CAN_BE_LOADED_ABOVE_4G` (arch/x86/include/uapi/asm/bootparam.h).
 pub const XLF_CAN_BE_LOADED_ABOVE_4G: u16 = 1 << 1;
 
@@ -315,6 +336,43 @@ pub fn arm64_layout(data: Vec<u8>, memsz: u64, text_offset: u64) -> KernelLayout
         entry_piece: 0,
         entry_offset: text_offset,
         initrd: arm64_initrd_placement(),
+    }
+}
+
+/// riscv64 initrd: page-aligned, above the kernel (the kernel finds it through the DTB's
+/// /chosen linux,initrd-start/end, drivers/of/fdt.c, and maps all of RAM).
+pub fn riscv64_initrd_placement() -> Placement {
+    Placement {
+        align: PAGE_SIZE,
+        min: 0,
+        max: u64::MAX,
+        top_down: false,
+        near_kernel: true,
+    }
+}
+
+/// A riscv64 Image layout: at a 2 MiB-aligned address (Documentation/arch/riscv/boot.rst,
+/// "Kernel location"; setup_vm() in arch/riscv/mm/init.c stops on anything else), as low
+/// as possible, entered at its first byte. The header's text_offset is where boot loaders
+/// put it above the start of RAM; the kernel itself does not need it.
+pub fn riscv64_layout(data: Vec<u8>, memsz: u64) -> KernelLayout {
+    KernelLayout {
+        arch: Arch::Riscv64,
+        pieces: vec![Blob {
+            what: "kernel".to_string(),
+            data,
+            memsz,
+            placement: Placement {
+                align: crate::image::riscv64::KERNEL_ALIGN,
+                min: 0,
+                max: u64::MAX,
+                top_down: false,
+                near_kernel: false,
+            },
+        }],
+        entry_piece: 0,
+        entry_offset: 0,
+        initrd: riscv64_initrd_placement(),
     }
 }
 

@@ -24,20 +24,35 @@ use crate::plan::Plan;
 pub const KEXEC_SEGMENT_MAX: usize = 16;
 
 /// `KEXEC_DESTINATION_MEMORY_LIMIT`: MAXMEM-1 on x86_64 with 4-level paging
-/// (arch/x86/include/asm/kexec.h, MAX_PHYSMEM_BITS 46), -1UL on arm64.
+/// (arch/x86/include/asm/kexec.h, MAX_PHYSMEM_BITS 46), -1UL on arm64 and riscv64
+/// (arch/arm64/include/asm/kexec.h, arch/riscv/include/asm/kexec.h).
 pub fn destination_limit(arch: Arch) -> u64 {
     match arch {
         Arch::X86_64 => (1u64 << 46) - 1,
-        Arch::Arm64 => u64::MAX,
+        Arch::Arm64 | Arch::Riscv64 => u64::MAX,
     }
 }
 
-/// `KEXEC_CONTROL_PAGE_SIZE`: 8 KiB on x86_64, one page on arm64.
+/// `KEXEC_CONTROL_PAGE_SIZE`: 8 KiB on x86_64, one page on arm64 and riscv64.
 pub fn control_page_size(arch: Arch) -> u64 {
     match arch {
         Arch::X86_64 => 2 * PAGE_SIZE,
-        Arch::Arm64 => PAGE_SIZE,
+        Arch::Arm64 | Arch::Riscv64 => PAGE_SIZE,
     }
+}
+
+/// riscv64's machine_kexec_prepare (arch/riscv/kernel/machine_kexec.c), which runs once
+/// the segment list passed its sanity checks: some segment must be a device tree
+/// ([`crate::riscv64::fdt_segment::fdt_segment`]), or the kernel refuses the load (EINVAL).
+/// Checked here before the crash image's control pages, as the simulator does.
+fn device_tree(plan: &Plan) -> Result<()> {
+    if plan.arch == Arch::Riscv64 && crate::riscv64::fdt_segment::fdt_segment(plan).is_none() {
+        return Err(reject(
+            Rule::DeviceTree,
+            "no segment is a device tree; the riscv64 kernel finds the next kernel's DTB among the segments and refuses a load without one".to_string(),
+        ));
+    }
+    Ok(())
 }
 
 fn reject(rule: Rule, detail: String) -> Error {
@@ -174,6 +189,7 @@ pub fn check_placement(plan: &Plan, map: &MemoryMap) -> Result<()> {
                     ));
                 }
             }
+            device_tree(plan)?;
             if control_page_hole(plan, crash).is_none() {
                 return Err(reject(
                     Rule::CrashControlPage,
@@ -196,6 +212,7 @@ pub fn check_placement(plan: &Plan, map: &MemoryMap) -> Result<()> {
             }
         }
         Mode::Normal => {
+            device_tree(plan)?;
             let usable = map.usable(Mode::Normal);
             for (i, s) in segs.iter().enumerate() {
                 let r = Range::new(s.mem, s.end());

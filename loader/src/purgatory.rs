@@ -69,25 +69,36 @@ pub fn available() -> Result<()> {
     }
 }
 
-/// The purgatory for `arch`.
-pub fn image(arch: Arch) -> &'static Image {
+/// The purgatory for `arch`; riscv64 has none yet, so `--verify` is refused there.
+pub fn image(arch: Arch) -> Result<&'static Image> {
     match arch {
-        Arch::X86_64 => &X86_64,
-        Arch::Arm64 => &ARM64,
+        Arch::X86_64 => Ok(&X86_64),
+        Arch::Arm64 => Ok(&ARM64),
+        Arch::Riscv64 => Err(Error::Unsupported(
+            "warmboot has no riscv64 purgatory yet, so --verify is not available for riscv64 kernels"
+                .to_string(),
+        )),
     }
 }
 
 /// Bytes of the purgatory segment: image, parameter block for the most segments a plan
 /// can have, stack.
-pub fn segment_len(arch: Arch) -> u64 {
-    let img = image(arch);
-    (img.params + block::block_size(block::MAX_SEGMENTS) as u64).next_multiple_of(16) + STACK_SIZE
+pub fn segment_len(arch: Arch) -> Result<u64> {
+    let img = image(arch)?;
+    Ok(
+        (img.params + block::block_size(block::MAX_SEGMENTS) as u64).next_multiple_of(16)
+            + STACK_SIZE,
+    )
 }
 
 /// The placeholder blob the planner places (filled by [`attach`] once every other segment
 /// is final).
-pub fn blob(arch: Arch, placement: Placement) -> Blob {
-    Blob::new(SEGMENT, vec![0; segment_len(arch) as usize], placement)
+pub fn blob(arch: Arch, placement: Placement) -> Result<Blob> {
+    Ok(Blob::new(
+        SEGMENT,
+        vec![0; segment_len(arch)? as usize],
+        placement,
+    ))
 }
 
 /// The SHA-256 the purgatory computes for one segment.
@@ -117,7 +128,7 @@ pub fn build(
     console: Console,
     segments: &[&Segment],
 ) -> Result<Vec<u8>> {
-    let img = image(arch);
+    let img = image(arch)?;
     if segments.is_empty() || segments.len() > block::MAX_SEGMENTS {
         return Err(Error::invalid(
             "purgatory",
@@ -128,7 +139,7 @@ pub fn build(
             ),
         ));
     }
-    let len = segment_len(arch);
+    let len = segment_len(arch)?;
     let mut buf = img.bytes.to_vec();
     for &(off, addend) in img.relative {
         let value = load_addr.checked_add(addend).ok_or(Error::Overflow {
@@ -184,7 +195,7 @@ pub fn attach(plan: &mut Plan, console: Console) -> Result<()> {
     let buf = build(plan.arch, load_addr, plan.entry, console, &others)?;
     let next = plan.entry;
     plan.segments[at].buf = buf;
-    plan.entry = load_addr + image(plan.arch).entry;
+    plan.entry = load_addr + image(plan.arch)?.entry;
     plan.notes.push(format!(
         "--verify: purgatory at {load_addr:#x} checks the SHA-256 of the other {count} segments, then continues at {next:#x}; on a mismatch it halts, and {}",
         crate::console::describe(console)
@@ -198,7 +209,7 @@ pub fn read_block(plan: &Plan) -> Result<Option<Block>> {
     let Some(seg) = plan.segments.iter().find(|s| s.what == SEGMENT) else {
         return Ok(None);
     };
-    let img = image(plan.arch);
+    let img = image(plan.arch)?;
     let b = crate::fields::slice(
         &seg.buf,
         img.params,
@@ -281,7 +292,7 @@ pub fn check(plan: &Plan) -> Result<()> {
             block.stack_top
         )));
     }
-    if plan.entry != seg.mem + image(plan.arch).entry {
+    if plan.entry != seg.mem + image(plan.arch)?.entry {
         return Err(bad(format!(
             "the plan's entry {:#x} is not the purgatory's",
             plan.entry
@@ -294,7 +305,7 @@ pub fn check(plan: &Plan) -> Result<()> {
 /// bit of the last checked segment's expected digest, so the purgatory hashes every
 /// segment, accepts all but the last, and must refuse to boot naming that one.
 pub fn corrupt_digest(plan: &mut Plan) -> Result<()> {
-    let params = image(plan.arch).params as usize;
+    let params = image(plan.arch)?.params as usize;
     let count = plan.segments.iter().filter(|s| s.what != SEGMENT).count();
     let seg = plan
         .segments
@@ -340,6 +351,7 @@ mod tests {
                 crate::synth::arm64::Arm64Builder::default().build(),
                 "arm64-direct-m1024-crashkernel",
             ),
+            (Arch::Riscv64, _) => panic!("riscv64 has no purgatory to test"),
         };
         std::fs::write(&kernel, image).unwrap();
         std::fs::write(&initrd, vec![0xa5; 0x12345]).unwrap();
@@ -351,6 +363,7 @@ mod tests {
                 match arch {
                     Arch::X86_64 => "console=ttyS0",
                     Arch::Arm64 => "console=ttyAMA0",
+                    Arch::Riscv64 => "console=ttyS0",
                 }
                 .into(),
             ),
@@ -368,7 +381,7 @@ mod tests {
     #[test]
     fn images_are_built_for_both_architectures() {
         for arch in [Arch::X86_64, Arch::Arm64] {
-            let img = image(arch);
+            let img = image(arch).unwrap();
             assert_eq!(img.bytes.len() as u64, img.params, "{arch:?}");
             assert_eq!(img.params % 16, 0);
             assert!(img.entry < img.params);
@@ -378,12 +391,12 @@ mod tests {
         }
         // The entry's first instruction, as purgatory/src/main.rs writes it:
         // x86_64 `lea __params(%rip), %rbx` (48 8d 1d disp32) and arm64 `adr x19, __params`.
-        let x86 = image(Arch::X86_64);
+        let x86 = image(Arch::X86_64).unwrap();
         let e = x86.entry as usize;
         assert_eq!(x86.bytes[e..e + 3], [0x48, 0x8d, 0x1d]);
         let disp = i32::from_le_bytes(x86.bytes[e + 3..e + 7].try_into().unwrap());
         assert_eq!(e as i64 + 7 + i64::from(disp), x86.params as i64);
-        let arm = image(Arch::Arm64);
+        let arm = image(Arch::Arm64).unwrap();
         let e = arm.entry as usize;
         let adr = u32::from_le_bytes(arm.bytes[e..e + 4].try_into().unwrap());
         // ADR: op=0, immlo bits 29-30, 0b10000 at 24-28, immhi bits 5-23, Rd = 19.
@@ -412,8 +425,8 @@ mod tests {
         let load = 0x4000_0000;
         let console = Console::Uart8250Io(0x2f8);
         let buf = build(Arch::X86_64, load, 0x1234_5000, console, &refs).unwrap();
-        let img = image(Arch::X86_64);
-        assert_eq!(buf.len() as u64, segment_len(Arch::X86_64));
+        let img = image(Arch::X86_64).unwrap();
+        assert_eq!(buf.len() as u64, segment_len(Arch::X86_64).unwrap());
         let p = img.params as usize;
         let u = |o: usize| u64::from_le_bytes(buf[p + o..p + o + 8].try_into().unwrap());
         // The documented offsets, spelled out rather than taken from the constants.
@@ -443,7 +456,7 @@ mod tests {
         }
         // The PL011 kind, for arm64.
         let buf = build(Arch::Arm64, load, 0, Console::Pl011(0x900_0000), &refs).unwrap();
-        let p = image(Arch::Arm64).params as usize;
+        let p = image(Arch::Arm64).unwrap().params as usize;
         let u = |o: usize| u64::from_le_bytes(buf[p + o..p + o + 8].try_into().unwrap());
         assert_eq!([u(0x20), u(0x28)], [2, 0x900_0000]);
         assert!(build(Arch::X86_64, load, 0, console, &[]).is_err());
@@ -459,7 +472,7 @@ mod tests {
             .filter(|s| s.what != SEGMENT)
             .map(|s| s.buf.as_slice())
             .collect();
-        block::check_with(&purg.buf[image(p.arch).params as usize..], &others)
+        block::check_with(&purg.buf[image(p.arch).unwrap().params as usize..], &others)
     }
 
     #[test]
@@ -475,6 +488,7 @@ mod tests {
             let entry_seg = match arch {
                 Arch::X86_64 => crate::x86::kexec_plan::BOOT_PARAMS,
                 Arch::Arm64 => crate::arm64::kexec_plan::ENTRY,
+                Arch::Riscv64 => panic!("riscv64 has no purgatory to test"),
             };
             let s = p.segments.iter().find(|s| s.what == entry_seg).unwrap();
             assert_eq!(p.entry, s.mem, "{arch:?}: entry is the trampoline");
@@ -491,11 +505,12 @@ mod tests {
             let p = plan(arch, mode, true);
             let purg = p.segments.iter().find(|s| s.what == SEGMENT).unwrap();
             assert_eq!(purg.mem % 4096, 0);
-            assert_eq!(p.entry, purg.mem + image(arch).entry, "{arch:?}");
+            assert_eq!(p.entry, purg.mem + image(arch).unwrap().entry, "{arch:?}");
             let b = read_block(&p).unwrap().unwrap();
             let tramp_seg = match arch {
                 Arch::X86_64 => crate::x86::kexec_plan::BOOT_PARAMS,
                 Arch::Arm64 => crate::arm64::kexec_plan::ENTRY,
+                Arch::Riscv64 => panic!("riscv64 has no purgatory to test"),
             };
             let tramp = p.segments.iter().find(|s| s.what == tramp_seg).unwrap();
             assert_eq!(b.next, tramp.mem, "{arch:?}: continues at the trampoline");

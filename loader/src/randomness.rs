@@ -2,7 +2,7 @@
 //!
 //! A load draws random numbers for the new kernel: on x86_64 the two KASLR slots of the
 //! decompressed entry (x86/kaslr.rs, as the decompressor's `choose_random_location` would),
-//! on arm64 the DTB's `/chosen/kaslr-seed` and `rng-seed` (arm64/dtb.rs). In production
+//! on arm64 and riscv64 the DTB's `/chosen/kaslr-seed` and `rng-seed` (dtb.rs). In production
 //! they come from the kernel's RNG (getrandom(2)), as the kernel's own decompressor and
 //! EFI stub take theirs from the hardware.
 //!

@@ -91,13 +91,14 @@ fn bad_files_give_one_line_naming_the_file() {
         &zimage,
         "unsupported architecture: 32-bit ARM zImage",
     );
+    // A riscv64 Image header without the mandatory image_size.
     let mut riscv = vec![0u8; 0x40];
     riscv[0x38..0x3c].copy_from_slice(b"RSC\x05");
     let riscv = write(dir.path(), "Image-riscv", &riscv);
     assert_clean_failure(
         &warmboot(&["inspect", riscv.to_str().unwrap()]),
         &riscv,
-        "RISC-V",
+        "invalid riscv64 Image image_size: is 0",
     );
 }
 
@@ -106,6 +107,7 @@ use warmboot::image::pe::{MACHINE_ARM64, MACHINE_X86_64};
 use warmboot::synth::arm64::{gzip, zboot, zboot_raw, Arm64Builder};
 use warmboot::synth::elf::{ElfBuilder, SegmentSpec};
 use warmboot::synth::initrd::{early_plus_gzip, newc};
+use warmboot::synth::riscv64::Riscv64Builder;
 use warmboot::synth::uki::UkiBuilder;
 use warmboot::synth::x86::BzImageBuilder;
 
@@ -150,6 +152,7 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
         ),
         ("uki-x86_64", uki_x86.build()),
         ("uki-arm64", uki_arm64.build()),
+        ("Image-riscv64", Riscv64Builder::default().build()),
     ]
 }
 

@@ -74,8 +74,35 @@ fn debian_arm64_kernels() {
 }
 
 #[test]
+fn debian_riscv64_kernels() {
+    for (series, path, data) in real_kernels("riscv64") {
+        let image = KernelImage::parse(&data).unwrap();
+        assert_eq!(image.arch(), Arch::Riscv64);
+        // Debian 13 ships riscv64 as an uncompressed Image with an (unsigned) EFI stub,
+        // installed as vmlinux-<release>.
+        let KernelImage::Riscv64(k) = &image else {
+            panic!(
+                "{series}: expected a riscv64 Image, got {}",
+                image.format_name()
+            );
+        };
+        assert!(k.pe.is_some(), "{series}: no EFI stub");
+        assert_eq!(k.header.version_string(), "0.2", "{series}");
+        let version = image.version().unwrap_or("");
+        assert!(
+            version.starts_with(&format!("{series}.")),
+            "{series}: {version}"
+        );
+        insta::assert_snapshot!(
+            format!("inspect_debian_riscv64_{series}"),
+            report_text(&path, &data)
+        );
+    }
+}
+
+#[test]
 fn every_truncation_of_the_real_kernels_is_a_clean_error() {
-    for arch in ["x86_64", "arm64"] {
+    for arch in ["x86_64", "arm64", "riscv64"] {
         for (series, _, data) in real_kernels(arch) {
             // Header region byte by byte, then the rest at a stride: each cut must fail
             // cleanly (or, past the headers, still parse), never panic.
@@ -108,7 +135,7 @@ fn dry_run_plans_of(arch: &str, series: &str, kernel: &std::path::Path, machines
     let initrd = dir.path().join("initrd.img");
     std::fs::write(&initrd, vec![0x5a; 4 << 20]).unwrap();
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/machines");
-    let console = if arch == "x86_64" { "ttyS0" } else { "ttyAMA0" };
+    let console = if arch == "arm64" { "ttyAMA0" } else { "ttyS0" };
     for machine in machines {
         for panic in [false, true] {
             let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_warmboot"));
@@ -171,6 +198,14 @@ fn dry_run_plans_of_the_arm64_kernel() {
             "arm64-uefi-m4096",
             "arm64-direct-m1024-crashkernel",
         ],
+    );
+}
+
+#[test]
+fn dry_run_plans_of_the_riscv64_kernel() {
+    dry_run_plans(
+        "riscv64",
+        &["riscv64-direct-m1024", "riscv64-direct-m1024-crashkernel"],
     );
 }
 

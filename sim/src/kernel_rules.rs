@@ -20,7 +20,8 @@
 //! while secondary CPUs are stuck in the kernel (machine state the simulator does not
 //! model; inject EBUSY with `faults` instead) and checks nothing about segments, and
 //! `machine_kexec_post_load` allocates nothing for a crash image (its segments need no
-//! relocation, `kimage->head & IND_DONE`). Allocations from the page allocator for normal
+//! relocation, `kimage->head & IND_DONE`); riscv64 `machine_kexec_prepare` refuses a
+//! plan without a device tree segment ([`machine_kexec_prepare`]). Allocations from the page allocator for normal
 //! images (control pages, swap page, source pages) are assumed to succeed.
 
 use crate::kernel_state::{CrashkRes, KernelState, PAGE_SIZE};
@@ -34,31 +35,33 @@ pub const KEXEC_SEGMENT_MAX: usize = 16;
 
 /// `KEXEC_DESTINATION_MEMORY_LIMIT`: on x86_64 `MAXMEM - 1` (arch/x86/include/asm/kexec.h),
 /// MAXMEM being `1 << MAX_PHYSMEM_BITS`, 46 with 4-level paging
-/// (arch/x86/include/asm/pgtable_64_types.h, sparsemem.h); on arm64 `-1UL`
-/// (arch/arm64/include/asm/kexec.h).
+/// (arch/x86/include/asm/pgtable_64_types.h, sparsemem.h); on arm64 and riscv64 `-1UL`
+/// (arch/arm64/include/asm/kexec.h, arch/riscv/include/asm/kexec.h).
 pub fn destination_limit(arch: Arch) -> u64 {
     match arch {
         Arch::X86_64 => (1 << 46) - 1,
-        Arch::Arm64 => u64::MAX,
+        Arch::Arm64 | Arch::Riscv64 => u64::MAX,
     }
 }
 
 /// `KEXEC_CRASH_CONTROL_MEMORY_LIMIT`, defaulting to `KEXEC_CONTROL_MEMORY_LIMIT`
-/// (include/linux/kexec.h): `MAXMEM - 1` on x86_64, `-1UL` on arm64 (asm/kexec.h).
+/// (include/linux/kexec.h): `MAXMEM - 1` on x86_64, `-1UL` on arm64 and riscv64
+/// (asm/kexec.h).
 pub fn crash_control_limit(arch: Arch) -> u64 {
     match arch {
         Arch::X86_64 => (1 << 46) - 1,
-        Arch::Arm64 => u64::MAX,
+        Arch::Arm64 | Arch::Riscv64 => u64::MAX,
     }
 }
 
 /// `KEXEC_CONTROL_PAGE_SIZE`: x86_64 `4096UL + 4096UL`, "one page for the pdp and the
 /// second for the code" (arch/x86/include/asm/kexec.h up to 6.13; 6.14 allocates the PGD
-/// separately and makes it 4096); arm64 4096 (arch/arm64/include/asm/kexec.h).
+/// separately and makes it 4096); arm64 4096 (arch/arm64/include/asm/kexec.h); riscv64
+/// `PAGE_SIZE` (arch/riscv/include/asm/kexec.h).
 pub fn control_page_size(arch: Arch) -> u64 {
     match arch {
         Arch::X86_64 => 2 * PAGE_SIZE,
-        Arch::Arm64 => PAGE_SIZE,
+        Arch::Arm64 | Arch::Riscv64 => PAGE_SIZE,
     }
 }
 
@@ -385,10 +388,74 @@ pub fn check_kexec_load(k: &KernelState, plan: &Plan) -> Result<(), Refusal> {
 pub fn kimage_checks(k: &KernelState, plan: &Plan) -> Result<(), Refusal> {
     crash_entry(k, plan.mode, plan.entry)?;
     sanity_check_segment_list(k, plan.mode, &plan.segments)?;
+    machine_kexec_prepare(k, &plan.segments)?;
     if plan.mode == Mode::Panic {
         crash_control_pages(k, &plan.segments)?;
     }
     Ok(())
+}
+
+/// The architecture's `machine_kexec_prepare`, as far as it refuses a kexec_load: riscv64
+/// (arch/riscv/kernel/machine_kexec.c) needs a device tree among the segments, the first
+/// whose memsz exceeds `sizeof(struct fdt_header)` and whose first 40 bytes pass
+/// [`fdt_check_header`], and returns EINVAL ("Device tree not included in the provided
+/// image") without one; the segment found is what the new kernel gets in a1
+/// ([`riscv64_fdt_segment`]). x86_64 and arm64 refuse nothing about segments here.
+/// The kernel runs it after kimage_alloc_init took a crash image's control page; the
+/// simulator checks it before [`crash_control_pages`] (which also covers the pages taken
+/// after it), so a crash plan that fails both gets EINVAL here where the kernel would say
+/// ENOMEM: a refusal either way.
+pub fn machine_kexec_prepare(k: &KernelState, segments: &[Segment]) -> Result<(), Refusal> {
+    if k.arch == Arch::Riscv64 && riscv64_fdt_segment(segments).is_none() {
+        return Err(Refusal::NoDeviceTree);
+    }
+    Ok(())
+}
+
+/// The segment riscv64's machine_kexec_prepare records as the FDT (`kimage_arch.fdt_addr`).
+pub fn riscv64_fdt_segment(segments: &[Segment]) -> Option<usize> {
+    const FDT_HEADER: usize = 40;
+    segments.iter().position(|s| {
+        s.memsz > FDT_HEADER as u64
+            && s.buf.len() >= FDT_HEADER
+            && fdt_check_header(&s.buf[..FDT_HEADER])
+    })
+}
+
+/// libfdt's `fdt_check_header` (scripts/dtc/libfdt/fdt.c) on the 40 header bytes the
+/// kernel copies: FDT_MAGIC; version at least FDT_FIRST_SUPPORTED_VERSION (2),
+/// last_comp_version at most FDT_LAST_SUPPORTED_VERSION (17) and not above version;
+/// totalsize from the header size to INT_MAX; the memory reservation map's offset, and the
+/// structure block (offset only before version 17) and strings block inside totalsize.
+pub fn fdt_check_header(h: &[u8]) -> bool {
+    let be = |i: usize| u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]) as u64;
+    if h.len() < 40 || be(0) != 0xd00d_feed {
+        return false;
+    }
+    let (total, off_struct, off_strings, off_rsv) = (be(4), be(8), be(12), be(16));
+    let (version, last_comp, size_strings, size_struct) = (be(20), be(24), be(32), be(36));
+    if version < 2 || last_comp > 17 || version < last_comp {
+        return false;
+    }
+    // fdt_header_size_(): 28 bytes before version 2, 32 before 3, 36 before 17, else 40.
+    let hdrsize = match version {
+        0..=1 => 28,
+        2 => 32,
+        3..=16 => 36,
+        _ => 40,
+    };
+    let check_off = |off: u64| off >= hdrsize && off <= total;
+    let check_block =
+        |off: u64, size: u64| check_off(off) && off + size >= off && off + size <= total;
+    total >= hdrsize
+        && total <= i32::MAX as u64
+        && check_off(off_rsv)
+        && if version < 17 {
+            check_off(off_struct)
+        } else {
+            check_block(off_struct, size_struct)
+        }
+        && check_block(off_strings, size_strings)
 }
 
 /// kernel/sys_ni.c: without CONFIG_KEXEC_FILE, kexec_file_load is `sys_ni_syscall` (ENOSYS).
@@ -425,7 +492,9 @@ pub fn file_flags(k: &KernelState, flags: u64) -> Result<(), Refusal> {
 /// 0x202, boot protocol 2.12 or later at 0x206, LOADED_HIGH in loadflags at 0x211,
 /// XLF_KERNEL_64 and XLF_CAN_BE_LOADED_ABOVE_4G in xloadflags at 0x236; ENOEXEC), arm64
 /// arch/arm64/kernel/kexec_image.c `image_probe` (the Image magic "ARM\x64" at 0x38 of
-/// a 64-byte header; EINVAL). Compressed Images, zboot and UKIs fail it.
+/// a 64-byte header; EINVAL), riscv64 arch/riscv/kernel/kexec_image.c `image_probe` (a
+/// 64-byte header whose magic2 is "RSC\x05" when its version is 0.2 or later; EINVAL).
+/// Compressed Images, zboot and UKIs fail it.
 pub fn file_image_probe(arch: Arch, head: &[u8]) -> Result<(), Refusal> {
     let refuse = |why| Err(Refusal::NotLoadable { arch, why });
     let u16_at = |off: usize| {
@@ -451,6 +520,15 @@ pub fn file_image_probe(arch: Arch, head: &[u8]) -> Result<(), Refusal> {
         Arch::Arm64 => {
             if head.len() < 64 || head.get(0x38..0x3c) != Some(b"ARM\x64") {
                 return refuse("not an uncompressed arm64 Image (no ARM\\x64 magic)");
+            }
+            Ok(())
+        }
+        Arch::Riscv64 => {
+            let version = head
+                .get(0x20..0x24)
+                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            if head.len() < 64 || (version >= 2 && head.get(0x38..0x3c) != Some(b"RSC\x05")) {
+                return refuse("not an uncompressed riscv64 Image (no RSC\\x05 magic2)");
             }
             Ok(())
         }

@@ -117,6 +117,11 @@ pub enum Refusal {
         crash: CrashkRes,
     },
 
+    /// riscv64 machine_kexec_prepare found no segment that is a device tree
+    /// (arch/riscv/kernel/machine_kexec.c).
+    #[error("no segment is a device tree (riscv64 machine_kexec_prepare: \"Device tree not included in the provided image\")")]
+    NoDeviceTree,
+
     /// kexec_file_load on a kernel without CONFIG_KEXEC_FILE (kernel/sys_ni.c).
     #[error("this kernel has no kexec_file_load (built without CONFIG_KEXEC_FILE)")]
     NoKexecFile,
@@ -152,6 +157,7 @@ impl Refusal {
             | Refusal::BufferLarger { .. }
             | Refusal::HalfOfRam { .. }
             | Refusal::EmptyFile { .. }
+            | Refusal::NoDeviceTree
             | Refusal::UnknownFileFlags { .. } => Errno::EINVAL,
             Refusal::CrashEntry { .. }
             | Refusal::Wraps { .. }
@@ -165,7 +171,8 @@ impl Refusal {
                 arch: Arch::X86_64, ..
             } => Errno::ENOEXEC,
             Refusal::NotLoadable {
-                arch: Arch::Arm64, ..
+                arch: Arch::Arm64 | Arch::Riscv64,
+                ..
             } => Errno::EINVAL,
         }
     }

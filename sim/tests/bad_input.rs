@@ -401,6 +401,7 @@ fn check_case(c: &Case) -> String {
     let m = match c.arch {
         Arch::X86_64 => Machine::x86(),
         Arch::Arm64 => Machine::arm64(),
+        Arch::Riscv64 => Machine::riscv64(),
     };
     // The simulated kernel is the untouched fixture's (the case edits only what warmboot
     // reads), with what the case changes in the kernel itself.
@@ -503,8 +504,9 @@ fn cuts(arch: Arch, data: &[u8]) -> Vec<usize> {
             ]
         }
         // arch/arm64/include/asm/image.h: a 64-byte header, then the EFI stub's PE headers
-        // and the sections from 64 KiB.
-        Arch::Arm64 => vec![
+        // and the sections from 64 KiB; arch/riscv/include/asm/image.h: the same shape, the
+        // sections from 4 KiB.
+        Arch::Arm64 | Arch::Riscv64 => vec![
             1,
             0x20,
             0x3f,
@@ -539,6 +541,7 @@ fn truncated_real_kernels_are_refused_and_change_nothing() {
         let m = match arch {
             Arch::X86_64 => Machine::x86(),
             Arch::Arm64 => Machine::arm64(),
+            Arch::Riscv64 => Machine::riscv64(),
         };
         let mut sim = m.sim();
         // The whole kernel loads (so the cuts are what fails).

@@ -61,6 +61,7 @@ fn machine(arch: Arch) -> Machine {
     match arch {
         Arch::X86_64 => Machine::x86(),
         Arch::Arm64 => Machine::arm64(),
+        Arch::Riscv64 => Machine::riscv64(),
     }
 }
 

@@ -6,6 +6,7 @@ mod common;
 use common::{initrd_for, layout_for, machine_map, HEAD, MACHINES, TAIL};
 use warmboot::commands::load::dry_run;
 use warmboot::kexec::Kexec;
+use warmboot::layout::{Blob, Placement};
 use warmboot::memmap::Mode;
 use warmboot::plan::SyscallChoice;
 use warmboot::planner::PlanRequest;
@@ -13,11 +14,16 @@ use warmboot_sim::Sim;
 
 fn render(machine: &str, arch: warmboot::Arch, mode: Mode) -> String {
     let map = machine_map(machine);
+    // The riscv64 kernel refuses a kexec_load without a device tree: the machine's own.
+    let extra = match arch {
+        warmboot::Arch::Riscv64 => vec![fixture_dtb(machine)],
+        _ => Vec::new(),
+    };
     let req = PlanRequest {
         layout: layout_for(arch),
         initrd: Some(initrd_for(arch)),
         cmdline: "console=ttyS0 quiet".to_string(),
-        extra: Vec::new(),
+        extra,
         mode,
     };
     // These plans are warmboot's own, what kexec_load would receive.
@@ -38,6 +44,10 @@ fn render(machine: &str, arch: warmboot::Arch, mode: Mode) -> String {
             Mode::Normal => image.read_staged(addr, len),
             Mode::Panic => sim.read(addr, len),
         };
+        if s.what == "dtb" {
+            assert_eq!(read(s.mem, s.buf.len()), s.buf, "{machine} {mode} dtb");
+            continue;
+        }
         assert_eq!(read(s.mem, 8), HEAD, "{machine} {mode} {}", s.what);
         assert_eq!(
             read(s.mem + s.bufsz() - 8, 8),
@@ -53,6 +63,19 @@ fn render(machine: &str, arch: warmboot::Arch, mode: Mode) -> String {
         assert!(usable.iter().any(|u| u.start <= s.mem && s.end() <= u.end));
     }
     report.to_table()
+}
+
+/// The machine's /sys/firmware/fdt as a page-aligned "dtb" segment.
+fn fixture_dtb(machine: &str) -> Blob {
+    let path = common::machine_root(machine).join("sys/firmware/fdt");
+    let placement = Placement {
+        align: 4096,
+        min: 0,
+        max: u64::MAX,
+        top_down: false,
+        near_kernel: false,
+    };
+    Blob::new("dtb", std::fs::read(path).unwrap(), placement)
 }
 
 #[test]

@@ -437,3 +437,51 @@ fn every_kernel_rule_has_its_errno() {
     assert_eq!(Rule::CrashControlPage.kernel_errno(), Some(Errno::ENOMEM));
     assert_eq!(Rule::UsableRam.kernel_errno(), None);
 }
+
+/// riscv64's machine_kexec_prepare (arch/riscv/kernel/machine_kexec.c): a plan must carry a
+/// device tree, found by its header among the segments; without one the kernel refuses
+/// with EINVAL, and warmboot's own check refuses it by the same rule. A segment with the
+/// magic but a header libfdt rejects does not count.
+#[test]
+fn riscv64_needs_a_device_tree_segment() {
+    let fdt = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../loader/tests/fixtures/machines/riscv64-direct-m1024/sys/firmware/fdt"),
+    )
+    .unwrap();
+    let mut plan = good(Mode::Normal);
+    plan.arch = Arch::Riscv64;
+    plan.entry = plan.segments[0].mem;
+    let sim = || Sim::new(Arch::Riscv64, map());
+    let (r, msg) = refuse_on(sim(), &plan);
+    assert_eq!(r, Refusal::NoDeviceTree);
+    assert_eq!(r.errno(), Errno::EINVAL);
+    assert!(msg.contains("Device tree not included"), "{msg}");
+    assert!(matches!(
+        check_plan(&plan, &map()),
+        Err(Error::Rejected {
+            rule: Rule::DeviceTree,
+            ..
+        })
+    ));
+    // A broken header (version 1) is no device tree to the kernel either.
+    let mut broken = fdt.clone();
+    broken[20..24].copy_from_slice(&1u32.to_be_bytes());
+    let mut with_broken = plan.clone();
+    let mut s = seg("dtb", 0x1200000, 0, 0x2000);
+    s.buf = broken;
+    with_broken.segments.push(s);
+    assert_eq!(refuse_on(sim(), &with_broken).0, Refusal::NoDeviceTree);
+    // The machine's own DTB: accepted, and it is the segment the kernel records.
+    let mut with_dtb = plan.clone();
+    let mut s = seg("dtb", 0x1200000, 0, 0x2000);
+    s.buf = fdt;
+    with_dtb.segments.push(s);
+    let mut ok = sim();
+    ok.kexec_load(&with_dtb).unwrap();
+    assert_eq!(
+        warmboot_sim::kernel_rules::riscv64_fdt_segment(&with_dtb.segments),
+        Some(2)
+    );
+    check_plan(&with_dtb, &map()).unwrap();
+}

@@ -11,7 +11,7 @@ use common::cli::{assert_one_line_failure, kernel_bytes, run, Machine};
 use std::path::PathBuf;
 use warmboot::arch::Arch;
 use warmboot::compression::Compression;
-use warmboot::image::pe::{MACHINE_ARM64, MACHINE_X86_64};
+use warmboot::image::pe::{MACHINE_ARM64, MACHINE_RISCV64, MACHINE_X86_64};
 use warmboot::memmap::Mode;
 use warmboot::synth::arm64::{gzip, zboot};
 use warmboot::synth::initrd::newc;
@@ -26,6 +26,7 @@ fn uki(m: &Machine, linux: Vec<u8>, initrd: Option<Vec<u8>>) -> Vec<u8> {
     let machine = match m.arch {
         Arch::X86_64 => MACHINE_X86_64,
         Arch::Arm64 => MACHINE_ARM64,
+        Arch::Riscv64 => MACHINE_RISCV64,
     };
     let mut b = UkiBuilder::new(machine, linux);
     b.cmdline = Some(format!("{UKI_CMDLINE}\n\0"));

@@ -4,7 +4,8 @@
 //!
 //! Every call passes `-o Dir::State::Lists=<state>/lists -o Dir::Cache=<state>/cache`, its
 //! own sources list `<state>/sources.list` (written by [`Apt::ensure_updated`], see
-//! [`sources_list`]) with an empty parts directory, and both architectures. A fresh Debian
+//! [`sources_list`]) with an empty parts directory, and every architecture of
+//! [`DebArch::ALL`] (bookworm has no riscv64: apt notes that and skips its lists). A fresh Debian
 //! 12 host lists only bookworm; Debian 13's kernels need trixie, and the archive keyring of
 //! Debian 12 (debian-archive-keyring 2023.3+deb12u1 and later) already holds trixie's keys.
 //! Only the host's dpkg status and keyrings are read.
@@ -26,7 +27,7 @@ const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 pub const UNSTABLE: &str = "sid";
 
 /// The private sources list: for every release of [`SUITES`], the release, its
-/// `-updates` and its `-security` suite, component main, both architectures; with
+/// `-updates` and its `-security` suite, component main, every architecture; with
 /// `unstable`, [`UNSTABLE`] as well.
 pub fn sources_list(unstable: bool) -> String {
     let archs: Vec<&str> = DebArch::ALL.iter().map(|a| a.debian()).collect();
@@ -273,7 +274,8 @@ mod tests {
     fn sources_list_names_both_releases_and_their_updates() {
         let text = sources_list(false);
         let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
-        let opts = "[arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]";
+        let opts =
+            "[arch=amd64,arm64,riscv64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]";
         let debian = "http://deb.debian.org/debian";
         let security = "http://deb.debian.org/debian-security";
         assert_eq!(
@@ -319,7 +321,8 @@ mod tests {
             "apt-get -q -o Dir::State::Lists=/c/apt/lists -o Dir::Cache=/c/apt/cache \
              -o Dir::Etc::SourceList=/c/apt/sources.list \
              -o Dir::Etc::SourceParts=/c/apt/sources.list.d \
-             -o APT::Architectures::=amd64 -o APT::Architectures::=arm64 update"
+             -o APT::Architectures::=amd64 -o APT::Architectures::=arm64 \
+             -o APT::Architectures::=riscv64 update"
         );
     }
 }

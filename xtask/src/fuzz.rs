@@ -22,6 +22,7 @@ use warmboot::image::pe::{MACHINE_ARM64, MACHINE_X86_64};
 use warmboot::synth::arm64::{gzip, zboot, Arm64Builder};
 use warmboot::synth::elf::ElfBuilder;
 use warmboot::synth::initrd::{early_plus_gzip, newc, newc_gzip};
+use warmboot::synth::riscv64::Riscv64Builder;
 use warmboot::synth::uki::UkiBuilder;
 use warmboot::synth::x86::BzImageBuilder;
 
@@ -34,6 +35,7 @@ pub const TARGETS: &[&str] = &[
     "bzimage",
     "elf",
     "arm64_image",
+    "riscv64_image",
     "uki",
     "initrd",
     "iomem",
@@ -497,7 +499,8 @@ const KEXEC_ARGS: &[&[&str]] = &[
     &["-h"],
 ];
 
-/// (name, bytes, target) of every synthetic kernel: bzImage, ELF and arm64 variants.
+/// (name, bytes, target) of every synthetic kernel: bzImage, ELF, arm64 and riscv64
+/// variants.
 fn synthetic_kernels() -> Vec<(String, Vec<u8>, &'static str)> {
     use warmboot::compression::Compression;
     let mut out = Vec::new();
@@ -536,6 +539,17 @@ fn synthetic_kernels() -> Vec<(String, Vec<u8>, &'static str)> {
         "arm64-zboot-zstd".into(),
         zboot(&stub, Compression::Zstd, "zstd22", 0x8000, true),
         "arm64_image",
+    ));
+    let riscv = Riscv64Builder::default();
+    out.push(("riscv64-efi-stub".into(), riscv.build(), "riscv64_image"));
+    out.push((
+        "riscv64-image".into(),
+        Riscv64Builder {
+            efi_stub: false,
+            ..riscv
+        }
+        .build(),
+        "riscv64_image",
     ));
     out
 }
@@ -616,16 +630,15 @@ mod tests {
                 continue;
             }
             let ok = match s.target {
-                "kernel_image" | "bzimage" | "elf" | "arm64_image" | "uki" | "plan" => {
-                    warmboot::image::KernelImage::parse(&s.bytes).is_ok()
-                }
+                "kernel_image" | "bzimage" | "elf" | "arm64_image" | "riscv64_image" | "uki"
+                | "plan" => warmboot::image::KernelImage::parse(&s.bytes).is_ok(),
                 "initrd" => warmboot::initrd::InitrdInfo::from_bytes(&s.bytes).is_ok(),
                 "iomem" => warmboot::memmap::MemoryMap::parse(
                     &String::from_utf8_lossy(&s.bytes),
                     Vec::new(),
                 )
                 .is_ok(),
-                "dtb_read" | "dtb_patch" => warmboot::arm64::dtb::render(&s.bytes).is_ok(),
+                "dtb_read" | "dtb_patch" => warmboot::dtb::render(&s.bytes).is_ok(),
                 "firmware_memmap" => {
                     let text = String::from_utf8_lossy(&s.bytes).into_owned();
                     let fields: Vec<&str> = text.split('\0').collect();

@@ -29,6 +29,7 @@ pub enum ArchChoice {
     #[value(name = "x86_64")]
     X86_64,
     Arm64,
+    Riscv64,
     All,
 }
 
@@ -37,6 +38,7 @@ impl ArchChoice {
         match self {
             ArchChoice::X86_64 => arch == DebArch::Amd64,
             ArchChoice::Arm64 => arch == DebArch::Arm64,
+            ArchChoice::Riscv64 => arch == DebArch::Riscv64,
             ArchChoice::All => true,
         }
     }

@@ -118,9 +118,13 @@ impl KernelIndex {
 }
 
 /// The kernel release of a Debian kernel image path: its file name after `vmlinuz-`
-/// (`boot/vmlinuz-6.12.118+deb13-amd64` -> `6.12.118+deb13-amd64`).
+/// (`boot/vmlinuz-6.12.118+deb13-amd64` -> `6.12.118+deb13-amd64`), or after `vmlinux-`
+/// for riscv64, whose Image is installed uncompressed (`boot/vmlinux-6.12.118+deb13-riscv64`).
 pub fn release_of(image: &Path) -> Option<String> {
-    let release = image.file_name()?.to_str()?.strip_prefix("vmlinuz-")?;
+    let name = image.file_name()?.to_str()?;
+    let release = name
+        .strip_prefix("vmlinuz-")
+        .or_else(|| name.strip_prefix("vmlinux-"))?;
     series_of(release).map(|_| release.to_owned())
 }
 

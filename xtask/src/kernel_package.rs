@@ -21,7 +21,12 @@ use crate::manifest::DebArch;
 use std::path::{Path, PathBuf};
 
 /// Where the kernel image is in a package, relative to its root (glob patterns).
-pub const KERNEL_PATTERNS: [&str; 2] = ["boot/vmlinuz-*", "usr/lib/modules/*/vmlinuz"];
+/// Debian's riscv64 kernel is an uncompressed Image, installed as `boot/vmlinux-<release>`.
+pub const KERNEL_PATTERNS: [&str; 3] = [
+    "boot/vmlinuz-*",
+    "boot/vmlinux-*",
+    "usr/lib/modules/*/vmlinuz",
+];
 
 /// Marker written last into a package's directory: the sha256 of its `.deb` and the
 /// kernel's path in it (empty for a package without one).
@@ -60,10 +65,12 @@ impl Spec {
 }
 
 /// The architecture a package is fetched for: `arch` when given, else the one its name
-/// ends with (`-arm64`), else amd64.
+/// ends with (`-arm64`, `-riscv64`), else amd64.
 pub fn arch_of(name: &str, arch: Option<DebArch>) -> DebArch {
     arch.unwrap_or(if name.ends_with("-arm64") {
         DebArch::Arm64
+    } else if name.ends_with("-riscv64") {
+        DebArch::Riscv64
     } else {
         DebArch::Amd64
     })
@@ -92,7 +99,10 @@ pub fn find_kernel(dir: &Path) -> Result<Option<(PathBuf, String)>, String> {
             let rel = path.strip_prefix(dir).unwrap_or(&path);
             let release = match rel.file_name().and_then(|f| f.to_str()) {
                 Some("vmlinuz") => rel.parent().and_then(|p| p.file_name()),
-                Some(file) => file.strip_prefix("vmlinuz-").map(std::ffi::OsStr::new),
+                Some(file) => file
+                    .strip_prefix("vmlinuz-")
+                    .or_else(|| file.strip_prefix("vmlinux-"))
+                    .map(std::ffi::OsStr::new),
                 None => None,
             }
             .map(|r| r.to_string_lossy().into_owned())

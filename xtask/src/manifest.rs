@@ -16,16 +16,19 @@ use std::path::Path;
 pub enum DebArch {
     Amd64,
     Arm64,
+    /// An official Debian architecture since Debian 13 (trixie); bookworm has none.
+    Riscv64,
 }
 
 impl DebArch {
-    pub const ALL: [DebArch; 2] = [DebArch::Amd64, DebArch::Arm64];
+    pub const ALL: [DebArch; 3] = [DebArch::Amd64, DebArch::Arm64, DebArch::Riscv64];
 
     /// Debian's name, as in `apt-get download pkg:arm64`.
     pub fn debian(self) -> &'static str {
         match self {
             DebArch::Amd64 => "amd64",
             DebArch::Arm64 => "arm64",
+            DebArch::Riscv64 => "riscv64",
         }
     }
 
@@ -34,6 +37,7 @@ impl DebArch {
         match self {
             DebArch::Amd64 => "x86_64",
             DebArch::Arm64 => "arm64",
+            DebArch::Riscv64 => "riscv64",
         }
     }
 }
@@ -272,7 +276,7 @@ files = ["bin/busybox"]
     }
 
     #[test]
-    fn the_real_manifest_is_valid_and_pins_debian_12_and_13_kernels_per_arch() {
+    fn the_real_manifest_is_valid_and_pins_the_kernels_of_each_debian_release_per_arch() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../images/manifest.toml");
         let m = load(&path).unwrap();
         for arch in DebArch::ALL {
@@ -282,7 +286,12 @@ files = ["bin/busybox"]
                 .filter(|p| p.arch == arch && p.kernel.is_some())
                 .map(|p| (p.series.as_deref().unwrap(), p.suite.as_str()))
                 .collect();
-            assert_eq!(kernels, [("6.1", "bookworm"), ("6.12", "trixie")], "{arch}");
+            // riscv64 became an official Debian architecture with Debian 13.
+            let want: &[(&str, &str)] = match arch {
+                DebArch::Riscv64 => &[("6.12", "trixie")],
+                _ => &[("6.1", "bookworm"), ("6.12", "trixie")],
+            };
+            assert_eq!(kernels, want, "{arch}");
         }
     }
 
@@ -294,8 +303,8 @@ files = ["bin/busybox"]
     fn rejects_bad_fields_with_a_reason() {
         assert!(err(&GOOD.replace("a86e20", "A86E20")).contains("64 lowercase hex"));
         assert!(err(&GOOD.replace("c82639420424d31c91", "")).contains("64 lowercase hex"));
-        assert!(err(&GOOD.replace("\"arm64\"", "\"riscv64\""))
-            .starts_with("line 15: unknown variant `riscv64`"));
+        assert!(err(&GOOD.replace("\"arm64\"", "\"mips64el\""))
+            .starts_with("line 15: unknown variant `mips64el`"));
         assert!(err(&GOOD.replace("[\"bin/busybox\"]", "[]")).contains("`files` is empty"));
         assert!(err(&GOOD.replace("bin/busybox", "/bin/busybox")).contains("must be relative"));
         assert!(err(&GOOD.replace("bin/busybox", "../busybox")).contains("must be relative"));

@@ -126,6 +126,12 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
             let expected = match f.arch {
                 DebArch::Amd64 => GuestArch::X86_64,
                 DebArch::Arm64 => GuestArch::Arm64,
+                DebArch::Riscv64 => {
+                    return Err(Error::Package {
+                        package: format!("{} {} {}", f.package, f.version, f.arch),
+                        reason: "riscv64 kernels are not validated in QEMU yet".to_string(),
+                    })
+                }
             };
             if parsed != expected {
                 return Err(Error::Package {

@@ -4,8 +4,8 @@
 //! when the command line says `nokaslr`).
 
 use crate::arch_planning::{ArchPlan, ArchPlanner, PlanInput};
-use crate::arm64::dtb::{kaslr_disabled, RNG_SEED_SIZE};
 use crate::arm64::kexec_plan::{machine_facts, plan_image};
+use crate::dtb::{kaslr_disabled, RNG_SEED_SIZE};
 use crate::error::{Error, Result};
 use crate::image::KernelImage;
 

@@ -9,9 +9,9 @@
 //! (every patched property has a fixed width), so the first pass plans a DTB patched with
 //! zeros and the second patches the real addresses into a DTB of the same size.
 
-use crate::arm64::dtb::{self, ChosenPatch};
 use crate::arm64::trampoline;
 use crate::crash::elfcore;
+use crate::dtb::{self, ChosenPatch};
 use crate::error::{Error, Result};
 use crate::fields::add;
 use crate::image::arm64::Arm64Kernel;
@@ -38,42 +38,14 @@ fn segment<'a>(p: &'a mut Plan, what: &str) -> Result<&'a mut crate::plan::Segme
 /// 2 MiB-aligned, as kexec_file does, guarantees both.
 const DTB_ALIGN: u64 = 2 << 20;
 
-/// What the running machine contributes, read once at the edge.
-#[derive(Debug, Clone, Default)]
-pub struct MachineFacts {
-    /// The DTB to start from: /sys/firmware/fdt or the user's --dtb.
-    pub dtb: Vec<u8>,
-    /// Crash: each CPU's crash_notes (address, size) and the vmcoreinfo note.
-    pub cpu_notes: Vec<(u64, u64)>,
-    pub vmcoreinfo: Option<(u64, u64)>,
-}
+pub use crate::dt_facts::MachineFacts;
 
-/// Reads what the plan needs from the machine at `host`: the DTB (`dtb` overrides
-/// /sys/firmware/fdt), the CPUs' crash_notes and the vmcoreinfo note.
+/// Reads what an arm64 plan needs from the machine at `host` ([`crate::dt_facts::read`]).
 pub fn machine_facts(
     host: &crate::host::HostRoot,
     dtb: Option<&std::path::Path>,
 ) -> Result<MachineFacts> {
-    let dtb = match dtb {
-        Some(p) => {
-            let d = crate::inspect::read_file(p)?;
-            crate::arm64::dtb::validate(&d).map_err(|e| e.in_file(p))?;
-            d
-        }
-        None => host.fdt()?.ok_or_else(|| {
-            Error::invalid(
-                "device tree",
-                "the file is missing (not a device-tree machine?); give --dtb FILE",
-            )
-            .in_file(host.path("/sys/firmware/fdt"))
-        })?,
-    };
-    let cpu_notes = crate::crash::cpu_notes(host, crate::Arch::Arm64)?;
-    Ok(MachineFacts {
-        dtb,
-        cpu_notes,
-        vmcoreinfo: host.vmcoreinfo()?,
-    })
+    crate::dt_facts::read(host, dtb, crate::Arch::Arm64)
 }
 
 /// The most an arm64 kernel takes from /chosen/bootargs, NUL included
@@ -158,7 +130,7 @@ pub fn plan_image(
         extra.push(crate::purgatory::blob(
             crate::Arch::Arm64,
             limits(PAGE_SIZE),
-        ));
+        )?);
     }
     let mut p = plan(
         PlanRequest {

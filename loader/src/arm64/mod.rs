@@ -1,5 +1,5 @@
-//! arm64 pieces of warmboot's own kexec_load plans: the device tree handed to the next
-//! kernel, the entry trampoline (x0 = DTB), and the plan that puts them together
+//! arm64 pieces of warmboot's own kexec_load plans: the entry trampoline (x0 = DTB) and the
+//! plan that puts it together with the device tree of [`crate::dtb`]
 //! (Documentation/arch/arm64/booting.rst).
 
 // Parsers and planners: every offset, length and address computed from untrusted input is
@@ -19,7 +19,6 @@
     )
 )]
 
-pub mod dtb;
 pub mod image_planner;
 pub mod kexec_plan;
 pub mod trampoline;

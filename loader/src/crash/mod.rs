@@ -23,7 +23,9 @@ pub mod vmcore_check;
 /// Each CPU's crash_notes buffer as (physical address, size), in CPU order, read from
 /// /sys/devices/system/cpu/cpuN/crash_notes{,_size} (drivers/base/cpu.c). When
 /// crash_notes_size is not readable the size is sizeof(note_buf_t): two 12-byte note
-/// headers, "CORE" padded to 8, and struct elf_prstatus (336 bytes on x86_64, 392 on arm64).
+/// headers, "CORE" padded to 8, and struct elf_prstatus (336 bytes on x86_64, 392 on arm64,
+/// 376 on riscv64: the 112-byte common part, ELF_NGREG registers of 8 bytes (27, 34 and
+/// 32: arch/riscv/include/uapi/asm/elf.h), pr_fpvalid and padding).
 pub fn cpu_notes(
     host: &crate::host::HostRoot,
     arch: crate::Arch,
@@ -32,6 +34,7 @@ pub fn cpu_notes(
     let default_size: u64 = match arch {
         crate::Arch::X86_64 => 12 * 2 + 8 + 336,
         crate::Arch::Arm64 => 12 * 2 + 8 + 392,
+        crate::Arch::Riscv64 => 12 * 2 + 8 + 376,
     };
     let mut notes = Vec::new();
     for (cpu, addr) in host.crash_notes()? {

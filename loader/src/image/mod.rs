@@ -5,6 +5,7 @@
 //! | x86 bzImage | [`bzimage`] | Documentation/arch/x86/boot.rst |
 //! | ELF vmlinux (x86_64, aarch64) | [`elf`] | include/uapi/linux/elf.h |
 //! | arm64 Image, Image.gz | [`arm64`] | Documentation/arch/arm64/booting.rst, arch/arm64/include/asm/image.h |
+//! | riscv64 Image | [`riscv64`] | Documentation/arch/riscv/boot-image-header.rst, arch/riscv/include/asm/image.h |
 //! | EFI zboot (arm64 compressed PE) | [`zboot`] | drivers/firmware/efi/libstub/zboot-header.S |
 //! | Unified kernel image | [`uki`] | the UAPI group's UKI specification |
 //! | PE/COFF headers (EFI stub, signatures) | [`pe`] | the PE/COFF specification |
@@ -31,6 +32,7 @@ pub mod bzimage;
 pub mod elf;
 pub mod field;
 pub mod pe;
+pub mod riscv64;
 pub mod uki;
 pub mod zboot;
 
@@ -54,6 +56,9 @@ pub enum KernelImage {
     /// An arm64 Image, possibly gzip-compressed or wrapped in EFI zboot.
     #[serde(rename = "arm64-image")]
     Arm64(arm64::Arm64Kernel),
+    /// A riscv64 Image (with or without its EFI stub).
+    #[serde(rename = "riscv64-image")]
+    Riscv64(riscv64::Riscv64Kernel),
     /// A unified kernel image: a PE with .linux and friends.
     #[serde(rename = "uki")]
     Uki(uki::Uki<KernelImage>),
@@ -81,6 +86,9 @@ impl KernelImage {
         if arm64::looks_like(data) {
             return Ok(KernelImage::Arm64(arm64::Arm64Kernel::parse_image(data)?));
         }
+        if riscv64::looks_like(data) {
+            return Ok(KernelImage::Riscv64(riscv64::Riscv64Kernel::parse(data)?));
+        }
         if elf::looks_like(data) {
             return Ok(KernelImage::Elf(elf::ElfKernel::parse(data)?));
         }
@@ -96,6 +104,7 @@ impl KernelImage {
             KernelImage::BzImage(_) => Arch::X86_64,
             KernelImage::Elf(e) => e.arch,
             KernelImage::Arm64(_) => Arch::Arm64,
+            KernelImage::Riscv64(_) => Arch::Riscv64,
             KernelImage::Uki(u) => u.linux.arch(),
         }
     }
@@ -106,6 +115,7 @@ impl KernelImage {
             KernelImage::BzImage(b) => b.version.as_deref(),
             KernelImage::Elf(e) => e.version.as_deref(),
             KernelImage::Arm64(a) => a.version.as_deref(),
+            KernelImage::Riscv64(r) => r.version.as_deref(),
             KernelImage::Uki(u) => u.linux.version(),
         }
     }
@@ -116,6 +126,7 @@ impl KernelImage {
             KernelImage::BzImage(_) => "x86 bzImage".to_string(),
             KernelImage::Elf(e) => format!("ELF vmlinux ({})", e.arch),
             KernelImage::Arm64(a) => a.container.describe(),
+            KernelImage::Riscv64(_) => "riscv64 Image".to_string(),
             KernelImage::Uki(u) => format!("unified kernel image ({})", u.linux.format_name()),
         }
     }
@@ -126,6 +137,7 @@ impl KernelImage {
             KernelImage::BzImage(b) => b.describe(),
             KernelImage::Elf(e) => e.describe(),
             KernelImage::Arm64(a) => a.describe(),
+            KernelImage::Riscv64(r) => r.describe(),
             KernelImage::Uki(u) => u.describe(),
         }
     }
@@ -149,10 +161,6 @@ fn identify_foreign(data: &[u8]) -> Error {
     // 32-bit ARM zImage: magic 0x016f2818 at 0x24 (arch/arm/boot/compressed/head.S).
     if data.get(0x24..0x28) == Some(&0x016f_2818u32.to_le_bytes()[..]) {
         return Error::UnsupportedArch("32-bit ARM zImage".to_string());
-    }
-    // RISC-V Image: "RSC\x05" at 0x38 (Documentation/arch/riscv/boot-image-header.rst).
-    if data.get(0x38..0x3c) == Some(&b"RSC\x05"[..]) {
-        return Error::UnsupportedArch("RISC-V Image".to_string());
     }
     let what = if data.starts_with(b"070701") || data.starts_with(b"070702") {
         "it is a cpio archive (an initramfs?)".to_string()

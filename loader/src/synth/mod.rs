@@ -5,5 +5,6 @@ pub mod arm64;
 pub mod elf;
 pub mod initrd;
 pub mod pe;
+pub mod riscv64;
 pub mod uki;
 pub mod x86;

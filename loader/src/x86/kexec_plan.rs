@@ -511,7 +511,7 @@ fn size_parts(
     };
     extra.push(Blob::new(BOOT_PARAMS, vec![0; size], low_page));
     if verify {
-        extra.push(crate::purgatory::blob(crate::Arch::X86_64, low_page));
+        extra.push(crate::purgatory::blob(crate::Arch::X86_64, low_page)?);
     }
     Ok(SizedParts {
         extra,

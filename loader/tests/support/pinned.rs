@@ -25,12 +25,13 @@ fn series_order(series: &str) -> (u32, u32) {
     (major.parse().unwrap_or(0), minor.parse().unwrap_or(0))
 }
 
-/// The kernel series images/manifest.toml pins for `arch` ("x86_64" | "arm64"), oldest
+/// The kernel series images/manifest.toml pins for `arch` ("x86_64" | "arm64" | "riscv64"), oldest
 /// first.
 pub fn pinned_series(arch: &str) -> Vec<String> {
     let debian = match arch {
         "x86_64" => "amd64",
         "arm64" => "arm64",
+        "riscv64" => "riscv64",
         other => panic!("no Debian architecture for {other:?}"),
     };
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../images/manifest.toml");

@@ -8,6 +8,7 @@ use warmboot::cli::{run_args, Backend};
 use warmboot::host::HostRoot;
 use warmboot::memmap::Mode;
 use warmboot::synth::arm64::Arm64Builder;
+use warmboot::synth::riscv64::Riscv64Builder;
 use warmboot::synth::x86::BzImageBuilder;
 use warmboot_sim::{LoadedImage, Sim};
 
@@ -54,6 +55,11 @@ impl Machine {
     /// The arm64 machine with 1 GiB, a DTB and crashkernel=96M.
     pub fn arm64() -> Machine {
         Machine::fixture("arm64-direct-m1024-crashkernel", Arch::Arm64)
+    }
+
+    /// The riscv64 `virt` machine with 1 GiB, a DTB and crashkernel=96M.
+    pub fn riscv64() -> Machine {
+        Machine::fixture("riscv64-direct-m1024-crashkernel", Arch::Riscv64)
     }
 
     pub fn root(&self) -> PathBuf {
@@ -138,6 +144,7 @@ impl Machine {
         let console = match self.arch {
             Arch::X86_64 => "console=ttyS0",
             Arch::Arm64 => "console=ttyAMA0",
+            Arch::Riscv64 => "console=ttyS0",
         };
         vec![
             "load".into(),
@@ -203,6 +210,11 @@ pub fn kernel_bytes(arch: Arch, tag: &str) -> Vec<u8> {
         Arch::Arm64 => Arm64Builder {
             version: Some(format!("6.1.0-{tag}")),
             ..Arm64Builder::default()
+        }
+        .build(),
+        Arch::Riscv64 => Riscv64Builder {
+            version: Some(format!("6.12.0-{tag}")),
+            ..Riscv64Builder::default()
         }
         .build(),
     }

@@ -9,7 +9,7 @@ pub mod pinned;
 use std::path::PathBuf;
 use warmboot::arch::Arch;
 use warmboot::host::HostRoot;
-use warmboot::layout::{arm64_layout, x86_layout, KernelLayout};
+use warmboot::layout::{arm64_layout, riscv64_layout, x86_layout, KernelLayout};
 use warmboot::memmap::MemoryMap;
 
 /// Every fixture machine (root trees under loader/tests/fixtures/machines) and its arch.
@@ -24,6 +24,8 @@ pub const MACHINES: &[(&str, Arch)] = &[
     ("arm64-uefi-m4096", Arch::Arm64),
     ("arm64-direct-m1024-crashkernel", Arch::Arm64),
     ("arm64-direct-m1024-crashkernel-capture", Arch::Arm64),
+    ("riscv64-direct-m1024", Arch::Riscv64),
+    ("riscv64-direct-m1024-crashkernel", Arch::Riscv64),
 ];
 
 pub fn machine_root(name: &str) -> PathBuf {
@@ -59,10 +61,17 @@ pub fn debian_arm64() -> KernelLayout {
     arm64_layout(marked(0x1f6dfc0), 0x2010000, 0)
 }
 
+/// Like Debian's linux-image-6.12.118+deb13-riscv64: a 0x1db9600-byte Image, image_size
+/// 0x1e6c000.
+pub fn debian_riscv64() -> KernelLayout {
+    riscv64_layout(marked(0x1db9600), 0x1e6c000)
+}
+
 pub fn layout_for(arch: Arch) -> KernelLayout {
     match arch {
         Arch::X86_64 => debian_x86(),
         Arch::Arm64 => debian_arm64(),
+        Arch::Riscv64 => debian_riscv64(),
     }
 }
 
@@ -70,6 +79,6 @@ pub fn layout_for(arch: Arch) -> KernelLayout {
 pub fn initrd_for(arch: Arch) -> Vec<u8> {
     match arch {
         Arch::X86_64 => marked(0x1822ff0),
-        Arch::Arm64 => marked(0x813c00),
+        Arch::Arm64 | Arch::Riscv64 => marked(0x813c00),
     }
 }

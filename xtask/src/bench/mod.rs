@@ -126,6 +126,14 @@ pub fn kernel_arch(path: &Path) -> Result<GuestArch> {
     Ok(match image.arch() {
         warmboot::arch::Arch::X86_64 => GuestArch::X86_64,
         warmboot::arch::Arch::Arm64 => GuestArch::Arm64,
+        warmboot::arch::Arch::Riscv64 => {
+            return Err(Error::Bench {
+                reason: format!(
+                    "{}: a riscv64 kernel; the bench has no riscv64 guests yet",
+                    path.display()
+                ),
+            })
+        }
     })
 }
 

@@ -1,15 +1,38 @@
-//! The device tree the next arm64 kernel receives from a `kexec_load`.
+//! The device tree the next kernel receives from a `kexec_load`, on the architectures that
+//! boot with one: arm64 and riscv64.
 //!
-//! Debian's arm64 kernel has no `kexec_file_load`, so warmboot does in user space what the
-//! kernel's `of_kexec_alloc_and_setup_fdt` (drivers/of/kexec.c, 6.1 and 6.12) does for
-//! `kexec_file_load`: copy the running machine's device tree (`/sys/firmware/fdt`) or a
-//! user's `--dtb FILE` and rewrite the boot-time properties of `/chosen`. Everything else
-//! (nodes, properties, phandles, `/memreserve/` entries, `boot_cpuid_phys`) is kept.
+//! Debian's arm64 and riscv64 kernels have no `kexec_file_load`, so warmboot does in user
+//! space what the kernel's `of_kexec_alloc_and_setup_fdt` (drivers/of/kexec.c, 6.1 and 6.12,
+//! shared by both architectures' kexec_file loaders) does for `kexec_file_load`: copy the
+//! running machine's device tree (`/sys/firmware/fdt`) or a user's `--dtb FILE` and rewrite
+//! the boot-time properties of `/chosen`. Everything else (nodes, properties, phandles,
+//! `/memreserve/` entries, `boot_cpuid_phys`) is kept. The next kernel reads those
+//! properties in the architecture-independent drivers/of/fdt.c (`bootargs`, the initrd
+//! range, `rng-seed`, `linux,elfcorehdr`, `linux,usable-memory-range`) and, for
+//! `kaslr-seed`, in arch/arm64/kernel/pi/kaslr_early.c or arch/riscv/kernel/pi/fdt_early.c.
 //!
 //! Parsing and serialising use the `dtoolkit` crate (reader with full validation, an
 //! editable in-memory tree and a writer); this module only decides *what* changes.
-//! Placement rules come from Documentation/arch/arm64/booting.rst: the DTB must be 8-byte
-//! aligned and at most 2 MiB (MIN_FDT_ALIGN / MAX_FDT_SIZE, arch/arm64/mm/fixmap.c).
+//! Placement rules: the DTB must be 8-byte aligned and at most 2 MiB (arm64: MIN_FDT_ALIGN /
+//! MAX_FDT_SIZE, Documentation/arch/arm64/booting.rst; riscv64: MAX_FDT_SIZE = PMD_SIZE in
+//! arch/riscv/include/asm/fixmap.h, the fixmap window the early kernel maps it through).
+
+// Parsers and planners: every offset, length and address computed from untrusted input is
+// checked (`get`, `checked_*`, `try_from`), an error naming what was truncated, never a
+// panic or a silent wrap (issue 16). Tests may index and compute freely.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::cast_possible_truncation
+    )
+)]
 
 use dtoolkit::fdt::Fdt;
 use dtoolkit::memreserve::MemoryReservation;
@@ -19,7 +42,8 @@ use dtoolkit::{Node, Property};
 use crate::error::{Error, Result};
 use crate::fields;
 
-/// Largest device tree an arm64 kernel maps (MAX_FDT_SIZE, arch/arm64/include/asm/boot.h).
+/// Largest device tree the kernel maps: MAX_FDT_SIZE of arch/arm64/include/asm/boot.h, and
+/// of arch/riscv/include/asm/fixmap.h (PMD_SIZE, 2 MiB on rv64).
 pub const MAX_FDT_SIZE: usize = 2 << 20;
 
 /// Alignment the DTB's physical address needs (MIN_FDT_ALIGN, arch/arm64/include/asm/boot.h).
@@ -149,7 +173,7 @@ pub fn patch(dtb: &[u8], patch: &ChosenPatch) -> Result<Vec<u8>> {
     if added > MAX_FDT_SIZE {
         return Err(Error::invalid(
             "device tree",
-            format!("bootargs and rng-seed are {added:#x} bytes, more than the {MAX_FDT_SIZE:#x} an arm64 kernel accepts"),
+            format!("bootargs and rng-seed are {added:#x} bytes, more than the {MAX_FDT_SIZE:#x} the kernel accepts"),
         ));
     }
     let mut tree = DeviceTree::from_fdt(&fdt);
@@ -259,7 +283,7 @@ pub fn patch(dtb: &[u8], patch: &ChosenPatch) -> Result<Vec<u8>> {
         return Err(Error::invalid(
             "device tree",
             format!(
-                "the patched tree is {:#x} bytes, more than the {MAX_FDT_SIZE:#x} an arm64 kernel accepts",
+                "the patched tree is {:#x} bytes, more than the {MAX_FDT_SIZE:#x} the kernel accepts",
                 out.len()
             ),
         ));
@@ -430,12 +454,17 @@ mod tests {
     use proptest::prelude::*;
 
     const DIRECT: &[u8] =
-        include_bytes!("../../tests/fixtures/machines/arm64-direct-m1024/sys/firmware/fdt");
+        include_bytes!("../tests/fixtures/machines/arm64-direct-m1024/sys/firmware/fdt");
     const CRASHKERNEL: &[u8] = include_bytes!(
-        "../../tests/fixtures/machines/arm64-direct-m1024-crashkernel/sys/firmware/fdt"
+        "../tests/fixtures/machines/arm64-direct-m1024-crashkernel/sys/firmware/fdt"
     );
     const UEFI: &[u8] =
-        include_bytes!("../../tests/fixtures/machines/arm64-uefi-m1024/sys/firmware/fdt");
+        include_bytes!("../tests/fixtures/machines/arm64-uefi-m1024/sys/firmware/fdt");
+    /// QEMU's riscv64 virt DTB as OpenSBI passed it on (with FDT_NOP tokens where OpenSBI
+    /// removed nodes), from a crashkernel=96M guest.
+    const RISCV64: &[u8] = include_bytes!(
+        "../tests/fixtures/machines/riscv64-direct-m1024-crashkernel/sys/firmware/fdt"
+    );
 
     /// Deterministic "RNG": bytes 1, 2, 3, … continuing across calls.
     fn counter() -> impl FnMut(&mut [u8]) {
@@ -575,6 +604,51 @@ mod tests {
         assert_eq!(unmanaged(&out).root, unmanaged(CRASHKERNEL).root);
         insta::assert_snapshot!(
             "arm64_dtb_direct-m1024-crashkernel_panic",
+            render(&out).unwrap()
+        );
+    }
+
+    #[test]
+    fn riscv64_virt_dtb_normal_and_panic_loads() {
+        // The fixture's /chosen has the initrd QEMU loaded (0x88200000..0x8830772d) and
+        // bootargs; its /reserved-memory keeps OpenSBI's region out of the next kernel.
+        let src = tree(RISCV64);
+        assert_eq!(
+            prop(&src, "/chosen", "linux,initrd-start"),
+            Some(0x8820_0000u32.to_be_bytes().to_vec())
+        );
+        let normal = patch(
+            RISCV64,
+            &chosen_for(CMDLINE, Some(INITRD), None, &mut counter()),
+        )
+        .unwrap();
+        assert_eq!(unmanaged(&normal).root, unmanaged(RISCV64).root);
+        let t = tree(&normal);
+        assert_eq!(
+            prop(&t, "/chosen", "linux,initrd-start"),
+            Some(INITRD.0.to_be_bytes().to_vec())
+        );
+        assert!(prop(&t, "/reserved-memory/mmode_resv0@80000000", "reg").is_some());
+        // The crash reservation of the fixture's iomem: b6c00000-bcbfffff.
+        let crash = CrashInfo {
+            elfcorehdr: (0xbcbf_f000, 0x1000),
+            usable_memory: (0xb6c0_0000, 0x600_0000),
+        };
+        let p = chosen_for(
+            "console=ttyS0 nr_cpus=1 reset_devices",
+            Some((0xb800_0000, 0xb840_0000)),
+            Some(crash),
+            &mut counter(),
+        );
+        let out = patch(RISCV64, &p).unwrap();
+        assert_eq!(unmanaged(&out).root, unmanaged(RISCV64).root);
+        let t = tree(&out);
+        // #address-cells = #size-cells = 2 at the root: 64-bit address and size.
+        let mut want = 0xbcbf_f000u64.to_be_bytes().to_vec();
+        want.extend_from_slice(&0x1000u64.to_be_bytes());
+        assert_eq!(prop(&t, "/chosen", "linux,elfcorehdr"), Some(want));
+        insta::assert_snapshot!(
+            "riscv64_dtb_virt-m1024-crashkernel_panic",
             render(&out).unwrap()
         );
     }
