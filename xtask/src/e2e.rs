@@ -840,8 +840,10 @@ pub fn judge(chains: &[&[&str]]) -> Vec<(&'static str, std::result::Result<(), S
             return Err(format!("kdump-config did not load with -s: {argv}"));
         }
         let record = b.marker("kdump-record ").unwrap_or_default();
-        let crash = record.split("\"crash_kernel\":").nth(1).unwrap_or_default();
-        if !crash.starts_with('{') || !crash.contains("\"syscall\":\"kexec_file_load\"") {
+        let crash_syscall = serde_json::from_str::<serde_json::Value>(record)
+            .ok()
+            .and_then(|v| v["crash_kernel"]["syscall"].as_str().map(str::to_string));
+        if crash_syscall.as_deref() != Some("kexec_file_load") {
             return Err(format!(
                 "the capture kernel was not loaded with kexec_file_load: {record}"
             ));
@@ -1041,6 +1043,59 @@ warm reboot into the loaded kernel (no systemd: stop every process, remount read
         assert_ne!(base, name(&["systemd"], &["kdump-tools", "crash"], 1));
         assert_ne!(base, name(&["systemd"], &["kdump-tools"], 2));
         assert_eq!(base, name(&["systemd"], &["kdump-tools"], 1));
+    }
+
+    /// The second guest's step 6 under Secure Boot, as `cargo xtask e2e` printed it on
+    /// 2026-12-08 (OVMF enforcing Secure Boot, shim → GRUB → 6.1.0-50-amd64, TCG): its
+    /// markers only (scenario 12 reads nothing else).
+    const RUN_SECURE_KDUMP: &str = r##"@@E2E boot step=6 id=76e5f994-813f-4eb0-b03e-4528cc08dac5 kernel=6.1.0-50-amd64
+@@E2E cmdline BOOT_IMAGE=/vmlinuz root=/dev/vda rw console=ttyS0 crashkernel=256M
+@@E2E init systemd
+@@E2E status {"crash_kernel":{"chosen_by":"runningkernelfoundbyDebian/Ubuntunaming(/boot/vmlinuz-R,/boot/initrd.img-R)","cmdline":"root=/dev/vdarwconsole=ttyS0reset_devicesnr_cpus=1irqpollcgroup_disable=memoryudev.children-max=2panic=10","initrd":"/boot/initrd.img-6.1.0-50-amd64","initrd_sha256":"d0f9b5be3682deb96ac6d5b7b75384637c9aa02ea42ef04919f9003008181226","kernel":"/boot/vmlinuz-6.1.0-50-amd64","kernel_sha256":"d8808aa4ca188560da1e6d749dcb930c87a5fd8b11ebff1f3fa6d728af35203d","loaded_at":1796701756,"release":"6.1.0-50-amd64","syscall":"kexec_file_load"},"crash_loaded":true,"crash_size":268435456,"crash_supported":true,"ima":{"appraises_initrd":null,"appraises_kernel":null},"kexec_load_blocked_by_lockdown":true,"kexec_load_disabled":false,"kexec_supported":true,"loaded":true,"loaded_kernel":{"chosen_by":"defaultkernel:the/vmlinuzlink(linux-basepointsitatthenewestkernel)","cmdline":"root=/dev/vdarwconsole=ttyS0crashkernel=256M","initrd":"/initrd.img","initrd_sha256":"d0f9b5be3682deb96ac6d5b7b75384637c9aa02ea42ef04919f9003008181226","kernel":"/vmlinuz","kernel_sha256":"d8808aa4ca188560da1e6d749dcb930c87a5fd8b11ebff1f3fa6d728af35203d","loaded_at":1796701721,"release":"6.1.0-50-amd64","syscall":"kexec_file_load"},"loadpin":null,"lockdown":"integrity","lockdown_expected":true,"secure_boot":"on"}
+@@E2E kdump-before 0
+@@E2E kdump-load Creating symlink /var/lib/kdump/vmlinuz.|Creating symlink /var/lib/kdump/initrd.img.|loaded kdump kernel.|kdump-config couldn't set panic trigger (sysctl binary not available) ... (warning).|
+@@E2E kdump-after-load 1
+@@E2E kdump-record {"crash_kernel":{"chosen_by":null,"cmdline":"BOOT_IMAGE=/vmlinuzroot=/dev/vdarwconsole=ttyS0reset_devicessystemd.unit=kdump-tools-dump.servicenr_cpus=1irqpollusbcore.nousb","initrd":"/var/lib/kdump/initrd.img","initrd_sha256":"745da70b791263b9a5771fb6bb5a72358346a67003546023269d9f4c491895ca","kernel":"/var/lib/kdump/vmlinuz","kernel_sha256":"d8808aa4ca188560da1e6d749dcb930c87a5fd8b11ebff1f3fa6d728af35203d","loaded_at":1796701796,"release":"6.1.0-50-amd64","syscall":"kexec_file_load"},"crash_loaded":true,"crash_size":268435456,"crash_supported":true,"ima":{"appraises_initrd":null,"appraises_kernel":null},"kexec_load_blocked_by_lockdown":true,"kexec_load_disabled":false,"kexec_supported":true,"loaded":true,"loaded_kernel":{"chosen_by":"defaultkernel:the/vmlinuzlink(linux-basepointsitatthenewestkernel)","cmdline":"root=/dev/vdarwconsole=ttyS0crashkernel=256M","initrd":"/initrd.img","initrd_sha256":"d0f9b5be3682deb96ac6d5b7b75384637c9aa02ea42ef04919f9003008181226","kernel":"/vmlinuz","kernel_sha256":"d8808aa4ca188560da1e6d749dcb930c87a5fd8b11ebff1f3fa6d728af35203d","loaded_at":1796701721,"release":"6.1.0-50-amd64","syscall":"kexec_file_load"},"loadpin":null,"lockdown":"integrity","lockdown_expected":true,"secure_boot":"on"}
+@@E2E kdump-cmd /sbin/kexec -p -s --command-line="BOOT_IMAGE=/vmlinuz root=/dev/vda rw console=ttyS0 reset_devices systemd.unit=kdump-tools-dump.service nr_cpus=1 irqpoll usbcore.nousb" --initrd=/var/lib/kdump/initrd.img /var/lib/kdump/vmlinuz
+@@E2E kdump-argv -p|-s|--command-line=BOOT_IMAGE=/vmlinuz root=/dev/vda rw console=ttyS0 reset_devices systemd.unit=kdump-tools-dump.service nr_cpus=1 irqpoll usbcore.nousb|--initrd=/var/lib/kdump/initrd.img|/var/lib/kdump/vmlinuz|
+@@E2E kdump-status current state   : ready to kdump|
+@@E2E kdump-unload unloaded kdump kernel.|
+@@E2E kdump-after-unload 0
+@@E2E kdump-unload-lock 447 kexec -s -p -u 
+@@E2E kdump-service active warmboot-panic=inactive loaded=1
+@@E2E kdump-panic"##;
+
+    #[test]
+    fn the_real_secure_boot_run_passes_scenario_12_and_fails_on_its_own_evidence() {
+        let v = |log: &str| verdicts(log)[11].1.clone();
+        assert_eq!(v(RUN_SECURE_KDUMP), Ok(()));
+        let broken = |from: &str, to: &str, why: &str| {
+            assert!(RUN_SECURE_KDUMP.contains(from), "{from}");
+            let e = v(&RUN_SECURE_KDUMP.replace(from, to))
+                .expect_err(&format!("{from} -> {to} still passes"));
+            assert!(e.contains(why), "{e}");
+        };
+        broken(
+            "\"secure_boot\":\"on\"",
+            "\"secure_boot\":\"off\"",
+            "did not find Secure Boot on",
+        );
+        broken(
+            "\"lockdown\":\"integrity\"",
+            "\"lockdown\":\"none\"",
+            "not locked down",
+        );
+        broken(
+            "kdump-argv -p|-s|",
+            "kdump-argv -p|",
+            "did not load with -s",
+        );
+        broken("kexec -s -p -u", "kexec -p -u", "did not unload with -s");
+        broken(
+            "\"syscall\":\"kexec_file_load\"},\"crash_loaded\"",
+            "\"syscall\":\"kexec_load\"},\"crash_loaded\"",
+            "not loaded with kexec_file_load",
+        );
     }
 
     #[test]
