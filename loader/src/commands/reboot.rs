@@ -540,6 +540,8 @@ mod tests {
             syscall: "kexec_load".into(),
             loaded_at: 0,
             chosen_by: None,
+            kernel_file: None,
+            initrd_file: None,
         };
         assert_eq!(stale_reason(Some(&r), "aa", Some("bb"), "ro quiet"), None);
         assert_eq!(
