@@ -18,6 +18,7 @@
 //! file between the check and the syscall changes nothing.
 
 use crate::error::{Error, Result};
+use crate::load_record::FileIdentity;
 use sha2::{Digest as _, Sha256};
 use std::ffi::OsString;
 use std::fmt;
@@ -266,7 +267,11 @@ pub fn sealed_memfd(name: &str, data: &[u8]) -> Result<File> {
 /// bytes checked and planned and the descriptor later handed to kexec_file_load are the
 /// same file, whatever happens to the path in between (a rename over it, a symlink
 /// swapped). A directory is refused by its descriptor's own metadata.
-pub fn open_and_read(path: &Path) -> Result<(std::fs::File, Vec<u8>)> {
+///
+/// Also the file's identity ([`FileIdentity`], fstat of that descriptor) when it was the
+/// same before and after the read, so that the bytes read are the ones it describes; `None`
+/// when the file changed while it was read (a later check then reads it again).
+pub fn open_and_read(path: &Path) -> Result<(std::fs::File, Vec<u8>, Option<FileIdentity>)> {
     use std::io::Read as _;
     let in_file = |e: std::io::Error| Error::Io(e).in_file(path);
     let file = std::fs::File::open(path).map_err(in_file)?;
@@ -276,7 +281,22 @@ pub fn open_and_read(path: &Path) -> Result<(std::fs::File, Vec<u8>)> {
     }
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     (&file).read_to_end(&mut bytes).map_err(in_file)?;
-    Ok((file, bytes))
+    let after = file.metadata().map_err(in_file)?;
+    let identity = match (FileIdentity::of(&meta), FileIdentity::of(&after)) {
+        (Some(before), Some(after)) => unchanged_while_read(before, after, bytes.len()),
+        _ => None,
+    };
+    Ok((file, bytes, identity))
+}
+
+/// The identity of a file read in full between fstat `before` and fstat `after`, when
+/// nothing changed it meanwhile (then the `read` bytes are the ones it describes).
+fn unchanged_while_read(
+    before: FileIdentity,
+    after: FileIdentity,
+    read: usize,
+) -> Option<FileIdentity> {
+    (after == before && before.size == read as u64).then_some(before)
 }
 
 #[cfg(test)]
@@ -286,6 +306,24 @@ mod tests {
     /// sha256sum of the empty input and of "abc" (FIPS 180-2 appendix B.1).
     const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
     const ABC: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+    #[test]
+    fn a_file_changed_while_read_has_no_identity() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("initrd.img");
+        std::fs::write(&p, b"initrd").unwrap();
+        let (f, bytes, id) = open_and_read(&p).unwrap();
+        let id = id.unwrap();
+        assert_eq!(Some(id), FileIdentity::of(&f.metadata().unwrap()));
+        assert_eq!(unchanged_while_read(id, id, bytes.len()), Some(id));
+        let changed = FileIdentity {
+            ctime_ns: id.ctime_ns + 1,
+            ..id
+        };
+        assert_eq!(unchanged_while_read(id, changed, bytes.len()), None);
+        // Grown or shrunk during the read without a time change the clock could see.
+        assert_eq!(unchanged_while_read(id, id, bytes.len() + 1), None);
+    }
 
     #[test]
     fn digests_parse_print_and_check() {

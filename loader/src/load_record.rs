@@ -8,11 +8,58 @@
 //! in warmboot's root-only directory ([`crate::lock::STATE_DIR`]). `/run` is a tmpfs, so a
 //! record never outlives the boot it was made in; an unload removes it; a record whose
 //! kernel the kernel no longer has (another tool unloaded it) is reported as stale.
+//!
+//! The record also keeps which files were read ([`FileIdentity`]: device, inode, size,
+//! mtime, ctime, from fstat(2) of the descriptor the bytes were read through), so that
+//! `warmboot reboot` can tell the default kernel is still the loaded one without reading
+//! and hashing tens of MB again: a package manager replaces a kernel or initrd by renaming
+//! a new file over the path (a new inode), and an in-place write changes the ctime, which
+//! userspace cannot set back (inode(7), "Last status change timestamp"). Records written
+//! before these fields existed still parse, without them, and are checked the slow way.
 
 use crate::error::{Error, Result};
 use crate::memmap::Mode;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+/// Which file a path named when warmboot read it, from stat(2) (inode(7)): together,
+/// enough to know without reading it again that a path still names the same, unchanged
+/// file. The inode number changes when a file is replaced by a rename; the ctime on any
+/// write or metadata change (also when the mtime is set back with touch or utimensat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileIdentity {
+    /// st_dev.
+    pub dev: u64,
+    /// st_ino.
+    pub ino: u64,
+    /// st_size.
+    pub size: u64,
+    /// st_mtim in nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// st_ctim in nanoseconds since the epoch.
+    pub ctime_ns: i64,
+}
+
+impl FileIdentity {
+    /// The identity in `meta` (of `File::metadata`, fstat, or `std::fs::metadata`, stat);
+    /// `None` when a time is outside the years 1677 to 2262 that nanoseconds in an i64
+    /// cover (a file touched far into the future: it is then hashed every time).
+    pub fn of(meta: &std::fs::Metadata) -> Option<FileIdentity> {
+        use std::os::unix::fs::MetadataExt as _;
+        Some(FileIdentity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: nanoseconds(meta.mtime(), meta.mtime_nsec())?,
+            ctime_ns: nanoseconds(meta.ctime(), meta.ctime_nsec())?,
+        })
+    }
+}
+
+/// A stat(2) time (seconds and nanoseconds) in nanoseconds, when that fits in an i64.
+fn nanoseconds(secs: i64, nsec: i64) -> Option<i64> {
+    secs.checked_mul(1_000_000_000)?.checked_add(nsec)
+}
 
 /// One load, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +77,13 @@ pub struct LoadRecord {
     pub loaded_at: u64,
     /// How the kernel was chosen (`--default: GRUB's default entry …`), if not given.
     pub chosen_by: Option<String>,
+    /// The kernel file that was read and hashed; absent in older records, and when the
+    /// file changed while it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_file: Option<FileIdentity>,
+    /// The initrd file that was read and hashed (as `kernel_file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initrd_file: Option<FileIdentity>,
 }
 
 /// The record's file name in the state directory.
@@ -147,6 +201,20 @@ mod tests {
             syscall: "kexec_file_load".into(),
             loaded_at: 1_796_670_000,
             chosen_by: Some("--default: GRUB's default entry 'Debian GNU/Linux'".into()),
+            kernel_file: Some(FileIdentity {
+                dev: 0x803,
+                ino: 131_074,
+                size: 11_000_000,
+                mtime_ns: 1_796_669_000_123_456_789,
+                ctime_ns: i64::MAX,
+            }),
+            initrd_file: Some(FileIdentity {
+                dev: 0x803,
+                ino: 131_075,
+                size: 60_000_000,
+                mtime_ns: -1,
+                ctime_ns: 1_796_669_001_000_000_000,
+            }),
         }
     }
 
@@ -174,6 +242,58 @@ mod tests {
         std::fs::write(&p, "{}").unwrap();
         let e = read(t.path(), Mode::Normal).unwrap_err().to_string();
         assert!(e.contains("loaded.json: not a warmboot load record"), "{e}");
+    }
+
+    #[test]
+    fn a_record_without_file_identities_parses_and_is_written_without_them() {
+        // A record as warmboot wrote it before it kept file identities.
+        let old = r#"{
+  "kernel": "/vmlinuz",
+  "kernel_sha256": "d8808aa4ca188560da1e6d749dcb930c87a5fd8b11ebff1f3fa6d728af35203d",
+  "release": "6.1.0-50-amd64",
+  "initrd": "/initrd.img",
+  "initrd_sha256": "9ab929fc948d078f494872bff64c772efe80aafd5704b6d81cda1c3df0c277e2",
+  "cmdline": "root=/dev/vda rw console=ttyS0 crashkernel=256M",
+  "syscall": "kexec_load",
+  "loaded_at": 1796676723,
+  "chosen_by": "default kernel: the /vmlinuz link"
+}"#;
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("loaded.json"), old).unwrap();
+        let r = read(t.path(), Mode::Normal).unwrap().unwrap();
+        assert_eq!((r.kernel_file, r.initrd_file), (None, None));
+        assert_eq!(r.kernel, Path::new("/vmlinuz"));
+        write(t.path(), Mode::Normal, &r).unwrap();
+        let text = std::fs::read_to_string(t.path().join("loaded.json")).unwrap();
+        assert!(!text.contains("_file"), "{text}");
+        // With them, each is written and read back exactly.
+        let json = serde_json::to_value(record()).unwrap();
+        assert_eq!(json["kernel_file"]["ino"], 131_074);
+        assert_eq!(json["initrd_file"]["mtime_ns"], -1);
+    }
+
+    #[test]
+    fn a_file_identity_is_what_stat_says() {
+        use std::os::unix::fs::MetadataExt as _;
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("f");
+        std::fs::write(&p, b"12345").unwrap();
+        let f = std::fs::File::open(&p).unwrap();
+        // (Setting times needs only ownership, not a descriptor open for writing.)
+        f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::new(1_000, 7))
+            .unwrap();
+        let m = std::fs::metadata(&p).unwrap();
+        let id = FileIdentity::of(&m).unwrap();
+        assert_eq!((id.dev, id.ino, id.size), (m.dev(), m.ino(), 5));
+        assert_eq!(id.mtime_ns, 1_000_000_000_007);
+        assert_eq!(Some(id.ctime_ns), nanoseconds(m.ctime(), m.ctime_nsec()));
+        assert_eq!(FileIdentity::of(&f.metadata().unwrap()), Some(id));
+        // Times past 2262 (or before 1677) do not fit: then no identity.
+        assert_eq!(nanoseconds(-1, 999_999_999), Some(-1));
+        assert_eq!(nanoseconds(9_223_372_036, 854_775_807), Some(i64::MAX));
+        assert_eq!(nanoseconds(9_223_372_036, 854_775_808), None);
+        assert_eq!(nanoseconds(10_413_792_000, 0), None);
+        assert_eq!(nanoseconds(-9_223_372_037, 0), None);
     }
 
     #[test]

@@ -187,6 +187,14 @@ fn status_says_what_warmboot_loaded_and_when_a_record_is_stale() {
         syscall: "kexec_file_load".into(),
         loaded_at: 0,
         chosen_by: Some("default kernel: the /vmlinuz link".into()),
+        kernel_file: Some(warmboot::load_record::FileIdentity {
+            dev: 2051,
+            ino: 131_074,
+            size: 11_000_000,
+            mtime_ns: 1_796_669_000_123_456_789,
+            ctime_ns: 1_796_669_000_123_456_789,
+        }),
+        initrd_file: None,
     };
     use warmboot::memmap::Mode;
     warmboot::load_record::write(&run, Mode::Normal, &record).unwrap();
@@ -207,6 +215,13 @@ fn status_says_what_warmboot_loaded_and_when_a_record_is_stale() {
     let out = warmboot(&["status", "--json", "--root", root]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["loaded_kernel"]["cmdline"], "ro quiet");
+    // The files' identities are part of the record shown; an absent one is left out.
+    assert_eq!(v["loaded_kernel"]["kernel_file"]["ino"], 131_074);
+    assert_eq!(
+        v["loaded_kernel"]["kernel_file"]["ctime_ns"],
+        1_796_669_000_123_456_789_i64
+    );
+    assert!(v["loaded_kernel"].get("initrd_file").is_none(), "{v}");
     assert_eq!(v["crash_kernel"], serde_json::Value::Null);
 }
 

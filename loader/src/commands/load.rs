@@ -187,6 +187,8 @@ pub fn record_of(p: &Prepared, opts: &LoadOptions, loaded: &str, now: u64) -> Lo
         syscall: syscall.to_string(),
         loaded_at: now,
         chosen_by: opts.chosen_by.clone(),
+        kernel_file: p.kernel_file,
+        initrd_file: p.initrd_file,
     }
 }
 
@@ -217,9 +219,13 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     let security = SecurityState::read(&host)?;
     let route = lay_out_kernel(&kernel, opts, &security)?;
     let map = host.memory_map()?;
-    let (initrd, initrd_file) = match read_initrd(opts)? {
-        Some((bytes, file)) => (Some(bytes), Some(file)),
-        None => (None, None),
+    let (initrd, initrd_file, initrd_identity) = match read_initrd(opts)? {
+        Some(ReadInitrd {
+            bytes,
+            file,
+            identity,
+        }) => (Some(bytes), Some(file), identity),
+        None => (None, None, None),
     };
     let initrd_sha256 = initrd.as_deref().map(crate::file_trust::Sha256Digest::of);
     // A UKI's .initrd first, then the given file; its .cmdline unless one was given.
@@ -260,6 +266,7 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
         _ => None,
     };
     let kernel_sha256 = kernel.digest;
+    let kernel_identity = kernel.identity;
     let kernel_file = kernel
         .file
         .try_clone()
@@ -298,6 +305,8 @@ pub fn prepare(opts: &LoadOptions) -> Result<Prepared> {
     )?;
     prepared.kernel_sha256 = Some(kernel_sha256);
     prepared.initrd_sha256 = initrd_sha256;
+    prepared.kernel_file = kernel_identity;
+    prepared.initrd_file = initrd_identity;
     prepared.security = security;
     Ok(prepared)
 }
@@ -321,6 +330,9 @@ pub struct KernelInput {
     pub digest: crate::file_trust::Sha256Digest,
     /// The descriptor the bytes were read through, handed to kexec_file_load.
     pub file: std::fs::File,
+    /// Which file that was, when it did not change while it was read (the load record
+    /// keeps it: [`crate::load_record::FileIdentity`]).
+    pub identity: Option<crate::load_record::FileIdentity>,
     /// A UKI's parts; then `image` is the kernel in `.linux` and `data` its bytes.
     pub uki: Option<load_uki::UkiParts>,
 }
@@ -328,7 +340,7 @@ pub struct KernelInput {
 /// Stage "read the inputs" (the kernel): reads the file once, warns if someone else could
 /// replace it, checks `--sha256`, parses it and checks it is for `arch`.
 pub fn read_kernel(opts: &LoadOptions, arch: Arch) -> Result<KernelInput> {
-    let (file, data) = crate::file_trust::open_and_read(&opts.kernel)?;
+    let (file, data, identity) = crate::file_trust::open_and_read(&opts.kernel)?;
     crate::file_trust::warn_if_replaceable(&opts.kernel);
     let verified = match &opts.sha256 {
         Some(want) => Some(want.check(&data).map_err(|e| e.in_file(&opts.kernel))?),
@@ -368,6 +380,7 @@ pub fn read_kernel(opts: &LoadOptions, arch: Arch) -> Result<KernelInput> {
         verified,
         digest,
         file,
+        identity,
         uki,
     })
 }
@@ -444,16 +457,29 @@ pub fn lay_out_kernel(
     })
 }
 
+/// The initrd as [`read_initrd`] read it.
+pub struct ReadInitrd {
+    pub bytes: Vec<u8>,
+    /// The descriptor the bytes were read through.
+    pub file: std::fs::File,
+    /// Which file that was, when it did not change while it was read.
+    pub identity: Option<crate::load_record::FileIdentity>,
+}
+
 /// Stage "read the inputs" (the initrd): its bytes, with the same warning as the kernel's.
-pub fn read_initrd(opts: &LoadOptions) -> Result<Option<(Vec<u8>, std::fs::File)>> {
+pub fn read_initrd(opts: &LoadOptions) -> Result<Option<ReadInitrd>> {
     match &opts.initrd {
         Some(p) => {
-            let (file, bytes) = crate::file_trust::open_and_read(p)?;
+            let (file, bytes, identity) = crate::file_trust::open_and_read(p)?;
             crate::file_trust::warn_if_replaceable(p);
             if let Some(want) = &opts.initrd_sha256 {
                 want.check(&bytes).map_err(|e| e.in_file(p))?;
             }
-            Ok(Some((bytes, file)))
+            Ok(Some(ReadInitrd {
+                bytes,
+                file,
+                identity,
+            }))
         }
         None if opts.initrd_sha256.is_some() => Err(Error::Unsupported(
             "--initrd-sha256 checks an initrd, and no --initrd was given".to_string(),
@@ -624,6 +650,8 @@ fn check(
         pinned_initrd,
         kernel_sha256: None,
         initrd_sha256: None,
+        kernel_file: None,
+        initrd_file: None,
         files,
     })
 }
@@ -1082,6 +1110,28 @@ mod tests {
         assert_eq!((r.initrd, r.initrd_sha256), (None, None));
         assert_eq!(r.cmdline, "console=ttyS0");
         assert_eq!(r.syscall, "kexec_file_load");
+        // Which files were read, for `warmboot reboot` to skip hashing them again.
+        use crate::load_record::FileIdentity;
+        let kernel_now = FileIdentity::of(&std::fs::metadata(&opts.kernel).unwrap());
+        assert_eq!((r.kernel_file, r.initrd_file), (kernel_now, None));
+        assert!(kernel_now.is_some());
+        let initrd = _d.path().join("initrd.img");
+        std::fs::write(&initrd, b"an initrd").unwrap();
+        let with_initrd = LoadOptions {
+            initrd: Some(initrd.clone()),
+            ..opts.clone()
+        };
+        let p = prepare(&with_initrd).unwrap();
+        let out = load_with(&p, &with_initrd, &mut b).unwrap();
+        let r = record_of(&p, &with_initrd, &out, 0);
+        assert_eq!(
+            r.initrd_file,
+            FileIdentity::of(&std::fs::metadata(&initrd).unwrap())
+        );
+        assert_eq!(
+            r.initrd_sha256,
+            Some(crate::file_trust::Sha256Digest::of(b"an initrd").to_string())
+        );
         let (_d, opts, p) = prepared(SyscallChoice::Classic);
         let out = load_with(&p, &opts, &mut Scripted::new(None)).unwrap();
         assert_eq!(record_of(&p, &opts, &out, 0).syscall, "kexec_load");
@@ -1100,6 +1150,8 @@ mod tests {
         let handed = kernel.metadata().unwrap();
         assert_eq!((handed.ino(), handed.len()), (read.ino(), read.len()));
         assert_ne!(std::fs::metadata(&opts.kernel).unwrap().ino(), read.ino());
+        // The identity recorded is that file's.
+        assert_eq!(p.kernel_file, crate::load_record::FileIdentity::of(&read));
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct Prepared {
     /// The SHA-256 of the kernel file and initrd as read (the load record keeps them).
     pub kernel_sha256: Option<crate::file_trust::Sha256Digest>,
     pub initrd_sha256: Option<crate::file_trust::Sha256Digest>,
+    /// Which files those were ([`crate::load_record::FileIdentity`]), when known.
+    pub kernel_file: Option<crate::load_record::FileIdentity>,
+    pub initrd_file: Option<crate::load_record::FileIdentity>,
     /// The descriptors the kernel and initrd were read through.
     pub files: OpenedFiles,
     /// Whether the running kernel's kexec_file loader takes this image format

@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::host::HostRoot;
 use crate::kexec::linux::{LinuxKexec, NO_REAL_SYSCALLS};
 use crate::kexec::Kexec;
+use crate::load_record::FileIdentity;
 use crate::memmap::Mode;
 
 /// The parts of the running system a reboot uses besides the kexec calls.
@@ -213,6 +214,48 @@ pub fn stale_reason(
     })
 }
 
+/// The record's digests of the default kernel and initrd, when its files are provably the
+/// ones the load read and hashed: the record has their identities and the default's files
+/// have exactly those now (`kernel_now`: the default kernel's, `None` when it cannot be
+/// stat'ed; `initrd_now`: `None` when the default has no initrd, else its identity as
+/// `kernel_now`). The default has an initrd exactly when the load had one. `None`: the
+/// files must be read and hashed. Pure.
+pub fn recorded_digests_if_same_files(
+    record: Option<&crate::load_record::LoadRecord>,
+    kernel_now: Option<FileIdentity>,
+    initrd_now: Option<Option<FileIdentity>>,
+) -> Option<(String, Option<String>)> {
+    let r = record?;
+    let kernel_same = r.kernel_file.is_some() && r.kernel_file == kernel_now;
+    if !kernel_same || r.kernel_sha256.is_empty() {
+        return None;
+    }
+    let initrd_same = match initrd_now {
+        None => r.initrd.is_none() && r.initrd_sha256.is_none(),
+        Some(now) => r.initrd_file.is_some() && r.initrd_file == now && r.initrd_sha256.is_some(),
+    };
+    initrd_same.then(|| (r.kernel_sha256.clone(), r.initrd_sha256.clone()))
+}
+
+/// The SHA-256 of the default kernel and initrd: the record's when
+/// [`recorded_digests_if_same_files`] says its files are the default's (stat(2) only),
+/// else `digest` of each file (which reads it).
+pub fn default_digests(
+    record: Option<&crate::load_record::LoadRecord>,
+    kernel: &std::path::Path,
+    initrd: Option<&std::path::Path>,
+    digest: &mut dyn FnMut(&std::path::Path) -> Result<String>,
+) -> Result<(String, Option<String>)> {
+    let now = |p: &std::path::Path| std::fs::metadata(p).ok().and_then(|m| FileIdentity::of(&m));
+    let initrd_now = initrd.map(now);
+    if let Some(d) = recorded_digests_if_same_files(record, now(kernel), initrd_now) {
+        return Ok(d);
+    }
+    let kernel_sha = digest(kernel)?;
+    let initrd_sha = initrd.map(&mut *digest).transpose()?;
+    Ok((kernel_sha, initrd_sha))
+}
+
 /// Before a warm reboot: when the loaded kernel is not the one the machine boots by
 /// default (a kernel upgrade since it was loaded), loads the default first and says so;
 /// if that load fails, unloads, so the reboot goes through the firmware into the default
@@ -238,20 +281,24 @@ fn load_default_if_stale(
             return Ok(());
         }
     };
-    let digest = |p: &std::path::Path| -> Result<String> {
+    let record =
+        crate::load_record::read(std::path::Path::new(crate::lock::STATE_DIR), Mode::Normal)?;
+    let mut digest = |p: &std::path::Path| -> Result<String> {
         let bytes = std::fs::read(p).map_err(|e| Error::Io(e).in_file(p))?;
         Ok(Sha256Digest::of(&bytes).to_string())
     };
-    let kernel_sha = digest(&default.kernel)?;
-    let initrd_sha = default.initrd.as_deref().map(digest).transpose()?;
+    let (kernel_sha, initrd_sha) = default_digests(
+        record.as_ref(),
+        &default.kernel,
+        default.initrd.as_deref(),
+        &mut digest,
+    )?;
     let opts = LoadOptions {
         cmdline: default_cmdline(default.cmdline.clone(), Mode::Normal),
         chosen_by: Some(format!("default kernel: {}", default.how)),
         ..LoadOptions::new(default.kernel.clone(), default.initrd.clone())
     };
     let cmdline = crate::commands::load::resolve_cmdline(&host, &opts)?;
-    let record =
-        crate::load_record::read(std::path::Path::new(crate::lock::STATE_DIR), Mode::Normal)?;
     let Some(why) = stale_reason(
         record.as_ref(),
         &kernel_sha,
@@ -540,6 +587,8 @@ mod tests {
             syscall: "kexec_load".into(),
             loaded_at: 0,
             chosen_by: None,
+            kernel_file: None,
+            initrd_file: None,
         };
         assert_eq!(stale_reason(Some(&r), "aa", Some("bb"), "ro quiet"), None);
         assert_eq!(
@@ -555,6 +604,207 @@ mod tests {
         assert!(stale_reason(None, "aa", None, "")
             .unwrap()
             .contains("no record"));
+    }
+
+    /// A kernel and initrd as a load read them, and the record of that load.
+    fn loaded_files() -> (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        std::path::PathBuf,
+        crate::load_record::LoadRecord,
+    ) {
+        let d = tempfile::tempdir().unwrap();
+        let (kernel, initrd) = (d.path().join("vmlinuz"), d.path().join("initrd.img"));
+        std::fs::write(&kernel, b"kernel 6.1.0-56").unwrap();
+        std::fs::write(&initrd, b"initrd 6.1.0-56").unwrap();
+        // What the load's read stage gives the record.
+        let (_, kb, kid) = crate::file_trust::open_and_read(&kernel).unwrap();
+        let (_, ib, iid) = crate::file_trust::open_and_read(&initrd).unwrap();
+        let sha = |b: &[u8]| crate::file_trust::Sha256Digest::of(b).to_string();
+        let record = crate::load_record::LoadRecord {
+            kernel: kernel.clone(),
+            kernel_sha256: sha(&kb),
+            release: Some("6.1.0-56-amd64".into()),
+            initrd: Some(initrd.clone()),
+            initrd_sha256: Some(sha(&ib)),
+            cmdline: "ro quiet".into(),
+            syscall: "kexec_load".into(),
+            loaded_at: 0,
+            chosen_by: None,
+            kernel_file: Some(kid.unwrap()),
+            initrd_file: Some(iid.unwrap()),
+        };
+        (d, kernel, initrd, record)
+    }
+
+    /// [`default_digests`] with a digest function that reads and counts: the digests, and
+    /// how many files were read.
+    fn digests_counted(
+        record: Option<&crate::load_record::LoadRecord>,
+        kernel: &std::path::Path,
+        initrd: Option<&std::path::Path>,
+    ) -> ((String, Option<String>), usize) {
+        let mut reads = 0;
+        let mut digest = |p: &std::path::Path| -> Result<String> {
+            reads += 1;
+            let bytes = std::fs::read(p).map_err(|e| Error::Io(e).in_file(p))?;
+            Ok(crate::file_trust::Sha256Digest::of(&bytes).to_string())
+        };
+        let d = default_digests(record, kernel, initrd, &mut digest).unwrap();
+        (d, reads)
+    }
+
+    fn stale(r: &crate::load_record::LoadRecord, d: &(String, Option<String>)) -> Option<String> {
+        stale_reason(Some(r), &d.0, d.1.as_deref(), "ro quiet")
+    }
+
+    #[test]
+    fn the_same_files_are_not_read_again() {
+        let (_d, k, i, r) = loaded_files();
+        let (d, reads) = digests_counted(Some(&r), &k, Some(&i));
+        assert_eq!(reads, 0);
+        assert_eq!(d, (r.kernel_sha256.clone(), r.initrd_sha256.clone()));
+        assert_eq!(stale(&r, &d), None);
+        // Without an initrd on either side too.
+        let r = crate::load_record::LoadRecord {
+            initrd: None,
+            initrd_sha256: None,
+            initrd_file: None,
+            ..r
+        };
+        assert_eq!(digests_counted(Some(&r), &k, None).1, 0);
+    }
+
+    #[test]
+    fn a_file_renamed_over_the_default_is_hashed_and_found_stale() {
+        let (d, k, i, r) = loaded_files();
+        // What dpkg and update-initramfs do: write a new file, rename it over the path.
+        let new = d.path().join("vmlinuz.dpkg-new");
+        std::fs::write(&new, b"kernel 6.1.0-57").unwrap();
+        std::fs::rename(&new, &k).unwrap();
+        let (got, reads) = digests_counted(Some(&r), &k, Some(&i));
+        assert_eq!(reads, 2);
+        assert!(
+            stale(&r, &got).unwrap().contains("not the default one"),
+            "{got:?}"
+        );
+        // The initrd alone, even with the same bytes: hashed (and then not stale).
+        let (d, k, i, r) = loaded_files();
+        let new = d.path().join("initrd.img.new");
+        std::fs::write(&new, b"initrd 6.1.0-56").unwrap();
+        std::fs::rename(&new, &i).unwrap();
+        let (got, reads) = digests_counted(Some(&r), &k, Some(&i));
+        assert_eq!((reads, stale(&r, &got)), (2, None));
+    }
+
+    #[test]
+    fn a_file_rewritten_in_place_is_hashed() {
+        use std::io::Write as _;
+        let (_d, k, i, r) = loaded_files();
+        // Same inode, same size, new bytes; the mtime set apart for sure (a write in the
+        // same clock tick as the load may leave both times as they were).
+        let mut f = std::fs::OpenOptions::new().write(true).open(&i).unwrap();
+        f.write_all(b"initrd 6.1.0-57").unwrap();
+        f.set_modified(std::time::UNIX_EPOCH).unwrap();
+        drop(f);
+        assert_eq!(
+            std::fs::metadata(&i).unwrap().len(),
+            r.initrd_file.unwrap().size
+        );
+        let (got, reads) = digests_counted(Some(&r), &k, Some(&i));
+        assert_eq!(reads, 2);
+        assert!(
+            stale(&r, &got).unwrap().contains("initrd changed"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_record_without_file_identities_is_hashed() {
+        let (_d, k, i, r) = loaded_files();
+        let old = crate::load_record::LoadRecord {
+            kernel_file: None,
+            initrd_file: None,
+            ..r.clone()
+        };
+        let (got, reads) = digests_counted(Some(&old), &k, Some(&i));
+        assert_eq!((reads, stale(&old, &got)), (2, None));
+        // An old record of a load without an initrd: the kernel is still hashed.
+        let old = crate::load_record::LoadRecord {
+            initrd: None,
+            initrd_sha256: None,
+            ..old
+        };
+        let (got, reads) = digests_counted(Some(&old), &k, None);
+        assert_eq!((reads, stale(&old, &got)), (1, None));
+        // Nor without a record, or without the initrd's identity alone.
+        assert_eq!(digests_counted(None, &k, Some(&i)).1, 2);
+        let half = crate::load_record::LoadRecord {
+            initrd_file: None,
+            ..r
+        };
+        assert_eq!(digests_counted(Some(&half), &k, Some(&i)).1, 2);
+    }
+
+    #[test]
+    fn any_difference_in_identity_or_in_having_an_initrd_means_hashing() {
+        let (_d, k, _i, r) = loaded_files();
+        let (ki, ii) = (r.kernel_file.unwrap(), r.initrd_file.unwrap());
+        let same = recorded_digests_if_same_files(Some(&r), Some(ki), Some(Some(ii)));
+        assert_eq!(
+            same,
+            Some((r.kernel_sha256.clone(), r.initrd_sha256.clone()))
+        );
+        let changes: [fn(&mut FileIdentity); 5] = [
+            |f| f.dev += 1,
+            |f| f.ino += 1,
+            |f| f.size += 1,
+            |f| f.mtime_ns += 1,
+            |f| f.ctime_ns += 1,
+        ];
+        for change in changes {
+            let mut other = ki;
+            change(&mut other);
+            assert_eq!(
+                recorded_digests_if_same_files(Some(&r), Some(other), Some(Some(ii))),
+                None
+            );
+            let mut other = ii;
+            change(&mut other);
+            assert_eq!(
+                recorded_digests_if_same_files(Some(&r), Some(ki), Some(Some(other))),
+                None
+            );
+        }
+        // A file that cannot be stat'ed; the default without the loaded initrd.
+        assert_eq!(
+            recorded_digests_if_same_files(Some(&r), None, Some(Some(ii))),
+            None
+        );
+        assert_eq!(
+            recorded_digests_if_same_files(Some(&r), Some(ki), Some(None)),
+            None
+        );
+        assert_eq!(
+            recorded_digests_if_same_files(Some(&r), Some(ki), None),
+            None
+        );
+        assert_eq!(digests_counted(Some(&r), &k, None).1, 1);
+        // The default with an initrd the load did not have.
+        let bare = crate::load_record::LoadRecord {
+            initrd: None,
+            initrd_sha256: None,
+            initrd_file: None,
+            ..r.clone()
+        };
+        assert_eq!(
+            recorded_digests_if_same_files(Some(&bare), Some(ki), Some(Some(ii))),
+            None
+        );
+        assert_eq!(
+            recorded_digests_if_same_files(Some(&bare), Some(ki), None),
+            Some((r.kernel_sha256, None))
+        );
     }
 
     #[test]
