@@ -119,8 +119,8 @@ const FUZZ_SECONDS: u64 = 10;
 const BENCH_SMOKE_OUT: &str = "target/bench-smoke";
 
 /// One measured run of every arm64 variant on every pinned series (arm64 boots fastest
-/// here, and no warm-up, to keep the step short: 18 runs, about 3.5 minutes for 6.1 and
-/// 6.12), with `--check` (bench/check.rs): the files exist, results.json parses, every
+/// here, and no warm-up, to keep the step short: 20 runs for 6.1 and 6.12, under 9
+/// minutes in a fresh clone with the static guest warmboot's build), with `--check` (bench/check.rs): the files exist, results.json parses, every
 /// variant has its sample on every series, every passing one all its phases, and the
 /// known-broken one failed for its known reason.
 fn bench_smoke(root: &Path) -> Result<()> {

@@ -25,8 +25,8 @@ pub const MEMORY_MIB: u32 = 1024;
 const CRASH_MIB: u64 = 256;
 /// Per guest. The longer walk is the Secure Boot guest's: two OVMF boots with SMM, a
 /// kexec_file_load handoff that is slow under TCG, a kernel package installed, and two
-/// capture kernels. It took 33 minutes here with the host's load at 8 (other guests and
-/// builds beside it); three times its time on an idle host, with room to spare.
+/// capture kernels. It took about 10 minutes in an idle fresh-clone CI run here and 33
+/// with the host's load at 8 (other guests and builds beside it): five times the first.
 const TIMEOUT: Duration = Duration::from_secs(50 * 60);
 
 #[derive(Debug, clap::Args)]
