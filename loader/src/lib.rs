@@ -16,6 +16,7 @@ pub mod compression;
 pub mod console;
 pub mod crash;
 pub mod default_kernel;
+pub mod dt_chosen;
 pub mod dt_facts;
 pub mod dtb;
 pub mod error;

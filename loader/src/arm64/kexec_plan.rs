@@ -10,12 +10,11 @@
 //! zeros and the second patches the real addresses into a DTB of the same size.
 
 use crate::arm64::trampoline;
-use crate::crash::elfcore;
-use crate::dtb::{self, ChosenPatch};
+use crate::dt_chosen::Chosen;
 use crate::error::{Error, Result};
 use crate::fields::add;
 use crate::image::arm64::Arm64Kernel;
-use crate::layout::{Blob, KernelLayout, Placement};
+use crate::layout::{Blob, KernelLayout};
 use crate::memmap::{MemoryMap, Mode, PAGE_SIZE};
 use crate::plan::Plan;
 use crate::planner::{plan, PlanRequest};
@@ -23,7 +22,7 @@ use crate::planner::{plan, PlanRequest};
 /// Segment names.
 pub const DTB: &str = "dtb";
 pub const ENTRY: &str = "entry";
-pub const ELFCOREHDR: &str = "elfcorehdr";
+pub use crate::dt_chosen::ELFCOREHDR;
 
 /// The planned segment holding `what`; the planner was asked for it, so its absence is a
 /// planner bug reported as an error, never a panic.
@@ -81,46 +80,12 @@ pub fn plan_image(
         ));
     }
     let layout = KernelLayout::take_arm64(image)?;
-    let initrd_len = initrd.as_ref().map(|i| i.len() as u64);
-    let (kaslr_seed, rng_seed) = seeds;
-    let crash = match mode {
-        Mode::Normal => None,
-        Mode::Panic => Some(map.crash.ok_or(Error::NoCrashKernel)?),
-    };
-    let chosen = |initrd_at: Option<(u64, u64)>, elfcorehdr: Option<(u64, u64)>| ChosenPatch {
-        bootargs: Some(cmdline.to_string()).filter(|c| !c.is_empty()),
-        initrd: initrd_at,
-        kaslr_seed,
-        rng_seed: Some(rng_seed.clone()),
-        elfcorehdr,
-        usable_memory: crash.map(|c| (c.start, c.len())),
-    };
+    let chosen = Chosen::new(facts, cmdline, seeds, initrd.as_deref(), mode, map)?;
+    let limits = |align| chosen.limits(align);
     // First pass: the DTB with placeholder addresses, for its size.
-    let placeholder = dtb::patch(
-        &facts.dtb,
-        &chosen(initrd_len.map(|_| (0, 0)), crash.map(|_| (0, 0))),
-    )?;
-    let limits = |align| Placement {
-        align,
-        min: crash.map_or(0, |c| c.start),
-        max: crash.map_or(u64::MAX, |c| c.end),
-        top_down: false,
-        near_kernel: false,
-    };
+    let placeholder = chosen.placeholder()?;
     let mut extra = vec![Blob::new(DTB, placeholder.clone(), limits(DTB_ALIGN))];
-    if crash.is_some() {
-        let header = elfcore::build(&elfcore::ElfCoreInput {
-            arch: crate::Arch::Arm64,
-            cpu_notes: facts.cpu_notes.clone(),
-            vmcoreinfo: facts.vmcoreinfo,
-            // Debian's 6.1 kernel has no _text in /proc/kallsyms; the RAM loads below
-            // cover the kernel image, so no separate (and possibly wrong) text load.
-            kernel_text: None,
-            ram: elfcore::dump_ranges(map, crate::Arch::Arm64),
-            linear_map: None,
-        })?;
-        extra.push(Blob::new(ELFCOREHDR, header, limits(64 << 10)));
-    }
+    extra.extend(chosen.elfcorehdr(crate::Arch::Arm64, map)?);
     extra.push(Blob::new(
         ENTRY,
         vec![0; trampoline::SIZE],
@@ -146,27 +111,8 @@ pub fn plan_image(
     // offset inside its segment cannot overflow; checked all the same.
     let kernel = segment(&mut p, "kernel")?;
     let kernel_entry = add(kernel.mem, image.header.text_offset, "arm64 Image entry")?;
-    let initrd_at = match p.segments.iter().find(|s| s.what == "initrd") {
-        Some(s) => Some((s.mem, add(s.mem, initrd_len.unwrap_or(0), "initrd end")?)),
-        None => None,
-    };
-    let elfcorehdr = p
-        .segments
-        .iter()
-        .find(|s| s.what == ELFCOREHDR)
-        .map(|s| (s.mem, s.memsz));
     let dtb_addr = segment(&mut p, DTB)?.mem;
-    let final_dtb = dtb::patch(&facts.dtb, &chosen(initrd_at, elfcorehdr))?;
-    if final_dtb.len() != placeholder.len() {
-        return Err(Error::invalid(
-            "patched DTB",
-            format!(
-                "its size changed from {} to {} bytes between the planning passes",
-                placeholder.len(),
-                final_dtb.len()
-            ),
-        ));
-    }
+    let final_dtb = chosen.finish(&p, &placeholder)?;
     // The purgatory's console, from what the new kernel gets: its command line and DTB.
     let console = crate::console::arm64(cmdline, &final_dtb);
     segment(&mut p, DTB)?.buf = final_dtb;

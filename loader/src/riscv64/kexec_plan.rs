@@ -15,16 +15,14 @@
 //! duty is that the DTB is that first FDT-looking segment
 //! ([`crate::riscv64::fdt_segment`]).
 //!
-//! Two passes, as on arm64: the DTB's /chosen holds the initrd's and the ELF header's
-//! addresses, known only after placement, and its size does not depend on them.
+//! Two passes, as on arm64 ([`crate::dt_chosen`]): the DTB's /chosen holds the initrd's
+//! and the ELF header's addresses, known only after placement.
 
-use crate::crash::elfcore;
+use crate::dt_chosen::Chosen;
 use crate::dt_facts::MachineFacts;
-use crate::dtb::{self, ChosenPatch};
 use crate::error::{Error, Result};
-use crate::fields::add;
 use crate::image::riscv64::Riscv64Kernel;
-use crate::layout::{riscv64_layout, Blob, Placement};
+use crate::layout::{riscv64_layout, Blob};
 use crate::memmap::{MemoryMap, Mode, PAGE_SIZE};
 use crate::plan::{Plan, Segment};
 use crate::planner::{plan, PlanRequest};
@@ -32,7 +30,7 @@ use crate::riscv64::fdt_segment::fdt_segment;
 
 /// Segment names.
 pub const DTB: &str = "dtb";
-pub const ELFCOREHDR: &str = "elfcorehdr";
+pub use crate::dt_chosen::ELFCOREHDR;
 
 /// The most a riscv64 kernel takes from /chosen/bootargs, NUL included
 /// (`COMMAND_LINE_SIZE`, arch/riscv/include/uapi/asm/setup.h in 6.12):
@@ -88,44 +86,14 @@ pub fn plan_image(
         ));
     }
     let layout = riscv64_layout(std::mem::take(&mut image.image), image.header.image_size);
-    let initrd_len = initrd.as_ref().map(|i| i.len() as u64);
-    let (kaslr_seed, rng_seed) = seeds;
-    let crash = match mode {
-        Mode::Normal => None,
-        Mode::Panic => Some(map.crash.ok_or(Error::NoCrashKernel)?),
-    };
-    let chosen = |initrd_at: Option<(u64, u64)>, elfcorehdr: Option<(u64, u64)>| ChosenPatch {
-        bootargs: Some(cmdline.to_string()).filter(|c| !c.is_empty()),
-        initrd: initrd_at,
-        kaslr_seed,
-        rng_seed: Some(rng_seed.clone()),
-        elfcorehdr,
-        usable_memory: crash.map(|c| (c.start, c.len())),
-    };
-    let placeholder = dtb::patch(
-        &facts.dtb,
-        &chosen(initrd_len.map(|_| (0, 0)), crash.map(|_| (0, 0))),
-    )?;
-    let limits = |align| Placement {
-        align,
-        min: crash.map_or(0, |c| c.start),
-        max: crash.map_or(u64::MAX, |c| c.end),
-        top_down: false,
-        near_kernel: false,
-    };
-    let mut extra = vec![Blob::new(DTB, placeholder.clone(), limits(DTB_ALIGN))];
-    if crash.is_some() {
-        let header = elfcore::build(&elfcore::ElfCoreInput {
-            arch: crate::Arch::Riscv64,
-            cpu_notes: facts.cpu_notes.clone(),
-            vmcoreinfo: facts.vmcoreinfo,
-            // The RAM loads cover the kernel image; no separate text load.
-            kernel_text: None,
-            ram: elfcore::dump_ranges(map, crate::Arch::Riscv64),
-            linear_map: None,
-        })?;
-        extra.push(Blob::new(ELFCOREHDR, header, limits(64 << 10)));
-    }
+    let chosen = Chosen::new(facts, cmdline, seeds, initrd.as_deref(), mode, map)?;
+    let placeholder = chosen.placeholder()?;
+    let mut extra = vec![Blob::new(
+        DTB,
+        placeholder.clone(),
+        chosen.limits(DTB_ALIGN),
+    )];
+    extra.extend(chosen.elfcorehdr(crate::Arch::Riscv64, map)?);
     let mut p = plan(
         PlanRequest {
             layout,
@@ -137,26 +105,7 @@ pub fn plan_image(
         map,
     )?;
     let kernel_addr = segment(&mut p, "kernel")?.mem;
-    let initrd_at = match p.segments.iter().find(|s| s.what == "initrd") {
-        Some(s) => Some((s.mem, add(s.mem, initrd_len.unwrap_or(0), "initrd end")?)),
-        None => None,
-    };
-    let elfcorehdr = p
-        .segments
-        .iter()
-        .find(|s| s.what == ELFCOREHDR)
-        .map(|s| (s.mem, s.memsz));
-    let final_dtb = dtb::patch(&facts.dtb, &chosen(initrd_at, elfcorehdr))?;
-    if final_dtb.len() != placeholder.len() {
-        return Err(Error::invalid(
-            "patched DTB",
-            format!(
-                "its size changed from {} to {} bytes between the planning passes",
-                placeholder.len(),
-                final_dtb.len()
-            ),
-        ));
-    }
+    let final_dtb = chosen.finish(&p, &placeholder)?;
     let dtb_seg = segment(&mut p, DTB)?;
     dtb_seg.buf = final_dtb;
     let dtb_addr = dtb_seg.mem;
@@ -251,7 +200,7 @@ mod tests {
             assert_eq!(kernel.mem % (2 << 20), 0, "{mode}");
             // The patched /chosen names the planned initrd.
             let initrd = p.segments.iter().find(|s| s.what == "initrd").unwrap();
-            let text = dtb::render(&p.segments[dtb].buf).unwrap();
+            let text = crate::dtb::render(&p.segments[dtb].buf).unwrap();
             assert!(
                 text.contains(&format!("linux,initrd-start = <0x00 {:#x}>", initrd.mem)),
                 "{mode}: {text}"
