@@ -615,23 +615,7 @@ pub fn run(root: &Path, args: &Args) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn stamped(lines: &[(f64, &str)]) -> Vec<Stamped> {
-        lines
-            .iter()
-            .map(|(t, l)| Stamped {
-                t: Duration::from_secs_f64(*t),
-                line: l.to_string(),
-            })
-            .collect()
-    }
-
-    fn a(start: f64, end: f64, answered: bool) -> Attempt {
-        Attempt {
-            start: Duration::from_secs_f64(start),
-            end: Duration::from_secs_f64(end),
-            answered,
-        }
-    }
+    use crate::bench::service::phases::tests::{attempt as a, stamped};
 
     /// What ansible-core's default callback prints for the playbook's report task.
     const OUTPUT: &str = r#"

@@ -144,10 +144,11 @@ pub fn judge(log: &[Stamped], ev: &Evidence, expect: Expect) -> Result<ServicePh
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn stamped(lines: &[(f64, &str)]) -> Vec<Stamped> {
+    /// Serial lines stamped at the given seconds (also the fleet's tests').
+    pub(crate) fn stamped(lines: &[(f64, &str)]) -> Vec<Stamped> {
         lines
             .iter()
             .map(|(t, l)| Stamped {
@@ -157,7 +158,8 @@ mod tests {
             .collect()
     }
 
-    fn attempt(start: f64, end: f64, answered: bool) -> Attempt {
+    /// One probe attempt from `start` to `end` seconds (also the fleet's tests').
+    pub(crate) fn attempt(start: f64, end: f64, answered: bool) -> Attempt {
         Attempt {
             start: Duration::from_secs_f64(start),
             end: Duration::from_secs_f64(end),
