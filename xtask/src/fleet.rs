@@ -303,6 +303,8 @@ fn ansible_playbook(cache: &Cache) -> Result<PathBuf> {
     if bin.exists() {
         return Ok(bin);
     }
+    // Debian's python3 makes venvs only with python3-venv (ensurepip) installed.
+    crate::host::ensure_packages(&["python3-venv"])?;
     Cmd::new("python3").args(["-m", "venv"]).arg(&venv).run()?;
     Cmd::new(venv.join("bin/pip"))
         .args([

@@ -143,7 +143,14 @@ pub fn build_image(root: &Path, dir: &Path) -> Result<ServiceImage> {
             reason: "service suite: debootstrap and the image need root".into(),
         });
     }
-    crate::host::ensure_packages(&["debootstrap", "e2fsprogs", "qemu-system-x86", "ovmf"])?;
+    // openssh-client: the probe's key (ssh-keygen) and the commands run in the guests (ssh).
+    crate::host::ensure_packages(&[
+        "debootstrap",
+        "e2fsprogs",
+        "qemu-system-x86",
+        "ovmf",
+        "openssh-client",
+    ])?;
     let cache = Cache::from_env()?;
     let tree = crate::e2e::cached_tree(&cache)?;
     let warmboot = crate::initramfs::build_guest_warmboot(root, GuestArch::X86_64)?;
